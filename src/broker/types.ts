@@ -1,0 +1,108 @@
+/**
+ * Domain types shared by the broker core, the store and the transports.
+ * Payloads and headers travel as JSON text: parsed once at the edge,
+ * serialised once, and spliced into frames and rows without re-encoding.
+ */
+
+/** A JSON value already serialised to text. */
+export type JsonText = string;
+
+export type ResourceKind = "queue" | "topic";
+
+export type Permission = "publish" | "consume";
+
+export interface QueueSettings {
+  /** How long a delivery may stay un-acked before it is redelivered. */
+  ackTimeoutMs: number;
+  /** Deliveries after which a message is dead-lettered (or dropped); null = unlimited. */
+  maxDeliveries: number | null;
+  /** Queue that receives messages past maxDeliveries or TTL; null = drop them. */
+  deadLetterQueue: string | null;
+  /** Age after which an undelivered message expires; null = never. */
+  messageTtlMs: number | null;
+  /** Most messages (ready + delayed + in flight) the queue holds; null = unbounded. */
+  maxLength: number | null;
+}
+
+export interface QueueDefinition extends QueueSettings {
+  name: string;
+  /** Username of the creator; only they may delete it or grant access. */
+  owner: string;
+  private: boolean;
+  createdAt: number;
+}
+
+export interface TopicRetention {
+  maxAgeMs: number | null;
+  maxMessages: number | null;
+}
+
+export interface TopicDefinition {
+  name: string;
+  owner: string;
+  private: boolean;
+  /** Durable topics commit every message before acknowledging it; others keep history in memory only. */
+  durable: boolean;
+  retention: TopicRetention;
+  createdAt: number;
+}
+
+export interface Grant {
+  kind: ResourceKind;
+  resource: string;
+  username: string;
+  permissions: Permission[];
+}
+
+export interface UserRecord {
+  username: string;
+  passwordHash: string;
+  createdAt: number;
+}
+
+/** A queue message as stored and as held by the queue's owner. */
+export interface QueueMessage {
+  /** Per-queue sequence number, assigned by the owner; the public id is its decimal string. */
+  seq: number;
+  payload: JsonText;
+  /** JSON object of string values, or null. */
+  headers: JsonText | null;
+  publishedAt: number;
+  /** Not deliverable before this time (delayed publish, nack with delay). */
+  availableAt: number;
+  /** Expires (dead-lettered or dropped) at this time if still undelivered; null = never. */
+  expiresAt: number | null;
+  /** Deliveries so far, as last persisted (a crash may under-count the delivery in progress). */
+  deliveries: number;
+}
+
+/** A topic message: immutable once committed. */
+export interface TopicMessage {
+  offset: number;
+  /** Routing key (dot-separated words); "" when published without one. */
+  key: string;
+  payload: JsonText;
+  headers: JsonText | null;
+  publishedAt: number;
+}
+
+/** A durable subscription: a queue bound to a topic with a pattern and a cursor into the topic log. */
+export interface Binding {
+  topic: string;
+  queue: string;
+  pattern: string;
+  /** Next topic offset to copy into the queue. */
+  nextOffset: number;
+  createdBy: string;
+  createdAt: number;
+}
+
+/** Result remembered for an idempotency key: the ids or offsets the first publish produced. */
+export interface IdempotencyRecord {
+  kind: ResourceKind;
+  resource: string;
+  key: string;
+  /** JSON array of ids (queues, as strings) or offsets (topics, as numbers). */
+  result: JsonText;
+  expiresAt: number;
+}

@@ -1,0 +1,145 @@
+import { Code } from "./code.ts";
+
+/**
+ * Every reason Aviso reports, with its code and a one-line meaning.
+ * `reason` is the stable string clients match on; docs/errors.md lists each
+ * one (test/unit/errors-doc.test.ts keeps the two in sync).
+ */
+export const reasons = {
+  // request shape
+  BAD_JSON: { code: Code.InvalidArgument, summary: "The body or frame is not valid JSON." },
+  VALIDATION_FAILED: {
+    code: Code.InvalidArgument,
+    summary: "A field is missing, has the wrong type or is out of range.",
+  },
+  INVALID_NAME: {
+    code: Code.InvalidArgument,
+    summary: "A queue, topic or user name breaks the naming rules.",
+  },
+  INVALID_ROUTING_KEY: {
+    code: Code.InvalidArgument,
+    summary: "A routing key is not dot-separated words.",
+  },
+  INVALID_PATTERN: {
+    code: Code.InvalidArgument,
+    summary: "A subscription pattern is not dot-separated words, `*` or `#`.",
+  },
+  INVALID_RECEIPT: { code: Code.InvalidArgument, summary: "A receipt is not one Aviso issued." },
+  INVALID_DEAD_LETTER_QUEUE: {
+    code: Code.InvalidArgument,
+    summary: "The dead-letter queue does not exist or is the queue itself.",
+  },
+  OFFSET_OUT_OF_RANGE: {
+    code: Code.InvalidArgument,
+    summary: "The requested offset is beyond the topic's next offset.",
+  },
+  WEAK_PASSWORD: { code: Code.InvalidArgument, summary: "The password is shorter than allowed." },
+  TOKEN_IN_URL: {
+    code: Code.InvalidArgument,
+    summary: "A token was passed in the URL; send it in the Authorization header or an auth frame.",
+  },
+  UNKNOWN_OP: { code: Code.InvalidArgument, summary: "The WebSocket frame's `op` is not one Aviso knows." },
+  BINARY_FRAME: {
+    code: Code.InvalidArgument,
+    summary: "A binary WebSocket frame was sent; the protocol uses text frames.",
+  },
+  SUBSCRIPTION_ID_IN_USE: {
+    code: Code.AlreadyExists,
+    summary: "This socket already has a subscription with that id.",
+  },
+  UNKNOWN_SUBSCRIPTION: {
+    code: Code.NotFound,
+    summary: "This socket has no subscription with that id.",
+  },
+  // sizes
+  BODY_TOO_LARGE: { code: Code.PayloadTooLarge, summary: "The HTTP body exceeds the configured limit." },
+  PAYLOAD_TOO_LARGE: {
+    code: Code.PayloadTooLarge,
+    summary: "A message payload exceeds the configured limit.",
+  },
+  FRAME_TOO_LARGE: {
+    code: Code.PayloadTooLarge,
+    summary: "A WebSocket frame exceeds the configured limit (the socket is closed with 1009).",
+  },
+  TOO_MANY_MESSAGES: {
+    code: Code.PayloadTooLarge,
+    summary: "A batch holds more messages than the configured limit.",
+  },
+  UNSUPPORTED_MEDIA_TYPE: {
+    code: Code.UnsupportedMediaType,
+    summary: "The body is not `application/json`.",
+  },
+  // identity
+  AUTH_REQUIRED: { code: Code.Unauthenticated, summary: "No token was given." },
+  TOKEN_INVALID: { code: Code.Unauthenticated, summary: "The token is malformed or its signature is wrong." },
+  TOKEN_EXPIRED: { code: Code.Unauthenticated, summary: "The token has expired; log in again." },
+  BAD_CREDENTIALS: {
+    code: Code.Unauthenticated,
+    summary: "Unknown user or wrong password (deliberately the same answer for both).",
+  },
+  AUTH_TIMEOUT: {
+    code: Code.Unauthenticated,
+    summary: "A WebSocket did not authenticate in time (closed with 4001).",
+  },
+  // permission
+  NOT_RESOURCE_OWNER: {
+    code: Code.PermissionDenied,
+    summary: "Only the user who created the resource may do this.",
+  },
+  ACCESS_DENIED: {
+    code: Code.PermissionDenied,
+    summary: "The resource is private and you hold no grant for this action.",
+  },
+  // existence
+  ROUTE_NOT_FOUND: { code: Code.NotFound, summary: "No such route." },
+  METHOD_NOT_ALLOWED: { code: Code.MethodNotAllowed, summary: "The route exists but not with this method." },
+  QUEUE_NOT_FOUND: { code: Code.NotFound, summary: "No queue has that name." },
+  TOPIC_NOT_FOUND: { code: Code.NotFound, summary: "No topic has that name." },
+  USER_NOT_FOUND: { code: Code.NotFound, summary: "No user has that name." },
+  SUBSCRIPTION_NOT_FOUND: {
+    code: Code.NotFound,
+    summary: "The topic has no durable subscription for that queue.",
+  },
+  USERNAME_TAKEN: { code: Code.AlreadyExists, summary: "A user with that name exists." },
+  QUEUE_EXISTS: { code: Code.AlreadyExists, summary: "A queue with that name exists." },
+  TOPIC_EXISTS: { code: Code.AlreadyExists, summary: "A topic with that name exists." },
+  SUBSCRIPTION_EXISTS: {
+    code: Code.AlreadyExists,
+    summary: "That queue is already bound to the topic.",
+  },
+  // limits
+  QUEUE_FULL: {
+    code: Code.ResourceExhausted,
+    summary: "The queue holds `maxLength` messages; publish again after consumers catch up.",
+  },
+  LOGIN_RATE_LIMITED: {
+    code: Code.ResourceExhausted,
+    summary: "Too many failed logins for this user or address; wait and retry.",
+  },
+  TOO_MANY_SUBSCRIPTIONS: {
+    code: Code.ResourceExhausted,
+    summary: "The socket holds the configured maximum of subscriptions.",
+  },
+  TOO_MANY_CONNECTIONS: {
+    code: Code.ResourceExhausted,
+    summary: "The node holds its configured maximum of WebSocket connections.",
+  },
+  // availability
+  STORE_UNAVAILABLE: {
+    code: Code.Unavailable,
+    summary: "The store cannot be reached; nothing was committed. Retry.",
+  },
+  NOT_READY: { code: Code.Unavailable, summary: "The node is starting or its store is not reachable." },
+  SHUTTING_DOWN: { code: Code.Unavailable, summary: "The node is shutting down; retry on another node." },
+  OWNER_UNAVAILABLE: {
+    code: Code.Unavailable,
+    summary: "The node that owns the resource cannot be reached or ownership is moving; retry.",
+  },
+  FENCED: {
+    code: Code.Unavailable,
+    summary: "This node lost ownership of the resource while writing; nothing was committed. Retry.",
+  },
+  INTERNAL: { code: Code.Internal, summary: "An unexpected failure; the log has the detail." },
+} as const satisfies Record<string, { code: Code; summary: string }>;
+
+export type Reason = keyof typeof reasons;

@@ -1,0 +1,130 @@
+import type {
+  Binding,
+  Grant,
+  IdempotencyRecord,
+  QueueDefinition,
+  QueueMessage,
+  ResourceKind,
+  TopicDefinition,
+  TopicMessage,
+  UserRecord,
+} from "../broker/types.ts";
+
+/**
+ * One write an owner makes. Every owner write carries the epoch of its claim;
+ * the store applies it only if that epoch is still the resource's current one
+ * (fencing), so a paused or partitioned former owner cannot write.
+ */
+export type WriteOp =
+  | {
+      type: "queue.append";
+      queue: string;
+      epoch: number;
+      messages: QueueMessage[];
+      /** The queue's next sequence number after these messages. */
+      nextSeq: number;
+      /** Remember this publish's result for de-duplication, atomically with it. */
+      idempotency?: IdempotencyRecord;
+      /** Advance a durable subscription's cursor atomically with the copied messages. */
+      cursor?: { topic: string; nextOffset: number };
+    }
+  | { type: "queue.remove"; queue: string; epoch: number; seqs: number[] }
+  | {
+      type: "queue.update";
+      queue: string;
+      epoch: number;
+      changes: { seq: number; deliveries: number; availableAt: number }[];
+    }
+  | {
+      type: "topic.append";
+      topic: string;
+      epoch: number;
+      messages: TopicMessage[];
+      /** The topic's next offset after these messages. */
+      nextOffset: number;
+      idempotency?: IdempotencyRecord;
+    }
+  /** Retention: drop messages with offset < beforeOffset. */
+  | { type: "topic.trim"; topic: string; epoch: number; beforeOffset: number };
+
+/** Per-op outcome of a commit: applied, refused because the epoch is stale, or the resource is gone. */
+export type WriteOutcome = "ok" | "fenced" | "missing";
+
+export interface QueueHead {
+  nextSeq: number;
+}
+
+export interface TopicHead {
+  /** Offset the next message will get. */
+  nextOffset: number;
+  /** Oldest offset still retained (== nextOffset when empty). */
+  firstOffset: number;
+}
+
+/**
+ * Durable state. Two backends (MySQL, SQLite) pass one conformance suite
+ * (test/store/conformance.ts). Methods throw AvisoError: STORE_UNAVAILABLE when
+ * the backend cannot be reached, and the documented reasons below.
+ */
+export interface Store {
+  readonly kind: "mysql" | "sqlite";
+  /** Apply pending migrations under a cross-process lock; refuse a schema newer than this code. */
+  migrate(): Promise<void>;
+  /** Cheap round trip used by /readyz. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  // users
+  /** Throws USERNAME_TAKEN. */
+  createUser(user: UserRecord): Promise<void>;
+  getUser(username: string): Promise<UserRecord | undefined>;
+
+  // queues
+  /** Throws QUEUE_EXISTS. Creates with epoch 0 and nextSeq 1. */
+  createQueue(definition: QueueDefinition): Promise<void>;
+  getQueue(name: string): Promise<QueueDefinition | undefined>;
+  listQueues(): Promise<QueueDefinition[]>;
+  /** Deletes the queue with its messages, grants, bindings and idempotency records. False if absent. */
+  deleteQueue(name: string): Promise<boolean>;
+  countQueueMessages(name: string): Promise<number>;
+  /** Stored messages with seq > afterSeq in seq order, at most `limit`. */
+  readQueueMessages(name: string, afterSeq: number, limit: number): Promise<QueueMessage[]>;
+
+  // topics
+  /** Throws TOPIC_EXISTS. Creates with epoch 0 and nextOffset 0. */
+  createTopic(definition: TopicDefinition): Promise<void>;
+  getTopic(name: string): Promise<TopicDefinition | undefined>;
+  listTopics(): Promise<TopicDefinition[]>;
+  /** Deletes the topic with its messages, grants, bindings and idempotency records. False if absent. */
+  deleteTopic(name: string): Promise<boolean>;
+  topicHead(name: string): Promise<TopicHead | undefined>;
+  /** Messages with offset >= fromOffset in offset order, at most `limit`. */
+  readTopic(name: string, fromOffset: number, limit: number): Promise<TopicMessage[]>;
+
+  // grants
+  /** Replaces the user's permissions on the resource (an empty list removes the grant). */
+  putGrant(grant: Grant): Promise<void>;
+  listGrants(kind: ResourceKind, resource: string): Promise<Grant[]>;
+
+  // durable subscriptions
+  /** Throws SUBSCRIPTION_EXISTS. */
+  createBinding(binding: Binding): Promise<void>;
+  listBindings(filter: { topic?: string; queue?: string }): Promise<Binding[]>;
+  deleteBinding(topic: string, queue: string): Promise<boolean>;
+
+  // ownership
+  /** Starts a new ownership term: increments and returns the resource's epoch; undefined if absent. */
+  claim(kind: ResourceKind, name: string): Promise<{ epoch: number } | undefined>;
+  queueHead(name: string): Promise<QueueHead | undefined>;
+  /** Unexpired idempotency records of a resource (expiresAt > now). */
+  loadIdempotency(kind: ResourceKind, resource: string, now: number): Promise<IdempotencyRecord[]>;
+  /** Deletes idempotency records that expired before `now`; returns how many. */
+  purgeIdempotency(now: number): Promise<number>;
+
+  /**
+   * Applies many owners' writes in ONE transaction (group commit). Ops whose
+   * epoch is stale are skipped ("fenced"), ops on deleted resources are skipped
+   * ("missing"); the rest commit together or not at all.
+   */
+  commit(ops: WriteOp[]): Promise<WriteOutcome[]>;
+}
