@@ -23,8 +23,8 @@ export type WriteOp =
       messages: QueueMessage[];
       /** The queue's next sequence number after these messages. */
       nextSeq: number;
-      /** Remember this publish's result for de-duplication, atomically with it. */
-      idempotency?: IdempotencyRecord;
+      /** Remember these publishes' results for de-duplication, atomically with them. */
+      idempotency?: IdempotencyRecord[];
       /** Advance a durable subscription's cursor atomically with the copied messages. */
       cursor?: { topic: string; nextOffset: number };
     }
@@ -42,7 +42,8 @@ export type WriteOp =
       messages: TopicMessage[];
       /** The topic's next offset after these messages. */
       nextOffset: number;
-      idempotency?: IdempotencyRecord;
+      /** One record per publish call merged into this append (a topic batches many calls per op). */
+      idempotency?: IdempotencyRecord[];
     }
   /** Retention: drop messages with offset < beforeOffset. */
   | { type: "topic.trim"; topic: string; epoch: number; beforeOffset: number };

@@ -1,0 +1,93 @@
+import type { AvisoError } from "../../errors/aviso-error.ts";
+import type { Clock } from "../clock.ts";
+import type { IdempotencyRecord, JsonText, QueueMessage } from "../types.ts";
+
+/** Persistence of one queue's messages, bound to the owner's epoch (fenced writes reject with FENCED). */
+export interface QueueWriter {
+  append(
+    messages: QueueMessage[],
+    nextSeq: number,
+    options: { idempotency?: IdempotencyRecord; cursor?: { topic: string; nextOffset: number } },
+  ): Promise<void>;
+  remove(seqs: number[]): Promise<void>;
+  update(changes: { seq: number; deliveries: number; availableAt: number }[]): Promise<void>;
+}
+
+export type DeadLetterCause = "max_deliveries" | "expired";
+
+export interface QueueEngineDeps {
+  clock: Clock;
+  writer: QueueWriter;
+  /** Ownership term; part of every receipt so receipts from an earlier owner are recognised as stale. */
+  epoch: number;
+  idempotencyWindowMs: number;
+  /**
+   * Publishes messages to the dead-letter queue and resolves once they are committed there
+   * (or were dropped because it no longer exists). Called only when a dead-letter queue is set.
+   */
+  deadLetter(messages: QueueMessage[], cause: DeadLetterCause): Promise<void>;
+  /** Told about messages dropped without a dead-letter queue (for logs and metrics). */
+  onDropped?(count: number, cause: DeadLetterCause): void;
+}
+
+export interface QueuePublishInput {
+  payload: JsonText;
+  headers: JsonText | null;
+  /** Not deliverable until this many ms after the commit. */
+  delayMs: number;
+}
+
+export interface PublishOptions {
+  idempotencyKey?: string;
+  /** A durable subscription's cursor to advance atomically with this publish. */
+  cursor?: { topic: string; nextOffset: number };
+}
+
+/** One message handed to a consumer. */
+export interface Delivery {
+  id: string;
+  payload: JsonText;
+  headers: JsonText | null;
+  publishedAt: number;
+  /** 1 on first delivery. */
+  deliveries: number;
+  /** Proof of this delivery; acks and nacks name it (pull) or the id (push). */
+  receipt: string;
+}
+
+export interface ReceiveRequest {
+  max: number;
+  waitMs: number;
+  ackTimeoutMs: number | undefined;
+}
+
+export interface AckResult {
+  acked: number;
+  /** Receipts or ids that were not in flight any more (already acked, redelivered, or from an earlier owner). */
+  stale: string[];
+}
+
+/** Push side of a consumer: the transport that carries deliveries to a socket. */
+export interface ConsumerSink {
+  deliver(deliveries: Delivery[]): void;
+  /** The engine stopped serving this consumer (queue deleted, ownership moved, engine closed). */
+  closed(reason: AvisoError): void;
+}
+
+/** A push consumer as its holder sees it. Never more than `prefetch` deliveries are un-acked. */
+export interface QueueConsumer {
+  readonly prefetch: number;
+  ack(ids: readonly string[]): Promise<AckResult>;
+  nack(ids: readonly string[], delayMs: number): Promise<AckResult>;
+  /** Stops deliveries; the consumer's un-acked messages go back to the queue at once. */
+  close(): void;
+}
+
+export interface QueueStats {
+  /** Messages waiting: ready + delayed. */
+  depth: number;
+  ready: number;
+  delayed: number;
+  inFlight: number;
+  consumers: number;
+}
