@@ -34,6 +34,10 @@ export const reasons = {
     summary: "The requested offset is beyond the topic's next offset.",
   },
   WEAK_PASSWORD: { code: Code.InvalidArgument, summary: "The password is shorter than allowed." },
+  PASSWORD_TOO_LONG: {
+    code: Code.InvalidArgument,
+    summary: "The password is longer than 72 bytes (bcrypt would ignore the rest).",
+  },
   TOKEN_IN_URL: {
     code: Code.InvalidArgument,
     summary: "A token was passed in the URL; send it in the Authorization header or an auth frame.",
@@ -46,6 +50,11 @@ export const reasons = {
   SUBSCRIPTION_ID_IN_USE: {
     code: Code.AlreadyExists,
     summary: "This socket already has a subscription with that id.",
+  },
+  RECEIPT_STALE: {
+    code: Code.NotFound,
+    summary:
+      "Per-item ack/nack result: the delivery is no longer in flight (acked, redelivered after its deadline, or the queue changed owner).",
   },
   UNKNOWN_SUBSCRIPTION: {
     code: Code.NotFound,

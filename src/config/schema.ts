@@ -1,0 +1,216 @@
+import { type Static, type TSchema, Type } from "@sinclair/typebox";
+
+/**
+ * The one configuration schema: it is the type (`Config`), the defaults and
+ * the validation. Keys are flat camelCase; every key is also an `AVISO_*`
+ * env var and a `--kebab-case` flag (see configKeys).
+ */
+
+const int = (defaultValue: number, description: string, minimum = 1, maximum?: number) =>
+  Type.Integer({
+    default: defaultValue,
+    description,
+    minimum,
+    ...(maximum === undefined ? {} : { maximum }),
+  });
+
+const bool = (defaultValue: boolean, description: string) =>
+  Type.Boolean({ default: defaultValue, description });
+
+/** Log levels pino knows, plus `silent`. */
+export const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+export const configSchema = Type.Object(
+  {
+    // network
+    host: Type.String({
+      default: "127.0.0.1",
+      minLength: 1,
+      description: "Address the HTTP/WebSocket server binds.",
+    }),
+    port: int(8080, "Port the HTTP/WebSocket server binds; 0 picks any free port.", 0, 65535),
+    tlsCert: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: "Path to the TLS certificate (PEM); set with tlsKey to serve HTTPS/WSS.",
+      }),
+    ),
+    tlsKey: Type.Optional(
+      Type.String({ minLength: 1, description: "Path to the TLS private key (PEM); set with tlsCert." }),
+    ),
+    allowPlaintextBind: bool(
+      false,
+      "Allow binding a non-loopback host without TLS (tokens and passwords then cross the network in clear).",
+    ),
+
+    // storage
+    dataDir: Type.String({
+      default: "./data",
+      minLength: 1,
+      description: "Directory for the SQLite database and the generated token secret.",
+    }),
+    store: Type.String({
+      default: "sqlite:",
+      pattern: "^(sqlite:.*|mysql://[^/]+/[^/?#]+.*)$",
+      examples: ["sqlite:", "sqlite:/var/lib/aviso/aviso.db", "mysql://user:pass@host:3306/aviso"],
+      description:
+        "Store URL: `sqlite:` (file under dataDir), `sqlite:/path.db`, or `mysql://user:pass@host:port/db`.",
+    }),
+
+    // identity
+    tokenSecret: Type.Optional(
+      Type.String({
+        minLength: 32,
+        description:
+          "HS256 secret for login tokens (≥ 32 chars); when unset a random one is kept in <dataDir>/token-secret.",
+      }),
+    ),
+    tokenTtlMs: int(3_600_000, "Lifetime of a login token in milliseconds."),
+    bcryptCost: int(10, "bcrypt cost factor for password hashes (each +1 doubles login CPU).", 4, 15),
+    minPasswordLength: int(8, "Shortest password accepted at registration."),
+    loginMaxFailures: int(
+      10,
+      "Failed logins per username or per address within loginWindowMs before logins are refused.",
+    ),
+    loginWindowMs: int(60_000, "Window in milliseconds over which failed logins are counted."),
+
+    // logging and mode
+    logLevel: Type.Union(
+      logLevels.map((level) => Type.Literal(level)),
+      { default: "info", description: "Log level: fatal, error, warn, info, debug, trace or silent." },
+    ),
+    production: bool(
+      false,
+      "Production mode: refuse to start on the slow JavaScript fallback of uWebSockets.js.",
+    ),
+
+    // request and message limits
+    maxPayloadBytes: int(1_048_576, "Largest message payload (serialised JSON) in bytes."),
+    maxBodyBytes: int(8_388_608, "Largest HTTP request body in bytes."),
+    maxFrameBytes: int(
+      2_097_152,
+      "Largest WebSocket frame in bytes; bigger frames close the socket with 1009.",
+    ),
+    maxBatchMessages: int(1000, "Most messages in one batch publish."),
+    maxNameLength: int(128, "Longest queue, topic or user name (at most 200).", 1, 200),
+
+    // WebSocket sessions
+    maxSubscriptionsPerSocket: int(1000, "Most subscriptions one WebSocket may hold."),
+    maxConnections: int(15_000, "Most WebSocket connections this node accepts."),
+    wsAuthTimeoutMs: int(5000, "Time a WebSocket has to authenticate before it is closed with 4001."),
+    wsIdleTimeoutSec: int(
+      120,
+      "Seconds without traffic after which a WebSocket is closed (the server pings before that).",
+      8,
+    ),
+    slowConsumerBufferBytes: int(
+      4_194_304,
+      "Outgoing bytes buffered for one socket before it is closed as a slow consumer (4008).",
+    ),
+
+    // queues and topics
+    maxReceiveWaitMs: int(20_000, "Longest long-poll wait a REST receive may ask for.", 0),
+    maxReceiveMessages: int(1000, "Most messages one REST receive returns."),
+    maxPrefetch: int(10_000, "Largest prefetch (un-acked deliveries) a queue subscription may ask for."),
+    defaultAckTimeoutMs: int(30_000, "Ack deadline for queues that do not set ackTimeoutMs."),
+    idempotencyWindowMs: int(
+      300_000,
+      "How long an idempotencyKey is remembered to drop duplicate publishes.",
+      0,
+    ),
+    topicDefaultMaxAgeMs: int(86_400_000, "Retention by age for topics that do not set one."),
+    topicDefaultMaxMessages: int(1_000_000, "Retention by count for topics that do not set one."),
+
+    // lifecycle
+    shutdownTimeoutMs: int(
+      10_000,
+      "Longest a graceful shutdown waits for in-flight work before closing anyway.",
+      0,
+    ),
+
+    // cluster
+    zk: Type.Optional(
+      Type.String({
+        pattern: "^[^,/\\s:]+:\\d+(,[^,/\\s:]+:\\d+)*(/[^\\s]*)?$",
+        examples: ["zk1:2181,zk2:2181,zk3:2181/aviso"],
+        description: "ZooKeeper connect string `host:port,…[/chroot]`; set to run as a cluster node.",
+      }),
+    ),
+    zkSessionTimeoutMs: int(
+      6000,
+      "ZooKeeper session timeout; a dead node's resources move after about this long.",
+    ),
+    nodeId: Type.Optional(
+      Type.String({
+        pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        examples: ["node-1"],
+        description:
+          "Stable id of this node in the cluster (letters, digits, `_.-`); default: derived from host and port.",
+      }),
+    ),
+    peerPort: int(0, "Port for node-to-node gRPC; 0 picks any free port.", 0, 65535),
+    advertiseHost: Type.Optional(
+      Type.String({ minLength: 1, description: "Host other nodes use to reach this one; default: host." }),
+    ),
+    clusterSecret: Type.Optional(
+      Type.String({
+        minLength: 32,
+        description: "Shared secret (≥ 32 chars) that authenticates node-to-node calls.",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** The validated, frozen configuration of one node. */
+export type Config = Readonly<Static<typeof configSchema>>;
+
+export type ConfigKey = keyof Static<typeof configSchema>;
+
+/** What one config key accepts from strings (env vars and flags). */
+export type ScalarKind = "integer" | "number" | "boolean" | "string";
+
+/** One row per key, for docs and for the loader. */
+export interface ConfigKeyInfo {
+  key: ConfigKey;
+  /** e.g. `AVISO_MAX_PAYLOAD_BYTES` */
+  env: string;
+  /** e.g. `--max-payload-bytes` */
+  flag: string;
+  /** undefined = optional key with no default. */
+  default: string | number | boolean | undefined;
+  description: string;
+  kind: ScalarKind;
+  /** The key's JSON schema, for docs (ranges, patterns, examples). */
+  schema: TSchema;
+}
+
+const words = (key: string): string[] => key.split(/(?=[A-Z])/).map((word) => word.toLowerCase());
+
+/** `maxPayloadBytes` → `AVISO_MAX_PAYLOAD_BYTES`. */
+export const envNameOf = (key: string): string => `AVISO_${words(key).join("_").toUpperCase()}`;
+
+/** `maxPayloadBytes` → `--max-payload-bytes`. */
+export const flagNameOf = (key: string): string => `--${words(key).join("-")}`;
+
+function kindOf(schema: TSchema): ScalarKind {
+  const type: unknown = schema.type;
+  if (type === "integer" || type === "number" || type === "boolean" || type === "string") return type;
+  // A union of string literals (logLevel) arrives as a string.
+  if (Array.isArray(schema.anyOf)) return "string";
+  throw new Error(`config schema: unsupported type for ${JSON.stringify(schema)}`);
+}
+
+export const configKeys: readonly ConfigKeyInfo[] = Object.freeze(
+  Object.entries(configSchema.properties).map(([key, schema]: [string, TSchema]) =>
+    Object.freeze({
+      key: key as ConfigKey,
+      env: envNameOf(key),
+      flag: flagNameOf(key),
+      default: schema.default as ConfigKeyInfo["default"],
+      description: String(schema.description),
+      kind: kindOf(schema),
+      schema,
+    }),
+  ),
+);

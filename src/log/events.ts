@@ -1,0 +1,137 @@
+import type { Level } from "pino";
+import type { Logger } from "./logger.ts";
+
+/**
+ * The log controller: every event Aviso logs, with its level and wording, in
+ * one table. Handlers call `logEvents.nodeListening(log, {url})` and never
+ * pick a level, so operators can rely on what each level means. To add an
+ * event, add a row; the field types follow from the row.
+ *
+ * Each line carries `event: "<name>"` for machines and the message for people.
+ */
+
+interface EventSpec<Fields> {
+  level: Level | ((fields: Fields) => Level);
+  message: string;
+}
+
+const event = <Fields extends object = Record<never, never>>(
+  level: EventSpec<Fields>["level"],
+  message: string,
+): EventSpec<Fields> => ({ level, message });
+
+type ResourceKind = "queue" | "topic";
+
+const eventTable = {
+  // lifecycle
+  nodeStarting: event<{ nodeId: string; mode: "standalone" | "cluster"; config: object }>(
+    "info",
+    "node starting",
+  ),
+  nodeListening: event<{ url: string }>("info", "node listening"),
+  nodeReady: event<{ startupMs: number }>("info", "node ready"),
+  shuttingDown: event<{ signal?: string }>("info", "shutting down"),
+  shutdownComplete: event<{ durationMs: number }>("info", "shutdown complete"),
+  shutdownTimedOut: event<{ timeoutMs: number; pending: number }>(
+    "warn",
+    "shutdown timed out; closing with work in flight",
+  ),
+  fatalError: event<{ err: unknown }>("fatal", "fatal error; exiting"),
+  unexpectedError: event<{ err: unknown; context: string }>("error", "unexpected error"),
+
+  // startup choices the operator must know about
+  uwsFallback: event<{ detail?: string }>(
+    "warn",
+    "uWebSockets.js native binary not loaded; using its slow JavaScript fallback",
+  ),
+  plaintextBind: event<{ host: string }>(
+    "warn",
+    "serving without TLS on a non-loopback address (allowPlaintextBind)",
+  ),
+  tokenSecretCreated: event<{ path: string }>("info", "generated a token secret for this data directory"),
+
+  // store
+  storeConnected: event<{ store: string }>("info", "store connected"),
+  storeUnavailable: event<{ err: unknown }>("error", "store unavailable"),
+  storeRecovered: event<{ downMs: number }>("info", "store reachable again"),
+  migrationApplied: event<{ version: number; name: string }>("info", "store migration applied"),
+
+  // edge
+  requestFailed: event<{ method: string; route: string; status: number; reason: string; err?: unknown }>(
+    // A 4xx is the client's mistake and routine; a 5xx is ours and needs attention.
+    ({ status }) => (status >= 500 ? "error" : "debug"),
+    "request failed",
+  ),
+  loginFailed: event<{ username: string; ip: string }>("info", "login failed"),
+  loginRateLimited: event<{ username: string; ip: string }>("warn", "login rate limit reached"),
+  connectionLimitReached: event<{ maxConnections: number }>(
+    "warn",
+    "WebSocket connection limit reached; refusing new sockets",
+  ),
+  wsAuthTimeout: event<{ ip: string }>("debug", "WebSocket closed: no auth in time"),
+  slowConsumerClosed: event<{ username: string; bufferedBytes: number; limitBytes: number }>(
+    "warn",
+    "WebSocket closed: slow consumer",
+  ),
+
+  // cluster
+  coordinatorConnected: event<{ zk: string }>("info", "connected to ZooKeeper"),
+  coordinatorSessionLost: event<{ err?: unknown }>(
+    "error",
+    "ZooKeeper session lost; releasing every owned resource",
+  ),
+  memberJoined: event<{ nodeId: string }>("info", "cluster member joined"),
+  memberLeft: event<{ nodeId: string }>("info", "cluster member left"),
+  ownershipAcquired: event<{ kind: ResourceKind; name: string; epoch: number }>(
+    "debug",
+    "ownership acquired",
+  ),
+  ownershipReleased: event<{ kind: ResourceKind; name: string; epoch: number }>(
+    "debug",
+    "ownership released",
+  ),
+  fenced: event<{ kind: ResourceKind; name: string; epoch: number }>(
+    "warn",
+    "write fenced: ownership moved to another node",
+  ),
+  peerUnavailable: event<{ nodeId: string; err?: unknown }>("warn", "peer node unreachable"),
+} as const;
+
+export type LogEventName = keyof typeof eventTable;
+
+type FieldsOf<Spec> = Spec extends EventSpec<infer Fields> ? Fields : never;
+
+/** Fields may be left out when the event has no required ones. */
+type EventArgs<Fields> = Record<never, never> extends Fields ? [fields?: Fields] : [fields: Fields];
+
+export type LogEvents = {
+  readonly [Name in LogEventName]: (
+    log: Logger,
+    ...args: EventArgs<FieldsOf<(typeof eventTable)[Name]>>
+  ) => void;
+};
+
+function emit(log: Logger, name: string, spec: EventSpec<object>, fields: object): void {
+  const level = typeof spec.level === "function" ? spec.level(fields) : spec.level;
+  if (!log.isLevelEnabled(level)) return;
+  log[level]({ event: name, ...fields }, spec.message);
+}
+
+export const logEvents: LogEvents = Object.freeze(
+  Object.fromEntries(
+    Object.entries(eventTable).map(([name, spec]) => [
+      name,
+      (log: Logger, fields: object = {}) => emit(log, name, spec as EventSpec<object>, fields),
+    ]),
+  ),
+) as LogEvents;
+
+/** Level each event logs at (for docs and tests); dynamic levels show as "dynamic". */
+export const logEventLevels: Readonly<Record<LogEventName, Level | "dynamic">> = Object.freeze(
+  Object.fromEntries(
+    Object.entries(eventTable).map(([name, spec]) => [
+      name,
+      typeof spec.level === "function" ? "dynamic" : spec.level,
+    ]),
+  ),
+) as Record<LogEventName, Level | "dynamic">;

@@ -1,0 +1,117 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+export type MessageKind = "queue" | "topic";
+
+export interface QueueStats {
+  queue: string;
+  depth: number;
+  inFlight: number;
+}
+
+/** The node's metrics: its own registry (never prom-client's global) plus typed handles. */
+export interface Metrics {
+  readonly registry: Registry;
+  readonly wsConnections: Gauge;
+  /** `route` is the route template (`/v1/queues/{name}`), never the raw path, to bound cardinality. */
+  readonly httpRequests: Counter<"route" | "status">;
+  readonly messagesPublished: Counter<"kind">;
+  readonly messagesDelivered: Counter<"kind">;
+  readonly messagesAcked: Counter;
+  readonly publishLatencySeconds: Histogram<"kind">;
+  readonly storeBatchOps: Histogram;
+  readonly storeBatchMessages: Histogram;
+  readonly storeCommitSeconds: Histogram;
+  /** Where the queue gauges read from at scrape time; the broker registers it once it runs. */
+  setQueueStatsSource(source: () => Iterable<QueueStats>): void;
+}
+
+/** From half a millisecond (a batched commit on a fast disk) to a second (something is wrong). */
+const latencyBucketsSeconds = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+const batchSizeBuckets = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000];
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  const registers = [registry];
+  let queueStats: () => Iterable<QueueStats> = () => [];
+
+  // Queue gauges are computed at scrape time and reset first, so deleted queues drop out.
+  const queueGauge = (name: string, help: string, pick: (stats: QueueStats) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ["queue"] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const stats of queueStats()) this.set({ queue: stats.queue }, pick(stats));
+      },
+    });
+  queueGauge(
+    "aviso_queue_depth",
+    "Messages ready or delayed in the queue, not in flight.",
+    (stats) => stats.depth,
+  );
+  queueGauge("aviso_queue_in_flight", "Messages delivered and awaiting ack.", (stats) => stats.inFlight);
+
+  collectDefaultMetrics({ register: registry });
+
+  return {
+    registry,
+    wsConnections: new Gauge({
+      name: "aviso_ws_connections",
+      help: "Open WebSocket connections.",
+      registers,
+    }),
+    httpRequests: new Counter({
+      name: "aviso_http_requests_total",
+      help: "HTTP requests answered, by route template and status.",
+      labelNames: ["route", "status"] as const,
+      registers,
+    }),
+    messagesPublished: new Counter({
+      name: "aviso_messages_published_total",
+      help: "Messages committed by publishes.",
+      labelNames: ["kind"] as const,
+      registers,
+    }),
+    messagesDelivered: new Counter({
+      name: "aviso_messages_delivered_total",
+      help: "Messages delivered to subscribers or receivers (redeliveries included).",
+      labelNames: ["kind"] as const,
+      registers,
+    }),
+    messagesAcked: new Counter({
+      name: "aviso_messages_acked_total",
+      help: "Queue messages acked.",
+      registers,
+    }),
+    publishLatencySeconds: new Histogram({
+      name: "aviso_publish_latency_seconds",
+      help: "Time from receiving a publish to answering it (commit included).",
+      labelNames: ["kind"] as const,
+      buckets: latencyBucketsSeconds,
+      registers,
+    }),
+    storeBatchOps: new Histogram({
+      name: "aviso_store_batch_ops",
+      help: "Operations (publishes, acks, …) grouped into one store transaction.",
+      buckets: batchSizeBuckets,
+      registers,
+    }),
+    storeBatchMessages: new Histogram({
+      name: "aviso_store_batch_messages",
+      help: "Messages written in one store transaction.",
+      buckets: batchSizeBuckets,
+      registers,
+    }),
+    storeCommitSeconds: new Histogram({
+      name: "aviso_store_commit_seconds",
+      help: "Time one store transaction takes to commit.",
+      buckets: latencyBucketsSeconds,
+      registers,
+    }),
+    setQueueStatsSource(source) {
+      queueStats = source;
+    },
+  };
+}

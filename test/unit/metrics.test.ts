@@ -1,0 +1,59 @@
+import { register as globalRegistry } from "prom-client";
+import { describe, expect, it } from "vitest";
+import { createMetrics } from "../../src/metrics/metrics.ts";
+
+describe("createMetrics", () => {
+  it("renders every Aviso metric and the default process metrics", async () => {
+    const metrics = createMetrics();
+    metrics.httpRequests.inc({ route: "/v1/queues", status: 201 });
+    metrics.messagesPublished.inc({ kind: "topic" }, 3);
+    metrics.publishLatencySeconds.observe({ kind: "queue" }, 0.002);
+    const text = await metrics.registry.metrics();
+    for (const name of [
+      "aviso_ws_connections",
+      "aviso_http_requests_total",
+      "aviso_messages_published_total",
+      "aviso_messages_delivered_total",
+      "aviso_messages_acked_total",
+      "aviso_queue_depth",
+      "aviso_queue_in_flight",
+      "aviso_publish_latency_seconds",
+      "aviso_store_batch_ops",
+      "aviso_store_batch_messages",
+      "aviso_store_commit_seconds",
+      "process_cpu_user_seconds_total",
+      "nodejs_eventloop_lag_seconds",
+    ]) {
+      expect(text).toContain(`# TYPE ${name} `);
+    }
+    expect(text).toContain('aviso_http_requests_total{route="/v1/queues",status="201"} 1');
+    expect(text).toContain('aviso_messages_published_total{kind="topic"} 3');
+    expect(text).toContain('aviso_publish_latency_seconds_bucket{le="0.0025",kind="queue"} 1');
+    expect(text).toContain('aviso_publish_latency_seconds_bucket{le="0.001",kind="queue"} 0');
+  });
+
+  it("reads queue gauges from the registered source at scrape time, dropping vanished queues", async () => {
+    const metrics = createMetrics();
+    let queues = [
+      { queue: "orders", depth: 5, inFlight: 2 },
+      { queue: "emails", depth: 0, inFlight: 1 },
+    ];
+    metrics.setQueueStatsSource(() => queues);
+    let text = await metrics.registry.metrics();
+    expect(text).toContain('aviso_queue_depth{queue="orders"} 5');
+    expect(text).toContain('aviso_queue_in_flight{queue="orders"} 2');
+    expect(text).toContain('aviso_queue_in_flight{queue="emails"} 1');
+    queues = [{ queue: "emails", depth: 7, inFlight: 0 }];
+    text = await metrics.registry.metrics();
+    expect(text).not.toContain('queue="orders"');
+    expect(text).toContain('aviso_queue_depth{queue="emails"} 7');
+  });
+
+  it("uses its own registry, so two nodes in one process do not clash", async () => {
+    const first = createMetrics();
+    const second = createMetrics();
+    first.messagesAcked.inc(2);
+    expect(await second.registry.metrics()).toContain("aviso_messages_acked_total 0");
+    expect(await globalRegistry.metrics()).not.toContain("aviso_");
+  });
+});
