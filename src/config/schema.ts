@@ -38,6 +38,11 @@ export const configSchema = Type.Object(
     tlsKey: Type.Optional(
       Type.String({ minLength: 1, description: "Path to the TLS private key (PEM); set with tlsCert." }),
     ),
+    corsOrigin: Type.String({
+      default: "",
+      description:
+        "Access-Control-Allow-Origin for REST calls from browser pages on other origins (`*` or one origin); empty: no CORS.",
+    }),
     allowPlaintextBind: bool(
       false,
       "Allow binding a non-loopback host without TLS (tokens and passwords then cross the network in clear).",

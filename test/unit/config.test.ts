@@ -47,6 +47,7 @@ describe("config schema", () => {
       [
         "host",
         "port",
+        "corsOrigin",
         "dataDir",
         "store",
         "tokenSecret",

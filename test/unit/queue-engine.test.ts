@@ -218,23 +218,29 @@ describe("QueueEngine", () => {
 
   it("stores a publish once per idempotency key, including concurrent retries", async () => {
     const { engine, writer } = setup();
-    const [a, b] = await Promise.all([
-      engine.publish([msg("x")], { idempotencyKey: "k1" }),
-      engine.publish([msg("x")], { idempotencyKey: "k1" }),
-    ]);
-    const c = await engine.publish([msg("x")], { idempotencyKey: "k1" });
+    const keyed = (key: string) => ({ ...msg("x"), idempotencyKey: key });
+    const [a, b] = await Promise.all([engine.publish([keyed("k1")]), engine.publish([keyed("k1")])]);
+    const c = await engine.publish([keyed("k1")]);
     expect(a).toEqual(["1"]);
     expect(b).toEqual(a);
     expect(c).toEqual(a);
     expect(writer.appendCalls).toBe(1);
-    expect(await engine.publish([msg("x")], { idempotencyKey: "k2" })).toEqual(["2"]);
+    expect(await engine.publish([keyed("k2")])).toEqual(["2"]);
+    // In one batch: a known key, a new key twice, and no key.
+    expect(await engine.publish([keyed("k1"), keyed("k3"), keyed("k3"), msg("y")])).toEqual([
+      "1",
+      "3",
+      "3",
+      "4",
+    ]);
+    expect([...writer.stored.keys()]).toEqual([1, 2, 3, 4]);
   });
 
   it("forgets an idempotency key once its window has passed", async () => {
     const { engine, clock } = setup();
-    await engine.publish([msg("x")], { idempotencyKey: "k" });
+    await engine.publish([{ ...msg("x"), idempotencyKey: "k" }]);
     clock.advance(60_000);
-    expect(await engine.publish([msg("x")], { idempotencyKey: "k" })).toEqual(["2"]);
+    expect(await engine.publish([{ ...msg("x"), idempotencyKey: "k" }])).toEqual(["2"]);
   });
 
   it("long-polls until a message arrives, or answers empty at the wait deadline", async () => {

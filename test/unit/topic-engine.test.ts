@@ -68,7 +68,7 @@ function setup(overrides: Partial<TopicDefinition> = {}, memoryMessages = 1000, 
       memoryMessages,
       maxBatchMessages: 100,
       retentionIntervalMs: 1000,
-      retentionFloor: () => floor,
+      retentionFloor: async () => floor,
     },
   );
   return { clock, log, engine };
@@ -100,10 +100,11 @@ class RecordingMember implements FanoutMember {
     private readonly groups: RecordingGroups,
     private readonly groupKey: () => string,
   ) {}
+  joined(): void {}
   sendReplay(messages: readonly TopicMessage[]): void {
     this.seen.push(...messages.map((m) => m.offset));
   }
-  goLive(replay: ReplayInfo | null): void {
+  goLive(_groupKey: string, replay: ReplayInfo | null): void {
     this.replay = replay;
     this.liveFrom = this.groups.byGroup.get(this.groupKey())?.length ?? 0;
   }
@@ -144,11 +145,11 @@ describe("TopicEngine", () => {
 
   it("answers a retried idempotent publish with the first offsets", async () => {
     const { engine, log } = setup();
-    const first = await engine.publish([input("a", 1)], { idempotencyKey: "k" });
-    const again = await engine.publish([input("a", 1)], { idempotencyKey: "k" });
+    const first = await engine.publish([{ ...input("a", 1), idempotencyKey: "k" }]);
+    const again = await engine.publish([{ ...input("a", 1), idempotencyKey: "k" }]);
     expect(again).toEqual(first);
     expect(log.messages).toHaveLength(1);
-    expect(log.idempotency.map((r) => [r.key, r.result])).toEqual([["k", "[0]"]]);
+    expect(log.idempotency.map((r) => [r.key, r.result])).toEqual([["k", "0"]]);
   });
 
   it("reads history from memory and from the store", async () => {

@@ -2,6 +2,7 @@ import { AvisoError } from "../../errors/aviso-error.ts";
 import type { Timer } from "../clock.ts";
 import { Fifo } from "../fifo.ts";
 import { IdempotencyCache } from "../idempotency-cache.ts";
+import { splitByIdempotencyKey } from "../idempotent-batch.ts";
 import { MinHeap } from "../min-heap.ts";
 import type { IdempotencyRecord, QueueDefinition, QueueMessage } from "../types.ts";
 import type {
@@ -60,7 +61,7 @@ export class QueueEngine {
   );
   private readonly consumers: PushConsumer[] = [];
   private readonly waiters = new Fifo<Waiter>();
-  private readonly idempotency: IdempotencyCache<string[]>;
+  private readonly idempotency: IdempotencyCache<string>;
   private readonly leaving: Array<{ entry: Entry; cause: DeadLetterCause }> = [];
   private readonly removalsToRetry = new Set<number>();
   private nextSeq: number;
@@ -97,7 +98,7 @@ export class QueueEngine {
       else this.makeReady(entry, msg.deliveries > 0);
     }
     for (const record of idempotency) {
-      this.idempotency.set(record.key, JSON.parse(record.result) as string[], record.expiresAt);
+      this.idempotency.set(record.key, JSON.parse(record.result) as string, record.expiresAt);
     }
     this.schedulePump();
   }
@@ -116,20 +117,18 @@ export class QueueEngine {
   /** Commits the messages, then makes them deliverable; resolves with their ids. */
   publish(inputs: readonly QueuePublishInput[], options: PublishOptions = {}): Promise<string[]> {
     this.assertOpen();
-    const key = options.idempotencyKey;
-    if (key !== undefined) {
-      const known = this.idempotency.get(key);
-      if (known !== undefined) return known;
-    }
+    const split = splitByIdempotencyKey(inputs, this.idempotency);
+    const { fresh } = split;
     const { maxLength } = this.definition;
-    if (maxLength !== null && this.entries.size + this.pendingAppends + inputs.length > maxLength) {
+    if (maxLength !== null && this.entries.size + this.pendingAppends + fresh.length > maxLength) {
       return Promise.reject(
         new AvisoError("QUEUE_FULL", `Queue "${this.name}" holds its maximum of ${maxLength} messages.`),
       );
     }
+    if (fresh.length === 0 && options.cursor === undefined) return split.assemble(Promise.resolve([]));
     const now = this.deps.clock.now();
     const ttlMs = this.definition.messageTtlMs;
-    const messages: QueueMessage[] = inputs.map((input) => {
+    const messages: QueueMessage[] = fresh.map((input) => {
       const availableAt = now + input.delayMs;
       return {
         seq: this.nextSeq++,
@@ -143,10 +142,17 @@ export class QueueEngine {
     });
     const ids = messages.map((msg) => String(msg.seq));
     const expiresAt = now + this.deps.idempotencyWindowMs;
-    const idempotency: IdempotencyRecord | undefined =
-      key === undefined
-        ? undefined
-        : { kind: "queue", resource: this.name, key, result: JSON.stringify(ids), expiresAt };
+    const idempotency: IdempotencyRecord[] = [];
+    fresh.forEach((input, i) => {
+      if (input.idempotencyKey === undefined) return;
+      idempotency.push({
+        kind: "queue",
+        resource: this.name,
+        key: input.idempotencyKey,
+        result: JSON.stringify(ids[i]),
+        expiresAt,
+      });
+    });
     this.pendingAppends += messages.length;
     const appended = this.deps.writer
       .append(messages, this.nextSeq, { idempotency, cursor: options.cursor })
@@ -154,7 +160,8 @@ export class QueueEngine {
         this.pendingAppends -= messages.length;
       })
       .then(() => {
-        if (key !== undefined) this.idempotency.set(key, ids, expiresAt);
+        for (const record of idempotency)
+          this.idempotency.set(record.key, JSON.parse(record.result), expiresAt);
         if (this.closedReason !== null) return ids;
         for (const msg of messages) {
           const entry: Entry = { msg, state: "ready", leaseId: 0, holder: null };
@@ -165,8 +172,7 @@ export class QueueEngine {
         this.schedulePump();
         return ids;
       });
-    if (key !== undefined) this.idempotency.setPending(key, appended);
-    return appended;
+    return split.assemble(appended);
   }
 
   /** Pull: leases up to `max` messages, waiting up to `waitMs` for the first one. */

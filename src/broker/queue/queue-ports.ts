@@ -7,7 +7,7 @@ export interface QueueWriter {
   append(
     messages: QueueMessage[],
     nextSeq: number,
-    options: { idempotency?: IdempotencyRecord; cursor?: { topic: string; nextOffset: number } },
+    options: { idempotency: IdempotencyRecord[]; cursor?: { topic: string; nextOffset: number } },
   ): Promise<void>;
   remove(seqs: number[]): Promise<void>;
   update(changes: { seq: number; deliveries: number; availableAt: number }[]): Promise<void>;
@@ -35,10 +35,11 @@ export interface QueuePublishInput {
   headers: JsonText | null;
   /** Not deliverable until this many ms after the commit. */
   delayMs: number;
+  /** A retry with the same key within the window gets the first publish's id and stores nothing. */
+  idempotencyKey?: string;
 }
 
 export interface PublishOptions {
-  idempotencyKey?: string;
   /** A durable subscription's cursor to advance atomically with this publish. */
   cursor?: { topic: string; nextOffset: number };
 }

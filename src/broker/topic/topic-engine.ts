@@ -1,13 +1,13 @@
 import type { AvisoError } from "../../errors/aviso-error.ts";
 import type { Timer } from "../clock.ts";
 import { IdempotencyCache } from "../idempotency-cache.ts";
+import { splitByIdempotencyKey } from "../idempotent-batch.ts";
 import type { IdempotencyRecord, TopicDefinition, TopicMessage } from "../types.ts";
 import { RecentMessages } from "./recent-messages.ts";
 import type { TopicEngineDeps, TopicFeed, TopicPublishInput } from "./topic-ports.ts";
 
 interface PendingPublish {
   inputs: readonly TopicPublishInput[];
-  idempotencyKey: string | undefined;
   resolve(offsets: number[]): void;
   reject(error: unknown): void;
 }
@@ -27,7 +27,7 @@ export class TopicEngine implements TopicFeed {
   private readonly recent: RecentMessages;
   private readonly committedListeners = new Set<(messages: readonly TopicMessage[]) => void>();
   private readonly endedListeners = new Set<(reason: AvisoError) => void>();
-  private readonly idempotency: IdempotencyCache<number[]>;
+  private readonly idempotency: IdempotencyCache<number>;
   private pending: PendingPublish[] = [];
   private writing = false;
   private committedNext: number;
@@ -68,31 +68,24 @@ export class TopicEngine implements TopicFeed {
 
   restoreIdempotency(records: readonly IdempotencyRecord[]): void {
     for (const record of records) {
-      this.idempotency.set(record.key, JSON.parse(record.result) as number[], record.expiresAt);
+      this.idempotency.set(record.key, JSON.parse(record.result) as number, record.expiresAt);
     }
   }
 
   /** Commits the messages (durable topics) and resolves with their offsets. */
-  publish(
-    inputs: readonly TopicPublishInput[],
-    options: { idempotencyKey?: string } = {},
-  ): Promise<number[]> {
+  publish(inputs: readonly TopicPublishInput[]): Promise<number[]> {
     if (this.closedReason !== null) return Promise.reject(this.closedReason);
-    const key = options.idempotencyKey;
-    if (key !== undefined) {
-      const known = this.idempotency.get(key);
-      if (known !== undefined) return known;
-    }
+    const split = splitByIdempotencyKey(inputs, this.idempotency);
+    if (split.fresh.length === 0) return split.assemble(Promise.resolve([]));
     const published = new Promise<number[]>((resolve, reject) => {
-      this.pending.push({ inputs, idempotencyKey: key, resolve, reject });
+      this.pending.push({ inputs: split.fresh, resolve, reject });
     });
-    if (key !== undefined) this.idempotency.setPending(key, published);
     if (!this.writing) {
       this.writing = true;
       // Let publishes of the same tick join this batch.
       queueMicrotask(() => void this.writeBatches());
     }
-    return published;
+    return split.assemble(published);
   }
 
   async read(fromOffset: number, limit: number): Promise<TopicMessage[]> {
@@ -163,13 +156,15 @@ export class TopicEngine implements TopicFeed {
       const expiresAt = now + this.deps.idempotencyWindowMs;
       const idempotency: IdempotencyRecord[] = [];
       batch.forEach((publish, i) => {
-        if (publish.idempotencyKey === undefined) return;
-        idempotency.push({
-          kind: "topic",
-          resource: this.name,
-          key: publish.idempotencyKey,
-          result: JSON.stringify(offsetsPerPublish[i]),
-          expiresAt,
+        publish.inputs.forEach((input, j) => {
+          if (input.idempotencyKey === undefined) return;
+          idempotency.push({
+            kind: "topic",
+            resource: this.name,
+            key: input.idempotencyKey,
+            result: JSON.stringify(offsetsPerPublish[i]?.[j]),
+            expiresAt,
+          });
         });
       });
       try {
@@ -188,12 +183,11 @@ export class TopicEngine implements TopicFeed {
       this.lastPublishedAt = now;
       this.recent.append(messages);
       for (const listener of this.committedListeners) listener(messages);
+      for (const record of idempotency) {
+        this.idempotency.set(record.key, JSON.parse(record.result) as number, expiresAt);
+      }
       batch.forEach((publish, i) => {
-        const offsets = offsetsPerPublish[i] as number[];
-        if (publish.idempotencyKey !== undefined) {
-          this.idempotency.set(publish.idempotencyKey, offsets, expiresAt);
-        }
-        publish.resolve(offsets);
+        publish.resolve(offsetsPerPublish[i] as number[]);
       });
       this.trimMemoryOnlyTopic();
     }
@@ -225,7 +219,7 @@ export class TopicEngine implements TopicFeed {
     if (maxMessages !== null) cut = Math.max(cut, this.committedNext - maxMessages);
     if (maxAgeMs !== null)
       cut = Math.max(cut, await this.firstOffsetYoungerThan(this.deps.clock.now() - maxAgeMs));
-    const floor = this.deps.retentionFloor?.();
+    const floor = await this.deps.retentionFloor?.();
     if (floor !== undefined) cut = Math.min(cut, floor);
     return cut;
   }

@@ -14,6 +14,11 @@ export interface ReplayInfo {
 
 /** One live subscription on one connection, as the transport implements it. */
 export interface FanoutMember {
+  /**
+   * Called synchronously inside join(), before any message, with the group key
+   * the member's frames carry. Throwing here cancels the join.
+   */
+  joined(groupKey: string): void;
   /** Messages from history, in offset order, before the member goes live. */
   sendReplay(messages: readonly TopicMessage[]): void;
   /**
@@ -21,7 +26,7 @@ export interface FanoutMember {
    * at the switch, so nothing between history and live is missed or doubled.
    * `replay` is null when the member started at "latest".
    */
-  goLive(replay: ReplayInfo | null): void;
+  goLive(groupKey: string, replay: ReplayInfo | null): void;
   /** The subscription cannot go on (topic deleted, history unreadable). */
   end(reason: AvisoError): void;
   /** True once the member has left; a replay in progress stops. */
@@ -51,7 +56,8 @@ interface Group {
 export class TopicFanout {
   private readonly groups = new Map<string, Group>();
   private readonly unsubscribeFeed: Array<() => void>;
-  private ended: AvisoError | null = null;
+  private endedWith: AvisoError | null = null;
+  private detached = false;
 
   constructor(
     private readonly feed: TopicFeed,
@@ -63,6 +69,11 @@ export class TopicFanout {
       feed.onCommitted((messages) => this.deliverLive(messages)),
       feed.onEnded((reason) => this.end(reason)),
     ];
+  }
+
+  /** True once the feed ended or the fanout was detached; a new fanout must be made. */
+  get finished(): boolean {
+    return this.endedWith !== null || this.detached;
   }
 
   get memberCount(): number {
@@ -77,7 +88,7 @@ export class TopicFanout {
    * a replay starts on a later microtask.
    */
   join(pattern: string, from: StartPosition, member: FanoutMember): string {
-    if (this.ended !== null) throw this.ended;
+    if (this.endedWith !== null) throw this.endedWith;
     const head = this.feed.nextOffset();
     if (typeof from === "number" && from > head) {
       throw new AvisoError(
@@ -91,15 +102,21 @@ export class TopicFanout {
       group = { key: this.newGroupKey(), matches: compilePattern(pattern), members: 0 };
       this.groups.set(pattern, group);
     }
+    try {
+      member.joined(group.key);
+    } catch (error) {
+      if (group.members === 0) this.groups.delete(pattern);
+      throw error;
+    }
     group.members += 1;
+    const { key, matches } = group;
     if (from === "latest") {
-      member.goLive(null);
+      member.goLive(key, null);
     } else {
       const start = from === "earliest" ? this.feed.firstOffset() : from;
-      const matcher = group.matches;
-      queueMicrotask(() => void this.replay(start, matcher, member));
+      queueMicrotask(() => void this.replay(key, start, matches, member));
     }
-    return group.key;
+    return key;
   }
 
   /** A member left (unsubscribe or socket closed). */
@@ -114,12 +131,13 @@ export class TopicFanout {
 
   /** Stops listening to the feed; members are not told (use when the node lets go of the topic). */
   detach(): void {
+    this.detached = true;
     for (const unsubscribe of this.unsubscribeFeed) unsubscribe();
   }
 
   private end(reason: AvisoError): void {
-    if (this.ended !== null) return;
-    this.ended = reason;
+    if (this.endedWith !== null) return;
+    this.endedWith = reason;
     for (const group of this.groups.values()) this.live.end(group.key, reason);
     this.groups.clear();
     this.detach();
@@ -132,12 +150,17 @@ export class TopicFanout {
     }
   }
 
-  private async replay(requested: number, matches: KeyMatcher, member: FanoutMember): Promise<void> {
+  private async replay(
+    groupKey: string,
+    requested: number,
+    matches: KeyMatcher,
+    member: FanoutMember,
+  ): Promise<void> {
     let cursor = requested;
     let complete = true;
     try {
       for (;;) {
-        if (member.left || this.ended !== null) return;
+        if (member.left || this.endedWith !== null) return;
         const first = this.feed.firstOffset();
         if (cursor < first) {
           complete = false;
@@ -145,7 +168,7 @@ export class TopicFanout {
         }
         const head = this.feed.nextOffset();
         if (cursor >= head) {
-          member.goLive({ from: requested, to: cursor, complete });
+          member.goLive(groupKey, { from: requested, to: cursor, complete });
           return;
         }
         const page = await this.feed.read(cursor, Math.min(this.replayPageSize, head - cursor));

@@ -25,7 +25,7 @@ export interface TopicEngineDeps {
   /** Most messages committed in one append. */
   maxBatchMessages: number;
   /** Oldest offset a durable subscription still has to copy; retention never trims past it. */
-  retentionFloor?(): number | undefined;
+  retentionFloor?(): Promise<number | undefined>;
   /** How often retention runs. */
   retentionIntervalMs: number;
 }
@@ -34,6 +34,8 @@ export interface TopicPublishInput {
   key: string;
   payload: JsonText;
   headers: JsonText | null;
+  /** A retry with the same key within the window gets the first publish's offset and stores nothing. */
+  idempotencyKey?: string;
 }
 
 /**

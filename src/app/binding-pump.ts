@@ -1,0 +1,127 @@
+import type { Clock, Timer } from "../broker/clock.ts";
+import { compilePattern, type KeyMatcher } from "../broker/pattern.ts";
+import type { QueueEngine } from "../broker/queue/queue-engine.ts";
+import type { QueuePublishInput } from "../broker/queue/queue-ports.ts";
+import type { TopicFeed } from "../broker/topic/topic-ports.ts";
+import type { Binding, TopicMessage } from "../broker/types.ts";
+import { AvisoError } from "../errors/aviso-error.ts";
+import type { TopicOwners } from "./owners.ts";
+
+const PAGE = 500;
+const RETRY_DELAY_MS = 1000;
+
+/**
+ * Copies a topic's messages that match a durable subscription's pattern into
+ * its queue, on the queue's owner. The binding's cursor advances in the same
+ * commit as the copied messages, so a crash neither loses nor doubles a copy,
+ * and nothing is missed while the queue's consumers are away.
+ */
+export class BindingPump {
+  readonly topic: string;
+  private readonly matches: KeyMatcher;
+  private cursor: number;
+  private feed: TopicFeed | null = null;
+  private copying = false;
+  private stopped = false;
+  private retryTimer: Timer | null = null;
+  private readonly unsubscribe: Array<() => void> = [];
+
+  constructor(
+    binding: Binding,
+    private readonly engine: QueueEngine,
+    private readonly topics: TopicOwners,
+    private readonly clock: Clock,
+    private readonly onError: (error: unknown) => void,
+  ) {
+    this.topic = binding.topic;
+    this.matches = compilePattern(binding.pattern);
+    this.cursor = binding.nextOffset;
+  }
+
+  start(): void {
+    void this.attach();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.retryTimer?.cancel();
+    for (const unsubscribe of this.unsubscribe.splice(0)) unsubscribe();
+  }
+
+  private async attach(): Promise<void> {
+    try {
+      const feed = await this.topics.feed(this.topic);
+      if (this.stopped) return;
+      this.feed = feed;
+      this.unsubscribe.push(
+        feed.onCommitted(() => this.kick()),
+        feed.onEnded(() => this.stop()),
+      );
+      this.kick();
+    } catch (error) {
+      if (isGone(error)) return this.stop();
+      this.onError(error);
+      this.retryLater(() => void this.attach());
+    }
+  }
+
+  private kick(): void {
+    if (this.copying || this.stopped || this.feed === null) return;
+    this.copying = true;
+    void this.copy(this.feed).finally(() => {
+      this.copying = false;
+    });
+  }
+
+  private async copy(feed: TopicFeed): Promise<void> {
+    try {
+      while (!this.stopped && this.cursor < feed.nextOffset()) {
+        const page = await feed.read(this.cursor, PAGE);
+        const last = page.at(-1);
+        if (last === undefined) {
+          // Retention moved past the cursor (it waits for bindings, so only after a long outage).
+          this.cursor = Math.max(this.cursor, feed.firstOffset());
+          if (this.cursor < feed.nextOffset() && feed.firstOffset() <= this.cursor) break;
+          continue;
+        }
+        const inputs = page.filter((message) => this.matches(message.key)).map((m) => this.toInput(m));
+        const nextOffset = last.offset + 1;
+        await this.engine.publish(inputs, { cursor: { topic: this.topic, nextOffset } });
+        this.cursor = nextOffset;
+      }
+    } catch (error) {
+      if (isGone(error)) return this.stop();
+      if (!(error instanceof AvisoError && error.reason === "QUEUE_FULL")) this.onError(error);
+      this.retryLater(() => this.kick());
+    }
+  }
+
+  private toInput(message: TopicMessage): QueuePublishInput {
+    const headers = message.headers === null ? {} : (JSON.parse(message.headers) as Record<string, string>);
+    headers["aviso-topic"] = this.topic;
+    headers["aviso-routing-key"] = message.key;
+    headers["aviso-offset"] = String(message.offset);
+    return { payload: message.payload, headers: JSON.stringify(headers), delayMs: 0 };
+  }
+
+  private retryLater(action: () => void): void {
+    if (this.stopped) return;
+    this.retryTimer?.cancel();
+    this.retryTimer = this.clock.setTimer(RETRY_DELAY_MS, () => {
+      this.retryTimer = null;
+      action();
+    });
+  }
+}
+
+/** The queue or topic is gone or no longer ours: the pump ends (a new owner starts its own). */
+function isGone(error: unknown): boolean {
+  return (
+    error instanceof AvisoError &&
+    (error.reason === "QUEUE_NOT_FOUND" ||
+      error.reason === "TOPIC_NOT_FOUND" ||
+      error.reason === "FENCED" ||
+      error.reason === "OWNER_UNAVAILABLE" ||
+      error.reason === "SHUTTING_DOWN")
+  );
+}

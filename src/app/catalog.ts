@@ -1,0 +1,87 @@
+import type { Clock } from "../broker/clock.ts";
+import type { Grant, QueueDefinition, ResourceKind, TopicDefinition } from "../broker/types.ts";
+import { AvisoError } from "../errors/aviso-error.ts";
+import type { Store } from "../store/store.ts";
+
+interface Cached<T> {
+  /** Shared by every caller while loading, so requests keep their arrival order. */
+  loading: Promise<Resource<T>>;
+  loadedAt: number;
+}
+
+export interface Resource<T> {
+  definition: T;
+  grants: Grant[];
+}
+
+/**
+ * Queue and topic definitions with their grants, cached on every node. A
+ * change made here invalidates at once; a change made on another node arrives
+ * as an invalidation (cluster) and, as a safety net, entries expire after ttlMs.
+ */
+export class Catalog {
+  private readonly queues = new Map<string, Cached<QueueDefinition>>();
+  private readonly topics = new Map<string, Cached<TopicDefinition>>();
+  private readonly listeners = new Set<(kind: ResourceKind, name: string) => void>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly ttlMs: number,
+  ) {}
+
+  async queue(name: string): Promise<Resource<QueueDefinition>> {
+    return this.lookup(this.queues, name, "queue", () => this.store.getQueue(name));
+  }
+
+  async topic(name: string): Promise<Resource<TopicDefinition>> {
+    return this.lookup(this.topics, name, "topic", () => this.store.getTopic(name));
+  }
+
+  /** Forget a resource here and tell listeners (the cluster broadcasts local changes). */
+  changed(kind: ResourceKind, name: string): void {
+    this.forget(kind, name);
+    for (const listener of this.listeners) listener(kind, name);
+  }
+
+  /** Forget a resource because another node changed it. */
+  forget(kind: ResourceKind, name: string): void {
+    (kind === "queue" ? this.queues : this.topics).delete(name);
+  }
+
+  onChanged(listener: (kind: ResourceKind, name: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private lookup<T>(
+    cache: Map<string, Cached<T>>,
+    name: string,
+    kind: ResourceKind,
+    load: () => Promise<T | undefined>,
+  ): Promise<Resource<T>> {
+    const now = this.clock.now();
+    const cached = cache.get(name);
+    if (cached !== undefined && now - cached.loadedAt < this.ttlMs) return cached.loading;
+    const entry: Cached<T> = { loadedAt: now, loading: this.fetch(kind, name, load) };
+    cache.set(name, entry);
+    entry.loading.catch(() => {
+      if (cache.get(name) === entry) cache.delete(name);
+    });
+    return entry.loading;
+  }
+
+  private async fetch<T>(
+    kind: ResourceKind,
+    name: string,
+    load: () => Promise<T | undefined>,
+  ): Promise<Resource<T>> {
+    const [definition, grants] = await Promise.all([load(), this.store.listGrants(kind, name)]);
+    if (definition === undefined) {
+      throw kind === "queue"
+        ? new AvisoError("QUEUE_NOT_FOUND", `No queue is named "${name}".`)
+        : new AvisoError("TOPIC_NOT_FOUND", `No topic is named "${name}".`);
+    }
+    return { definition, grants };
+  }
+}

@@ -1,0 +1,29 @@
+import type { LoginLimiter } from "../auth/login-limiter.ts";
+import type { TokenService } from "../auth/tokens.ts";
+import type { Clock } from "../broker/clock.ts";
+import type { Config } from "../config/schema.ts";
+import type { Logger } from "../log/logger.ts";
+import type { Metrics } from "../metrics/metrics.ts";
+import type { Store } from "../store/store.ts";
+import type { Catalog } from "./catalog.ts";
+import type { Owners } from "./owners.ts";
+
+/** Everything the v1 operations need; built once per node by node.ts. */
+export interface AppContext {
+  config: Config;
+  store: Store;
+  catalog: Catalog;
+  owners: Owners;
+  clock: Clock;
+  tokens: TokenService;
+  loginLimiter: LoginLimiter;
+  metrics: Metrics;
+  log: Logger;
+}
+
+/** Who is calling: proven by a token. */
+export interface Principal {
+  username: string;
+  /** Epoch ms at which the token that proved it expires. */
+  tokenExpiresAt: number;
+}

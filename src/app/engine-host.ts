@@ -1,0 +1,229 @@
+import type { Clock } from "../broker/clock.ts";
+import { QueueEngine } from "../broker/queue/queue-engine.ts";
+import type { DeadLetterCause } from "../broker/queue/queue-ports.ts";
+import { TopicEngine } from "../broker/topic/topic-engine.ts";
+import type { QueueMessage, ResourceKind } from "../broker/types.ts";
+import { AvisoError } from "../errors/aviso-error.ts";
+import type { GroupCommitter } from "../store/group-commit.ts";
+import type { Store } from "../store/store.ts";
+import { BindingPump } from "./binding-pump.ts";
+import { deadLetterInput } from "./dead-letter.ts";
+import { createQueueWriter, createTopicWriter } from "./engine-writers.ts";
+import type { Owners } from "./owners.ts";
+
+export interface EngineSettings {
+  idempotencyWindowMs: number;
+  maxBatchMessages: number;
+  /** Recent topic messages kept in memory per topic. */
+  topicMemoryMessages: number;
+  retentionIntervalMs: number;
+}
+
+export interface EngineHostDeps {
+  store: Store;
+  committer: GroupCommitter;
+  clock: Clock;
+  settings: EngineSettings;
+  /** Where dead letters and durable-subscription feeds go; in a cluster these may be other nodes. */
+  owners(): Owners;
+  /** Told when a background job fails (logs). */
+  onBackgroundError(what: string, error: unknown): void;
+  onDropped?(queue: string, count: number, cause: DeadLetterCause): void;
+}
+
+const PAGE = 1000;
+
+/**
+ * Hosts the engines of the queues and topics this node owns. An engine is
+ * loaded on first use: claim a new epoch in the store (fencing any earlier
+ * owner), read the un-acked state, restore, start durable-subscription copies.
+ */
+export class EngineHost {
+  private readonly queues = new Map<string, Promise<QueueEngine>>();
+  private readonly topics = new Map<string, Promise<TopicEngine>>();
+  private readonly loadedQueues = new Map<string, QueueEngine>();
+  private readonly pumps = new Map<string, BindingPump[]>();
+  private closed: AvisoError | null = null;
+
+  constructor(private readonly deps: EngineHostDeps) {}
+
+  queue(name: string): Promise<QueueEngine> {
+    return this.load(this.queues, name, () => this.loadQueue(name));
+  }
+
+  topic(name: string): Promise<TopicEngine> {
+    return this.load(this.topics, name, () => this.loadTopic(name));
+  }
+
+  /** The engine if it is loaded here; never loads. */
+  loadedQueue(name: string): QueueEngine | undefined {
+    return this.loadedQueues.get(name);
+  }
+
+  get queueEngines(): IterableIterator<QueueEngine> {
+    return this.loadedQueues.values();
+  }
+
+  /** Stops serving a resource (deleted, or ownership moved); waiters and subscribers are told `reason`. */
+  release(kind: ResourceKind, name: string, reason: AvisoError): void {
+    const map = kind === "queue" ? this.queues : this.topics;
+    const loading = map.get(name);
+    if (loading === undefined) return;
+    map.delete(name);
+    if (kind === "queue") {
+      this.loadedQueues.delete(name);
+      for (const pump of this.pumps.get(name) ?? []) pump.stop();
+      this.pumps.delete(name);
+    }
+    loading.then((engine) => engine.close(reason)).catch(() => {});
+  }
+
+  /** A binding was created for a queue this node owns: start copying if the queue is loaded. */
+  async startBinding(topic: string, queue: string): Promise<void> {
+    const engine = await this.queue(queue);
+    const bindings = await this.deps.store.listBindings({ topic, queue });
+    const pumps = this.pumps.get(queue) ?? [];
+    for (const binding of bindings) {
+      if (pumps.some((pump) => pump.topic === binding.topic)) continue;
+      const pump = new BindingPump(binding, engine, this.deps.owners().topics, this.deps.clock, (error) =>
+        this.deps.onBackgroundError(`durable subscription ${topic} -> ${queue}`, error),
+      );
+      pumps.push(pump);
+      pump.start();
+    }
+    this.pumps.set(queue, pumps);
+  }
+
+  stopBinding(topic: string, queue: string): void {
+    const pumps = this.pumps.get(queue) ?? [];
+    for (const pump of pumps) if (pump.topic === topic) pump.stop();
+    this.pumps.set(
+      queue,
+      pumps.filter((pump) => pump.topic !== topic),
+    );
+  }
+
+  close(reason: AvisoError): void {
+    this.closed = reason;
+    for (const name of [...this.queues.keys()]) this.release("queue", name, reason);
+    for (const name of [...this.topics.keys()]) this.release("topic", name, reason);
+  }
+
+  private load<T>(map: Map<string, Promise<T>>, name: string, create: () => Promise<T>): Promise<T> {
+    if (this.closed !== null) return Promise.reject(this.closed);
+    let loading = map.get(name);
+    if (loading === undefined) {
+      loading = create();
+      map.set(name, loading);
+      loading.catch(() => {
+        if (map.get(name) === loading) map.delete(name);
+      });
+    }
+    return loading;
+  }
+
+  private async loadQueue(name: string): Promise<QueueEngine> {
+    const { store, committer, clock, settings } = this.deps;
+    const definition = await store.getQueue(name);
+    const claim = await store.claim("queue", name);
+    const head = await store.queueHead(name);
+    if (definition === undefined || claim === undefined || head === undefined) {
+      throw new AvisoError("QUEUE_NOT_FOUND", `No queue is named "${name}".`);
+    }
+    const messages: QueueMessage[] = [];
+    for (let after = 0; ; ) {
+      const page = await store.readQueueMessages(name, after, PAGE);
+      messages.push(...page);
+      if (page.length < PAGE) break;
+      after = (page.at(-1) as QueueMessage).seq;
+    }
+    const idempotency = await store.loadIdempotency("queue", name, clock.now());
+    const engine = new QueueEngine(definition, head, {
+      clock,
+      epoch: claim.epoch,
+      idempotencyWindowMs: settings.idempotencyWindowMs,
+      writer: createQueueWriter(committer, name, claim.epoch, () =>
+        this.release("queue", name, fencedError("queue", name)),
+      ),
+      deadLetter: (dead, cause) => this.deadLetter(name, definition.deadLetterQueue, dead, cause),
+      onDropped: (count, cause) => this.deps.onDropped?.(name, count, cause),
+    });
+    engine.restore(messages, idempotency);
+    this.loadedQueues.set(name, engine);
+    void this.startPumpsFor(name);
+    return engine;
+  }
+
+  private async startPumpsFor(queue: string): Promise<void> {
+    try {
+      const bindings = await this.deps.store.listBindings({ queue });
+      for (const binding of bindings) await this.startBinding(binding.topic, queue);
+    } catch (error) {
+      this.deps.onBackgroundError(`durable subscriptions of ${queue}`, error);
+    }
+  }
+
+  private async loadTopic(name: string): Promise<TopicEngine> {
+    const { store, committer, clock, settings } = this.deps;
+    const definition = await store.getTopic(name);
+    const claim = await store.claim("topic", name);
+    const head = await store.topicHead(name);
+    if (definition === undefined || claim === undefined || head === undefined) {
+      throw new AvisoError("TOPIC_NOT_FOUND", `No topic is named "${name}".`);
+    }
+    const durable = definition.durable;
+    const engine = new TopicEngine(definition, head, {
+      clock,
+      writer: durable
+        ? createTopicWriter(committer, name, claim.epoch, () =>
+            this.release("topic", name, fencedError("topic", name)),
+          )
+        : null,
+      reader: durable ? { read: (from, limit) => store.readTopic(name, from, limit) } : null,
+      idempotencyWindowMs: settings.idempotencyWindowMs,
+      memoryMessages: settings.topicMemoryMessages,
+      maxBatchMessages: settings.maxBatchMessages,
+      retentionIntervalMs: settings.retentionIntervalMs,
+      retentionFloor: async () => {
+        const bindings = await store.listBindings({ topic: name });
+        if (bindings.length === 0) return undefined;
+        return Math.min(...bindings.map((binding) => binding.nextOffset));
+      },
+    });
+    engine.restoreIdempotency(await store.loadIdempotency("topic", name, clock.now()));
+    return engine;
+  }
+
+  private async deadLetter(
+    queue: string,
+    deadLetterQueue: string | null,
+    messages: QueueMessage[],
+    cause: DeadLetterCause,
+  ): Promise<void> {
+    if (deadLetterQueue === null) return;
+    const queues = this.deps.owners().queues;
+    await Promise.all(
+      messages.map((message) =>
+        queues
+          .publish(deadLetterQueue, [
+            {
+              ...deadLetterInput(message, queue, cause),
+              idempotencyKey: `dead-letter:${queue}:${message.seq}`,
+            },
+          ])
+          .catch((error: unknown) => {
+            // A dead-letter queue that was deleted drops the message, as RabbitMQ does.
+            if (error instanceof AvisoError && error.reason === "QUEUE_NOT_FOUND") {
+              this.deps.onDropped?.(queue, 1, cause);
+              return;
+            }
+            throw error;
+          }),
+      ),
+    );
+  }
+}
+
+function fencedError(kind: ResourceKind, name: string): AvisoError {
+  return new AvisoError("OWNER_UNAVAILABLE", `Ownership of ${kind} "${name}" moved; retry.`);
+}

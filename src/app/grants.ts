@@ -1,0 +1,38 @@
+import type { Grant, Permission, ResourceKind } from "../broker/types.ts";
+import { AvisoError } from "../errors/aviso-error.ts";
+import { assertOwner } from "./access.ts";
+import type { AppContext, Principal } from "./context.ts";
+
+export interface GrantInput {
+  username: string;
+  permissions: Permission[];
+}
+
+/** Grants on private queues and topics; only the creator gives or takes them. */
+export class GrantService {
+  constructor(private readonly ctx: AppContext) {}
+
+  async grant(principal: Principal, kind: ResourceKind, name: string, input: GrantInput): Promise<Grant> {
+    const resource =
+      kind === "queue" ? await this.ctx.catalog.queue(name) : await this.ctx.catalog.topic(name);
+    assertOwner(principal.username, resource, "grant access to");
+    const user = await this.ctx.store.getUser(input.username);
+    if (user === undefined) throw new AvisoError("USER_NOT_FOUND", `No user is named "${input.username}".`);
+    const grant: Grant = {
+      kind,
+      resource: name,
+      username: input.username,
+      permissions: [...new Set(input.permissions)].sort(),
+    };
+    await this.ctx.store.putGrant(grant);
+    this.ctx.catalog.changed(kind, name);
+    return grant;
+  }
+
+  async list(principal: Principal, kind: ResourceKind, name: string): Promise<Grant[]> {
+    const resource =
+      kind === "queue" ? await this.ctx.catalog.queue(name) : await this.ctx.catalog.topic(name);
+    assertOwner(principal.username, resource, "list the grants of");
+    return this.ctx.store.listGrants(kind, name);
+  }
+}

@@ -1,0 +1,14 @@
+import { AvisoError } from "../errors/aviso-error.ts";
+
+/** Queue, topic and user names: ASCII letters, digits, `.`, `_`, `-`; starting with a letter or digit. */
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+export function assertValidName(kind: "queue" | "topic" | "user", name: string, maxLength: number): void {
+  if (name.length === 0 || name.length > maxLength || !NAME.test(name)) {
+    throw new AvisoError(
+      "INVALID_NAME",
+      `A ${kind} name is 1–${maxLength} characters of letters, digits, ".", "_" or "-", starting with a letter or digit.`,
+      { details: { name: name.slice(0, maxLength + 8) } },
+    );
+  }
+}

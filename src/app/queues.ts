@@ -1,0 +1,187 @@
+import type {
+  AckResult,
+  ConsumerSink,
+  Delivery,
+  QueueConsumer,
+  QueuePublishInput,
+} from "../broker/queue/queue-ports.ts";
+import type { Permission, QueueDefinition } from "../broker/types.ts";
+import { AvisoError } from "../errors/aviso-error.ts";
+import { assertMayUse, assertOwner, mayList, mayUse } from "./access.ts";
+import type { AppContext, Principal } from "./context.ts";
+import { assertBatchSize, encodeHeaders, encodePayload } from "./encode.ts";
+import { assertValidName } from "./names.ts";
+
+export interface CreateQueueInput {
+  name: string;
+  private?: boolean;
+  ackTimeoutMs?: number;
+  maxDeliveries?: number | null;
+  deadLetterQueue?: string | null;
+  messageTtlMs?: number | null;
+  maxLength?: number | null;
+}
+
+export interface QueueMessageInput {
+  payload: unknown;
+  headers?: Record<string, string>;
+  delayMs?: number;
+  idempotencyKey?: string;
+}
+
+export interface ReceiveInput {
+  max?: number;
+  waitMs?: number;
+  ackTimeoutMs?: number;
+}
+
+export interface QueueView extends QueueDefinition {
+  depth: number;
+  inFlight: number;
+  consumers: number;
+}
+
+/** The v1 queue operations, whichever transport calls them. */
+export class QueueService {
+  constructor(private readonly ctx: AppContext) {}
+
+  async create(principal: Principal, input: CreateQueueInput): Promise<QueueView> {
+    const { config, store, clock } = this.ctx;
+    assertValidName("queue", input.name, config.maxNameLength);
+    const deadLetterQueue = input.deadLetterQueue ?? null;
+    if (deadLetterQueue !== null)
+      await this.assertUsableDeadLetterQueue(principal, input.name, deadLetterQueue);
+    const definition: QueueDefinition = {
+      name: input.name,
+      owner: principal.username,
+      private: input.private ?? false,
+      ackTimeoutMs: input.ackTimeoutMs ?? config.defaultAckTimeoutMs,
+      maxDeliveries: input.maxDeliveries ?? null,
+      deadLetterQueue,
+      messageTtlMs: input.messageTtlMs ?? null,
+      maxLength: input.maxLength ?? null,
+      createdAt: clock.now(),
+    };
+    await store.createQueue(definition);
+    this.ctx.catalog.changed("queue", definition.name);
+    return { ...definition, depth: 0, inFlight: 0, consumers: 0 };
+  }
+
+  async list(principal: Principal): Promise<QueueView[]> {
+    const definitions = await this.ctx.store.listQueues();
+    const visible: QueueView[] = [];
+    for (const definition of definitions) {
+      const grants = definition.private ? await this.ctx.store.listGrants("queue", definition.name) : [];
+      if (!mayList(principal.username, { definition, grants })) continue;
+      visible.push(await this.view(definition));
+    }
+    return visible;
+  }
+
+  async get(principal: Principal, name: string): Promise<QueueView> {
+    const resource = await this.ctx.catalog.queue(name);
+    if (!mayList(principal.username, resource)) assertMayUse(principal.username, resource, "consume");
+    return this.view(resource.definition);
+  }
+
+  async delete(principal: Principal, name: string): Promise<void> {
+    const resource = await this.ctx.catalog.queue(name);
+    assertOwner(principal.username, resource, "delete");
+    const deleted = await this.ctx.store.deleteQueue(name);
+    this.ctx.catalog.changed("queue", name);
+    if (!deleted) throw new AvisoError("QUEUE_NOT_FOUND", `No queue is named "${name}".`);
+    this.ctx.owners.release("queue", name, new AvisoError("QUEUE_NOT_FOUND", `Queue "${name}" was deleted.`));
+  }
+
+  async publish(
+    principal: Principal,
+    name: string,
+    messages: readonly QueueMessageInput[],
+  ): Promise<string[]> {
+    const { config } = this.ctx;
+    assertBatchSize(messages.length, config.maxBatchMessages);
+    const inputs: QueuePublishInput[] = messages.map((message) => ({
+      payload: encodePayload(message.payload, config.maxPayloadBytes),
+      headers: encodeHeaders(message.headers),
+      delayMs: message.delayMs ?? 0,
+      ...(message.idempotencyKey === undefined ? {} : { idempotencyKey: message.idempotencyKey }),
+    }));
+    await this.authorize(principal, name, "publish");
+    return this.ctx.owners.queues.publish(name, inputs);
+  }
+
+  async receive(
+    principal: Principal,
+    name: string,
+    input: ReceiveInput,
+    signal?: AbortSignal,
+  ): Promise<Delivery[]> {
+    const { config } = this.ctx;
+    const max = input.max ?? 1;
+    const waitMs = input.waitMs ?? 0;
+    if (max > config.maxReceiveMessages || waitMs > config.maxReceiveWaitMs) {
+      throw new AvisoError(
+        "VALIDATION_FAILED",
+        `max is at most ${config.maxReceiveMessages} and waitMs at most ${config.maxReceiveWaitMs}.`,
+      );
+    }
+    await this.authorize(principal, name, "consume");
+    return this.ctx.owners.queues.receive(name, { max, waitMs, ackTimeoutMs: input.ackTimeoutMs }, signal);
+  }
+
+  async ack(principal: Principal, name: string, receipts: string[]): Promise<AckResult> {
+    await this.authorize(principal, name, "consume");
+    return this.ctx.owners.queues.ack(name, receipts);
+  }
+
+  async nack(principal: Principal, name: string, receipts: string[], delayMs: number): Promise<AckResult> {
+    await this.authorize(principal, name, "consume");
+    return this.ctx.owners.queues.nack(name, receipts, delayMs);
+  }
+
+  /** Push: registers a consumer on the queue's owner. */
+  async consume(
+    principal: Principal,
+    name: string,
+    sink: ConsumerSink,
+    prefetch: number,
+  ): Promise<QueueConsumer> {
+    if (prefetch > this.ctx.config.maxPrefetch) {
+      throw new AvisoError("VALIDATION_FAILED", `prefetch is at most ${this.ctx.config.maxPrefetch}.`);
+    }
+    await this.authorize(principal, name, "consume");
+    return this.ctx.owners.queues.consume(name, sink, prefetch);
+  }
+
+  async authorize(principal: Principal, name: string, permission: Permission): Promise<void> {
+    const resource = await this.ctx.catalog.queue(name);
+    assertMayUse(principal.username, resource, permission);
+  }
+
+  private async view(definition: QueueDefinition): Promise<QueueView> {
+    const stats = await this.ctx.owners.queues.stats(definition.name);
+    if (stats !== undefined) {
+      return { ...definition, depth: stats.depth, inFlight: stats.inFlight, consumers: stats.consumers };
+    }
+    const depth = await this.ctx.store.countQueueMessages(definition.name);
+    return { ...definition, depth, inFlight: 0, consumers: 0 };
+  }
+
+  private async assertUsableDeadLetterQueue(principal: Principal, queue: string, deadLetterQueue: string) {
+    if (deadLetterQueue === queue) {
+      throw new AvisoError("INVALID_DEAD_LETTER_QUEUE", "A queue cannot be its own dead-letter queue.");
+    }
+    const resource = await this.ctx.catalog.queue(deadLetterQueue).catch((error: unknown) => {
+      if (error instanceof AvisoError && error.reason === "QUEUE_NOT_FOUND") {
+        throw new AvisoError(
+          "INVALID_DEAD_LETTER_QUEUE",
+          `Dead-letter queue "${deadLetterQueue}" does not exist; create it first.`,
+        );
+      }
+      throw error;
+    });
+    if (!mayUse(principal.username, resource, "publish")) {
+      throw new AvisoError("ACCESS_DENIED", `You may not publish to dead-letter queue "${deadLetterQueue}".`);
+    }
+  }
+}

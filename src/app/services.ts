@@ -1,0 +1,26 @@
+import type { AppContext } from "./context.ts";
+import { GrantService } from "./grants.ts";
+import { QueueService } from "./queues.ts";
+import { SubscriptionService } from "./subscriptions.ts";
+import { TopicService } from "./topics.ts";
+import { UserService } from "./users.ts";
+
+/** The v1 operations, shared by the REST routes and the WebSocket ops. */
+export interface Services {
+  users: UserService;
+  queues: QueueService;
+  topics: TopicService;
+  grants: GrantService;
+  subscriptions: SubscriptionService;
+}
+
+export function createServices(ctx: AppContext): Services {
+  const queues = new QueueService(ctx);
+  return {
+    users: new UserService(ctx),
+    queues,
+    topics: new TopicService(ctx),
+    grants: new GrantService(ctx),
+    subscriptions: new SubscriptionService(ctx, queues),
+  };
+}

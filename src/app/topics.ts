@@ -1,0 +1,147 @@
+import { routingKeyProblem } from "../broker/pattern.ts";
+import type { TopicPublishInput } from "../broker/topic/topic-ports.ts";
+import type { Permission, TopicDefinition, TopicMessage } from "../broker/types.ts";
+import { AvisoError } from "../errors/aviso-error.ts";
+import { assertMayUse, assertOwner, mayList } from "./access.ts";
+import type { AppContext, Principal } from "./context.ts";
+import { assertBatchSize, encodeHeaders, encodePayload } from "./encode.ts";
+import { assertValidName } from "./names.ts";
+
+export interface CreateTopicInput {
+  name: string;
+  private?: boolean;
+  durable?: boolean;
+  retention?: { maxAgeMs?: number | null; maxMessages?: number | null };
+}
+
+export interface TopicMessageInput {
+  payload: unknown;
+  key?: string;
+  headers?: Record<string, string>;
+  idempotencyKey?: string;
+}
+
+export interface TopicView extends TopicDefinition {
+  nextOffset: number;
+  firstOffset: number;
+}
+
+export interface HistoryPage {
+  messages: TopicMessage[];
+  /** False when retention already dropped part of what was asked for. */
+  complete: boolean;
+  firstOffset: number;
+  nextOffset: number;
+}
+
+/** The v1 topic operations, whichever transport calls them. */
+export class TopicService {
+  constructor(private readonly ctx: AppContext) {}
+
+  async create(principal: Principal, input: CreateTopicInput): Promise<TopicView> {
+    const { config, store, clock } = this.ctx;
+    assertValidName("topic", input.name, config.maxNameLength);
+    const definition: TopicDefinition = {
+      name: input.name,
+      owner: principal.username,
+      private: input.private ?? false,
+      durable: input.durable ?? true,
+      retention: {
+        maxAgeMs:
+          input.retention?.maxAgeMs === undefined ? config.topicDefaultMaxAgeMs : input.retention.maxAgeMs,
+        maxMessages:
+          input.retention?.maxMessages === undefined
+            ? config.topicDefaultMaxMessages
+            : input.retention.maxMessages,
+      },
+      createdAt: clock.now(),
+    };
+    await store.createTopic(definition);
+    this.ctx.catalog.changed("topic", definition.name);
+    return { ...definition, nextOffset: 0, firstOffset: 0 };
+  }
+
+  async list(principal: Principal): Promise<TopicView[]> {
+    const definitions = await this.ctx.store.listTopics();
+    const visible: TopicView[] = [];
+    for (const definition of definitions) {
+      const grants = definition.private ? await this.ctx.store.listGrants("topic", definition.name) : [];
+      if (!mayList(principal.username, { definition, grants })) continue;
+      visible.push(await this.view(definition));
+    }
+    return visible;
+  }
+
+  async get(principal: Principal, name: string): Promise<TopicView> {
+    const resource = await this.ctx.catalog.topic(name);
+    if (!mayList(principal.username, resource)) assertMayUse(principal.username, resource, "consume");
+    return this.view(resource.definition);
+  }
+
+  async delete(principal: Principal, name: string): Promise<void> {
+    const resource = await this.ctx.catalog.topic(name);
+    assertOwner(principal.username, resource, "delete");
+    const deleted = await this.ctx.store.deleteTopic(name);
+    this.ctx.catalog.changed("topic", name);
+    if (!deleted) throw new AvisoError("TOPIC_NOT_FOUND", `No topic is named "${name}".`);
+    this.ctx.owners.release("topic", name, new AvisoError("TOPIC_NOT_FOUND", `Topic "${name}" was deleted.`));
+  }
+
+  async publish(
+    principal: Principal,
+    name: string,
+    messages: readonly TopicMessageInput[],
+  ): Promise<number[]> {
+    const { config } = this.ctx;
+    assertBatchSize(messages.length, config.maxBatchMessages);
+    const inputs: TopicPublishInput[] = messages.map((message) => {
+      const key = message.key ?? "";
+      const problem = routingKeyProblem(key);
+      if (problem !== undefined)
+        throw new AvisoError("INVALID_ROUTING_KEY", `Routing key "${key}": ${problem}.`);
+      return {
+        key,
+        payload: encodePayload(message.payload, config.maxPayloadBytes),
+        headers: encodeHeaders(message.headers),
+        ...(message.idempotencyKey === undefined ? {} : { idempotencyKey: message.idempotencyKey }),
+      };
+    });
+    await this.authorize(principal, name, "publish");
+    return this.ctx.owners.topics.publish(name, inputs);
+  }
+
+  async history(
+    principal: Principal,
+    name: string,
+    from: number | undefined,
+    limit: number,
+  ): Promise<HistoryPage> {
+    await this.authorize(principal, name, "consume");
+    const feed = await this.ctx.owners.topics.feed(name);
+    const firstOffset = feed.firstOffset();
+    const nextOffset = feed.nextOffset();
+    const start = from ?? firstOffset;
+    if (start > nextOffset) {
+      throw new AvisoError(
+        "OFFSET_OUT_OF_RANGE",
+        `Offset ${start} is beyond the next offset ${nextOffset}.`,
+        {
+          details: { nextOffset },
+        },
+      );
+    }
+    const messages = await feed.read(Math.max(start, firstOffset), limit);
+    const complete = start >= firstOffset && (messages[0] === undefined || messages[0].offset === start);
+    return { messages, complete, firstOffset, nextOffset };
+  }
+
+  async authorize(principal: Principal, name: string, permission: Permission): Promise<void> {
+    const resource = await this.ctx.catalog.topic(name);
+    assertMayUse(principal.username, resource, permission);
+  }
+
+  private async view(definition: TopicDefinition): Promise<TopicView> {
+    const head = await this.ctx.owners.topics.head(definition.name);
+    return { ...definition, nextOffset: head.nextOffset, firstOffset: head.firstOffset };
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * A self-contained page that renders /openapi.json (no CDN: nodes often run
+ * without internet access). It lists each operation with its parameters,
+ * body and response schemas.
+ */
+export const docsPage = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Aviso API</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{font:15px/1.5 system-ui,sans-serif;margin:0 auto;max-width:980px;padding:1rem 2rem;color:#222}
+h1{margin-bottom:0}.op{border:1px solid #ddd;border-radius:6px;margin:.6rem 0;padding:.4rem .8rem}
+.m{display:inline-block;min-width:4.2rem;font-weight:700;text-transform:uppercase}
+.get{color:#0a7}.post{color:#06c}.delete{color:#c33}code,pre{font:13px ui-monospace,monospace}
+pre{background:#f6f6f6;padding:.5rem;overflow:auto;max-height:22rem}details summary{cursor:pointer}
+</style></head><body>
+<h1>Aviso API</h1><p id="intro">Loading <a href="/openapi.json">/openapi.json</a>…</p><div id="ops"></div>
+<script>
+fetch("/openapi.json").then(r => r.json()).then(doc => {
+  document.getElementById("intro").textContent = doc.info.description + " Version " + doc.info.version + ".";
+  const ops = document.getElementById("ops");
+  for (const [path, item] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(item)) {
+      const box = document.createElement("div"); box.className = "op";
+      const head = document.createElement("div");
+      head.innerHTML = '<span class="m ' + method + '"></span> <code></code> — <span></span>';
+      head.children[0].textContent = method; head.children[1].textContent = path; head.children[2].textContent = op.summary;
+      box.appendChild(head);
+      const details = document.createElement("details");
+      details.innerHTML = "<summary>schemas</summary><pre></pre>";
+      details.querySelector("pre").textContent = JSON.stringify({parameters: op.parameters, requestBody: op.requestBody, responses: op.responses}, null, 2);
+      box.appendChild(details); ops.appendChild(box);
+    }
+  }
+});
+</script></body></html>`;

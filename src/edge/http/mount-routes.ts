@@ -1,0 +1,179 @@
+import type { HttpRequest, HttpResponse, TemplatedApp } from "uWebSockets.js";
+import type { Principal } from "../../app/context.ts";
+import type { UserService } from "../../app/users.ts";
+import type { Config } from "../../config/schema.ts";
+import { AvisoError } from "../../errors/aviso-error.ts";
+import { logEvents } from "../../log/events.ts";
+import type { Logger } from "../../log/logger.ts";
+import type { Metrics } from "../../metrics/metrics.ts";
+import { createQueryValidator, createValidator, type Validator } from "../validation.ts";
+import { parseJsonBody, readBody } from "./request-body.ts";
+import { errorReply, writeReply } from "./respond.ts";
+import type { AnyRoute, Reply } from "./route.ts";
+
+export interface MountDeps {
+  config: Config;
+  users: UserService;
+  log: Logger;
+  metrics: Metrics;
+  /** While true every route answers 503 SHUTTING_DOWN. */
+  isShuttingDown(): boolean;
+}
+
+interface CompiledRoute {
+  route: AnyRoute;
+  paramNames: string[];
+  params: Validator<unknown> | undefined;
+  query: Validator<unknown> | undefined;
+  body: Validator<unknown> | undefined;
+  matcher: RegExp;
+}
+
+/** Registers every route on the uWS app, plus 404/405 and CORS preflight answers. */
+export function mountRoutes(app: TemplatedApp, routes: readonly AnyRoute[], deps: MountDeps): void {
+  const compiled = routes.map(compileRoute);
+  const corsHeaders = corsHeadersFor(deps.config.corsOrigin);
+  for (const entry of compiled) {
+    const uwsPath = entry.route.path.replace(/\{(\w+)\}/g, ":$1");
+    const register = entry.route.method === "delete" ? app.del.bind(app) : app[entry.route.method].bind(app);
+    register(uwsPath, (res, req) => serve(entry, res, req, deps, corsHeaders));
+  }
+  app.options("/*", (res) => {
+    writeReply(
+      res,
+      {
+        status: 204,
+        headers: {
+          "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
+          "Access-Control-Allow-Headers": "Authorization, Content-Type",
+          "Access-Control-Max-Age": "600",
+        },
+      },
+      corsHeaders,
+      () => false,
+    );
+  });
+  app.any("/*", (res, req) => {
+    const path = req.getUrl();
+    const known = compiled.some((entry) => entry.matcher.test(path));
+    const error = known
+      ? new AvisoError("METHOD_NOT_ALLOWED", `${req.getMethod().toUpperCase()} is not supported on ${path}.`)
+      : new AvisoError("ROUTE_NOT_FOUND", `No route ${path}.`);
+    writeReply(res, errorReply(error), corsHeaders, () => false);
+  });
+}
+
+function compileRoute(route: AnyRoute): CompiledRoute {
+  const paramNames = [...route.path.matchAll(/\{(\w+)\}/g)].map((match) => match[1] as string);
+  const pattern = route.path
+    .split("/")
+    .map((segment) => (/^\{\w+\}$/.test(segment) ? "[^/]+" : segment.replace(/[.*+?^$()|[\]\\]/g, "\\$&")))
+    .join("/");
+  return {
+    route,
+    paramNames,
+    params: route.params === undefined ? undefined : createValidator(route.params),
+    query: route.query === undefined ? undefined : createQueryValidator(route.query),
+    body: route.body === undefined ? undefined : createValidator(route.body),
+    matcher: new RegExp(`^${pattern}/?$`),
+  };
+}
+
+function corsHeadersFor(origin: string): Record<string, string> {
+  return origin === "" ? {} : { "Access-Control-Allow-Origin": origin, Vary: "Origin" };
+}
+
+function serve(
+  entry: CompiledRoute,
+  res: HttpResponse,
+  req: HttpRequest,
+  deps: MountDeps,
+  corsHeaders: Record<string, string>,
+): void {
+  // Everything from req must be read now: it is only valid during this callback.
+  const rawParams: Record<string, string> = {};
+  entry.paramNames.forEach((name, index) => {
+    rawParams[name] = decodeURIComponent(req.getParameter(index));
+  });
+  const rawQuery = req.getQuery() ?? "";
+  const authorization = req.getHeader("authorization");
+  const contentType = req.getHeader("content-type");
+  const contentLength = req.getHeader("content-length");
+  const ip = Buffer.from(res.getRemoteAddressAsText()).toString();
+  const abort = new AbortController();
+  res.onAborted(() => abort.abort());
+  const aborted = () => abort.signal.aborted;
+
+  handle(
+    entry,
+    res,
+    deps,
+    { rawParams, rawQuery, authorization, contentType, contentLength, ip },
+    abort.signal,
+  )
+    .catch((thrown: unknown) => {
+      const error = AvisoError.from(thrown);
+      logEvents.requestFailed(deps.log, {
+        method: entry.route.method,
+        route: entry.route.path,
+        status: error.httpStatus,
+        reason: error.reason,
+        ...(error.reason === "INTERNAL" ? { err: thrown } : {}),
+      });
+      return errorReply(error);
+    })
+    .then((reply) => {
+      deps.metrics.httpRequests.inc({ route: entry.route.path, status: reply.status });
+      writeReply(res, reply, corsHeaders, aborted);
+    });
+}
+
+interface RawRequest {
+  rawParams: Record<string, string>;
+  rawQuery: string;
+  authorization: string;
+  contentType: string;
+  contentLength: string;
+  ip: string;
+}
+
+async function handle(
+  entry: CompiledRoute,
+  res: HttpResponse,
+  deps: MountDeps,
+  raw: RawRequest,
+  signal: AbortSignal,
+): Promise<Reply> {
+  const { route } = entry;
+  if (deps.isShuttingDown()) throw new AvisoError("SHUTTING_DOWN");
+  const queryObject = Object.fromEntries(new URLSearchParams(raw.rawQuery));
+  if ("token" in queryObject || "access_token" in queryObject) throw new AvisoError("TOKEN_IN_URL");
+  // Read the body first: uWS streams it whether or not we want it.
+  let bodyValue: unknown;
+  if (entry.body !== undefined) {
+    const declared = raw.contentLength === "" ? undefined : Number(raw.contentLength);
+    const body = await readBody(res, deps.config.maxBodyBytes, declared);
+    if (body.length > 0 && !/^application\/json\b/i.test(raw.contentType)) {
+      throw new AvisoError("UNSUPPORTED_MEDIA_TYPE", "Send the body as application/json.");
+    }
+    bodyValue = entry.body.check(parseJsonBody(body), "body");
+  }
+  const params = entry.params === undefined ? raw.rawParams : entry.params.check(raw.rawParams, "path");
+  const query = entry.query === undefined ? {} : entry.query.check(queryObject, "query");
+  let principal: Principal | undefined;
+  if (route.auth) principal = await authenticate(raw.authorization, deps.users);
+  return route.handle({ params, query, body: bodyValue, principal, ip: raw.ip, signal });
+}
+
+async function authenticate(authorization: string, users: UserService): Promise<Principal> {
+  const match = /^Bearer\s+(\S+)$/i.exec(authorization);
+  if (match === null) {
+    throw new AvisoError(
+      "AUTH_REQUIRED",
+      authorization === ""
+        ? "Send `Authorization: Bearer <token>`."
+        : "Authorization must be `Bearer <token>`.",
+    );
+  }
+  return users.authenticate(match[1] as string);
+}

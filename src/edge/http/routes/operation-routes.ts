@@ -1,0 +1,119 @@
+import { Type } from "@sinclair/typebox";
+import { AvisoError } from "../../../errors/aviso-error.ts";
+import type { Metrics } from "../../../metrics/metrics.ts";
+import { ClusterView, HealthView } from "../../schemas.ts";
+import { docsPage } from "../docs-page.ts";
+import { buildOpenApi } from "../openapi.ts";
+import { type AnyRoute, defineRoute } from "../route.ts";
+
+export interface ClusterInfo {
+  mode: "standalone" | "cluster";
+  self: { id: string; httpUrl: string; peerUrl: string };
+  members(): Array<{ id: string; httpUrl: string; peerUrl: string }>;
+  owned(): { queues: string[]; topics: string[] };
+}
+
+export interface OperationDeps {
+  metrics: Metrics;
+  /** Resolves when the node can serve (store reachable, cluster joined); throws NOT_READY otherwise. */
+  checkReady(): Promise<void>;
+  cluster: ClusterInfo;
+  version: string;
+  /** Every other route, for the OpenAPI document. */
+  apiRoutes(): readonly AnyRoute[];
+}
+
+export function operationRoutes(deps: OperationDeps): AnyRoute[] {
+  let openApiJson: string | undefined;
+  const routes: AnyRoute[] = [
+    defineRoute({
+      method: "get",
+      path: "/healthz",
+      operationId: "health",
+      summary: "Liveness: the process answers.",
+      tag: "operations",
+      auth: false,
+      responses: { 200: { description: "Alive.", schema: HealthView } },
+      errors: [],
+      handle: async () => ({ status: 200, body: { status: "ok" } }),
+    }),
+    defineRoute({
+      method: "get",
+      path: "/readyz",
+      operationId: "ready",
+      summary: "Readiness: the store answers and the node has joined its cluster.",
+      tag: "operations",
+      auth: false,
+      responses: { 200: { description: "Ready.", schema: HealthView } },
+      errors: ["NOT_READY"],
+      handle: async () => {
+        await deps.checkReady().catch((error: unknown) => {
+          throw error instanceof AvisoError && error.reason === "SHUTTING_DOWN"
+            ? error
+            : new AvisoError("NOT_READY", undefined, { cause: error });
+        });
+        return { status: 200, body: { status: "ready" } };
+      },
+    }),
+    defineRoute({
+      method: "get",
+      path: "/metrics",
+      operationId: "metrics",
+      summary: "Prometheus metrics.",
+      tag: "operations",
+      auth: false,
+      responses: { 200: { description: "Prometheus text format.", contentType: "text/plain" } },
+      errors: [],
+      handle: async () => ({
+        status: 200,
+        text: await deps.metrics.registry.metrics(),
+        contentType: deps.metrics.registry.contentType,
+      }),
+    }),
+    defineRoute({
+      method: "get",
+      path: "/openapi.json",
+      operationId: "openapi",
+      summary: "This API as OpenAPI 3.1.",
+      tag: "operations",
+      auth: false,
+      responses: { 200: { description: "The document.", schema: Type.Object({}) } },
+      errors: [],
+      handle: async () => {
+        openApiJson ??= JSON.stringify(buildOpenApi([...deps.apiRoutes(), ...routes], deps.version));
+        return { status: 200, json: openApiJson };
+      },
+    }),
+    defineRoute({
+      method: "get",
+      path: "/docs",
+      operationId: "docs",
+      summary: "A page that renders the OpenAPI document.",
+      tag: "operations",
+      auth: false,
+      responses: { 200: { description: "HTML.", contentType: "text/html" } },
+      errors: [],
+      handle: async () => ({ status: 200, text: docsPage, contentType: "text/html; charset=utf-8" }),
+    }),
+    defineRoute({
+      method: "get",
+      path: "/v1/cluster",
+      operationId: "cluster",
+      summary: "Members of the cluster and what this node owns.",
+      tag: "operations",
+      auth: true,
+      responses: { 200: { description: "Cluster view.", schema: ClusterView } },
+      errors: ["AUTH_REQUIRED", "TOKEN_INVALID", "TOKEN_EXPIRED"],
+      handle: async () => ({
+        status: 200,
+        body: {
+          mode: deps.cluster.mode,
+          self: deps.cluster.self,
+          members: deps.cluster.members(),
+          owned: deps.cluster.owned(),
+        },
+      }),
+    }),
+  ];
+  return routes;
+}

@@ -1,0 +1,188 @@
+import type { Services } from "../../../app/services.ts";
+import {
+  AckBody,
+  AckView,
+  CreateQueueBody,
+  GrantBody,
+  GrantListView,
+  GrantView,
+  IdsView,
+  NackBody,
+  NameParams,
+  QueueListView,
+  QueuePublishBody,
+  QueueViewSchema,
+  ReceiveBody,
+  ReceiveView,
+} from "../../schemas.ts";
+import { deliveryJson, jsonArray } from "../../wire.ts";
+import { type AnyRoute, defineRoute } from "../route.ts";
+
+const AUTH_ERRORS = ["AUTH_REQUIRED", "TOKEN_INVALID", "TOKEN_EXPIRED"] as const;
+const USE_ERRORS = [...AUTH_ERRORS, "QUEUE_NOT_FOUND", "ACCESS_DENIED", "VALIDATION_FAILED"] as const;
+
+export function queueRoutes(services: Services): AnyRoute[] {
+  const { queues, grants } = services;
+  return [
+    defineRoute({
+      method: "post",
+      path: "/v1/queues",
+      operationId: "createQueue",
+      summary: "Create a queue owned by the caller.",
+      tag: "queues",
+      auth: true,
+      body: CreateQueueBody,
+      responses: { 201: { description: "Created.", schema: QueueViewSchema } },
+      errors: [
+        ...AUTH_ERRORS,
+        "VALIDATION_FAILED",
+        "INVALID_NAME",
+        "QUEUE_EXISTS",
+        "INVALID_DEAD_LETTER_QUEUE",
+      ],
+      handle: async ({ principal, body }) => ({ status: 201, body: await queues.create(principal, body) }),
+    }),
+    defineRoute({
+      method: "get",
+      path: "/v1/queues",
+      operationId: "listQueues",
+      summary: "Queues the caller may use, with depth, in-flight and consumer counts.",
+      tag: "queues",
+      auth: true,
+      responses: { 200: { description: "Queues.", schema: QueueListView } },
+      errors: [...AUTH_ERRORS],
+      handle: async ({ principal }) => ({ status: 200, body: { queues: await queues.list(principal) } }),
+    }),
+    defineRoute({
+      method: "get",
+      path: "/v1/queues/{name}",
+      operationId: "getQueue",
+      summary: "One queue.",
+      tag: "queues",
+      auth: true,
+      params: NameParams,
+      responses: { 200: { description: "The queue.", schema: QueueViewSchema } },
+      errors: [...USE_ERRORS],
+      handle: async ({ principal, params }) => ({
+        status: 200,
+        body: await queues.get(principal, params.name),
+      }),
+    }),
+    defineRoute({
+      method: "delete",
+      path: "/v1/queues/{name}",
+      operationId: "deleteQueue",
+      summary: "Delete a queue and its messages (creator only).",
+      tag: "queues",
+      auth: true,
+      params: NameParams,
+      responses: { 204: { description: "Deleted." } },
+      errors: [...AUTH_ERRORS, "QUEUE_NOT_FOUND", "NOT_RESOURCE_OWNER"],
+      handle: async ({ principal, params }) => {
+        await queues.delete(principal, params.name);
+        return { status: 204 };
+      },
+    }),
+    defineRoute({
+      method: "post",
+      path: "/v1/queues/{name}/messages",
+      operationId: "publishToQueue",
+      summary: "Publish one message or a batch; answered after the commit.",
+      tag: "queues",
+      auth: true,
+      params: NameParams,
+      body: QueuePublishBody,
+      responses: { 201: { description: "Committed.", schema: IdsView } },
+      errors: [...USE_ERRORS, "PAYLOAD_TOO_LARGE", "TOO_MANY_MESSAGES", "BODY_TOO_LARGE", "QUEUE_FULL"],
+      handle: async ({ principal, params, body }) => {
+        const messages = "messages" in body ? body.messages : [body];
+        return { status: 201, body: { ids: await queues.publish(principal, params.name, messages) } };
+      },
+    }),
+    defineRoute({
+      method: "post",
+      path: "/v1/queues/{name}/receive",
+      operationId: "receiveFromQueue",
+      summary: "Lease up to `max` messages, long-polling up to `waitMs` for the first.",
+      tag: "queues",
+      auth: true,
+      params: NameParams,
+      body: ReceiveBody,
+      responses: { 200: { description: "Leased messages (maybe none).", schema: ReceiveView } },
+      errors: [...USE_ERRORS],
+      handle: async ({ principal, params, body, signal }) => {
+        const deliveries = await queues.receive(principal, params.name, body, signal);
+        return { status: 200, json: `{"messages":${jsonArray(deliveries.map(deliveryJson))}}` };
+      },
+    }),
+    defineRoute({
+      method: "post",
+      path: "/v1/queues/{name}/ack",
+      operationId: "ackQueueMessages",
+      summary: "Acknowledge deliveries by receipt; they are deleted.",
+      tag: "queues",
+      auth: true,
+      params: NameParams,
+      body: AckBody,
+      responses: { 200: { description: "Acked.", schema: AckView } },
+      errors: [...USE_ERRORS, "INVALID_RECEIPT"],
+      handle: async ({ principal, params, body }) => ({
+        status: 200,
+        body: await queues.ack(principal, params.name, body.receipts),
+      }),
+    }),
+    defineRoute({
+      method: "post",
+      path: "/v1/queues/{name}/nack",
+      operationId: "nackQueueMessages",
+      summary: "Return deliveries to the queue, optionally after `delayMs`.",
+      tag: "queues",
+      auth: true,
+      params: NameParams,
+      body: NackBody,
+      responses: { 200: { description: "Returned.", schema: AckView } },
+      errors: [...USE_ERRORS, "INVALID_RECEIPT"],
+      handle: async ({ principal, params, body }) => ({
+        status: 200,
+        body: await queues.nack(principal, params.name, body.receipts, body.delayMs ?? 0),
+      }),
+    }),
+    defineRoute({
+      method: "post",
+      path: "/v1/queues/{name}/grants",
+      operationId: "grantQueue",
+      summary: "Give a user publish and/or consume on a private queue (creator only).",
+      tag: "queues",
+      auth: true,
+      params: NameParams,
+      body: GrantBody,
+      responses: { 200: { description: "The grant now in force.", schema: GrantView } },
+      errors: [
+        ...AUTH_ERRORS,
+        "VALIDATION_FAILED",
+        "QUEUE_NOT_FOUND",
+        "NOT_RESOURCE_OWNER",
+        "USER_NOT_FOUND",
+      ],
+      handle: async ({ principal, params, body }) => ({
+        status: 200,
+        body: await grants.grant(principal, "queue", params.name, body),
+      }),
+    }),
+    defineRoute({
+      method: "get",
+      path: "/v1/queues/{name}/grants",
+      operationId: "listQueueGrants",
+      summary: "Grants on a queue (creator only).",
+      tag: "queues",
+      auth: true,
+      params: NameParams,
+      responses: { 200: { description: "Grants.", schema: GrantListView } },
+      errors: [...AUTH_ERRORS, "QUEUE_NOT_FOUND", "NOT_RESOURCE_OWNER"],
+      handle: async ({ principal, params }) => ({
+        status: 200,
+        body: { grants: await grants.list(principal, "queue", params.name) },
+      }),
+    }),
+  ];
+}

@@ -1,0 +1,208 @@
+import type { Services } from "../../../app/services.ts";
+import {
+  BindBody,
+  BindingCreatedView,
+  BindingListView,
+  CreateTopicBody,
+  GrantBody,
+  GrantListView,
+  GrantView,
+  HistoryQuery,
+  HistoryView,
+  NameParams,
+  OffsetsView,
+  SubscriptionParams,
+  TopicListView,
+  TopicPublishBody,
+  TopicViewSchema,
+} from "../../schemas.ts";
+import { jsonArray, topicMessageJson } from "../../wire.ts";
+import { type AnyRoute, defineRoute } from "../route.ts";
+
+const AUTH_ERRORS = ["AUTH_REQUIRED", "TOKEN_INVALID", "TOKEN_EXPIRED"] as const;
+const USE_ERRORS = [...AUTH_ERRORS, "TOPIC_NOT_FOUND", "ACCESS_DENIED", "VALIDATION_FAILED"] as const;
+
+export function topicRoutes(services: Services): AnyRoute[] {
+  const { topics, grants, subscriptions } = services;
+  return [
+    defineRoute({
+      method: "post",
+      path: "/v1/topics",
+      operationId: "createTopic",
+      summary: "Create a topic owned by the caller.",
+      tag: "topics",
+      auth: true,
+      body: CreateTopicBody,
+      responses: { 201: { description: "Created.", schema: TopicViewSchema } },
+      errors: [...AUTH_ERRORS, "VALIDATION_FAILED", "INVALID_NAME", "TOPIC_EXISTS"],
+      handle: async ({ principal, body }) => ({ status: 201, body: await topics.create(principal, body) }),
+    }),
+    defineRoute({
+      method: "get",
+      path: "/v1/topics",
+      operationId: "listTopics",
+      summary: "Topics the caller may use, with their offsets.",
+      tag: "topics",
+      auth: true,
+      responses: { 200: { description: "Topics.", schema: TopicListView } },
+      errors: [...AUTH_ERRORS],
+      handle: async ({ principal }) => ({ status: 200, body: { topics: await topics.list(principal) } }),
+    }),
+    defineRoute({
+      method: "get",
+      path: "/v1/topics/{name}",
+      operationId: "getTopic",
+      summary: "One topic.",
+      tag: "topics",
+      auth: true,
+      params: NameParams,
+      responses: { 200: { description: "The topic.", schema: TopicViewSchema } },
+      errors: [...USE_ERRORS],
+      handle: async ({ principal, params }) => ({
+        status: 200,
+        body: await topics.get(principal, params.name),
+      }),
+    }),
+    defineRoute({
+      method: "delete",
+      path: "/v1/topics/{name}",
+      operationId: "deleteTopic",
+      summary: "Delete a topic, its history and its durable subscriptions (creator only).",
+      tag: "topics",
+      auth: true,
+      params: NameParams,
+      responses: { 204: { description: "Deleted." } },
+      errors: [...AUTH_ERRORS, "TOPIC_NOT_FOUND", "NOT_RESOURCE_OWNER"],
+      handle: async ({ principal, params }) => {
+        await topics.delete(principal, params.name);
+        return { status: 204 };
+      },
+    }),
+    defineRoute({
+      method: "post",
+      path: "/v1/topics/{name}/messages",
+      operationId: "publishToTopic",
+      summary: "Publish one message or a batch; answered after the commit with the offsets.",
+      tag: "topics",
+      auth: true,
+      params: NameParams,
+      body: TopicPublishBody,
+      responses: { 201: { description: "Committed.", schema: OffsetsView } },
+      errors: [
+        ...USE_ERRORS,
+        "INVALID_ROUTING_KEY",
+        "PAYLOAD_TOO_LARGE",
+        "TOO_MANY_MESSAGES",
+        "BODY_TOO_LARGE",
+      ],
+      handle: async ({ principal, params, body }) => {
+        const messages = "messages" in body ? body.messages : [body];
+        return { status: 201, body: { offsets: await topics.publish(principal, params.name, messages) } };
+      },
+    }),
+    defineRoute({
+      method: "get",
+      path: "/v1/topics/{name}/messages",
+      operationId: "topicHistory",
+      summary: "Read retained history from an offset.",
+      tag: "topics",
+      auth: true,
+      params: NameParams,
+      query: HistoryQuery,
+      responses: { 200: { description: "A page of history.", schema: HistoryView } },
+      errors: [...USE_ERRORS, "OFFSET_OUT_OF_RANGE"],
+      handle: async ({ principal, params, query }) => {
+        const page = await topics.history(principal, params.name, query.from, query.limit ?? 100);
+        return {
+          status: 200,
+          json:
+            `{"messages":${jsonArray(page.messages.map(topicMessageJson))},"complete":${page.complete}` +
+            `,"firstOffset":${page.firstOffset},"nextOffset":${page.nextOffset}}`,
+        };
+      },
+    }),
+    defineRoute({
+      method: "post",
+      path: "/v1/topics/{name}/grants",
+      operationId: "grantTopic",
+      summary: "Give a user publish and/or consume on a private topic (creator only).",
+      tag: "topics",
+      auth: true,
+      params: NameParams,
+      body: GrantBody,
+      responses: { 200: { description: "The grant now in force.", schema: GrantView } },
+      errors: [
+        ...AUTH_ERRORS,
+        "VALIDATION_FAILED",
+        "TOPIC_NOT_FOUND",
+        "NOT_RESOURCE_OWNER",
+        "USER_NOT_FOUND",
+      ],
+      handle: async ({ principal, params, body }) => ({
+        status: 200,
+        body: await grants.grant(principal, "topic", params.name, body),
+      }),
+    }),
+    defineRoute({
+      method: "get",
+      path: "/v1/topics/{name}/grants",
+      operationId: "listTopicGrants",
+      summary: "Grants on a topic (creator only).",
+      tag: "topics",
+      auth: true,
+      params: NameParams,
+      responses: { 200: { description: "Grants.", schema: GrantListView } },
+      errors: [...AUTH_ERRORS, "TOPIC_NOT_FOUND", "NOT_RESOURCE_OWNER"],
+      handle: async ({ principal, params }) => ({
+        status: 200,
+        body: { grants: await grants.list(principal, "topic", params.name) },
+      }),
+    }),
+    defineRoute({
+      method: "post",
+      path: "/v1/topics/{name}/subscriptions",
+      operationId: "createDurableSubscription",
+      summary: "Bind a queue (created if absent, owned by the caller) to the topic with a pattern.",
+      tag: "subscriptions",
+      auth: true,
+      params: NameParams,
+      body: BindBody,
+      responses: { 201: { description: "Bound.", schema: BindingCreatedView } },
+      errors: [...USE_ERRORS, "INVALID_NAME", "INVALID_PATTERN", "NOT_RESOURCE_OWNER", "SUBSCRIPTION_EXISTS"],
+      handle: async ({ principal, params, body }) => {
+        const { binding, queueCreated } = await subscriptions.bind(principal, params.name, body);
+        return { status: 201, body: { ...binding, queueCreated } };
+      },
+    }),
+    defineRoute({
+      method: "get",
+      path: "/v1/topics/{name}/subscriptions",
+      operationId: "listDurableSubscriptions",
+      summary: "Durable subscriptions of a topic.",
+      tag: "subscriptions",
+      auth: true,
+      params: NameParams,
+      responses: { 200: { description: "Subscriptions.", schema: BindingListView } },
+      errors: [...USE_ERRORS],
+      handle: async ({ principal, params }) => ({
+        status: 200,
+        body: { subscriptions: await subscriptions.list(principal, params.name) },
+      }),
+    }),
+    defineRoute({
+      method: "delete",
+      path: "/v1/topics/{name}/subscriptions/{queue}",
+      operationId: "deleteDurableSubscription",
+      summary: "Unbind a queue from the topic (queue or topic creator); the queue stays.",
+      tag: "subscriptions",
+      auth: true,
+      params: SubscriptionParams,
+      responses: { 204: { description: "Unbound." } },
+      errors: [...AUTH_ERRORS, "TOPIC_NOT_FOUND", "SUBSCRIPTION_NOT_FOUND", "NOT_RESOURCE_OWNER"],
+      handle: async ({ principal, params }) => {
+        await subscriptions.unbind(principal, params.name, params.queue);
+        return { status: 204 };
+      },
+    }),
+  ];
+}

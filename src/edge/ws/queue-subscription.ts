@@ -1,0 +1,120 @@
+import type { Principal } from "../../app/context.ts";
+import type { AckResult, ConsumerSink, Delivery, QueueConsumer } from "../../broker/queue/queue-ports.ts";
+import { AvisoError } from "../../errors/aviso-error.ts";
+import { deliveryFields } from "../wire.ts";
+import type { SessionSubscription, WsSession } from "./session.ts";
+
+/** Reasons after which the subscription re-attaches by itself (the queue still exists, its owner moved). */
+const REATTACH_REASONS = new Set(["OWNER_UNAVAILABLE", "FENCED", "SHUTTING_DOWN", "STORE_UNAVAILABLE"]);
+const REATTACH_DELAY_MS = 250;
+const REATTACH_GIVE_UP_MS = 60_000;
+
+/**
+ * A push subscription to a queue on one socket. Deliveries become
+ * `message` frames; the client acks by id. Until the `ok` reply is sent,
+ * deliveries wait, so the client always learns the subscription id first.
+ */
+export class QueueSubscription implements SessionSubscription, ConsumerSink {
+  readonly kind = "queue";
+  private consumer: QueueConsumer | null = null;
+  private announced = false;
+  private held: Delivery[] = [];
+  private closing = false;
+  private readonly prefix: string;
+
+  constructor(
+    private readonly session: WsSession,
+    readonly id: string,
+    readonly queue: string,
+    private readonly prefetch: number,
+    private readonly principal: Principal,
+  ) {
+    this.prefix = `{"op":"message","sub":${JSON.stringify(id)},"queue":${JSON.stringify(queue)},`;
+  }
+
+  async attach(): Promise<void> {
+    this.consumer = await this.session.deps.services.queues.consume(
+      this.principal,
+      this.queue,
+      this,
+      this.prefetch,
+    );
+    if (this.closing) this.consumer.close();
+  }
+
+  /** The ok reply went out: release what arrived meanwhile. */
+  announce(): void {
+    this.announced = true;
+    const held = this.held;
+    this.held = [];
+    if (held.length > 0) this.deliver(held);
+  }
+
+  deliver(deliveries: Delivery[]): void {
+    if (this.closing) return;
+    if (!this.announced) {
+      this.held.push(...deliveries);
+      return;
+    }
+    this.session.sendMany(deliveries.map((delivery) => `${this.prefix}${deliveryFields(delivery)}}`));
+    this.session.deps.metrics.messagesDelivered.inc({ kind: "queue" }, deliveries.length);
+  }
+
+  closed(reason: AvisoError): void {
+    if (this.closing) return;
+    this.consumer = null;
+    if (REATTACH_REASONS.has(reason.reason)) {
+      void this.reattach(this.session.deps.clock.now() + REATTACH_GIVE_UP_MS, reason);
+      return;
+    }
+    this.end(reason);
+  }
+
+  ack(ids: readonly string[]): Promise<AckResult> {
+    return this.requireConsumer().ack(ids);
+  }
+
+  nack(ids: readonly string[], delayMs: number): Promise<AckResult> {
+    return this.requireConsumer().nack(ids, delayMs);
+  }
+
+  close(): void {
+    this.closing = true;
+    this.consumer?.close();
+    this.consumer = null;
+  }
+
+  private requireConsumer(): QueueConsumer {
+    if (this.consumer === null) {
+      throw new AvisoError(
+        "OWNER_UNAVAILABLE",
+        "The subscription is re-attaching to the queue's owner; retry.",
+      );
+    }
+    return this.consumer;
+  }
+
+  private end(reason: AvisoError): void {
+    this.closing = true;
+    this.session.forgetSubscription(this.id);
+    this.session.sendError(reason, { sub: this.id });
+  }
+
+  /** The owner went away: attach to the new one; its un-acked messages are redelivered (at-least-once). */
+  private async reattach(giveUpAt: number, lastReason: AvisoError): Promise<void> {
+    const { clock } = this.session.deps;
+    let reason = lastReason;
+    while (!this.closing && this.session.isOpen && clock.now() < giveUpAt) {
+      await new Promise<void>((resolve) => clock.setTimer(REATTACH_DELAY_MS, resolve));
+      if (this.closing) return;
+      try {
+        await this.attach();
+        return;
+      } catch (error) {
+        reason = AvisoError.from(error);
+        if (!REATTACH_REASONS.has(reason.reason)) break;
+      }
+    }
+    if (!this.closing) this.end(reason);
+  }
+}

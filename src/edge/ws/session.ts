@@ -1,0 +1,216 @@
+import type { Principal } from "../../app/context.ts";
+import type { Services } from "../../app/services.ts";
+import type { Clock, Timer } from "../../broker/clock.ts";
+import type { Config } from "../../config/schema.ts";
+import { AvisoError } from "../../errors/aviso-error.ts";
+import { WsClose } from "../../errors/ws-close.ts";
+import { logEvents } from "../../log/events.ts";
+import type { Logger } from "../../log/logger.ts";
+import type { Metrics } from "../../metrics/metrics.ts";
+import { errorFrame, type RequestIdValue } from "./frames.ts";
+import type { TopicFanouts } from "./topic-fanouts.ts";
+
+/** The transport under a session: a uWS socket in production, a fake in unit tests. */
+export interface SocketPort {
+  readonly ip: string;
+  send(frame: string): void;
+  /** Runs `fn` with writes batched into one syscall. */
+  cork(fn: () => void): void;
+  subscribe(channel: string): void;
+  unsubscribe(channel: string): void;
+  bufferedAmount(): number;
+  end(code: number, reason: string): void;
+}
+
+export interface SessionDeps {
+  services: Services;
+  fanouts: TopicFanouts;
+  config: Config;
+  clock: Clock;
+  log: Logger;
+  metrics: Metrics;
+}
+
+/** One subscription of a socket; the session only needs to end it. */
+export interface SessionSubscription {
+  readonly id: string;
+  readonly kind: "queue" | "topic";
+  /** Stops deliveries; queue messages in flight go back to the queue at once. */
+  close(): void;
+}
+
+type State = "awaiting-auth" | "open" | "closed";
+
+/**
+ * One WebSocket connection: authentication (header or first frame, within a
+ * deadline), token expiry with in-band refresh, the subscriptions it holds,
+ * and the slow-consumer rule (a socket whose outgoing buffer passes the limit
+ * is closed with 4008, so it never stalls anyone else).
+ */
+export class WsSession {
+  private state: State = "awaiting-auth";
+  private principalValue: Principal | null = null;
+  private authTimer: Timer | null = null;
+  private expiryTimer: Timer | null = null;
+  private readonly subscriptions = new Map<string, SessionSubscription>();
+  private nextQueueSub = 1;
+
+  constructor(
+    readonly socket: SocketPort,
+    readonly deps: SessionDeps,
+  ) {}
+
+  get principal(): Principal | null {
+    return this.principalValue;
+  }
+
+  get isOpen(): boolean {
+    return this.state !== "closed";
+  }
+
+  get hasTopicSubscriptions(): boolean {
+    for (const subscription of this.subscriptions.values()) if (subscription.kind === "topic") return true;
+    return false;
+  }
+
+  /** Called once the socket is open; `principal` is set when the upgrade carried a valid token. */
+  opened(principal: Principal | null): void {
+    if (principal !== null) {
+      this.authenticated(principal);
+      return;
+    }
+    this.authTimer = this.deps.clock.setTimer(this.deps.config.wsAuthTimeoutMs, () => {
+      if (this.state !== "awaiting-auth") return;
+      logEvents.wsAuthTimeout(this.deps.log, { ip: this.socket.ip });
+      this.closeWith(new AvisoError("AUTH_TIMEOUT"), WsClose.AuthTimeout);
+    });
+  }
+
+  /** A first auth or a refresh with a new token for the same user. */
+  authenticated(principal: Principal): void {
+    if (this.state === "closed") return;
+    const current = this.principalValue;
+    if (current !== null && current.username !== principal.username) {
+      throw new AvisoError("TOKEN_INVALID", "The new token belongs to another user; open a new connection.");
+    }
+    this.principalValue = principal;
+    this.state = "open";
+    this.authTimer?.cancel();
+    this.authTimer = null;
+    this.expiryTimer?.cancel();
+    this.expiryTimer = this.deps.clock.setTimer(principal.tokenExpiresAt - this.deps.clock.now(), () =>
+      this.closeWith(
+        new AvisoError(
+          "TOKEN_EXPIRED",
+          "The session's token expired; send a fresh auth frame before expiry.",
+        ),
+        WsClose.TokenExpired,
+      ),
+    );
+  }
+
+  /** The principal of an open session, or AUTH_REQUIRED. */
+  requirePrincipal(): Principal {
+    if (this.principalValue === null) {
+      throw new AvisoError("AUTH_REQUIRED", 'Authenticate first: {"op":"auth","token":"…"}.');
+    }
+    return this.principalValue;
+  }
+
+  send(frame: string): void {
+    if (this.state === "closed") return;
+    this.socket.send(frame);
+    this.checkBackpressure();
+  }
+
+  sendMany(frames: readonly string[]): void {
+    if (this.state === "closed" || frames.length === 0) return;
+    this.socket.cork(() => {
+      for (const frame of frames) this.socket.send(frame);
+    });
+    this.checkBackpressure();
+  }
+
+  sendError(error: AvisoError, context: { id?: RequestIdValue; sub?: string } = {}): void {
+    this.send(errorFrame(error, context));
+  }
+
+  newQueueSubscriptionId(): string {
+    return `q${this.nextQueueSub++}`;
+  }
+
+  hasSubscription(id: string): boolean {
+    return this.subscriptions.has(id);
+  }
+
+  subscription(id: string): SessionSubscription | undefined {
+    return this.subscriptions.get(id);
+  }
+
+  /** Registers a subscription, enforcing the per-socket limit. */
+  addSubscription(subscription: SessionSubscription): void {
+    this.subscriptions.set(subscription.id, subscription);
+  }
+
+  assertRoomForSubscription(): void {
+    if (this.subscriptions.size >= this.deps.config.maxSubscriptionsPerSocket) {
+      throw new AvisoError(
+        "TOO_MANY_SUBSCRIPTIONS",
+        `A socket holds at most ${this.deps.config.maxSubscriptionsPerSocket} subscriptions.`,
+      );
+    }
+  }
+
+  /** Ends and forgets a subscription; false if there was none. */
+  removeSubscription(id: string): boolean {
+    const subscription = this.subscriptions.get(id);
+    if (subscription === undefined) return false;
+    this.subscriptions.delete(id);
+    subscription.close();
+    return true;
+  }
+
+  /** Forgets a subscription that already ended on its own (queue or topic deleted). */
+  forgetSubscription(id: string): void {
+    this.subscriptions.delete(id);
+  }
+
+  /** Closes the socket with a final error frame (best effort) and a close code. */
+  closeWith(error: AvisoError, code: number): void {
+    if (this.state === "closed") return;
+    this.send(errorFrame(error));
+    this.state = "closed";
+    this.socket.end(code, error.reason);
+    this.cleanUp();
+  }
+
+  /** The socket closed (by the peer, by us, or by uWS): release everything it held. */
+  closedByTransport(): void {
+    if (this.state === "closed" && this.subscriptions.size === 0) return;
+    this.state = "closed";
+    this.cleanUp();
+  }
+
+  /** Too much buffered for this socket: close it rather than let it hold memory or stall others. */
+  checkBackpressure(): void {
+    if (this.state === "closed") return;
+    const buffered = this.socket.bufferedAmount();
+    const limitBytes = this.deps.config.slowConsumerBufferBytes;
+    if (buffered <= limitBytes) return;
+    logEvents.slowConsumerClosed(this.deps.log, {
+      username: this.principalValue?.username ?? "",
+      bufferedBytes: buffered,
+      limitBytes,
+    });
+    this.state = "closed";
+    this.socket.end(WsClose.SlowConsumer, "SLOW_CONSUMER");
+    this.cleanUp();
+  }
+
+  private cleanUp(): void {
+    this.authTimer?.cancel();
+    this.expiryTimer?.cancel();
+    for (const subscription of this.subscriptions.values()) subscription.close();
+    this.subscriptions.clear();
+  }
+}

@@ -1,0 +1,78 @@
+import type { FanoutMember, ReplayInfo } from "../../broker/topic/topic-fanout.ts";
+import type { TopicMessage } from "../../broker/types.ts";
+import { AvisoError } from "../../errors/aviso-error.ts";
+import { topicMessageFields } from "../wire.ts";
+import { okFrame, type RequestIdValue, replayedFrame } from "./frames.ts";
+import type { SessionSubscription, WsSession } from "./session.ts";
+import type { GroupMember } from "./topic-fanouts.ts";
+
+/**
+ * A live subscription to a topic on one socket. Its id is its group's key,
+ * which is also the uWS channel it joins once live; replayed history is sent
+ * to this socket alone before that, then a `replayed` frame.
+ */
+export class TopicSubscription implements SessionSubscription, FanoutMember, GroupMember {
+  readonly kind = "topic";
+  private key: string | null = null;
+  private live = false;
+  left = false;
+
+  constructor(
+    private readonly session: WsSession,
+    readonly topic: string,
+    private readonly requestId: RequestIdValue,
+  ) {}
+
+  get id(): string {
+    if (this.key === null) throw new AvisoError("INTERNAL", "Topic subscription used before it joined.");
+    return this.key;
+  }
+
+  joined(groupKey: string): void {
+    if (this.session.hasSubscription(groupKey)) {
+      throw new AvisoError(
+        "SUBSCRIPTION_ID_IN_USE",
+        `This socket already subscribes to "${this.topic}" with that pattern (sub ${groupKey}).`,
+        { details: { sub: groupKey } },
+      );
+    }
+    this.key = groupKey;
+    this.session.addSubscription(this);
+    // Sent here, synchronously inside join, so it precedes every message of this subscription.
+    this.session.send(okFrame(this.requestId, { sub: groupKey }));
+  }
+
+  sendReplay(messages: readonly TopicMessage[]): void {
+    if (this.left) return;
+    const prefix = `{"op":"message","sub":${JSON.stringify(this.id)},"topic":${JSON.stringify(this.topic)},`;
+    this.session.sendMany(messages.map((message) => `${prefix}${topicMessageFields(message)}}`));
+    this.session.deps.metrics.messagesDelivered.inc({ kind: "topic" }, messages.length);
+  }
+
+  goLive(groupKey: string, replay: ReplayInfo | null): void {
+    if (this.left) return;
+    this.live = true;
+    this.session.socket.subscribe(groupKey);
+    if (replay !== null) this.session.send(replayedFrame(groupKey, replay));
+  }
+
+  /** The replay failed. */
+  end(reason: AvisoError): void {
+    if (this.left) return;
+    this.close();
+    this.session.forgetSubscription(this.id);
+    this.session.sendError(reason, { sub: this.id });
+  }
+
+  /** The topic went away (deleted, or its feed ended). */
+  groupEnded(reason: AvisoError): void {
+    this.end(reason);
+  }
+
+  close(): void {
+    if (this.left || this.key === null) return;
+    this.left = true;
+    if (this.live) this.session.socket.unsubscribe(this.key);
+    void this.session.deps.fanouts.leave(this.topic, this.key, this).catch(() => {});
+  }
+}
