@@ -16,6 +16,8 @@ export interface LoginLimiterOptions {
   windowMs: number;
   /** Defaults to the system clock; tests inject a manual one. */
   clock?: Pick<Clock, "now">;
+  /** Failures one address may have within the window; default ten times maxFailures. */
+  maxFailuresPerAddress?: number;
   /** Most usernames + addresses tracked; beyond it the least recently failed are forgotten. */
   maxEntries?: number;
 }
@@ -27,6 +29,8 @@ export interface LoginLimiterOptions {
  */
 export function createLoginLimiter(options: LoginLimiterOptions): LoginLimiter {
   const { maxFailures, windowMs, clock = systemClock, maxEntries = 50_000 } = options;
+  // Many honest users can share one address (NAT, proxies): an address gets ten users' allowance.
+  const maxAddressFailures = options.maxFailuresPerAddress ?? maxFailures * 10;
   if (!Number.isInteger(maxFailures) || maxFailures < 1)
     throw new RangeError("maxFailures must be a positive integer");
   // key → failure times, oldest first. Keys are prefixed so a username cannot collide with an address.
@@ -48,18 +52,18 @@ export function createLoginLimiter(options: LoginLimiterOptions): LoginLimiter {
     return times;
   }
 
-  function retryAfterMs(key: string, nowMs: number): number | undefined {
+  function retryAfterMs(key: string, nowMs: number, limit: number): number | undefined {
     const times = recent(key, nowMs);
-    if (times.length < maxFailures) return undefined;
-    // Unlocked once enough failures age out to leave fewer than maxFailures.
-    const unlockingFailure = times[times.length - maxFailures] as number;
+    if (times.length < limit) return undefined;
+    // Unlocked once enough failures age out to leave fewer than the limit.
+    const unlockingFailure = times[times.length - limit] as number;
     return unlockingFailure + windowMs - nowMs;
   }
 
-  function record(key: string, nowMs: number): void {
+  function record(key: string, nowMs: number, limit: number): void {
     const times = recent(key, nowMs);
     times.push(nowMs);
-    if (times.length > maxFailures) times.splice(0, times.length - maxFailures);
+    if (times.length > limit) times.splice(0, times.length - limit);
     // Re-insert so the map stays ordered by last failure.
     failures.delete(key);
     failures.set(key, times);
@@ -77,8 +81,8 @@ export function createLoginLimiter(options: LoginLimiterOptions): LoginLimiter {
     check(username, ip) {
       const nowMs = clock.now();
       const waitMs = Math.max(
-        retryAfterMs(userKey(username), nowMs) ?? 0,
-        retryAfterMs(ipKey(ip), nowMs) ?? 0,
+        retryAfterMs(userKey(username), nowMs, maxFailures) ?? 0,
+        retryAfterMs(ipKey(ip), nowMs, maxAddressFailures) ?? 0,
       );
       if (waitMs > 0) {
         throw new AvisoError("LOGIN_RATE_LIMITED", undefined, { details: { retryAfterMs: waitMs } });
@@ -86,8 +90,8 @@ export function createLoginLimiter(options: LoginLimiterOptions): LoginLimiter {
     },
     recordFailure(username, ip) {
       const nowMs = clock.now();
-      record(userKey(username), nowMs);
-      record(ipKey(ip), nowMs);
+      record(userKey(username), nowMs, maxFailures);
+      record(ipKey(ip), nowMs, maxAddressFailures);
       prune(nowMs);
     },
     recordSuccess(username) {

@@ -18,7 +18,7 @@ function limitedError(run: () => void): AvisoError | undefined {
 describe("createLoginLimiter", () => {
   it("locks a username after maxFailures failures, from any address", () => {
     const clock = new ManualClock();
-    const limiter = createLoginLimiter({ maxFailures: 3, windowMs, clock });
+    const limiter = createLoginLimiter({ maxFailures: 3, maxFailuresPerAddress: 3, windowMs, clock });
     limiter.recordFailure("alice", "10.0.0.1");
     limiter.recordFailure("alice", "10.0.0.2");
     expect(() => limiter.check("alice", "10.0.0.9")).not.toThrow();
@@ -32,7 +32,7 @@ describe("createLoginLimiter", () => {
 
   it("locks an address after maxFailures failures, for any username", () => {
     const clock = new ManualClock();
-    const limiter = createLoginLimiter({ maxFailures: 3, windowMs, clock });
+    const limiter = createLoginLimiter({ maxFailures: 3, maxFailuresPerAddress: 3, windowMs, clock });
     for (const user of ["u1", "u2", "u3"]) limiter.recordFailure(user, "10.0.0.1");
     expect(limitedError(() => limiter.check("u4", "10.0.0.1"))?.reason).toBe("LOGIN_RATE_LIMITED");
     expect(() => limiter.check("u4", "10.0.0.2")).not.toThrow();
@@ -40,7 +40,7 @@ describe("createLoginLimiter", () => {
 
   it("unlocks once failures age out of the sliding window", () => {
     const clock = new ManualClock();
-    const limiter = createLoginLimiter({ maxFailures: 2, windowMs, clock });
+    const limiter = createLoginLimiter({ maxFailures: 2, maxFailuresPerAddress: 2, windowMs, clock });
     limiter.recordFailure("alice", "ip");
     clock.advance(10_000);
     limiter.recordFailure("alice", "ip");
@@ -53,7 +53,7 @@ describe("createLoginLimiter", () => {
 
   it("recordSuccess clears the username's failures but not the address's", () => {
     const clock = new ManualClock();
-    const limiter = createLoginLimiter({ maxFailures: 2, windowMs, clock });
+    const limiter = createLoginLimiter({ maxFailures: 2, maxFailuresPerAddress: 2, windowMs, clock });
     limiter.recordFailure("alice", "ip");
     limiter.recordFailure("alice", "ip");
     limiter.recordSuccess("alice", "ip");
@@ -62,14 +62,25 @@ describe("createLoginLimiter", () => {
   });
 
   it("keeps usernames and addresses apart even when the strings are equal", () => {
-    const limiter = createLoginLimiter({ maxFailures: 1, windowMs, clock: new ManualClock() });
+    const limiter = createLoginLimiter({
+      maxFailures: 1,
+      maxFailuresPerAddress: 1,
+      windowMs,
+      clock: new ManualClock(),
+    });
     limiter.recordFailure("10.0.0.1", "10.0.0.2");
     expect(() => limiter.check("10.0.0.2", "10.0.0.1")).not.toThrow();
   });
 
   it("stays within maxEntries, forgetting the least recently failed", () => {
     const clock = new ManualClock();
-    const limiter = createLoginLimiter({ maxFailures: 1, windowMs, clock, maxEntries: 100 });
+    const limiter = createLoginLimiter({
+      maxFailures: 1,
+      maxFailuresPerAddress: 1,
+      windowMs,
+      clock,
+      maxEntries: 100,
+    });
     limiter.recordFailure("victim", "attacker-0");
     for (let i = 1; i <= 500; i++) {
       clock.advance(1);
@@ -85,7 +96,13 @@ describe("createLoginLimiter", () => {
 
   it("prunes expired entries as new failures arrive", () => {
     const clock = new ManualClock();
-    const limiter = createLoginLimiter({ maxFailures: 1, windowMs, clock, maxEntries: 10 });
+    const limiter = createLoginLimiter({
+      maxFailures: 1,
+      maxFailuresPerAddress: 1,
+      windowMs,
+      clock,
+      maxEntries: 10,
+    });
     limiter.recordFailure("old", "ip-old");
     limiter.recordFailure("old", "ip-old2");
     expect(limiter.trackedEntries()).toBe(3);
@@ -94,5 +111,16 @@ describe("createLoginLimiter", () => {
     expect(limiter.trackedEntries()).toBe(2);
     expect(() => limiter.check("old", "ip-old")).not.toThrow();
     expect(limitedError(() => limiter.check("new", "x"))?.reason).toBe("LOGIN_RATE_LIMITED");
+  });
+
+  it("gives an address ten times a user's allowance by default (shared NAT)", () => {
+    const clock = new ManualClock();
+    const limiter = createLoginLimiter({ maxFailures: 2, windowMs: 60_000, clock });
+    for (let i = 0; i < 19; i += 1) limiter.recordFailure(`user-${i}`, "10.0.0.1");
+    expect(() => limiter.check("someone-else", "10.0.0.1")).not.toThrow();
+    limiter.recordFailure("user-19", "10.0.0.1");
+    expect(() => limiter.check("someone-else", "10.0.0.1")).toThrow(
+      expect.objectContaining({ reason: "LOGIN_RATE_LIMITED" }),
+    );
   });
 });

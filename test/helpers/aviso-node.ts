@@ -1,0 +1,112 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig } from "../../src/config/load-config.ts";
+import { createLogger } from "../../src/log/logger.ts";
+import { type RunningNode, startNode } from "../../src/node.ts";
+
+/** Env every test node gets: any free port, fast bcrypt, quiet logs. */
+function baseEnv(dataDir: string, store: string): Record<string, string> {
+  return {
+    AVISO_PORT: "0",
+    AVISO_DATA_DIR: dataDir,
+    AVISO_STORE: store,
+    AVISO_BCRYPT_COST: "4",
+    AVISO_LOG_LEVEL: "silent",
+  };
+}
+
+export interface TestNode {
+  readonly url: string;
+  readonly wsUrl: string;
+  readonly dataDir: string;
+  close(): Promise<void>;
+}
+
+/** Starts a node in this process (port 0, temp data dir). `store` defaults to SQLite in the data dir. */
+export async function startTestNode(
+  options: { store?: string; env?: Record<string, string> } = {},
+): Promise<TestNode> {
+  const dataDir = await mkdtemp(join(tmpdir(), "aviso-node-"));
+  const env = { ...baseEnv(dataDir, options.store ?? "sqlite:"), ...options.env };
+  const config = loadConfig({ argv: [], env });
+  const node: RunningNode = await startNode(config, createLogger(config));
+  return {
+    url: node.httpUrl,
+    wsUrl: `${node.httpUrl.replace(/^http/, "ws")}/v1/ws`,
+    dataDir,
+    async close() {
+      await node.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface ChildNode {
+  readonly url: string;
+  readonly wsUrl: string;
+  readonly pid: number;
+  readonly process: ChildProcess;
+  /** Everything the process wrote, for assertions and for debugging a failure. */
+  output(): string;
+  kill(signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/**
+ * Starts `npm start`'s entry (src/main.ts) as a child process, for crash and
+ * shutdown tests. Resolves once it logs that it listens.
+ */
+export async function spawnNode(options: {
+  dataDir: string;
+  store?: string;
+  env?: Record<string, string>;
+  startTimeoutMs?: number;
+}): Promise<ChildNode> {
+  const env = {
+    ...process.env,
+    ...baseEnv(options.dataDir, options.store ?? "sqlite:"),
+    AVISO_LOG_LEVEL: "info",
+    ...options.env,
+  };
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+    cwd: new URL("../..", import.meta.url).pathname,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.on("exit", (code, signal) => resolve({ code, signal }));
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`node did not start in time:\n${output}`)),
+      options.startTimeoutMs ?? 30_000,
+    );
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /"event":"nodeListening","url":"([^"]+)"/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1] as string);
+      }
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
+    void exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`node exited (${code ?? signal}) before listening:\n${output}`));
+    });
+  });
+  return {
+    url,
+    wsUrl: `${url.replace(/^http/, "ws")}/v1/ws`,
+    pid: child.pid as number,
+    process: child,
+    output: () => output,
+    async kill(signal) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
