@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The one test command (README, .ci/run): installs what the tests need when it
+# is missing, then runs lint, type checks and every test suite against real
+# MariaDB and ZooKeeper servers that the test harness starts itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_packages=()
+command -v mariadbd >/dev/null 2>&1 || need_packages+=(mariadb-server)
+[ -f /usr/share/java/zookeeper.jar ] || need_packages+=(zookeeper)
+command -v nc >/dev/null 2>&1 || need_packages+=(netcat-openbsd)
+if [ ${#need_packages[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "Tests need Debian packages: ${need_packages[*]}. Install them (sudo apt-get install -y ${need_packages[*]}) or run as root." >&2
+    exit 1
+  fi
+  echo "Installing ${need_packages[*]} …"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_packages[@]}" >/dev/null
+fi
+
+[ -d node_modules ] || npm ci
+
+echo "== lint"; npx biome check .
+echo "== typecheck"; npx tsc -p tsconfig.json --noEmit
+
+results=$(mktemp -d)
+status=0
+for project in unit integration cluster; do
+  echo "== tests: $project"
+  npx vitest run --project "$project" --reporter=default --reporter=json --outputFile="$results/$project.json" || status=1
+done
+
+node -e '
+const fs = require("fs");
+let passed = 0, failed = 0, skipped = 0;
+for (const file of fs.readdirSync(process.argv[1])) {
+  const report = JSON.parse(fs.readFileSync(process.argv[1] + "/" + file, "utf8"));
+  passed += report.numPassedTests; failed += report.numFailedTests;
+  skipped += report.numPendingTests + report.numTodoTests;
+  if (report.numFailedTestSuites > 0 && report.numFailedTests === 0) failed += report.numFailedTestSuites;
+}
+console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
+' "$results"
+rm -rf "$results"
+exit $status
