@@ -5,6 +5,7 @@ import { EngineHost } from "./app/engine-host.ts";
 import { createLocalOwners } from "./app/local-owners.ts";
 import { createServices } from "./app/services.ts";
 import { createLoginLimiter } from "./auth/login-limiter.ts";
+import { createPasswordPool } from "./auth/password-pool.ts";
 import { createTokenService } from "./auth/tokens.ts";
 import { type Clock, systemClock } from "./broker/clock.ts";
 import type { Config } from "./config/schema.ts";
@@ -38,6 +39,8 @@ export interface RunningNode {
 
 /** How often expired idempotency records are deleted from the store. */
 const IDEMPOTENCY_PURGE_MS = 60_000;
+/** bcrypt workers: logins never block the event loop; two keep up with a login burst on two cores. */
+const PASSWORD_THREADS = 2;
 /** Definitions cached per node; changes made here invalidate at once. */
 const CATALOG_TTL_MS = 5_000;
 
@@ -71,6 +74,7 @@ export async function startNode(
     clock,
   });
   const catalog = new Catalog(store, clock, CATALOG_TTL_MS);
+  const passwords = createPasswordPool(PASSWORD_THREADS);
   const host: EngineHost = new EngineHost({
     store,
     committer,
@@ -92,6 +96,7 @@ export async function startNode(
     owners,
     clock,
     tokens,
+    passwords,
     loginLimiter: createLoginLimiter({
       maxFailures: config.loginMaxFailures,
       windowMs: config.loginWindowMs,
@@ -193,6 +198,7 @@ export async function startNode(
         );
         await owners.close(shutdownError);
         await store.close();
+        await passwords.close();
         // close() exists at runtime in uWS v20.30 but is missing from its typings: it drops keep-alive sockets.
         (app as TemplatedApp & { close(): void }).close();
         logEvents.shutdownComplete(log, { durationMs: clock.now() - closeStarted });

@@ -1,4 +1,5 @@
 import type { LoginLimiter } from "../auth/login-limiter.ts";
+import type { PasswordHasher } from "../auth/password-pool.ts";
 import type { TokenService } from "../auth/tokens.ts";
 import type { Clock } from "../broker/clock.ts";
 import type { Config } from "../config/schema.ts";
@@ -16,6 +17,7 @@ export interface AppContext {
   owners: Owners;
   clock: Clock;
   tokens: TokenService;
+  passwords: PasswordHasher;
   loginLimiter: LoginLimiter;
   metrics: Metrics;
   log: Logger;

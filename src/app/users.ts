@@ -23,7 +23,7 @@ export class UserService {
     }
     if (isPasswordTooLong(password)) throw new AvisoError("PASSWORD_TOO_LONG");
     const createdAt = clock.now();
-    const passwordHash = await hashPassword(password, config.bcryptCost);
+    const passwordHash = await hashPassword(password, config.bcryptCost, this.ctx.passwords);
     await store.createUser({ username, passwordHash, createdAt });
     return { username, createdAt };
   }
@@ -36,7 +36,7 @@ export class UserService {
     const { config, store, loginLimiter, tokens } = this.ctx;
     loginLimiter.check(username, ip);
     const user = await store.getUser(username);
-    const ok = await verifyLogin(password, user?.passwordHash, config.bcryptCost);
+    const ok = await verifyLogin(password, user?.passwordHash, config.bcryptCost, this.ctx.passwords);
     if (!ok) {
       loginLimiter.recordFailure(username, ip);
       throw new AvisoError("BAD_CREDENTIALS", "Unknown user or wrong password.");

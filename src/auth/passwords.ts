@@ -1,4 +1,12 @@
 import bcrypt from "bcryptjs";
+import type { PasswordHasher } from "./password-pool.ts";
+
+/** bcrypt on the calling thread; fine for tests and tools, the node uses a worker pool. */
+export const inlineHasher: PasswordHasher = {
+  hash: (password, cost) => bcrypt.hash(password, cost),
+  compare: (password, hash) => bcrypt.compare(password, hash),
+  close: async () => {},
+};
 
 /**
  * bcrypt reads only the first 72 bytes of a password: longer ones would
@@ -12,13 +20,21 @@ export function isPasswordTooLong(password: string): boolean {
 }
 
 /** bcrypt hash of `password` at `cost` (4..15); yields to the event loop while it works. */
-export function hashPassword(password: string, cost: number): Promise<string> {
-  return bcrypt.hash(password, cost);
+export function hashPassword(
+  password: string,
+  cost: number,
+  hasher: PasswordHasher = inlineHasher,
+): Promise<string> {
+  return hasher.hash(password, cost);
 }
 
 /** True when `password` matches `hash`. */
-export function verifyPassword(password: string, hash: string): Promise<boolean> {
-  return bcrypt.compare(password, hash);
+export function verifyPassword(
+  password: string,
+  hash: string,
+  hasher: PasswordHasher = inlineHasher,
+): Promise<boolean> {
+  return hasher.compare(password, hash);
 }
 
 /**
@@ -59,10 +75,11 @@ export async function verifyLogin(
   password: string,
   storedHash: string | undefined,
   cost: number,
+  hasher: PasswordHasher = inlineHasher,
 ): Promise<boolean> {
   if (storedHash === undefined) {
-    await bcrypt.compare(password, dummyPasswordHash(cost));
+    await hasher.compare(password, dummyPasswordHash(cost));
     return false;
   }
-  return bcrypt.compare(password, storedHash);
+  return hasher.compare(password, storedHash);
 }
