@@ -106,8 +106,12 @@ export class QueueService {
       delayMs: message.delayMs ?? 0,
       ...(message.idempotencyKey === undefined ? {} : { idempotencyKey: message.idempotencyKey }),
     }));
+    const started = performance.now();
     await this.authorize(principal, name, "publish");
-    return this.ctx.owners.queues.publish(name, inputs);
+    const ids = await this.ctx.owners.queues.publish(name, inputs);
+    this.ctx.metrics.messagesPublished.inc({ kind: "queue" }, ids.length);
+    this.ctx.metrics.publishLatencySeconds.observe({ kind: "queue" }, (performance.now() - started) / 1000);
+    return ids;
   }
 
   async receive(

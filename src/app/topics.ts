@@ -106,8 +106,12 @@ export class TopicService {
         ...(message.idempotencyKey === undefined ? {} : { idempotencyKey: message.idempotencyKey }),
       };
     });
+    const started = performance.now();
     await this.authorize(principal, name, "publish");
-    return this.ctx.owners.topics.publish(name, inputs);
+    const offsets = await this.ctx.owners.topics.publish(name, inputs);
+    this.ctx.metrics.messagesPublished.inc({ kind: "topic" }, offsets.length);
+    this.ctx.metrics.publishLatencySeconds.observe({ kind: "topic" }, (performance.now() - started) / 1000);
+    return offsets;
   }
 
   async history(
