@@ -136,7 +136,8 @@ export const reasons = {
   // availability
   STORE_UNAVAILABLE: {
     code: Code.Unavailable,
-    summary: "The store cannot be reached; nothing was committed. Retry.",
+    summary:
+      "The store cannot be reached; the write was not acknowledged. Retry (an idempotency key makes it safe).",
   },
   NOT_READY: { code: Code.Unavailable, summary: "The node is starting or its store is not reachable." },
   SHUTTING_DOWN: { code: Code.Unavailable, summary: "The node is shutting down; retry on another node." },

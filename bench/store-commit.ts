@@ -1,0 +1,137 @@
+/**
+ * Store commit throughput: rows/s for group commits of different shapes on
+ * SQLite and MySQL/MariaDB, 256-byte payloads.
+ *
+ *   node --import tsx bench/store-commit.ts [--seconds 3] [--mysql mysql://user:pass@host:port/db] [--only sqlite|mysql]
+ *
+ * Without --mysql (or AVISO_BENCH_MYSQL_URL) a throwaway MariaDB is started
+ * with the test harness (durable settings: innodb_flush_log_at_trx_commit=1).
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import mysql from "mysql2/promise";
+import type { QueueMessage } from "../src/broker/types.ts";
+import { createMysqlStore } from "../src/store/mysql/mysql-store.ts";
+import { createSqliteStore } from "../src/store/sqlite/sqlite-store.ts";
+import type { Store, WriteOp } from "../src/store/store.ts";
+import { destroyMariadb, launchMariadb } from "../test/helpers/mariadb.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: "string", default: "3" },
+    mysql: { type: "string" },
+    only: { type: "string" },
+  },
+});
+const seconds = Number(args.seconds);
+const payload = JSON.stringify({ data: "x".repeat(256 - 12) });
+
+interface Shape {
+  label: string;
+  /** Ops per commit, each on its own queue (as if from that many owners). */
+  ops: number;
+  messagesPerOp: number;
+}
+
+const shapes: Shape[] = [
+  { label: "1 op x 500 msgs per commit", ops: 1, messagesPerOp: 500 },
+  { label: "50 ops x 10 msgs per commit", ops: 50, messagesPerOp: 10 },
+  { label: "1 op x 1 msg per commit", ops: 1, messagesPerOp: 1 },
+];
+
+async function measure(store: Store, shape: Shape, run: string): Promise<number> {
+  const queues: { name: string; epoch: number; nextSeq: number }[] = [];
+  for (let i = 0; i < shape.ops; i++) {
+    const name = `bench_${run}_${shape.ops}_${shape.messagesPerOp}_${i}`;
+    await store.createQueue({
+      name,
+      owner: "bench",
+      private: false,
+      ackTimeoutMs: 30_000,
+      maxDeliveries: null,
+      deadLetterQueue: null,
+      messageTtlMs: null,
+      maxLength: null,
+      createdAt: Date.now(),
+    });
+    const claim = await store.claim("queue", name);
+    queues.push({ name, epoch: claim?.epoch ?? 0, nextSeq: 1 });
+  }
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  let rows = 0;
+  while (performance.now() < deadline) {
+    const now = Date.now();
+    const ops: WriteOp[] = queues.map((q) => {
+      const messages: QueueMessage[] = [];
+      for (let i = 0; i < shape.messagesPerOp; i++) {
+        messages.push({
+          seq: q.nextSeq + i,
+          payload,
+          headers: null,
+          publishedAt: now,
+          availableAt: now,
+          expiresAt: null,
+          deliveries: 0,
+        });
+      }
+      q.nextSeq += shape.messagesPerOp;
+      return { type: "queue.append", queue: q.name, epoch: q.epoch, messages, nextSeq: q.nextSeq };
+    });
+    const outcomes = await store.commit(ops);
+    if (outcomes.some((o) => o !== "ok")) throw new Error(`unexpected outcomes ${outcomes.join(",")}`);
+    rows += shape.ops * shape.messagesPerOp;
+  }
+  const elapsedSeconds = (performance.now() - started) / 1000;
+  for (const q of queues) await store.deleteQueue(q.name);
+  return rows / elapsedSeconds;
+}
+
+async function benchStore(label: string, store: Store): Promise<void> {
+  const run = Date.now().toString(36);
+  for (const shape of shapes) {
+    const rate = await measure(store, shape, run);
+    console.log(
+      `${label.padEnd(8)} ${shape.label.padEnd(30)} ${Math.round(rate).toLocaleString("en-US").padStart(10)} rows/s`,
+    );
+  }
+}
+
+async function benchSqlite(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "aviso-bench-sqlite-"));
+  const store = await createSqliteStore({ path: join(dir, "bench.db") });
+  try {
+    await store.migrate();
+    await benchStore("sqlite", store);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function benchMysql(): Promise<void> {
+  let url = args.mysql ?? process.env.AVISO_BENCH_MYSQL_URL;
+  let stateFile: string | undefined;
+  if (url === undefined) {
+    const server = await launchMariadb();
+    stateFile = server.stateFile;
+    const base = `mysql://${server.user}:${server.password}@127.0.0.1:${server.port}`;
+    const connection = await mysql.createConnection(base);
+    await connection.query("CREATE DATABASE bench");
+    await connection.end();
+    url = `${base}/bench`;
+  }
+  const store = await createMysqlStore({ url });
+  try {
+    await store.migrate();
+    await benchStore("mysql", store);
+  } finally {
+    await store.close();
+    if (stateFile !== undefined) await destroyMariadb(stateFile);
+  }
+}
+
+if (args.only !== "mysql") await benchSqlite();
+if (args.only !== "sqlite") await benchMysql();

@@ -1,0 +1,135 @@
+import { AvisoError } from "../errors/aviso-error.ts";
+import { rowsOf } from "./commit-plan.ts";
+import type { Store, WriteOp, WriteOutcome } from "./store.ts";
+
+/** One finished store.commit, for metrics. */
+export interface CommitBatchStats {
+  ops: number;
+  /** Messages / seqs / changes the batch carried. */
+  rows: number;
+  durationMs: number;
+  failed: boolean;
+}
+
+export interface GroupCommitOptions {
+  /** Most ops in one store.commit (default 1000). */
+  maxBatchOps?: number;
+  /** Most rows (messages, acked seqs, changes) in one store.commit (default 10000); a bigger op goes alone. */
+  maxBatchMessages?: number;
+  /** Called after every store.commit. */
+  onBatch?: (stats: CommitBatchStats) => void;
+}
+
+/** Funnels many owners' writes into few transactions. */
+export interface GroupCommitter {
+  /** Resolves with the op's outcome once its batch committed; rejects with the batch's error. */
+  write(op: WriteOp): Promise<WriteOutcome>;
+  /** Resolves once every op written before the call has settled. */
+  flush(): Promise<void>;
+  /** Refuses new writes (SHUTTING_DOWN) and waits for the pending ones. Does not close the store. */
+  close(): Promise<void>;
+}
+
+interface PendingWrite {
+  op: WriteOp;
+  rows: number;
+  resolve: (outcome: WriteOutcome) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit: writes that arrive while the committer is idle wait for the
+ * next turn of the event loop (setImmediate), so every caller in the current
+ * tick and its I/O callbacks shares one transaction; writes that arrive while
+ * a commit is in flight go together into the next one. One commit is in
+ * flight at a time, so ops on one resource commit in submission order.
+ */
+export function createGroupCommitter(
+  store: Pick<Store, "commit">,
+  options: GroupCommitOptions = {},
+): GroupCommitter {
+  const maxOps = Math.max(1, options.maxBatchOps ?? 1000);
+  const maxRows = Math.max(1, options.maxBatchMessages ?? 10_000);
+  const pending: PendingWrite[] = [];
+  let committing = false;
+  let scheduled = false;
+  let closed = false;
+  let lastWrite: Promise<unknown> = Promise.resolve();
+
+  function takeBatch(): PendingWrite[] {
+    let count = 0;
+    let rows = 0;
+    while (count < pending.length && count < maxOps) {
+      const next = pending[count];
+      if (next === undefined || (count > 0 && rows + next.rows > maxRows)) break;
+      rows += next.rows;
+      count++;
+    }
+    return pending.splice(0, count);
+  }
+
+  async function commitNext(): Promise<void> {
+    scheduled = false;
+    if (committing || pending.length === 0) return;
+    committing = true;
+    const batch = takeBatch();
+    const started = performance.now();
+    let failed = false;
+    try {
+      const outcomes = await store.commit(batch.map((p) => p.op));
+      if (outcomes.length !== batch.length) {
+        throw new AvisoError(
+          "INTERNAL",
+          `store.commit returned ${outcomes.length} outcomes for ${batch.length} ops`,
+        );
+      }
+      batch.forEach((p, i) => {
+        p.resolve(outcomes[i] as WriteOutcome);
+      });
+    } catch (error) {
+      failed = true;
+      for (const p of batch) p.reject(error);
+    } finally {
+      committing = false;
+    }
+    options.onBatch?.({
+      ops: batch.length,
+      rows: batch.reduce((sum, p) => sum + p.rows, 0),
+      durationMs: performance.now() - started,
+      failed,
+    });
+    // What queued up during this commit goes now, as one batch.
+    if (pending.length > 0) void commitNext();
+  }
+
+  function schedule(): void {
+    if (committing || scheduled) return;
+    scheduled = true;
+    setImmediate(() => void commitNext());
+  }
+
+  async function flush(): Promise<void> {
+    await lastWrite.then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
+  return {
+    write(op) {
+      if (closed)
+        return Promise.reject(new AvisoError("SHUTTING_DOWN", "The store's group committer is closed"));
+      const promise = new Promise<WriteOutcome>((resolve, reject) => {
+        pending.push({ op, rows: rowsOf(op), resolve, reject });
+      });
+      lastWrite = promise;
+      schedule();
+      return promise;
+    },
+    flush,
+    async close() {
+      closed = true;
+      await flush();
+    },
+  };
+}

@@ -1,0 +1,169 @@
+import { format, type PoolConnection, type RowDataPacket, type SqlValue } from "mysql2/promise";
+import { type CommitPlan, chunk, planCommit, resourcesOf } from "../commit-plan.ts";
+import { idempotencyValues, queueMessageValues, topicMessageValues } from "../rows.ts";
+import type { WriteOp, WriteOutcome } from "../store.ts";
+
+/*
+ * Store.commit for MySQL: lock the touched queue/topic rows in name order (so
+ * concurrent committers on other nodes cannot deadlock on them), fence by
+ * epoch, then write every table with a few multi-row statements sent
+ * together. Round trips, not rows, are what a transaction costs here.
+ * Values are escaped by mysql2's format(), so joining statements is safe.
+ */
+
+/** Budget for one statement and one round trip: under max_allowed_packet (4 MiB on MySQL 5.7, 16 MiB on MariaDB, 64 MiB on MySQL 8). */
+const maxStatementBytes = 4 * 1024 * 1024;
+/** Rows per multi-row INSERT; past this the gain is flat and statements get unwieldy. */
+const maxRowsPerInsert = 2000;
+/** Keys per IN (…) list / CASE. */
+const maxKeysPerStatement = 1000;
+
+interface Statement {
+  sql: string;
+  values: SqlValue[];
+}
+
+/**
+ * Runs the whole batch in one transaction on `connection` (opened with
+ * multipleStatements) in two round trips when it fits: (1) begin + lock and
+ * read the epochs, (2) every write + COMMIT. A failing statement stops the
+ * rest of its round trip, COMMIT included; the caller then rolls back.
+ */
+export async function commitOnConnection(
+  connection: PoolConnection,
+  ops: readonly WriteOp[],
+): Promise<WriteOutcome[]> {
+  const names = resourcesOf(ops);
+  const locks = [...lockStatements("queues", names.queues), ...lockStatements("topics", names.topics)];
+  const [results] = await connection.query(["START TRANSACTION", ...locks.map((l) => l.sql)].join(";\n"));
+  const queues = new Map<string, number>();
+  const topics = new Map<string, number>();
+  locks.forEach((lock, i) => {
+    // With several statements mysql2 answers one result per statement; with one, that result alone.
+    const rows = (locks.length === 0 ? [] : (results as unknown[])[i + 1]) as RowDataPacket[];
+    for (const row of rows)
+      (lock.table === "queues" ? queues : topics).set(String(row.name), Number(row.epoch));
+  });
+  const plan = planCommit(ops, { queues, topics });
+  const statements = [...statementsFor(plan)].map((s) => format(s.sql, s.values));
+  statements.push("COMMIT");
+  for (const trip of chunk(
+    statements,
+    Number.POSITIVE_INFINITY,
+    maxStatementBytes,
+    (sql) => Buffer.byteLength(sql) + 2,
+  )) {
+    await connection.query(trip.join(";\n"));
+  }
+  return plan.outcomes;
+}
+
+function lockStatements(
+  table: "queues" | "topics",
+  names: readonly string[],
+): { table: string; sql: string }[] {
+  return chunk(names, maxKeysPerStatement, Number.POSITIVE_INFINITY, () => 0).map((part) => ({
+    table,
+    sql: format(`SELECT name, epoch FROM ${table} WHERE name IN (?) ORDER BY name FOR UPDATE`, [part]),
+  }));
+}
+
+/** Upper bound of a string's escaped size: ≤ 3 bytes per UTF-16 unit, escapes included. */
+function textBytes(text: string | null): number {
+  return text === null ? 4 : text.length * 3 + 2;
+}
+
+function* statementsFor(plan: CommitPlan): Generator<Statement> {
+  const queueRows = chunk(
+    plan.queueInserts,
+    maxRowsPerInsert,
+    maxStatementBytes,
+    ({ message }) => textBytes(message.payload) + textBytes(message.headers) + 300,
+  );
+  for (const rows of queueRows) {
+    yield {
+      sql: "INSERT INTO queue_messages (queue, seq, payload, headers, published_at, available_at, expires_at, deliveries) VALUES ?",
+      values: [rows.map(({ queue, message }) => queueMessageValues(queue, message))],
+    };
+  }
+  const topicRows = chunk(
+    plan.topicInserts,
+    maxRowsPerInsert,
+    maxStatementBytes,
+    ({ message }) => textBytes(message.payload) + textBytes(message.headers) + textBytes(message.key) + 300,
+  );
+  for (const rows of topicRows) {
+    yield {
+      sql: "INSERT INTO topic_messages (topic, msg_offset, routing_key, payload, headers, published_at) VALUES ?",
+      values: [rows.map(({ topic, message }) => topicMessageValues(topic, message))],
+    };
+  }
+  for (const [queue, seqs] of plan.queueDeletes) {
+    for (const part of chunk(seqs, maxKeysPerStatement, Number.POSITIVE_INFINITY, () => 0)) {
+      yield { sql: "DELETE FROM queue_messages WHERE queue = ? AND seq IN (?)", values: [queue, part] };
+    }
+  }
+  for (const [topic, beforeOffset] of plan.topicTrims) {
+    yield {
+      sql: "DELETE FROM topic_messages WHERE topic = ? AND msg_offset < ?",
+      values: [topic, beforeOffset],
+    };
+  }
+  for (const [queue, changes] of plan.queueUpdates) {
+    for (const part of chunk([...changes], maxKeysPerStatement, Number.POSITIVE_INFINITY, () => 0)) {
+      const cases = part.map(() => "WHEN ? THEN ?").join(" ");
+      yield {
+        sql:
+          `UPDATE queue_messages SET deliveries = CASE seq ${cases} END, available_at = CASE seq ${cases} END ` +
+          "WHERE queue = ? AND seq IN (?)",
+        values: [
+          ...part.flatMap(([seq, change]) => [seq, change.deliveries]),
+          ...part.flatMap(([seq, change]) => [seq, change.availableAt]),
+          queue,
+          part.map(([seq]) => seq),
+        ],
+      };
+    }
+  }
+  yield* headUpdates("queues", "next_seq", plan.queueNextSeq);
+  yield* headUpdates("topics", "next_offset", plan.topicNextOffset);
+  for (const part of chunk(plan.cursors, maxKeysPerStatement, Number.POSITIVE_INFINITY, () => 0)) {
+    yield {
+      sql:
+        `UPDATE bindings SET next_offset = CASE ${part.map(() => "WHEN topic = ? AND queue = ? THEN ?").join(" ")} END ` +
+        `WHERE (topic, queue) IN (${part.map(() => "(?, ?)").join(", ")})`,
+      values: [
+        ...part.flatMap((c) => [c.topic, c.queue, c.nextOffset]),
+        ...part.flatMap((c) => [c.topic, c.queue]),
+      ],
+    };
+  }
+  const idempotencyRows = chunk(
+    plan.idempotency,
+    maxRowsPerInsert,
+    maxStatementBytes,
+    (r) => textBytes(r.key) + textBytes(r.result) + 300,
+  );
+  for (const rows of idempotencyRows) {
+    yield {
+      // VALUES(col) is deprecated in MySQL 8.0.20+ but is the spelling MySQL and MariaDB both accept.
+      sql:
+        "INSERT INTO idempotency (kind, resource, idem_key, result, expires_at) VALUES ? " +
+        "ON DUPLICATE KEY UPDATE result = VALUES(result), expires_at = VALUES(expires_at)",
+      values: [rows.map(idempotencyValues)],
+    };
+  }
+}
+
+function* headUpdates(
+  table: "queues" | "topics",
+  column: "next_seq" | "next_offset",
+  heads: ReadonlyMap<string, number>,
+): Generator<Statement> {
+  for (const part of chunk([...heads], maxKeysPerStatement, Number.POSITIVE_INFINITY, () => 0)) {
+    yield {
+      sql: `UPDATE ${table} SET ${column} = CASE name ${part.map(() => "WHEN ? THEN ?").join(" ")} END WHERE name IN (?)`,
+      values: [...part.flat(), part.map(([name]) => name)],
+    };
+  }
+}

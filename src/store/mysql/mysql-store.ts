@@ -1,0 +1,344 @@
+import type { PoolConnection, RowDataPacket } from "mysql2/promise";
+import type {
+  Binding,
+  Grant,
+  IdempotencyRecord,
+  QueueDefinition,
+  QueueMessage,
+  ResourceKind,
+  TopicDefinition,
+  TopicMessage,
+  UserRecord,
+} from "../../broker/types.ts";
+import {
+  type BindingRow,
+  bindingColumns,
+  bindingValues,
+  encodePermissions,
+  type GrantRow,
+  type IdempotencyRow,
+  type QueueMessageRow,
+  type QueueRow,
+  queueColumns,
+  queueMessageColumns,
+  queueValues,
+  type TopicMessageRow,
+  type TopicRow,
+  toBinding,
+  toGrant,
+  toIdempotency,
+  topicColumns,
+  topicMessageColumns,
+  topicValues,
+  toQueue,
+  toQueueMessage,
+  toTopic,
+  toTopicMessage,
+  toUser,
+  type UserRow,
+} from "../rows.ts";
+import type { QueueHead, Store, TopicHead, WriteOp, WriteOutcome } from "../store.ts";
+import { createMysqlPool, MysqlClient } from "./mysql-client.ts";
+import { commitOnConnection } from "./mysql-commit.ts";
+import { toStoreError } from "./mysql-errors.ts";
+import { migrateMysql } from "./mysql-migrate.ts";
+import { parseMysqlUrl } from "./mysql-url.ts";
+
+export interface MysqlStoreOptions {
+  /** `mysql://user:password@host:port/database` */
+  url: string;
+  /** Most connections this node opens (default 10). */
+  poolSize?: number;
+}
+
+const tableOf: Readonly<Record<ResourceKind, string>> = { queue: "queues", topic: "topics" };
+
+/** Creates a MySQL/MariaDB store over a connection pool. Call migrate() before use. */
+export async function createMysqlStore(options: MysqlStoreOptions): Promise<Store> {
+  const target = parseMysqlUrl(options.url);
+  return new MysqlStore(new MysqlClient(createMysqlPool(target, options.poolSize ?? 10)), target.database);
+}
+
+class MysqlStore implements Store {
+  readonly kind = "mysql";
+  readonly #db: MysqlClient;
+  readonly #database: string;
+
+  constructor(db: MysqlClient, database: string) {
+    this.#db = db;
+    this.#database = database;
+  }
+
+  async migrate(): Promise<void> {
+    this.#db.checkOpen("migrate");
+    try {
+      await migrateMysql(this.#db.pool, this.#database);
+    } catch (error) {
+      throw toStoreError(error, "migrate");
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.#db.select("ping", "SELECT 1");
+  }
+
+  close(): Promise<void> {
+    return this.#db.close();
+  }
+
+  async createUser(user: UserRecord): Promise<void> {
+    await this.#db.write(
+      "createUser",
+      "INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?)",
+      [user.username, user.passwordHash, user.createdAt],
+      "USERNAME_TAKEN",
+    );
+  }
+
+  async getUser(username: string): Promise<UserRecord | undefined> {
+    const rows = await this.#db.select<UserRow>(
+      "getUser",
+      "SELECT username, password_hash, created_at FROM users WHERE username = ?",
+      [username],
+    );
+    return rows[0] === undefined ? undefined : toUser(rows[0]);
+  }
+
+  async createQueue(definition: QueueDefinition): Promise<void> {
+    await this.#db.write(
+      "createQueue",
+      `INSERT INTO queues (${queueColumns}, epoch, next_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ` +
+        "COALESCE((SELECT epoch + 1 FROM retired_epochs WHERE kind = 'queue' AND name = ?), 0), 1)",
+      [...queueValues(definition), definition.name],
+      "QUEUE_EXISTS",
+    );
+  }
+
+  async getQueue(name: string): Promise<QueueDefinition | undefined> {
+    const rows = await this.#db.select<QueueRow>(
+      "getQueue",
+      `SELECT ${queueColumns} FROM queues WHERE name = ?`,
+      [name],
+    );
+    return rows[0] === undefined ? undefined : toQueue(rows[0]);
+  }
+
+  async listQueues(): Promise<QueueDefinition[]> {
+    return (
+      await this.#db.select<QueueRow>("listQueues", `SELECT ${queueColumns} FROM queues ORDER BY name`)
+    ).map(toQueue);
+  }
+
+  deleteQueue(name: string): Promise<boolean> {
+    return this.#db.transaction("deleteQueue", (connection) => deleteResource(connection, "queue", name));
+  }
+
+  async countQueueMessages(name: string): Promise<number> {
+    const rows = await this.#db.select<{ n: number }>(
+      "countQueueMessages",
+      "SELECT COUNT(*) AS n FROM queue_messages WHERE queue = ?",
+      [name],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async readQueueMessages(name: string, afterSeq: number, limit: number): Promise<QueueMessage[]> {
+    if (limit <= 0) return [];
+    const rows = await this.#db.select<QueueMessageRow>(
+      "readQueueMessages",
+      `SELECT ${queueMessageColumns} FROM queue_messages WHERE queue = ? AND seq > ? ORDER BY seq LIMIT ?`,
+      [name, afterSeq, limit],
+    );
+    return rows.map(toQueueMessage);
+  }
+
+  async createTopic(definition: TopicDefinition): Promise<void> {
+    await this.#db.write(
+      "createTopic",
+      `INSERT INTO topics (${topicColumns}, epoch, next_offset) VALUES (?, ?, ?, ?, ?, ?, ?, ` +
+        "COALESCE((SELECT epoch + 1 FROM retired_epochs WHERE kind = 'topic' AND name = ?), 0), 0)",
+      [...topicValues(definition), definition.name],
+      "TOPIC_EXISTS",
+    );
+  }
+
+  async getTopic(name: string): Promise<TopicDefinition | undefined> {
+    const rows = await this.#db.select<TopicRow>(
+      "getTopic",
+      `SELECT ${topicColumns} FROM topics WHERE name = ?`,
+      [name],
+    );
+    return rows[0] === undefined ? undefined : toTopic(rows[0]);
+  }
+
+  async listTopics(): Promise<TopicDefinition[]> {
+    return (
+      await this.#db.select<TopicRow>("listTopics", `SELECT ${topicColumns} FROM topics ORDER BY name`)
+    ).map(toTopic);
+  }
+
+  deleteTopic(name: string): Promise<boolean> {
+    return this.#db.transaction("deleteTopic", (connection) => deleteResource(connection, "topic", name));
+  }
+
+  async topicHead(name: string): Promise<TopicHead | undefined> {
+    const rows = await this.#db.select<{ next_offset: number; first_offset: number | null }>(
+      "topicHead",
+      "SELECT next_offset, (SELECT MIN(msg_offset) FROM topic_messages WHERE topic = topics.name) AS first_offset " +
+        "FROM topics WHERE name = ?",
+      [name],
+    );
+    const row = rows[0];
+    return row === undefined
+      ? undefined
+      : { nextOffset: row.next_offset, firstOffset: row.first_offset ?? row.next_offset };
+  }
+
+  async readTopic(name: string, fromOffset: number, limit: number): Promise<TopicMessage[]> {
+    if (limit <= 0) return [];
+    const rows = await this.#db.select<TopicMessageRow>(
+      "readTopic",
+      `SELECT ${topicMessageColumns} FROM topic_messages WHERE topic = ? AND msg_offset >= ? ORDER BY msg_offset LIMIT ?`,
+      [name, fromOffset, limit],
+    );
+    return rows.map(toTopicMessage);
+  }
+
+  async putGrant(grant: Grant): Promise<void> {
+    if (grant.permissions.length === 0) {
+      await this.#db.write(
+        "putGrant",
+        "DELETE FROM grants WHERE kind = ? AND resource = ? AND username = ?",
+        [grant.kind, grant.resource, grant.username],
+      );
+      return;
+    }
+    await this.#db.write(
+      "putGrant",
+      "INSERT INTO grants (kind, resource, username, permissions) VALUES (?, ?, ?, ?) " +
+        "ON DUPLICATE KEY UPDATE permissions = VALUES(permissions)",
+      [grant.kind, grant.resource, grant.username, encodePermissions(grant.permissions)],
+    );
+  }
+
+  async listGrants(kind: ResourceKind, resource: string): Promise<Grant[]> {
+    const rows = await this.#db.select<GrantRow>(
+      "listGrants",
+      "SELECT kind, resource, username, permissions FROM grants WHERE kind = ? AND resource = ? ORDER BY username",
+      [kind, resource],
+    );
+    return rows.map(toGrant);
+  }
+
+  async createBinding(binding: Binding): Promise<void> {
+    await this.#db.write(
+      "createBinding",
+      `INSERT INTO bindings (${bindingColumns}) VALUES (?, ?, ?, ?, ?, ?)`,
+      bindingValues(binding),
+      "SUBSCRIPTION_EXISTS",
+    );
+  }
+
+  async listBindings(filter: { topic?: string; queue?: string }): Promise<Binding[]> {
+    const where: string[] = [];
+    const values: string[] = [];
+    if (filter.topic !== undefined) {
+      where.push("topic = ?");
+      values.push(filter.topic);
+    }
+    if (filter.queue !== undefined) {
+      where.push("queue = ?");
+      values.push(filter.queue);
+    }
+    const clause = where.length === 0 ? "" : `WHERE ${where.join(" AND ")}`;
+    const rows = await this.#db.select<BindingRow>(
+      "listBindings",
+      `SELECT ${bindingColumns} FROM bindings ${clause} ORDER BY topic, queue`,
+      values,
+    );
+    return rows.map(toBinding);
+  }
+
+  async deleteBinding(topic: string, queue: string): Promise<boolean> {
+    const result = await this.#db.write(
+      "deleteBinding",
+      "DELETE FROM bindings WHERE topic = ? AND queue = ?",
+      [topic, queue],
+    );
+    return result.affectedRows > 0;
+  }
+
+  async claim(kind: ResourceKind, name: string): Promise<{ epoch: number } | undefined> {
+    // LAST_INSERT_ID(expr) hands the new epoch back in the OK packet: increment
+    // and read in one atomic statement, no transaction or second round trip.
+    const result = await this.#db.write(
+      "claim",
+      `UPDATE ${tableOf[kind]} SET epoch = LAST_INSERT_ID(epoch + 1) WHERE name = ?`,
+      [name],
+    );
+    return result.affectedRows === 0 ? undefined : { epoch: Number(result.insertId) };
+  }
+
+  async queueHead(name: string): Promise<QueueHead | undefined> {
+    const rows = await this.#db.select<{ next_seq: number }>(
+      "queueHead",
+      "SELECT next_seq FROM queues WHERE name = ?",
+      [name],
+    );
+    return rows[0] === undefined ? undefined : { nextSeq: rows[0].next_seq };
+  }
+
+  async loadIdempotency(kind: ResourceKind, resource: string, now: number): Promise<IdempotencyRecord[]> {
+    const rows = await this.#db.select<IdempotencyRow>(
+      "loadIdempotency",
+      "SELECT kind, resource, idem_key, result, expires_at FROM idempotency " +
+        "WHERE kind = ? AND resource = ? AND expires_at > ? ORDER BY idem_key",
+      [kind, resource, now],
+    );
+    return rows.map(toIdempotency);
+  }
+
+  async purgeIdempotency(now: number): Promise<number> {
+    return (await this.#db.write("purgeIdempotency", "DELETE FROM idempotency WHERE expires_at <= ?", [now]))
+      .affectedRows;
+  }
+
+  async commit(ops: WriteOp[]): Promise<WriteOutcome[]> {
+    if (ops.length === 0) return [];
+    return this.#db.transaction("commit", (connection) => commitOnConnection(connection, ops));
+  }
+}
+
+/** Deletes a queue or topic and everything hanging off it; the caller's transaction makes it all-or-nothing. */
+async function deleteResource(
+  connection: PoolConnection,
+  kind: ResourceKind,
+  name: string,
+): Promise<boolean> {
+  await connection.query("START TRANSACTION");
+  const [rows] = await connection.query<RowDataPacket[]>(
+    `SELECT epoch FROM ${tableOf[kind]} WHERE name = ? FOR UPDATE`,
+    [name],
+  );
+  const epoch = rows[0]?.epoch;
+  if (epoch === undefined) {
+    await connection.query("ROLLBACK");
+    return false;
+  }
+  if (kind === "queue") {
+    await connection.query("DELETE FROM queue_messages WHERE queue = ?", [name]);
+    await connection.query("DELETE FROM bindings WHERE queue = ?", [name]);
+  } else {
+    await connection.query("DELETE FROM topic_messages WHERE topic = ?", [name]);
+    await connection.query("DELETE FROM bindings WHERE topic = ?", [name]);
+  }
+  await connection.query("DELETE FROM grants WHERE kind = ? AND resource = ?", [kind, name]);
+  await connection.query("DELETE FROM idempotency WHERE kind = ? AND resource = ?", [kind, name]);
+  await connection.query(
+    "INSERT INTO retired_epochs (kind, name, epoch) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE epoch = VALUES(epoch)",
+    [kind, name, epoch],
+  );
+  await connection.query(`DELETE FROM ${tableOf[kind]} WHERE name = ?`, [name]);
+  await connection.query("COMMIT");
+  return true;
+}

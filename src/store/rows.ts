@@ -1,0 +1,239 @@
+import type {
+  Binding,
+  Grant,
+  IdempotencyRecord,
+  Permission,
+  QueueDefinition,
+  QueueMessage,
+  ResourceKind,
+  TopicDefinition,
+  TopicMessage,
+  UserRecord,
+} from "../broker/types.ts";
+
+/*
+ * Row shapes shared by both backends (the schemas use the same column names)
+ * and their conversion to domain types. Integers arrive as JS numbers from
+ * both drivers (ms timestamps and offsets stay far below 2^53); booleans are
+ * stored as 0/1.
+ */
+
+export interface UserRow {
+  username: string;
+  password_hash: string;
+  created_at: number;
+}
+
+export interface QueueRow {
+  name: string;
+  owner: string;
+  private: number;
+  ack_timeout_ms: number;
+  max_deliveries: number | null;
+  dead_letter_queue: string | null;
+  message_ttl_ms: number | null;
+  max_length: number | null;
+  created_at: number;
+}
+
+export interface TopicRow {
+  name: string;
+  owner: string;
+  private: number;
+  durable: number;
+  retention_max_age_ms: number | null;
+  retention_max_messages: number | null;
+  created_at: number;
+}
+
+export interface QueueMessageRow {
+  seq: number;
+  payload: string;
+  headers: string | null;
+  published_at: number;
+  available_at: number;
+  expires_at: number | null;
+  deliveries: number;
+}
+
+export interface TopicMessageRow {
+  msg_offset: number;
+  routing_key: string;
+  payload: string;
+  headers: string | null;
+  published_at: number;
+}
+
+export interface GrantRow {
+  kind: string;
+  resource: string;
+  username: string;
+  permissions: string;
+}
+
+export interface BindingRow {
+  topic: string;
+  queue: string;
+  pattern: string;
+  next_offset: number;
+  created_by: string;
+  created_at: number;
+}
+
+export interface IdempotencyRow {
+  kind: string;
+  resource: string;
+  idem_key: string;
+  result: string;
+  expires_at: number;
+}
+
+export const queueColumns =
+  "name, owner, private, ack_timeout_ms, max_deliveries, dead_letter_queue, message_ttl_ms, max_length, created_at";
+export const topicColumns =
+  "name, owner, private, durable, retention_max_age_ms, retention_max_messages, created_at";
+export const queueMessageColumns =
+  "seq, payload, headers, published_at, available_at, expires_at, deliveries";
+export const topicMessageColumns = "msg_offset, routing_key, payload, headers, published_at";
+export const bindingColumns = "topic, queue, pattern, next_offset, created_by, created_at";
+
+export function toUser(row: UserRow): UserRecord {
+  return { username: row.username, passwordHash: row.password_hash, createdAt: row.created_at };
+}
+
+export function toQueue(row: QueueRow): QueueDefinition {
+  return {
+    name: row.name,
+    owner: row.owner,
+    private: row.private !== 0,
+    ackTimeoutMs: row.ack_timeout_ms,
+    maxDeliveries: row.max_deliveries,
+    deadLetterQueue: row.dead_letter_queue,
+    messageTtlMs: row.message_ttl_ms,
+    maxLength: row.max_length,
+    createdAt: row.created_at,
+  };
+}
+
+/** Column values for inserting a queue, in queueColumns order. */
+export function queueValues(q: QueueDefinition): (string | number | null)[] {
+  return [
+    q.name,
+    q.owner,
+    q.private ? 1 : 0,
+    q.ackTimeoutMs,
+    q.maxDeliveries,
+    q.deadLetterQueue,
+    q.messageTtlMs,
+    q.maxLength,
+    q.createdAt,
+  ];
+}
+
+export function toTopic(row: TopicRow): TopicDefinition {
+  return {
+    name: row.name,
+    owner: row.owner,
+    private: row.private !== 0,
+    durable: row.durable !== 0,
+    retention: { maxAgeMs: row.retention_max_age_ms, maxMessages: row.retention_max_messages },
+    createdAt: row.created_at,
+  };
+}
+
+/** Column values for inserting a topic, in topicColumns order. */
+export function topicValues(t: TopicDefinition): (string | number | null)[] {
+  return [
+    t.name,
+    t.owner,
+    t.private ? 1 : 0,
+    t.durable ? 1 : 0,
+    t.retention.maxAgeMs,
+    t.retention.maxMessages,
+    t.createdAt,
+  ];
+}
+
+export function toQueueMessage(row: QueueMessageRow): QueueMessage {
+  return {
+    seq: row.seq,
+    payload: row.payload,
+    headers: row.headers,
+    publishedAt: row.published_at,
+    availableAt: row.available_at,
+    expiresAt: row.expires_at,
+    deliveries: row.deliveries,
+  };
+}
+
+/** Column values for a queue message row: queue then queueMessageColumns order. */
+export function queueMessageValues(queue: string, m: QueueMessage): (string | number | null)[] {
+  return [queue, m.seq, m.payload, m.headers, m.publishedAt, m.availableAt, m.expiresAt, m.deliveries];
+}
+
+export function toTopicMessage(row: TopicMessageRow): TopicMessage {
+  return {
+    offset: row.msg_offset,
+    key: row.routing_key,
+    payload: row.payload,
+    headers: row.headers,
+    publishedAt: row.published_at,
+  };
+}
+
+/** Column values for a topic message row: topic then topicMessageColumns order. */
+export function topicMessageValues(topic: string, m: TopicMessage): (string | number | null)[] {
+  return [topic, m.offset, m.key, m.payload, m.headers, m.publishedAt];
+}
+
+export function encodePermissions(permissions: readonly Permission[]): string {
+  return [...new Set(permissions)].join(",");
+}
+
+export function toGrant(row: GrantRow): Grant {
+  return {
+    kind: toKind(row.kind),
+    resource: row.resource,
+    username: row.username,
+    permissions: row.permissions === "" ? [] : row.permissions.split(",").map(toPermission),
+  };
+}
+
+export function toBinding(row: BindingRow): Binding {
+  return {
+    topic: row.topic,
+    queue: row.queue,
+    pattern: row.pattern,
+    nextOffset: row.next_offset,
+    createdBy: row.created_by,
+    createdAt: row.created_at,
+  };
+}
+
+export function bindingValues(b: Binding): (string | number)[] {
+  return [b.topic, b.queue, b.pattern, b.nextOffset, b.createdBy, b.createdAt];
+}
+
+export function toIdempotency(row: IdempotencyRow): IdempotencyRecord {
+  return {
+    kind: toKind(row.kind),
+    resource: row.resource,
+    key: row.idem_key,
+    result: row.result,
+    expiresAt: row.expires_at,
+  };
+}
+
+export function idempotencyValues(r: IdempotencyRecord): (string | number)[] {
+  return [r.kind, r.resource, r.key, r.result, r.expiresAt];
+}
+
+function toKind(value: string): ResourceKind {
+  if (value === "queue" || value === "topic") return value;
+  throw new Error(`Unknown resource kind in store: ${value}`);
+}
+
+function toPermission(value: string): Permission {
+  if (value === "publish" || value === "consume") return value;
+  throw new Error(`Unknown permission in store: ${value}`);
+}

@@ -1,0 +1,121 @@
+import { createServer } from "node:net";
+import mysql from "mysql2/promise";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createMysqlStore } from "../../src/store/mysql/mysql-store.ts";
+import { openStore } from "../../src/store/open-store.ts";
+import { createTestDatabase, dropTestDatabase } from "../helpers/mariadb.ts";
+import { describeStoreConformance } from "../store/conformance.ts";
+import { queueDefinition, uniqueName } from "../store/fixtures.ts";
+
+let url = "";
+beforeAll(async () => {
+  url = await createTestDatabase("store_conformance");
+});
+afterAll(async () => {
+  await dropTestDatabase(url);
+});
+
+describeStoreConformance("mysql", async () => {
+  const store = await createMysqlStore({ url, poolSize: 4 });
+  await store.migrate();
+  return store;
+});
+
+async function schemaVersions(databaseUrl: string): Promise<number[]> {
+  const connection = await mysql.createConnection(databaseUrl);
+  try {
+    const [rows] = await connection.query<mysql.RowDataPacket[]>(
+      "SELECT version FROM schema_migrations ORDER BY version",
+    );
+    return rows.map((row) => Number(row.version));
+  } finally {
+    await connection.end();
+  }
+}
+
+describe("MySQL store: migrations", () => {
+  it("records each migration once; migrating again (also concurrently) changes nothing", async () => {
+    const databaseUrl = await createTestDatabase("migrate_twice");
+    const stores = await Promise.all(
+      [1, 2, 3].map(() => createMysqlStore({ url: databaseUrl, poolSize: 2 })),
+    );
+    try {
+      // Three nodes starting together: the named lock lets one migrate, the others then find nothing to do.
+      await Promise.all(stores.map((store) => store.migrate()));
+      const after = await schemaVersions(databaseUrl);
+      expect(after[0]).toBe(1);
+      await stores[0]?.migrate();
+      expect(await schemaVersions(databaseUrl)).toEqual(after);
+    } finally {
+      await Promise.all(stores.map((store) => store.close()));
+      await dropTestDatabase(databaseUrl);
+    }
+  });
+
+  it("refuses a schema newer than the code, naming both versions", async () => {
+    const databaseUrl = await createTestDatabase("migrate_newer");
+    const store = await createMysqlStore({ url: databaseUrl });
+    try {
+      await store.migrate();
+      const known = Math.max(...(await schemaVersions(databaseUrl)));
+      const connection = await mysql.createConnection(databaseUrl);
+      await connection.query("INSERT INTO schema_migrations (version, applied_at) VALUES (999, 0)");
+      await connection.end();
+      const failure = store.migrate();
+      await expect(failure).rejects.toThrow(/999/);
+      await expect(failure).rejects.toThrow(new RegExp(`version ${known}\\b`));
+    } finally {
+      await store.close();
+      await dropTestDatabase(databaseUrl);
+    }
+  });
+});
+
+describe("MySQL store: errors", () => {
+  async function closedPort(): Promise<number> {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const address = server.address();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (typeof address !== "object" || address === null) throw new Error("no port");
+    return address.port;
+  }
+
+  it("reports STORE_UNAVAILABLE when nothing listens at the URL", async () => {
+    const store = await createMysqlStore({ url: `mysql://aviso:x@127.0.0.1:${await closedPort()}/nowhere` });
+    try {
+      await expect(store.ping()).rejects.toMatchObject({ reason: "STORE_UNAVAILABLE" });
+      await expect(store.migrate()).rejects.toMatchObject({ reason: "STORE_UNAVAILABLE" });
+      await expect(store.createQueue(queueDefinition(uniqueName("q")))).rejects.toMatchObject({
+        reason: "STORE_UNAVAILABLE",
+      });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("reports STORE_UNAVAILABLE for a wrong password", async () => {
+    const wrong = new URL(url);
+    wrong.password = "definitely-wrong";
+    const store = await createMysqlStore({ url: wrong.toString() });
+    try {
+      await expect(store.ping()).rejects.toMatchObject({ reason: "STORE_UNAVAILABLE" });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("rejects a URL without a database", async () => {
+    await expect(createMysqlStore({ url: "mysql://aviso:x@127.0.0.1:3306" })).rejects.toThrow(/database/);
+  });
+
+  it("opens a migrated MySQL store through openStore", async () => {
+    const store = await openStore(url, "/nonexistent-data-dir");
+    try {
+      expect(store.kind).toBe("mysql");
+      await expect(store.ping()).resolves.toBeUndefined();
+    } finally {
+      await store.close();
+    }
+  });
+});

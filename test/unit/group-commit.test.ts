@@ -1,0 +1,234 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { QueueMessage } from "../../src/broker/types.ts";
+import { type CommitBatchStats, createGroupCommitter } from "../../src/store/group-commit.ts";
+import type { WriteOp, WriteOutcome } from "../../src/store/store.ts";
+
+/** A store whose commits the test completes by hand, recording each batch. */
+function fakeStore() {
+  const calls: { ops: WriteOp[]; settle: (result: WriteOutcome[] | Error) => void }[] = [];
+  const store = {
+    commit(ops: WriteOp[]): Promise<WriteOutcome[]> {
+      return new Promise((resolve, reject) => {
+        calls.push({
+          ops,
+          settle: (result) => (result instanceof Error ? reject(result) : resolve(result)),
+        });
+      });
+    },
+  };
+  /** Completes call `index` with "ok" for every op. */
+  const succeed = (index: number) => {
+    const call = calls[index];
+    if (call === undefined) throw new Error(`no commit #${index}`);
+    call.settle(call.ops.map(() => "ok"));
+  };
+  return { store, calls, succeed };
+}
+
+function message(seq: number): QueueMessage {
+  return {
+    seq,
+    payload: "{}",
+    headers: null,
+    publishedAt: 0,
+    availableAt: 0,
+    expiresAt: null,
+    deliveries: 0,
+  };
+}
+
+function append(queue: string, count = 1): WriteOp {
+  const messages = Array.from({ length: count }, (_, i) => message(i + 1));
+  return { type: "queue.append", queue, epoch: 1, messages, nextSeq: count + 1 };
+}
+
+/** Lets the committer's setImmediate fire and the promise callbacks after it run. */
+async function tick(): Promise<void> {
+  await vi.runOnlyPendingTimersAsync();
+}
+
+describe("createGroupCommitter", () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ["setImmediate"] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("puts writes made in the same tick into one store.commit and answers each with its own outcome", async () => {
+    const { store, calls } = fakeStore();
+    const committer = createGroupCommitter(store);
+    const a = committer.write(append("a"));
+    const b = committer.write(append("b"));
+    const c = committer.write({ type: "topic.trim", topic: "t", epoch: 1, beforeOffset: 3 });
+    expect(calls).toHaveLength(0);
+    await tick();
+    expect(calls).toHaveLength(1);
+    expect(calls[0]?.ops.map((op) => op.type)).toEqual(["queue.append", "queue.append", "topic.trim"]);
+    calls[0]?.settle(["ok", "fenced", "missing"]);
+    await expect(Promise.all([a, b, c])).resolves.toEqual(["ok", "fenced", "missing"]);
+  });
+
+  it("keeps one commit in flight and sends what arrived meanwhile as the next single batch, in order", async () => {
+    const { store, calls, succeed } = fakeStore();
+    const committer = createGroupCommitter(store);
+    const first = committer.write(append("q1"));
+    await tick();
+    expect(calls).toHaveLength(1);
+
+    const later = [
+      committer.write(append("q2")),
+      committer.write(append("q1")),
+      committer.write(append("q3")),
+    ];
+    await tick();
+    expect(calls).toHaveLength(1);
+
+    succeed(0);
+    await expect(first).resolves.toBe("ok");
+    await tick();
+    expect(calls).toHaveLength(2);
+    expect(calls[1]?.ops.map((op) => ("queue" in op ? op.queue : ""))).toEqual(["q2", "q1", "q3"]);
+    succeed(1);
+    await expect(Promise.all(later)).resolves.toEqual(["ok", "ok", "ok"]);
+  });
+
+  it("rejects every op of a failed batch with the store's error and carries on with the next batch", async () => {
+    const { store, calls, succeed } = fakeStore();
+    const committer = createGroupCommitter(store);
+    const failing = [committer.write(append("a")), committer.write(append("b"))];
+    await tick();
+    const next = committer.write(append("c"));
+    const boom = new Error("connection lost");
+    calls[0]?.settle(boom);
+    expect(await Promise.allSettled(failing)).toEqual([
+      { status: "rejected", reason: boom },
+      { status: "rejected", reason: boom },
+    ]);
+    await tick();
+    expect(calls).toHaveLength(2);
+    succeed(1);
+    await expect(next).resolves.toBe("ok");
+  });
+
+  it("rejects the batch when store.commit throws synchronously", async () => {
+    const boom = new Error("sync failure");
+    const committer = createGroupCommitter({
+      commit: () => {
+        throw boom;
+      },
+    });
+    const rejected = expect(committer.write(append("a"))).rejects.toBe(boom);
+    await tick();
+    await rejected;
+  });
+
+  it("rejects with INTERNAL when the store answers the wrong number of outcomes", async () => {
+    const { store, calls } = fakeStore();
+    const committer = createGroupCommitter(store);
+    const writes = [committer.write(append("a")), committer.write(append("b"))];
+    await tick();
+    calls[0]?.settle(["ok"]);
+    const results = await Promise.allSettled(writes);
+    expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+    expect(results[0]).toMatchObject({ reason: { reason: "INTERNAL" } });
+  });
+
+  it("splits batches at maxBatchOps, keeping submission order", async () => {
+    const { store, calls, succeed } = fakeStore();
+    const committer = createGroupCommitter(store, { maxBatchOps: 2 });
+    const writes = ["a", "b", "c", "d", "e"].map((q) => committer.write(append(q)));
+    const queuesOf = (i: number) => calls[i]?.ops.map((op) => ("queue" in op ? op.queue : ""));
+    await tick();
+    expect(queuesOf(0)).toEqual(["a", "b"]);
+    succeed(0);
+    await tick();
+    expect(queuesOf(1)).toEqual(["c", "d"]);
+    succeed(1);
+    await tick();
+    expect(queuesOf(2)).toEqual(["e"]);
+    succeed(2);
+    await expect(Promise.all(writes)).resolves.toEqual(["ok", "ok", "ok", "ok", "ok"]);
+  });
+
+  it("splits batches at maxBatchMessages and sends an oversized op alone", async () => {
+    const { store, calls, succeed } = fakeStore();
+    const committer = createGroupCommitter(store, { maxBatchMessages: 5 });
+    const writes = [
+      committer.write(append("a", 2)),
+      committer.write(append("b", 3)),
+      committer.write(append("c", 8)),
+      committer.write({ type: "queue.remove", queue: "d", epoch: 1, seqs: [1] }),
+    ];
+    const sizes: number[][] = [];
+    for (let i = 0; i < 3; i++) {
+      await tick();
+      const call = calls[i];
+      sizes.push(call?.ops.map((op) => (op.type === "queue.append" ? op.messages.length : 1)) ?? []);
+      succeed(i);
+    }
+    expect(sizes).toEqual([[2, 3], [8], [1]]);
+    await expect(Promise.all(writes)).resolves.toHaveLength(4);
+  });
+
+  it("reports each batch to onBatch", async () => {
+    const { store, calls, succeed } = fakeStore();
+    const batches: CommitBatchStats[] = [];
+    const committer = createGroupCommitter(store, { onBatch: (stats) => batches.push(stats) });
+    const ok = [
+      committer.write(append("a", 3)),
+      committer.write({ type: "queue.remove", queue: "a", epoch: 1, seqs: [1, 2] }),
+    ];
+    await tick();
+    succeed(0);
+    await Promise.all(ok);
+    const failed = committer.write(append("b", 1));
+    await tick();
+    calls[1]?.settle(new Error("down"));
+    await expect(failed).rejects.toThrow("down");
+    expect(batches.map(({ ops, rows, failed }) => ({ ops, rows, failed }))).toEqual([
+      { ops: 2, rows: 5, failed: false },
+      { ops: 1, rows: 1, failed: true },
+    ]);
+    expect(batches.every((b) => b.durationMs >= 0)).toBe(true);
+  });
+
+  it("flush resolves once every earlier write has settled, failed ones included", async () => {
+    const { store, calls, succeed } = fakeStore();
+    const committer = createGroupCommitter(store, { maxBatchOps: 1 });
+    await expect(committer.flush()).resolves.toBeUndefined();
+    const failing = committer.write(append("a"));
+    failing.catch(() => undefined);
+    const passing = committer.write(append("b"));
+    let flushed = false;
+    const flush = committer.flush().then(() => {
+      flushed = true;
+    });
+    await tick();
+    calls[0]?.settle(new Error("down"));
+    await tick();
+    expect(flushed).toBe(false);
+    succeed(1);
+    await flush;
+    expect(flushed).toBe(true);
+    await expect(passing).resolves.toBe("ok");
+  });
+
+  it("close waits for pending writes and refuses new ones with SHUTTING_DOWN", async () => {
+    const { store, calls, succeed } = fakeStore();
+    const committer = createGroupCommitter(store);
+    const pending = committer.write(append("a"));
+    let closed = false;
+    const closing = committer.close().then(() => {
+      closed = true;
+    });
+    await expect(committer.write(append("b"))).rejects.toMatchObject({ reason: "SHUTTING_DOWN" });
+    await tick();
+    expect(closed).toBe(false);
+    succeed(0);
+    await closing;
+    expect(closed).toBe(true);
+    await expect(pending).resolves.toBe("ok");
+    expect(calls).toHaveLength(1);
+  });
+});
