@@ -81,7 +81,7 @@ export interface Store {
   getUser(username: string): Promise<UserRecord | undefined>;
 
   // queues
-  /** Throws QUEUE_EXISTS. Creates with epoch 0 and nextSeq 1. */
+  /** Throws QUEUE_EXISTS. Creates with nextSeq 1 and an epoch above any earlier queue of that name (a stale owner of a deleted queue stays fenced). */
   createQueue(definition: QueueDefinition): Promise<void>;
   getQueue(name: string): Promise<QueueDefinition | undefined>;
   listQueues(): Promise<QueueDefinition[]>;
@@ -92,7 +92,7 @@ export interface Store {
   readQueueMessages(name: string, afterSeq: number, limit: number): Promise<QueueMessage[]>;
 
   // topics
-  /** Throws TOPIC_EXISTS. Creates with epoch 0 and nextOffset 0. */
+  /** Throws TOPIC_EXISTS. Creates with nextOffset 0 and an epoch above any earlier topic of that name. */
   createTopic(definition: TopicDefinition): Promise<void>;
   getTopic(name: string): Promise<TopicDefinition | undefined>;
   listTopics(): Promise<TopicDefinition[]>;
