@@ -103,6 +103,11 @@ export class EngineHost {
     );
   }
 
+  /** A write failed: the engine's memory may not match the store any more, so drop it; the next use reloads. */
+  private writeFailed(kind: ResourceKind, name: string, error: AvisoError): void {
+    this.release(kind, name, releaseReason(kind, name, error));
+  }
+
   close(reason: AvisoError): void {
     this.closed = reason;
     for (const name of [...this.queues.keys()]) this.release("queue", name, reason);
@@ -142,8 +147,8 @@ export class EngineHost {
       clock,
       epoch: claim.epoch,
       idempotencyWindowMs: settings.idempotencyWindowMs,
-      writer: createQueueWriter(committer, name, claim.epoch, () =>
-        this.release("queue", name, fencedError("queue", name)),
+      writer: createQueueWriter(committer, name, claim.epoch, (error) =>
+        this.writeFailed("queue", name, error),
       ),
       deadLetter: (dead, cause) => this.deadLetter(name, definition.deadLetterQueue, dead, cause),
       onDropped: (count, cause) => this.deps.onDropped?.(name, count, cause),
@@ -175,9 +180,7 @@ export class EngineHost {
     const engine = new TopicEngine(definition, head, {
       clock,
       writer: durable
-        ? createTopicWriter(committer, name, claim.epoch, () =>
-            this.release("topic", name, fencedError("topic", name)),
-          )
+        ? createTopicWriter(committer, name, claim.epoch, (error) => this.writeFailed("topic", name, error))
         : null,
       reader: durable ? { read: (from, limit) => store.readTopic(name, from, limit) } : null,
       idempotencyWindowMs: settings.idempotencyWindowMs,
@@ -224,6 +227,12 @@ export class EngineHost {
   }
 }
 
-function fencedError(kind: ResourceKind, name: string): AvisoError {
-  return new AvisoError("OWNER_UNAVAILABLE", `Ownership of ${kind} "${name}" moved; retry.`);
+/** Why an engine was dropped after a failed write, as its consumers and waiters are told. */
+function releaseReason(kind: ResourceKind, name: string, error: AvisoError): AvisoError {
+  if (error.reason === "QUEUE_NOT_FOUND" || error.reason === "TOPIC_NOT_FOUND") return error;
+  if (error.reason === "FENCED")
+    return new AvisoError("OWNER_UNAVAILABLE", `Ownership of ${kind} "${name}" moved; retry.`);
+  return new AvisoError("STORE_UNAVAILABLE", `The store failed while writing ${kind} "${name}"; retry.`, {
+    cause: error,
+  });
 }

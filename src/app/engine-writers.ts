@@ -4,8 +4,12 @@ import { AvisoError } from "../errors/aviso-error.ts";
 import type { GroupCommitter } from "../store/group-commit.ts";
 import type { WriteOp, WriteOutcome } from "../store/store.ts";
 
-/** Called when the store refused a write because another node claimed the resource. */
-export type OnFenced = () => void;
+/**
+ * Called when a write failed: fenced (another node claimed the resource) or the
+ * store failed (the write may or may not have landed). Either way the engine's
+ * memory can no longer be trusted and must be dropped and reloaded.
+ */
+export type OnWriteFailed = (error: AvisoError) => void;
 
 function outcomeToError(
   outcome: WriteOutcome,
@@ -29,12 +33,19 @@ async function write(
   op: WriteOp,
   kind: "queue" | "topic",
   name: string,
-  onFenced: OnFenced,
+  onWriteFailed: OnWriteFailed,
 ): Promise<void> {
-  const outcome = await committer.write(op);
+  let outcome: WriteOutcome;
+  try {
+    outcome = await committer.write(op);
+  } catch (thrown) {
+    const error = AvisoError.from(thrown);
+    if (error.reason !== "SHUTTING_DOWN") onWriteFailed(error);
+    throw error;
+  }
   const error = outcomeToError(outcome, kind, name);
   if (error === undefined) return;
-  if (outcome === "fenced") onFenced();
+  onWriteFailed(error);
   throw error;
 }
 
@@ -43,7 +54,7 @@ export function createQueueWriter(
   committer: GroupCommitter,
   queue: string,
   epoch: number,
-  onFenced: OnFenced,
+  onWriteFailed: OnWriteFailed,
 ): QueueWriter {
   return {
     append: (messages, nextSeq, options) =>
@@ -60,12 +71,12 @@ export function createQueueWriter(
         },
         "queue",
         queue,
-        onFenced,
+        onWriteFailed,
       ),
     remove: (seqs) =>
-      write(committer, { type: "queue.remove", queue, epoch, seqs }, "queue", queue, onFenced),
+      write(committer, { type: "queue.remove", queue, epoch, seqs }, "queue", queue, onWriteFailed),
     update: (changes) =>
-      write(committer, { type: "queue.update", queue, epoch, changes }, "queue", queue, onFenced),
+      write(committer, { type: "queue.update", queue, epoch, changes }, "queue", queue, onWriteFailed),
   };
 }
 
@@ -73,7 +84,7 @@ export function createTopicWriter(
   committer: GroupCommitter,
   topic: string,
   epoch: number,
-  onFenced: OnFenced,
+  onWriteFailed: OnWriteFailed,
 ): TopicWriter {
   return {
     append: (messages, nextOffset, idempotency) =>
@@ -82,9 +93,9 @@ export function createTopicWriter(
         { type: "topic.append", topic, epoch, messages, nextOffset, idempotency },
         "topic",
         topic,
-        onFenced,
+        onWriteFailed,
       ),
     trim: (beforeOffset) =>
-      write(committer, { type: "topic.trim", topic, epoch, beforeOffset }, "topic", topic, onFenced),
+      write(committer, { type: "topic.trim", topic, epoch, beforeOffset }, "topic", topic, onWriteFailed),
   };
 }

@@ -16,6 +16,13 @@ export interface GroupCommitOptions {
   maxBatchOps?: number;
   /** Most rows (messages, acked seqs, changes) in one store.commit (default 10000); a bigger op goes alone. */
   maxBatchMessages?: number;
+  /**
+   * Longest a store.commit may take before its writes are failed with
+   * STORE_UNAVAILABLE (a frozen or partitioned database must not hang every
+   * publish). Such a commit may still land later: owners reload from the store
+   * after any failed write, so they never build on a guess. Default 10 s.
+   */
+  commitTimeoutMs?: number;
   /** Called after every store.commit. */
   onBatch?: (stats: CommitBatchStats) => void;
 }
@@ -50,6 +57,7 @@ export function createGroupCommitter(
 ): GroupCommitter {
   const maxOps = Math.max(1, options.maxBatchOps ?? 1000);
   const maxRows = Math.max(1, options.maxBatchMessages ?? 10_000);
+  const commitTimeoutMs = options.commitTimeoutMs ?? 10_000;
   const pending: PendingWrite[] = [];
   let committing = false;
   let scheduled = false;
@@ -76,7 +84,7 @@ export function createGroupCommitter(
     const started = performance.now();
     let failed = false;
     try {
-      const outcomes = await store.commit(batch.map((p) => p.op));
+      const outcomes = await withTimeout(store.commit(batch.map((p) => p.op)), commitTimeoutMs);
       if (outcomes.length !== batch.length) {
         throw new AvisoError(
           "INTERNAL",
@@ -132,4 +140,21 @@ export function createGroupCommitter(
       await flush();
     },
   };
+}
+
+function withTimeout<T>(work: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new AvisoError(
+            "STORE_UNAVAILABLE",
+            `The store did not answer within ${timeoutMs} ms; the write was not acknowledged.`,
+          ),
+        ),
+      timeoutMs,
+    );
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

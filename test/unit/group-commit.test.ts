@@ -231,4 +231,21 @@ describe("createGroupCommitter", () => {
     await expect(pending).resolves.toBe("ok");
     expect(calls).toHaveLength(1);
   });
+
+  it("fails a commit the store does not answer in time with STORE_UNAVAILABLE, and goes on", async () => {
+    vi.useFakeTimers({ toFake: ["setImmediate", "setTimeout", "clearTimeout"] });
+    const { store, calls, succeed } = fakeStore();
+    const committer = createGroupCommitter(store, { commitTimeoutMs: 1000 });
+    const hung = committer.write(append("q1"));
+    const hungResult = hung.catch((error: unknown) => error);
+    await tick();
+    expect(calls).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(await hungResult).toMatchObject({ reason: "STORE_UNAVAILABLE" });
+    const next = committer.write(append("q2"));
+    await tick();
+    expect(calls).toHaveLength(2);
+    succeed(1);
+    expect(await next).toBe("ok");
+  });
 });
