@@ -1,0 +1,73 @@
+import type { ResourceKind } from "../broker/types.ts";
+
+/**
+ * Cluster membership and resource ownership, as the rest of the node sees it.
+ * Two implementations: zookeeper/ (a cluster) and standalone/ (one node that
+ * owns everything). Nothing here names ZooKeeper.
+ */
+
+/** A live node of the cluster and the addresses others reach it on. */
+export interface Member {
+  id: string;
+  httpUrl: string;
+  peerUrl: string;
+}
+
+export type CoordinatorStatus =
+  | { type: "connected" }
+  | { type: "disconnected" }
+  | { type: "expired" }
+  /** After expiry: registered again under a new session; leases must be re-claimed. */
+  | { type: "reconnected" }
+  | { type: "members"; members: readonly Member[] };
+
+/** The right to act as a resource's owner, held until released or lost. */
+export interface Lease {
+  readonly kind: ResourceKind;
+  readonly name: string;
+  /** False once lost (session lost or expired) or released. */
+  readonly held: boolean;
+  /**
+   * Runs `listener` once when the lease is lost without release() having been
+   * called: the holder must stop acting as owner at once. Registering on an
+   * already lost lease runs the listener on the next microtask. Returns an
+   * unsubscribe function.
+   */
+  onLost(listener: () => void): () => void;
+}
+
+export interface Coordinator {
+  readonly self: Member;
+  /** Connects, registers this node and loads the members; resolves when ready. */
+  start(): Promise<void>;
+  /** Live members sorted by id (cached; kept current by watches). */
+  members(): readonly Member[];
+  /** Rendezvous (highest-random-weight) owner of a resource among the live members. */
+  ownerOf(kind: ResourceKind, name: string): Member;
+  /**
+   * Takes the ownership lease. While another node holds it, waits (on a watch,
+   * not by polling) until it is released or its holder's session ends.
+   * Rejects with `signal.reason` when `signal` aborts and with
+   * CoordinatorClosedError when the coordinator closes. Acquiring a lease this
+   * node already holds returns the held lease.
+   */
+  acquire(kind: ResourceKind, name: string, signal?: AbortSignal): Promise<Lease>;
+  /** Gives the lease up so the next owner can claim it; a lost lease is cleaned up as well. */
+  release(lease: Lease): Promise<void>;
+  /** Id of the member holding the lease right now, if any (asks the coordination service). */
+  holderOf(kind: ResourceKind, name: string): Promise<string | undefined>;
+  /** Status changes from the moment of the call until close, like nats.js `nc.status()`. */
+  status(): AsyncIterable<CoordinatorStatus>;
+  /** Calls `listener` on every status change; returns an unsubscribe function. */
+  onStatus(listener: (status: CoordinatorStatus) => void): () => void;
+  /** Gives up every lease, leaves the membership and disconnects. */
+  close(): Promise<void>;
+}
+
+/** Why a pending acquire() or another call failed: the coordinator was closed. */
+export class CoordinatorClosedError extends Error {
+  constructor() {
+    super("coordinator closed");
+    this.name = "CoordinatorClosedError";
+  }
+}

@@ -1,0 +1,126 @@
+import type { Member } from "../coordinator.ts";
+import type { ZooKeeperSession } from "./zk-session.ts";
+import { isTransient, isZooKeeperError } from "./zookeeper-error.ts";
+
+/**
+ * The cached member list: the children of the members node, re-read and the
+ * watch re-armed every time it fires. A ZooKeeper watch fires once, so a
+ * change that lands while we re-read is caught by the next read.
+ */
+export class MemberWatch {
+  private list: readonly Member[] = [];
+  private session: ZooKeeperSession | undefined;
+  private inFlight: Promise<void> | undefined;
+  private dirty = false;
+
+  constructor(
+    private readonly membersPath: string,
+    private readonly onChange: (members: readonly Member[], previous: readonly Member[]) => void,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  current(): readonly Member[] {
+    return this.list;
+  }
+
+  /** Reads the members through `session` and keeps watching there (a new session has no watches). */
+  attach(session: ZooKeeperSession): Promise<void> {
+    this.session = session;
+    this.dirty = true;
+    return this.refresh();
+  }
+
+  /** Stops reacting to watches (the coordinator is closing). */
+  detach(): void {
+    this.session = undefined;
+  }
+
+  /** Re-reads the list; concurrent calls share one read loop. Failures go to onError, never throw. */
+  refresh(): Promise<void> {
+    this.dirty = true;
+    this.inFlight ??= this.readLoop().finally(() => {
+      this.inFlight = undefined;
+    });
+    return this.inFlight;
+  }
+
+  private async readLoop(): Promise<void> {
+    while (this.dirty) {
+      this.dirty = false;
+      const session = this.session;
+      if (session === undefined) return;
+      try {
+        const members = await this.read(session);
+        if (session !== this.session) continue;
+        if (!sameMembers(members, this.list)) {
+          const previous = this.list;
+          this.list = members;
+          this.onChange(members, previous);
+        }
+      } catch (error) {
+        // A lost link is retried when it comes back (the coordinator refreshes then).
+        if (!isTransient(error)) this.onError(error);
+        return;
+      }
+    }
+  }
+
+  private async read(session: ZooKeeperSession): Promise<Member[]> {
+    const watcher = () => {
+      if (this.session === session) void this.refresh();
+    };
+    let names: string[];
+    try {
+      names = await session.getChildren(this.membersPath, watcher);
+    } catch (error) {
+      // Someone deleted the members node: a watch cannot be set on a missing
+      // node, so recreate it and read again.
+      if (!isZooKeeperError(error, "NO_NODE")) throw error;
+      await session.mkdirp(this.membersPath);
+      names = await session.getChildren(this.membersPath, watcher);
+    }
+    const members = await Promise.all(
+      names.map(async (name) => {
+        try {
+          const { data } = await session.getData(`${this.membersPath}/${name}`);
+          return parseMember(data);
+        } catch (error) {
+          if (isZooKeeperError(error, "NO_NODE")) return undefined; // left while we read
+          throw error;
+        }
+      }),
+    );
+    return members
+      .filter((member): member is Member => member !== undefined)
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+}
+
+function parseMember(data: string): Member | undefined {
+  try {
+    const value: unknown = JSON.parse(data);
+    if (typeof value !== "object" || value === null) return undefined;
+    const { id, httpUrl, peerUrl } = value as Record<string, unknown>;
+    if (typeof id !== "string" || typeof httpUrl !== "string" || typeof peerUrl !== "string")
+      return undefined;
+    return Object.freeze({ id, httpUrl, peerUrl });
+  } catch {
+    // A node some other tool wrote under /members: not one of ours, skip it.
+    return undefined;
+  }
+}
+
+function sameMembers(a: readonly Member[], b: readonly Member[]): boolean {
+  return (
+    a.length === b.length &&
+    a.every((member, index) => {
+      const other = b[index];
+      return (
+        other !== undefined &&
+        member.id === other.id &&
+        member.httpUrl === other.httpUrl &&
+        member.peerUrl === other.peerUrl
+      );
+    })
+  );
+}

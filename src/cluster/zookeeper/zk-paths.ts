@@ -1,0 +1,88 @@
+import type { ResourceKind } from "../../broker/types.ts";
+
+/**
+ * Where Aviso keeps its state in ZooKeeper, below an optional chroot:
+ *
+ *   <chroot>/members/<member id>        ephemeral, data = JSON Member
+ *   <chroot>/owners/<kind>/<name>       ephemeral lease, data = member id
+ *
+ * The chroot is applied here rather than by node-zookeeper-client, so one
+ * session can create the chroot itself on first use.
+ */
+
+export interface ConnectTarget {
+  /** "host:port,host:port" as node-zookeeper-client expects it. */
+  hosts: string;
+  /** "" or "/a/b": every Aviso path starts with it. */
+  chroot: string;
+}
+
+/** Splits "host:port,host:port/chroot" and checks both halves; throws a plain Error naming the problem. */
+export function parseConnectString(connectString: string): ConnectTarget {
+  const slash = connectString.indexOf("/");
+  const hosts = slash === -1 ? connectString : connectString.slice(0, slash);
+  const chrootText = slash === -1 ? "" : connectString.slice(slash);
+  const hostList = hosts.split(",").filter((host) => host !== "");
+  if (hostList.length === 0) {
+    throw new Error(
+      `ZooKeeper connect string "${connectString}" names no server (want "host:port,…[/chroot]")`,
+    );
+  }
+  for (const host of hostList) {
+    const port = host.includes(":") ? Number(host.slice(host.lastIndexOf(":") + 1)) : 2181;
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new Error(`ZooKeeper connect string "${connectString}" has a bad port in "${host}"`);
+    }
+  }
+  const chroot = chrootText.replace(/\/+$/, "");
+  if (chroot !== "") {
+    for (const segment of chroot.slice(1).split("/")) {
+      if (segment === "" || segment === "." || segment === "..") {
+        throw new Error(`ZooKeeper chroot "${chrootText}" has an empty or relative segment`);
+      }
+    }
+  }
+  return { hosts: hostList.join(","), chroot };
+}
+
+/**
+ * Makes any non-empty string one legal znode name, reversibly: percent-encoding
+ * removes "/", control and non-ASCII characters, and the two names ZooKeeper
+ * refuses outright, "." and "..", become "%2E" and "%2E%2E" (queue and topic
+ * names may be exactly that).
+ */
+export function encodeSegment(text: string): string {
+  if (text === "") throw new Error("a ZooKeeper path segment cannot be empty");
+  const encoded = encodeURIComponent(text);
+  return encoded === "." || encoded === ".." ? encoded.replaceAll(".", "%2E") : encoded;
+}
+
+export function decodeSegment(segment: string): string {
+  return decodeURIComponent(segment);
+}
+
+export interface ZooKeeperLayout {
+  readonly root: string;
+  readonly membersPath: string;
+  readonly ownersPath: string;
+  memberPath(memberId: string): string;
+  ownerKindPath(kind: ResourceKind): string;
+  ownerPath(kind: ResourceKind, name: string): string;
+  /** Persistent parents created at start (and again if someone deletes them). */
+  readonly parents: readonly string[];
+}
+
+export function zooKeeperLayout(chroot: string): ZooKeeperLayout {
+  const membersPath = `${chroot}/members`;
+  const ownersPath = `${chroot}/owners`;
+  const ownerKindPath = (kind: ResourceKind) => `${ownersPath}/${kind}`;
+  return {
+    root: chroot === "" ? "/" : chroot,
+    membersPath,
+    ownersPath,
+    memberPath: (memberId) => `${membersPath}/${encodeSegment(memberId)}`,
+    ownerKindPath,
+    ownerPath: (kind, name) => `${ownerKindPath(kind)}/${encodeSegment(name)}`,
+    parents: [membersPath, ownerKindPath("queue"), ownerKindPath("topic")],
+  };
+}
