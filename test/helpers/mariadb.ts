@@ -9,7 +9,7 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { accessSync, closeSync, constants, existsSync, openSync, readFileSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -233,6 +233,9 @@ export async function launchMariadb(): Promise<MariadbState> {
   const { server, installDb } = await ensureMariadbInstalled();
   const baseDir = await mkdtemp(join(tmpdir(), baseDirPrefix));
   const dataDir = join(baseDir, "data");
+  // Its own tmpdir: concurrent servers (test projects, benches) sharing /tmp collide on temp-table names.
+  const tmpDir = join(baseDir, "tmp");
+  await mkdir(tmpDir, { recursive: true });
   try {
     await run(installDb, [
       "--no-defaults",
@@ -240,6 +243,7 @@ export async function launchMariadb(): Promise<MariadbState> {
       "--user=root",
       "--auth-root-authentication-method=socket",
       "--skip-test-db",
+      `--tmpdir=${tmpDir}`,
     ]);
   } catch (error) {
     await rm(baseDir, { recursive: true, force: true });
@@ -269,6 +273,7 @@ export async function launchMariadb(): Promise<MariadbState> {
         "--no-defaults",
         "--user=root",
         `--datadir=${dataDir}`,
+        `--tmpdir=${tmpDir}`,
         `--socket=${socket}`,
         `--pid-file=${join(baseDir, "mysqld.pid")}`,
         `--port=${port}`,
