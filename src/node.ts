@@ -122,6 +122,7 @@ export async function startNode(
       subscriberCount: (channel) => app.numSubscribers(channel),
     },
     metrics,
+    Math.max(1, Math.floor(config.slowConsumerBufferBytes / 2)),
   );
   const websockets = mountWebSocket(app, {
     services,
@@ -157,7 +158,10 @@ export async function startNode(
         members() {
           return [this.self];
         },
-        owned: () => ({ queues: [...host.queueEngines].map((engine) => engine.name), topics: [] }),
+        owned: () => ({
+          queues: [...host.queueEngines].map((engine) => engine.name),
+          topics: host.topicNames,
+        }),
       },
     }),
   ];

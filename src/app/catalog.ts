@@ -2,6 +2,7 @@ import type { Clock } from "../broker/clock.ts";
 import type { Grant, QueueDefinition, ResourceKind, TopicDefinition } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
 import type { Store } from "../store/store.ts";
+import { assertLookupName } from "./names.ts";
 
 interface Cached<T> {
   /** Shared by every caller while loading, so requests keep their arrival order. */
@@ -31,10 +32,12 @@ export class Catalog {
   ) {}
 
   async queue(name: string): Promise<Resource<QueueDefinition>> {
+    assertLookupName("queue", name);
     return this.lookup(this.queues, name, "queue", () => this.store.getQueue(name));
   }
 
   async topic(name: string): Promise<Resource<TopicDefinition>> {
+    assertLookupName("topic", name);
     return this.lookup(this.topics, name, "topic", () => this.store.getTopic(name));
   }
 

@@ -29,6 +29,11 @@ export interface EngineHostDeps {
   /** Told when a background job fails (logs). */
   onBackgroundError(what: string, error: unknown): void;
   onDropped?(queue: string, count: number, cause: DeadLetterCause): void;
+  /**
+   * Whether this node may load (and so claim) a resource now; a cluster node
+   * only while it holds the lease. Standalone nodes own everything.
+   */
+  mayOwn?(kind: ResourceKind, name: string): boolean;
 }
 
 const PAGE = 1000;
@@ -48,11 +53,11 @@ export class EngineHost {
   constructor(private readonly deps: EngineHostDeps) {}
 
   queue(name: string): Promise<QueueEngine> {
-    return this.load(this.queues, name, () => this.loadQueue(name));
+    return this.load(this.queues, name, () => this.loadQueue(name), "queue");
   }
 
   topic(name: string): Promise<TopicEngine> {
-    return this.load(this.topics, name, () => this.loadTopic(name));
+    return this.load(this.topics, name, () => this.loadTopic(name), "topic");
   }
 
   /** The engine if it is loaded here; never loads. */
@@ -62,6 +67,11 @@ export class EngineHost {
 
   get queueEngines(): IterableIterator<QueueEngine> {
     return this.loadedQueues.values();
+  }
+
+  /** Topics served here (loaded or loading). */
+  get topicNames(): string[] {
+    return [...this.topics.keys()];
   }
 
   /** Stops serving a resource (deleted, or ownership moved); waiters and subscribers are told `reason`. */
@@ -114,10 +124,20 @@ export class EngineHost {
     for (const name of [...this.topics.keys()]) this.release("topic", name, reason);
   }
 
-  private load<T>(map: Map<string, Promise<T>>, name: string, create: () => Promise<T>): Promise<T> {
+  private load<T>(
+    map: Map<string, Promise<T>>,
+    name: string,
+    create: () => Promise<T>,
+    kind: ResourceKind,
+  ): Promise<T> {
     if (this.closed !== null) return Promise.reject(this.closed);
     let loading = map.get(name);
     if (loading === undefined) {
+      if (this.deps.mayOwn !== undefined && !this.deps.mayOwn(kind, name)) {
+        return Promise.reject(
+          new AvisoError("FENCED", `This node does not hold ${kind} "${name}"; retry on its owner.`),
+        );
+      }
       loading = create();
       map.set(name, loading);
       loading.catch(() => {

@@ -12,3 +12,10 @@ export function assertValidName(kind: "queue" | "topic" | "user", name: string, 
     );
   }
 }
+
+/** Names no resource can have are refused as invalid, not reported as missing. */
+export function assertLookupName(kind: "queue" | "topic", name: string): void {
+  if (!NAME.test(name)) {
+    throw new AvisoError("INVALID_NAME", `"${name.slice(0, 64)}" cannot be a ${kind} name.`);
+  }
+}

@@ -130,12 +130,17 @@ export class QueueService {
       );
     }
     await this.authorize(principal, name, "consume");
-    return this.ctx.owners.queues.receive(name, { max, waitMs, ackTimeoutMs: input.ackTimeoutMs }, signal);
+    const request = { max, waitMs, ackTimeoutMs: input.ackTimeoutMs };
+    const deliveries = await this.ctx.owners.queues.receive(name, request, signal);
+    this.ctx.metrics.messagesDelivered.inc({ kind: "queue" }, deliveries.length);
+    return deliveries;
   }
 
   async ack(principal: Principal, name: string, receipts: string[]): Promise<AckResult> {
     await this.authorize(principal, name, "consume");
-    return this.ctx.owners.queues.ack(name, receipts);
+    const result = await this.ctx.owners.queues.ack(name, receipts);
+    this.ctx.metrics.messagesAcked.inc(result.acked);
+    return result;
   }
 
   async nack(principal: Principal, name: string, receipts: string[], delayMs: number): Promise<AckResult> {

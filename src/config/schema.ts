@@ -94,7 +94,7 @@ export const configSchema = Type.Object(
     maxBodyBytes: int(8_388_608, "Largest HTTP request body in bytes."),
     maxFrameBytes: int(
       2_097_152,
-      "Largest WebSocket frame in bytes; bigger frames close the socket with 1009.",
+      "Largest WebSocket frame in bytes; uWS drops the connection on a bigger one (clients see 1006).",
     ),
     maxBatchMessages: int(1000, "Most messages in one batch publish."),
     maxNameLength: int(128, "Longest queue, topic or user name (at most 200).", 1, 200),
@@ -111,6 +111,10 @@ export const configSchema = Type.Object(
     slowConsumerBufferBytes: int(
       4_194_304,
       "Outgoing bytes buffered for one socket before it is closed as a slow consumer (4008).",
+    ),
+    slowConsumerStallMs: int(
+      10_000,
+      "A socket whose outgoing buffer stays above half slowConsumerBufferBytes this long is closed as a slow consumer (4008), like NATS's write deadline.",
     ),
 
     // queues and topics

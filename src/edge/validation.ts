@@ -42,7 +42,21 @@ export function createQueryValidator<T>(schema: TSchema): Validator<T> {
   const validator = createValidator<T>(schema);
   return {
     check(value, where) {
-      return validator.check(Value.Convert(schema, value), where);
+      return validator.check(keepLossyNumbersAsText(value, Value.Convert(schema, Value.Clone(value))), where);
     },
   };
+}
+
+/** Value.Convert turns "1.5" and "1e3" into the integer 1; keep such text as text so the check refuses it. */
+function keepLossyNumbersAsText(raw: unknown, converted: unknown): unknown {
+  if (typeof raw !== "object" || raw === null || typeof converted !== "object" || converted === null) {
+    return converted;
+  }
+  const result: Record<string, unknown> = { ...(converted as Record<string, unknown>) };
+  for (const [key, text] of Object.entries(raw as Record<string, unknown>)) {
+    if (typeof text === "string" && typeof result[key] === "number" && Number(text) !== result[key]) {
+      result[key] = text;
+    }
+  }
+  return result;
 }

@@ -66,10 +66,6 @@ export const reasons = {
     code: Code.PayloadTooLarge,
     summary: "A message payload exceeds the configured limit.",
   },
-  FRAME_TOO_LARGE: {
-    code: Code.PayloadTooLarge,
-    summary: "A WebSocket frame exceeds the configured limit (the socket is closed with 1009).",
-  },
   TOO_MANY_MESSAGES: {
     code: Code.PayloadTooLarge,
     summary: "A batch holds more messages than the configured limit.",

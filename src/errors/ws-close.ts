@@ -5,7 +5,6 @@
 export const WsClose = {
   Normal: 1000,
   GoingAway: 1001,
-  MessageTooBig: 1009,
   AuthTimeout: 4001,
   TokenExpired: 4002,
   SlowConsumer: 4008,

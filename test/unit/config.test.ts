@@ -48,6 +48,7 @@ describe("config schema", () => {
         "host",
         "port",
         "corsOrigin",
+        "slowConsumerStallMs",
         "dataDir",
         "store",
         "tokenSecret",

@@ -17,7 +17,9 @@ describe("password pool", () => {
   it("answers many concurrent jobs, each with its own result", async () => {
     const passwords = Array.from({ length: 8 }, (_, i) => `password-${i}`);
     const hashes = await Promise.all(passwords.map((password) => pool.hash(password, 4)));
-    const checks = await Promise.all(hashes.map((hash, i) => pool.compare(passwords[(i + 1) % 8] as string, hash)));
+    const checks = await Promise.all(
+      hashes.map((hash, i) => pool.compare(passwords[(i + 1) % 8] as string, hash)),
+    );
     expect(checks.every((ok) => ok === false)).toBe(true);
     expect(await Promise.all(hashes.map((hash, i) => pool.compare(passwords[i] as string, hash)))).toEqual(
       passwords.map(() => true),

@@ -17,7 +17,7 @@ import type {
   QueueStats,
   ReceiveRequest,
 } from "./queue-ports.ts";
-import { formatReceipt, parseMessageId, parseReceipt } from "./receipt.ts";
+import { formatReceipt, parseMessageId, parseReceipt, queueTagOf } from "./receipt.ts";
 
 type EntryState = "ready" | "delayed" | "inflight" | "leaving";
 
@@ -73,6 +73,7 @@ export class QueueEngine {
   private pumpScheduled = false;
   private movingDeadLetters = false;
   private closedReason: AvisoError | null = null;
+  private readonly receiptTag: number;
 
   constructor(
     readonly definition: QueueDefinition,
@@ -81,6 +82,7 @@ export class QueueEngine {
   ) {
     this.nextSeq = head.nextSeq;
     this.idempotency = new IdempotencyCache(deps.clock);
+    this.receiptTag = queueTagOf(definition.name);
   }
 
   get name(): string {
@@ -262,6 +264,11 @@ export class QueueEngine {
     );
   }
 
+  /** @internal A consumer's transport drained. */
+  resumeConsumer(): void {
+    this.schedulePump();
+  }
+
   /** @internal */
   removeConsumer(consumer: PushConsumer): void {
     const index = this.consumers.indexOf(consumer);
@@ -292,6 +299,7 @@ export class QueueEngine {
       const entry = this.entries.get(parts.seq);
       const current =
         parts.epoch === this.deps.epoch &&
+        parts.queueTag === this.receiptTag &&
         entry?.state === "inflight" &&
         entry.holder === null &&
         entry.leaseId === parts.leaseId;
@@ -305,11 +313,14 @@ export class QueueEngine {
   ): Promise<AckResult> {
     const stale: string[] = [];
     const writes: Array<Promise<void>> = [];
+    const settled = new Set<Entry>();
     for (const [name, entry] of entries) {
-      if (entry === undefined) {
+      // A delivery named twice in one request is settled once; the repeat is no longer in flight.
+      if (entry === undefined || settled.has(entry)) {
         stale.push(name);
         continue;
       }
+      settled.add(entry);
       const write = apply(entry);
       if (write !== undefined) writes.push(write);
     }
@@ -474,7 +485,7 @@ export class QueueEngine {
     const count = this.consumers.length;
     for (let i = 0; i < count; i += 1) {
       const consumer = this.consumers[(this.roundRobin + i) % count] as PushConsumer;
-      if (consumer.inFlight.size < consumer.prefetch) {
+      if (consumer.inFlight.size < consumer.prefetch && consumer.sink.writable?.() !== false) {
         this.roundRobin = (this.roundRobin + i + 1) % count;
         return consumer;
       }
@@ -527,7 +538,7 @@ export class QueueEngine {
       headers: msg.headers,
       publishedAt: msg.publishedAt,
       deliveries: msg.deliveries,
-      receipt: formatReceipt({ epoch: this.deps.epoch, seq: msg.seq, leaseId }),
+      receipt: formatReceipt({ epoch: this.deps.epoch, seq: msg.seq, leaseId, queueTag: this.receiptTag }),
     };
   }
 
@@ -604,6 +615,10 @@ class PushConsumer implements QueueConsumer {
 
   nack(ids: readonly string[], delayMs: number): Promise<AckResult> {
     return this.engine.ackPushed(this, ids, delayMs);
+  }
+
+  resume(): void {
+    if (!this.closed) this.engine.resumeConsumer();
   }
 
   close(): void {

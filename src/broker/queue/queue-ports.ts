@@ -71,6 +71,11 @@ export interface AckResult {
 /** Push side of a consumer: the transport that carries deliveries to a socket. */
 export interface ConsumerSink {
   deliver(deliveries: Delivery[]): void;
+  /**
+   * False while the transport is still busy with earlier deliveries: the engine
+   * then gives this consumer nothing new until it calls QueueConsumer.resume().
+   */
+  writable?(): boolean;
   /** The engine stopped serving this consumer (queue deleted, ownership moved, engine closed). */
   closed(reason: AvisoError): void;
 }
@@ -80,6 +85,8 @@ export interface QueueConsumer {
   readonly prefetch: number;
   ack(ids: readonly string[]): Promise<AckResult>;
   nack(ids: readonly string[], delayMs: number): Promise<AckResult>;
+  /** The sink is writable again: deliver what it has credit for. */
+  resume(): void;
   /** Stops deliveries; the consumer's un-acked messages go back to the queue at once. */
   close(): void;
 }

@@ -19,8 +19,12 @@ export interface FanoutMember {
    * the member's frames carry. Throwing here cancels the join.
    */
   joined(groupKey: string): void;
-  /** Messages from history, in offset order, before the member goes live. */
-  sendReplay(messages: readonly TopicMessage[]): void;
+  /**
+   * Messages from history, in offset order, before the member goes live. A
+   * returned promise makes the replay wait (the transport is full), so a long
+   * history flows at the reader's pace instead of piling up in memory.
+   */
+  sendReplay(messages: readonly TopicMessage[]): void | Promise<void>;
   /**
    * From now on the group's live messages reach this member. Called synchronously
    * at the switch, so nothing between history and live is missed or doubled.
@@ -182,7 +186,7 @@ export class TopicFanout {
         }
         if (firstRead.offset > cursor) complete = false;
         const matched = page.filter((message) => matches(message.key));
-        if (matched.length > 0) member.sendReplay(matched);
+        if (matched.length > 0) await member.sendReplay(matched);
         cursor = (page.at(-1) as TopicMessage).offset + 1;
       }
     } catch (error) {

@@ -55,11 +55,22 @@ export function mountRoutes(app: TemplatedApp, routes: readonly AnyRoute[], deps
   });
   app.any("/*", (res, req) => {
     const path = req.getUrl();
-    const known = compiled.some((entry) => entry.matcher.test(path));
-    const error = known
-      ? new AvisoError("METHOD_NOT_ALLOWED", `${req.getMethod().toUpperCase()} is not supported on ${path}.`)
-      : new AvisoError("ROUTE_NOT_FOUND", `No route ${path}.`);
-    writeReply(res, errorReply(error), corsHeaders, () => false);
+    const method = req.getMethod().toLowerCase();
+    const allowed = new Set(
+      compiled.filter((entry) => entry.matcher.test(path)).map((entry) => entry.route.method as string),
+    );
+    // A method the path allows only reaches here when the path differs (a trailing slash): not a route.
+    if (allowed.size === 0 || allowed.has(method)) {
+      const notFound = new AvisoError("ROUTE_NOT_FOUND", `No route ${path}.`);
+      writeReply(res, errorReply(notFound), corsHeaders, () => false);
+      return;
+    }
+    const reply = errorReply(
+      new AvisoError("METHOD_NOT_ALLOWED", `${method.toUpperCase()} is not supported on ${path}.`),
+    );
+    // RFC 9110 §15.5.6: a 405 lists the methods the resource supports.
+    const allow = [...allowed].map((name) => name.toUpperCase()).join(", ");
+    writeReply(res, { ...reply, headers: { ...reply.headers, Allow: allow } }, corsHeaders, () => false);
   });
 }
 
@@ -93,7 +104,7 @@ function serve(
   // Everything from req must be read now: it is only valid during this callback.
   const rawParams: Record<string, string> = {};
   entry.paramNames.forEach((name, index) => {
-    rawParams[name] = decodeURIComponent(req.getParameter(index));
+    rawParams[name] = req.getParameter(index) ?? "";
   });
   const rawQuery = req.getQuery() ?? "";
   const authorization = req.getHeader("authorization");
@@ -149,20 +160,40 @@ async function handle(
   const queryObject = Object.fromEntries(new URLSearchParams(raw.rawQuery));
   if ("token" in queryObject || "access_token" in queryObject) throw new AvisoError("TOKEN_IN_URL");
   // Read the body first: uWS streams it whether or not we want it.
-  let bodyValue: unknown;
+  let body: Buffer | undefined;
   if (entry.body !== undefined) {
     const declared = raw.contentLength === "" ? undefined : Number(raw.contentLength);
-    const body = await readBody(res, deps.config.maxBodyBytes, declared);
+    body = await readBody(res, deps.config.maxBodyBytes, declared);
+  }
+  // Then who is asking: a caller without a valid token learns nothing about its request but 401.
+  let principal: Principal | undefined;
+  if (route.auth) principal = await authenticate(raw.authorization, deps.users);
+  let bodyValue: unknown;
+  if (entry.body !== undefined && body !== undefined) {
     if (body.length > 0 && !/^application\/json\b/i.test(raw.contentType)) {
       throw new AvisoError("UNSUPPORTED_MEDIA_TYPE", "Send the body as application/json.");
     }
     bodyValue = entry.body.check(parseJsonBody(body), "body");
   }
-  const params = entry.params === undefined ? raw.rawParams : entry.params.check(raw.rawParams, "path");
+  const decodedParams = decodeParams(raw.rawParams);
+  const params = entry.params === undefined ? decodedParams : entry.params.check(decodedParams, "path");
   const query = entry.query === undefined ? {} : entry.query.check(queryObject, "query");
-  let principal: Principal | undefined;
-  if (route.auth) principal = await authenticate(raw.authorization, deps.users);
   return route.handle({ params, query, body: bodyValue, principal, ip: raw.ip, signal });
+}
+
+/** Decodes path parameters here, not in the uWS callback: a throw there (bad `%` escapes) kills the process. */
+function decodeParams(raw: Record<string, string>): Record<string, string> {
+  const decoded: Record<string, string> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    try {
+      decoded[name] = decodeURIComponent(value);
+    } catch {
+      throw new AvisoError("VALIDATION_FAILED", `Invalid path: /${name} is not valid percent-encoding.`, {
+        details: { problems: [{ path: `/${name}`, message: "Invalid percent-encoding" }] },
+      });
+    }
+  }
+  return decoded;
 }
 
 async function authenticate(authorization: string, users: UserService): Promise<Principal> {

@@ -19,8 +19,11 @@ export class QueueSubscription implements SessionSubscription, ConsumerSink {
   private consumer: QueueConsumer | null = null;
   private announced = false;
   private held: Delivery[] = [];
+  /** Frames delivered by the engine that wait for the socket to drain (bounded by prefetch). */
+  private outbox: string[] = [];
   private closing = false;
   private readonly prefix: string;
+  private readonly stopDrainListener: () => void;
 
   constructor(
     private readonly session: WsSession,
@@ -30,6 +33,7 @@ export class QueueSubscription implements SessionSubscription, ConsumerSink {
     private readonly principal: Principal,
   ) {
     this.prefix = `{"op":"message","sub":${JSON.stringify(id)},"queue":${JSON.stringify(queue)},`;
+    this.stopDrainListener = session.onDrain(() => this.flush(true));
   }
 
   async attach(): Promise<void> {
@@ -56,8 +60,24 @@ export class QueueSubscription implements SessionSubscription, ConsumerSink {
       this.held.push(...deliveries);
       return;
     }
-    this.session.sendMany(deliveries.map((delivery) => `${this.prefix}${deliveryFields(delivery)}}`));
+    this.outbox.push(...deliveries.map((delivery) => `${this.prefix}${deliveryFields(delivery)}}`));
     this.session.deps.metrics.messagesDelivered.inc({ kind: "queue" }, deliveries.length);
+    this.flush(false);
+  }
+
+  /** The engine gives this consumer nothing new while earlier deliveries still wait for the socket. */
+  writable(): boolean {
+    return this.outbox.length === 0 && this.session.writable;
+  }
+
+  /** Sends what the socket takes; after a drain, asks the engine for more once all is out. */
+  private flush(drained: boolean): void {
+    if (this.closing) return;
+    if (this.outbox.length > 0) {
+      const sent = this.session.sendWhileWritable(this.outbox);
+      this.outbox = sent === this.outbox.length ? [] : this.outbox.slice(sent);
+    }
+    if (drained && this.writable()) this.consumer?.resume();
   }
 
   closed(reason: AvisoError): void {
@@ -80,6 +100,8 @@ export class QueueSubscription implements SessionSubscription, ConsumerSink {
 
   close(): void {
     this.closing = true;
+    this.outbox = [];
+    this.stopDrainListener();
     this.consumer?.close();
     this.consumer = null;
   }
@@ -96,6 +118,8 @@ export class QueueSubscription implements SessionSubscription, ConsumerSink {
 
   private end(reason: AvisoError): void {
     this.closing = true;
+    this.outbox = [];
+    this.stopDrainListener();
     this.session.forgetSubscription(this.id);
     this.session.sendError(reason, { sub: this.id });
   }

@@ -53,7 +53,10 @@ export class WsSession {
   private authTimer: Timer | null = null;
   private expiryTimer: Timer | null = null;
   private readonly subscriptions = new Map<string, SessionSubscription>();
+  private readonly drainListeners = new Set<() => void>();
   private nextQueueSub = 1;
+  /** When the socket last stopped being writable; null while it is. */
+  private unwritableSince: number | null = null;
 
   constructor(
     readonly socket: SocketPort,
@@ -131,6 +134,53 @@ export class WsSession {
     this.checkBackpressure();
   }
 
+  /**
+   * Below half the slow-consumer limit the socket takes more. Pushers (queue
+   * deliveries, topic replay) stop above it and go on when it drains, so a
+   * client that reads is never closed for a burst; only one that stops
+   * reading while live topic traffic keeps coming reaches the limit.
+   */
+  get writable(): boolean {
+    return (
+      this.state !== "closed" && this.socket.bufferedAmount() < this.deps.config.slowConsumerBufferBytes / 2
+    );
+  }
+
+  /** Sends frames from `from` on while the socket is writable; returns the index of the first unsent one. */
+  sendWhileWritable(frames: readonly string[], from = 0): number {
+    let next = from;
+    if (this.state === "closed") return next;
+    this.socket.cork(() => {
+      while (next < frames.length && this.writable) this.socket.send(frames[next++] as string);
+    });
+    this.checkBackpressure();
+    return next;
+  }
+
+  /** Resolves once the socket is writable (or closed). */
+  waitWritable(): Promise<void> {
+    if (this.writable || this.state === "closed") return Promise.resolve();
+    return new Promise((resolve) => {
+      const listener = () => {
+        if (!this.writable && this.state !== "closed") return;
+        this.drainListeners.delete(listener);
+        resolve();
+      };
+      this.drainListeners.add(listener);
+    });
+  }
+
+  onDrain(listener: () => void): () => void {
+    this.drainListeners.add(listener);
+    return () => this.drainListeners.delete(listener);
+  }
+
+  /** The transport wrote some of its backlog (uWS drain). */
+  drained(): void {
+    this.checkBackpressure();
+    for (const listener of [...this.drainListeners]) listener();
+  }
+
   sendError(error: AvisoError, context: { id?: RequestIdValue; sub?: string } = {}): void {
     this.send(errorFrame(error, context));
   }
@@ -191,16 +241,33 @@ export class WsSession {
     this.cleanUp();
   }
 
+  /**
+   * Called periodically: a socket that stays unwritable for slowConsumerStallMs is not reading; close it
+   * so its un-acked queue messages go to other consumers at once instead of after their ack deadline.
+   */
+  checkStall(now: number): void {
+    if (this.state === "closed") return;
+    if (this.writable) {
+      this.unwritableSince = null;
+      return;
+    }
+    this.unwritableSince ??= now;
+    if (now - this.unwritableSince >= this.deps.config.slowConsumerStallMs) this.closeSlow();
+  }
+
   /** Too much buffered for this socket: close it rather than let it hold memory or stall others. */
   checkBackpressure(): void {
     if (this.state === "closed") return;
     const buffered = this.socket.bufferedAmount();
     const limitBytes = this.deps.config.slowConsumerBufferBytes;
-    if (buffered <= limitBytes) return;
+    if (buffered > limitBytes) this.closeSlow();
+  }
+
+  private closeSlow(): void {
     logEvents.slowConsumerClosed(this.deps.log, {
       username: this.principalValue?.username ?? "",
-      bufferedBytes: buffered,
-      limitBytes,
+      bufferedBytes: this.socket.bufferedAmount(),
+      limitBytes: this.deps.config.slowConsumerBufferBytes,
     });
     this.state = "closed";
     this.socket.end(WsClose.SlowConsumer, "SLOW_CONSUMER");
@@ -208,6 +275,8 @@ export class WsSession {
   }
 
   private cleanUp(): void {
+    for (const listener of [...this.drainListeners]) listener();
+    this.drainListeners.clear();
     this.authTimer?.cancel();
     this.expiryTimer?.cancel();
     for (const subscription of this.subscriptions.values()) subscription.close();

@@ -16,9 +16,11 @@ export interface ChannelPublisher {
   subscriberCount(channel: string): number;
 }
 
-/** A live subscription as the registry sees it: told when its group ends. */
+/** A live subscription as the registry sees it: told when its group ends, asked to check its backlog. */
 export interface GroupMember {
   groupEnded(reason: AvisoError): void;
+  /** Frames were just published to its channel: close the socket now if it has fallen too far behind. */
+  checkBackpressure(): void;
 }
 
 /**
@@ -31,12 +33,16 @@ export class TopicFanouts implements LiveGroups {
   private readonly fanouts = new Map<string, Promise<TopicFanout>>();
   private readonly topicOfGroup = new Map<string, string>();
   private readonly membersOfGroup = new Map<string, Set<GroupMember>>();
+  /** Bytes published to each group since its members' buffers were last looked at. */
+  private readonly uncheckedBytes = new Map<string, number>();
   private nextGroup = 1;
 
   constructor(
     private readonly topics: TopicOwners,
     private readonly channels: ChannelPublisher,
     private readonly metrics: Metrics,
+    /** Bytes published to a group between looks at its members' outgoing buffers. */
+    private readonly backpressureCheckBytes: number,
   ) {}
 
   /** Joins a local subscriber; returns its group key (the subscription id it sees in frames). */
@@ -70,6 +76,7 @@ export class TopicFanouts implements LiveGroups {
     if (members !== undefined && members.size === 0) {
       this.membersOfGroup.delete(groupKey);
       this.topicOfGroup.delete(groupKey);
+      this.uncheckedBytes.delete(groupKey);
     }
     const loading = this.fanouts.get(topic);
     if (loading === undefined) return;
@@ -85,8 +92,21 @@ export class TopicFanouts implements LiveGroups {
     const topic = this.topicOfGroup.get(groupKey);
     if (topic === undefined) return;
     const prefix = `{"op":"message","sub":${JSON.stringify(groupKey)},"topic":${JSON.stringify(topic)},`;
-    for (const message of messages)
-      this.channels.publish(groupKey, `${prefix}${topicMessageFields(message)}}`);
+    // uWS writes channel frames to the sockets without us seeing them, so look at the members' buffers
+    // every backpressureCheckBytes published: a slow one must be closed with 4008 long before uWS's own
+    // ceiling (maxBackpressure) drops its frames and cuts it off with no close code. The 250 ms sweep
+    // alone is far too late for a fast publisher.
+    let unchecked = this.uncheckedBytes.get(groupKey) ?? 0;
+    for (const message of messages) {
+      const frame = `${prefix}${topicMessageFields(message)}}`;
+      this.channels.publish(groupKey, frame);
+      unchecked += frame.length;
+      if (unchecked >= this.backpressureCheckBytes) {
+        this.checkMembers(groupKey);
+        unchecked = 0;
+      }
+    }
+    if (this.topicOfGroup.has(groupKey)) this.uncheckedBytes.set(groupKey, unchecked);
     this.metrics.messagesDelivered.inc(
       { kind: "topic" },
       messages.length * this.channels.subscriberCount(groupKey),
@@ -97,7 +117,13 @@ export class TopicFanouts implements LiveGroups {
     const members = this.membersOfGroup.get(groupKey);
     this.membersOfGroup.delete(groupKey);
     this.topicOfGroup.delete(groupKey);
+    this.uncheckedBytes.delete(groupKey);
     for (const member of members ?? []) member.groupEnded(reason);
+  }
+
+  /** A member closed as a slow consumer leaves its group while this loop runs, which a Set allows. */
+  private checkMembers(groupKey: string): void {
+    for (const member of this.membersOfGroup.get(groupKey) ?? []) member.checkBackpressure();
   }
 
   private fanoutOf(topic: string): Promise<TopicFanout> {

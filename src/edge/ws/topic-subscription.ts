@@ -42,11 +42,16 @@ export class TopicSubscription implements SessionSubscription, FanoutMember, Gro
     this.session.send(okFrame(this.requestId, { sub: groupKey }));
   }
 
-  sendReplay(messages: readonly TopicMessage[]): void {
+  async sendReplay(messages: readonly TopicMessage[]): Promise<void> {
     if (this.left) return;
     const prefix = `{"op":"message","sub":${JSON.stringify(this.id)},"topic":${JSON.stringify(this.topic)},`;
-    this.session.sendMany(messages.map((message) => `${prefix}${topicMessageFields(message)}}`));
+    const frames = messages.map((message) => `${prefix}${topicMessageFields(message)}}`);
     this.session.deps.metrics.messagesDelivered.inc({ kind: "topic" }, messages.length);
+    for (let sent = 0; ; ) {
+      sent = this.session.sendWhileWritable(frames, sent);
+      if (sent >= frames.length || this.left || !this.session.isOpen) return;
+      await this.session.waitWritable();
+    }
   }
 
   goLive(groupKey: string, replay: ReplayInfo | null): void {
@@ -62,6 +67,10 @@ export class TopicSubscription implements SessionSubscription, FanoutMember, Gro
     this.close();
     this.session.forgetSubscription(this.id);
     this.session.sendError(reason, { sub: this.id });
+  }
+
+  checkBackpressure(): void {
+    if (!this.left) this.session.checkBackpressure();
   }
 
   /** The topic went away (deleted, or its feed ended). */

@@ -21,7 +21,7 @@ export interface WebSocketEndpoint {
   stop(): void;
 }
 
-/** How often sockets with live topic subscriptions are checked for backpressure. */
+/** How often every socket is checked for backpressure and stalls. */
 const SLOW_CONSUMER_SWEEP_MS = 250;
 
 /** Mounts /v1/ws: upgrade checks (token in header, no token in URL, connection limit), then one session per socket. */
@@ -58,7 +58,7 @@ export function mountWebSocket(
       }
       dispatchFrame(session, Buffer.from(message).toString("utf8"));
     },
-    drain: (ws) => ws.getUserData().session?.checkBackpressure(),
+    drain: (ws) => ws.getUserData().session?.drained(),
     close: (ws) => {
       const data = ws.getUserData();
       data.closed = true;
@@ -102,6 +102,12 @@ export function mountWebSocket(
     }
     const accept = (principal: Principal | null) => {
       if (aborted) return;
+      // Checked again: while the token was verified, other upgrades may have filled the node.
+      const lateProblem = upgradeProblem(query);
+      if (lateProblem !== undefined) {
+        refuse(lateProblem);
+        return;
+      }
       res.cork(() => {
         res.upgrade<SocketData>(
           { principal, ip, session: null, closed: false },
@@ -127,7 +133,11 @@ export function mountWebSocket(
   }
 
   const sweep = setInterval(() => {
-    for (const session of sessions) if (session.hasTopicSubscriptions) session.checkBackpressure();
+    const now = deps.clock.now();
+    for (const session of sessions) {
+      session.checkBackpressure();
+      session.checkStall(now);
+    }
   }, SLOW_CONSUMER_SWEEP_MS);
   sweep.unref();
 

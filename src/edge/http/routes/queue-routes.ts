@@ -39,6 +39,7 @@ export function queueRoutes(services: Services): AnyRoute[] {
         "INVALID_NAME",
         "QUEUE_EXISTS",
         "INVALID_DEAD_LETTER_QUEUE",
+        "ACCESS_DENIED",
       ],
       handle: async ({ principal, body }) => ({ status: 201, body: await queues.create(principal, body) }),
     }),
