@@ -59,7 +59,7 @@ export const configSchema = Type.Object(
       pattern: "^(sqlite:.*|mysql://[^/]+/[^/?#]+.*)$",
       examples: ["sqlite:", "sqlite:/var/lib/aviso/aviso.db", "mysql://user:pass@host:3306/aviso"],
       description:
-        "Store URL: `sqlite:` (file under dataDir), `sqlite:/path.db`, or `mysql://user:pass@host:port/db`.",
+        "Store URL: `sqlite:` (file under dataDir), `sqlite:/path.db`, `mysql://user:pass@host:port/db`, or `mysql://user:pass@primary:port,replica:port/db` (writes go to the first writable host).",
     }),
 
     // identity

@@ -228,8 +228,22 @@ export async function reapLeftoverServers(): Promise<void> {
   }
 }
 
+/** Variations on the default server (replication tests); every field defaults to what global-setup uses. */
+export interface LaunchMariadbOptions {
+  /** More mariadbd options, appended after the defaults (e.g. `--server-id=2`). */
+  extraArgs?: readonly string[];
+  /** Statements the init file runs first, at every start (e.g. `SET sql_log_bin = 0;`). */
+  initPrologue?: readonly string[];
+  /** Statements the init file runs last, at every start (e.g. a replication user). */
+  initEpilogue?: readonly string[];
+  /** What the app user may do, as in `GRANT <appPrivileges> ON *.*` (default `ALL PRIVILEGES`, with grant option). */
+  appPrivileges?: string;
+  /** The app user's password (default random); servers of one replication set share it. */
+  password?: string;
+}
+
 /** Creates a data directory and starts a fresh server on a free port. Used by global-setup. */
-export async function launchMariadb(): Promise<MariadbState> {
+export async function launchMariadb(options: LaunchMariadbOptions = {}): Promise<MariadbState> {
   const { server, installDb } = await ensureMariadbInstalled();
   const baseDir = await mkdtemp(join(tmpdir(), baseDirPrefix));
   const dataDir = join(baseDir, "data");
@@ -249,16 +263,22 @@ export async function launchMariadb(): Promise<MariadbState> {
     await rm(baseDir, { recursive: true, force: true });
     throw new Error(`mariadb-install-db failed: ${String(error)}`);
   }
-  const password = randomBytes(12).toString("hex");
+  const password = options.password ?? randomBytes(12).toString("hex");
+  const grant =
+    options.appPrivileges === undefined
+      ? { privileges: "ALL PRIVILEGES", suffix: " WITH GRANT OPTION" }
+      : { privileges: options.appPrivileges, suffix: "" };
   // Runs at every start (restarts included), hence IF NOT EXISTS.
   const initFile = join(baseDir, "init.sql");
   await writeFile(
     initFile,
     [
+      ...(options.initPrologue ?? []),
       `CREATE USER IF NOT EXISTS '${appUser}'@'localhost' IDENTIFIED BY '${password}';`,
       `CREATE USER IF NOT EXISTS '${appUser}'@'%' IDENTIFIED BY '${password}';`,
-      `GRANT ALL PRIVILEGES ON *.* TO '${appUser}'@'localhost' WITH GRANT OPTION;`,
-      `GRANT ALL PRIVILEGES ON *.* TO '${appUser}'@'%' WITH GRANT OPTION;`,
+      `GRANT ${grant.privileges} ON *.* TO '${appUser}'@'localhost'${grant.suffix};`,
+      `GRANT ${grant.privileges} ON *.* TO '${appUser}'@'%'${grant.suffix};`,
+      ...(options.initEpilogue ?? []),
       "",
     ].join("\n"),
   );
@@ -286,6 +306,7 @@ export async function launchMariadb(): Promise<MariadbState> {
         "--innodb-flush-log-at-trx-commit=1",
         "--max-connections=1000",
         "--max-allowed-packet=64M",
+        ...(options.extraArgs ?? []),
       ],
       pid: 0,
       port,

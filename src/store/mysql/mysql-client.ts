@@ -7,6 +7,8 @@ import mysql, {
 import { AvisoError } from "../../errors/aviso-error.ts";
 import type { Reason } from "../../errors/reasons.ts";
 import { isDeadlock, isDuplicateKey, toStoreError } from "./mysql-errors.ts";
+import type { PoolSource } from "./mysql-pool-source.ts";
+import { errorLabel } from "./mysql-probe.ts";
 import type { MysqlTarget } from "./mysql-url.ts";
 
 /** A deadlock rolls the whole transaction back, so it is safe to run again. */
@@ -41,14 +43,16 @@ export function createMysqlPool(target: MysqlTarget, poolSize: number): Pool {
 /**
  * The pool seen through the Store contract: every failure leaves as an
  * AvisoError, and a broken connection is dropped instead of reused, which is
- * what lets the pool heal by itself after the server restarts.
+ * what lets the pool heal by itself after the server restarts. With a host
+ * list the pool is the current primary's, and failures are reported back to
+ * the source so it can move to another server.
  */
 export class MysqlClient {
-  readonly pool: Pool;
+  readonly #source: PoolSource;
   #closed = false;
 
-  constructor(pool: Pool) {
-    this.pool = pool;
+  constructor(source: PoolSource) {
+    this.#source = source;
   }
 
   checkOpen(action: string): void {
@@ -59,43 +63,62 @@ export class MysqlClient {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.pool.end();
+    await this.#source.close();
   }
 
-  async select<T>(action: string, sql: string, values: unknown[] = []): Promise<T[]> {
+  /** Runs `work` on the current pool; its failures become AvisoErrors (`duplicate` for a duplicate key, when given). */
+  async withPool<T>(action: string, work: (pool: Pool) => Promise<T>, duplicate?: Reason): Promise<T> {
     this.checkOpen(action);
+    const pool = await this.#source.acquire(action);
     try {
-      const [rows] = await this.pool.query<RowDataPacket[]>(sql, values);
-      // Row shapes are fixed by our own SELECT column lists.
-      return rows as unknown as T[];
-    } catch (error) {
-      throw toStoreError(error, action);
-    }
-  }
-
-  /** Runs one statement; a duplicate key becomes `duplicate` when given. */
-  async write(action: string, sql: string, values: unknown[], duplicate?: Reason): Promise<ResultSetHeader> {
-    this.checkOpen(action);
-    try {
-      const [result] = await this.pool.query<ResultSetHeader>(sql, values);
-      return result;
+      return await work(pool);
     } catch (error) {
       if (duplicate !== undefined && isDuplicateKey(error)) {
         throw new AvisoError(duplicate, undefined, { cause: error });
       }
-      throw toStoreError(error, action);
+      throw this.#failure(pool, error, action);
     }
+  }
+
+  select<T>(action: string, sql: string, values: unknown[] = []): Promise<T[]> {
+    return this.withPool(action, async (pool) => {
+      const [rows] = await pool.query<RowDataPacket[]>(sql, values);
+      // Row shapes are fixed by our own SELECT column lists.
+      return rows as unknown as T[];
+    });
+  }
+
+  /** Runs one statement; a duplicate key becomes `duplicate` when given. */
+  write(action: string, sql: string, values: unknown[], duplicate?: Reason): Promise<ResultSetHeader> {
+    return this.withPool(
+      action,
+      async (pool) => {
+        const [result] = await pool.query<ResultSetHeader>(sql, values);
+        return result;
+      },
+      duplicate,
+    );
+  }
+
+  /** A round trip; with a host list also a check that the server still takes writes (for /readyz). */
+  ping(): Promise<void> {
+    if (!this.#source.checksWritable) return this.select("ping", "SELECT 1").then(() => undefined);
+    return this.withPool("ping", async (pool) => {
+      const [rows] = await pool.query<RowDataPacket[]>("SELECT @@global.read_only AS read_only");
+      if (Number(rows[0]?.read_only ?? 1) !== 0) throw readOnlyAnswer();
+    });
   }
 
   /** Runs `work` (which begins and commits) on one pooled connection, rolling back on failure and retrying deadlocks. */
   async transaction<T>(action: string, work: (connection: PoolConnection) => Promise<T>): Promise<T> {
     this.checkOpen(action);
     for (let attempt = 1; ; attempt++) {
+      const pool = await this.#source.acquire(action);
       let connection: PoolConnection;
       try {
-        connection = await this.pool.getConnection();
+        connection = await pool.getConnection();
       } catch (error) {
-        throw toStoreError(error, action);
+        throw this.#failure(pool, error, action);
       }
       try {
         const result = await work(connection);
@@ -104,10 +127,30 @@ export class MysqlClient {
       } catch (error) {
         await abandon(connection);
         if (isDeadlock(error) && attempt < deadlockAttempts) continue;
-        throw toStoreError(error, action);
+        throw this.#failure(pool, error, action);
       }
     }
   }
+
+  #failure(pool: Pool, error: unknown, action: string): AvisoError {
+    if (error instanceof AvisoError) return error;
+    if (this.#source.failed(pool, error)) {
+      // Whatever mysql2 said ("Pool is closed", a connection ended under a query), the server is gone for us.
+      return new AvisoError(
+        "STORE_UNAVAILABLE",
+        `MySQL primary lost during ${action} (${errorLabel(error)})`,
+        {
+          cause: error,
+        },
+      );
+    }
+    return toStoreError(error, action);
+  }
+}
+
+/** What a read-only server would answer a write with: the ping reports it the same way. */
+function readOnlyAnswer(): Error {
+  return Object.assign(new Error("The server is read-only"), { code: "ER_READ_ONLY_MODE", errno: 1836 });
 }
 
 /** Rolls back and returns the connection, or drops it if it is broken. */

@@ -67,8 +67,36 @@ const unavailableErrnos = new Set([
   2003, // CR_CONN_HOST_ERROR
   2006, // CR_SERVER_GONE_ERROR
   2013, // CR_SERVER_LOST
+  3101, // ER_TRANSACTION_ROLLBACK_DURING_COMMIT (MySQL Group Replication conflict: rolled back)
   4031, // ER_CLIENT_INTERACTION_TIMEOUT (MySQL 8)
 ]);
+
+// Answers after which this server is no primary to write to: it refuses
+// writes (read-only: a replica, or a primary being demoted) or went away.
+const lostPrimaryErrnos = new Set([
+  1053, // ER_SERVER_SHUTDOWN
+  1290, // ER_OPTION_PREVENTS_STATEMENT (--read-only)
+  1792, // ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION
+  1836, // ER_READ_ONLY_MODE
+  1927, // ER_CONNECTION_KILLED
+  2002, // CR_CONNECTION_ERROR
+  2003, // CR_CONN_HOST_ERROR
+  2006, // CR_SERVER_GONE_ERROR
+  2013, // CR_SERVER_LOST
+]);
+
+/**
+ * True when the server a failure came from should no longer be written to:
+ * the connection is gone or the server is read-only. Not for busy answers
+ * (too many connections, lock wait timeouts), which say nothing about it.
+ */
+export function isPrimaryLost(error: unknown): boolean {
+  const e = driverError(error);
+  if (e === undefined) return false;
+  if (e.fatal === true) return true;
+  if (typeof e.code === "string" && unavailableCodes.has(e.code)) return true;
+  return typeof e.errno === "number" && lostPrimaryErrnos.has(e.errno);
+}
 
 /** True when the failure says the database cannot be reached or used right now. */
 export function isUnavailable(error: unknown): boolean {

@@ -40,23 +40,36 @@ import {
 import type { QueueHead, Store, TopicHead, WriteOp, WriteOutcome } from "../store.ts";
 import { createMysqlPool, MysqlClient } from "./mysql-client.ts";
 import { commitOnConnection } from "./mysql-commit.ts";
-import { toStoreError } from "./mysql-errors.ts";
+import { createFailoverPoolSource } from "./mysql-failover.ts";
 import { migrateMysql } from "./mysql-migrate.ts";
-import { parseMysqlUrl } from "./mysql-url.ts";
+import { fixedPoolSource } from "./mysql-pool-source.ts";
+import { parseMysqlUrl, targetOf } from "./mysql-url.ts";
 
 export interface MysqlStoreOptions {
-  /** `mysql://user:password@host:port/database` */
+  /** `mysql://user:password@host:port/database`, or `…@primary:port,replica:port/database` to follow a failover. */
   url: string;
   /** Most connections this node opens (default 10). */
   poolSize?: number;
+  /** With a host list: how long one probe of a host may take (default 2 s). */
+  probeTimeoutMs?: number;
 }
 
 const tableOf: Readonly<Record<ResourceKind, string>> = { queue: "queues", topic: "topics" };
 
 /** Creates a MySQL/MariaDB store over a connection pool. Call migrate() before use. */
 export async function createMysqlStore(options: MysqlStoreOptions): Promise<Store> {
-  const target = parseMysqlUrl(options.url);
-  return new MysqlStore(new MysqlClient(createMysqlPool(target, options.poolSize ?? 10)), target.database);
+  const url = parseMysqlUrl(options.url);
+  const poolSize = options.poolSize ?? 10;
+  const [only] = url.hosts;
+  const source =
+    url.hosts.length === 1 && only !== undefined
+      ? fixedPoolSource(createMysqlPool(targetOf(url, only), poolSize))
+      : createFailoverPoolSource(url, {
+          poolSize,
+          createPool: createMysqlPool,
+          probeTimeoutMs: options.probeTimeoutMs,
+        });
+  return new MysqlStore(new MysqlClient(source), url.database);
 }
 
 class MysqlStore implements Store {
@@ -70,16 +83,11 @@ class MysqlStore implements Store {
   }
 
   async migrate(): Promise<void> {
-    this.#db.checkOpen("migrate");
-    try {
-      await migrateMysql(this.#db.pool, this.#database);
-    } catch (error) {
-      throw toStoreError(error, "migrate");
-    }
+    await this.#db.withPool("migrate", (pool) => migrateMysql(pool, this.#database));
   }
 
-  async ping(): Promise<void> {
-    await this.#db.select("ping", "SELECT 1");
+  ping(): Promise<void> {
+    return this.#db.ping();
   }
 
   close(): Promise<void> {
