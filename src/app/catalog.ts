@@ -23,7 +23,7 @@ export interface Resource<T> {
 export class Catalog {
   private readonly queues = new Map<string, Cached<QueueDefinition>>();
   private readonly topics = new Map<string, Cached<TopicDefinition>>();
-  private readonly listeners = new Set<(kind: ResourceKind, name: string) => void>();
+  private readonly listeners = new Set<(kind: ResourceKind, name: string) => Promise<void>>();
 
   constructor(
     private readonly store: Store,
@@ -41,10 +41,14 @@ export class Catalog {
     return this.lookup(this.topics, name, "topic", () => this.store.getTopic(name));
   }
 
-  /** Forget a resource here and tell listeners (the cluster broadcasts local changes). */
-  changed(kind: ResourceKind, name: string): void {
+  /**
+   * Forget a resource here and tell listeners (a cluster node tells every
+   * peer); resolves once they have been told, so the change is visible on
+   * every node by the time the caller answers its client.
+   */
+  async changed(kind: ResourceKind, name: string): Promise<void> {
     this.forget(kind, name);
-    for (const listener of this.listeners) listener(kind, name);
+    await Promise.all([...this.listeners].map((listener) => listener(kind, name)));
   }
 
   /** Forget a resource because another node changed it. */
@@ -52,7 +56,7 @@ export class Catalog {
     (kind === "queue" ? this.queues : this.topics).delete(name);
   }
 
-  onChanged(listener: (kind: ResourceKind, name: string) => void): () => void {
+  onChanged(listener: (kind: ResourceKind, name: string) => Promise<void>): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }

@@ -25,7 +25,7 @@ export class GrantService {
       permissions: [...new Set(input.permissions)].sort(),
     };
     await this.ctx.store.putGrant(grant);
-    this.ctx.catalog.changed(kind, name);
+    await this.ctx.catalog.changed(kind, name);
     return grant;
   }
 

@@ -63,7 +63,7 @@ export class QueueService {
       createdAt: clock.now(),
     };
     await store.createQueue(definition);
-    this.ctx.catalog.changed("queue", definition.name);
+    await this.ctx.catalog.changed("queue", definition.name);
     return { ...definition, depth: 0, inFlight: 0, consumers: 0 };
   }
 
@@ -88,7 +88,7 @@ export class QueueService {
     const resource = await this.ctx.catalog.queue(name);
     assertOwner(principal.username, resource, "delete");
     const deleted = await this.ctx.store.deleteQueue(name);
-    this.ctx.catalog.changed("queue", name);
+    await this.ctx.catalog.changed("queue", name);
     if (!deleted) throw new AvisoError("QUEUE_NOT_FOUND", `No queue is named "${name}".`);
     this.ctx.owners.release("queue", name, new AvisoError("QUEUE_NOT_FOUND", `Queue "${name}" was deleted.`));
   }

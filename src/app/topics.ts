@@ -57,7 +57,7 @@ export class TopicService {
       createdAt: clock.now(),
     };
     await store.createTopic(definition);
-    this.ctx.catalog.changed("topic", definition.name);
+    await this.ctx.catalog.changed("topic", definition.name);
     return { ...definition, nextOffset: 0, firstOffset: 0 };
   }
 
@@ -82,7 +82,7 @@ export class TopicService {
     const resource = await this.ctx.catalog.topic(name);
     assertOwner(principal.username, resource, "delete");
     const deleted = await this.ctx.store.deleteTopic(name);
-    this.ctx.catalog.changed("topic", name);
+    await this.ctx.catalog.changed("topic", name);
     if (!deleted) throw new AvisoError("TOPIC_NOT_FOUND", `No topic is named "${name}".`);
     this.ctx.owners.release("topic", name, new AvisoError("TOPIC_NOT_FOUND", `Topic "${name}" was deleted.`));
   }

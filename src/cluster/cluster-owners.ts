@@ -1,0 +1,198 @@
+import type { EngineHost } from "../app/engine-host.ts";
+import { createLocalOwners } from "../app/local-owners.ts";
+import type { Owners, QueueOwners, TopicOwners } from "../app/owners.ts";
+import type { Clock } from "../broker/clock.ts";
+import type { TopicFeed } from "../broker/topic/topic-ports.ts";
+import type { ResourceKind } from "../broker/types.ts";
+import { AvisoError } from "../errors/aviso-error.ts";
+import type { Coordinator } from "./coordinator.ts";
+import { followFrom } from "./follow-from.ts";
+import type { Ownership } from "./ownership.ts";
+import type { PeerClient } from "./peer/peer-client.ts";
+import type { PeerEvent } from "./peer/peer-types.ts";
+import type { PeerPool } from "./peer-pool.ts";
+import { ResilientFeed } from "./resilient-feed.ts";
+
+/** A call is retried on another route while ownership settles, up to this long (covers a session timeout). */
+export interface RoutingOptions {
+  routeTimeoutMs: number;
+}
+
+type Target = { local: true; owners: Owners } | { local: false; link: PeerClient };
+
+const RETRY_DELAY_MS = 50;
+
+/**
+ * Owners for a cluster node: each call goes to the resource's owner — this
+ * node (after taking the lease) or a peer over gRPC. While ownership moves
+ * (a node died, joined or left), calls that were certainly not executed
+ * (FENCED: "not the owner") are retried on the new route; calls that may have
+ * been executed are retried only when that is harmless (acks, reads, keyed
+ * publishes) — otherwise the client gets 503 and decides.
+ */
+export class ClusterOwners implements Owners {
+  private readonly local: Owners;
+  readonly queues: QueueOwners;
+  readonly topics: TopicOwners;
+
+  constructor(
+    /** The coordinator once the node has joined; throws NOT_READY before. */
+    private readonly coordinatorNow: () => Coordinator,
+    private readonly ownership: Ownership,
+    private readonly host: EngineHost,
+    private readonly peers: PeerPool,
+    private readonly clock: Clock,
+    private readonly options: RoutingOptions,
+  ) {
+    this.local = createLocalOwners(host);
+    this.queues = {
+      publish: (queue, inputs) =>
+        this.call(
+          "queue",
+          queue,
+          inputs.every((input) => input.idempotencyKey !== undefined),
+          (target) => (target.local ? target.owners.queues : target.link.queues).publish(queue, inputs),
+        ),
+      receive: (queue, request, signal) =>
+        this.call("queue", queue, true, (target) =>
+          (target.local ? target.owners.queues : target.link.queues).receive(queue, request, signal),
+        ),
+      ack: (queue, receipts) =>
+        this.call("queue", queue, true, (target) =>
+          (target.local ? target.owners.queues : target.link.queues).ack(queue, receipts),
+        ),
+      nack: (queue, receipts, delayMs) =>
+        this.call("queue", queue, true, (target) =>
+          (target.local ? target.owners.queues : target.link.queues).nack(queue, receipts, delayMs),
+        ),
+      consume: (queue, sink, prefetch) =>
+        this.call("queue", queue, true, (target) =>
+          (target.local ? target.owners.queues : target.link.queues).consume(queue, sink, prefetch),
+        ),
+      stats: (queue) =>
+        this.call("queue", queue, true, (target) =>
+          (target.local ? target.owners.queues : target.link.queues).stats(queue),
+        ),
+    };
+    this.topics = {
+      publish: (topic, inputs) =>
+        this.call(
+          "topic",
+          topic,
+          inputs.every((input) => input.idempotencyKey !== undefined),
+          (target) => (target.local ? target.owners.topics : target.link.topics).publish(topic, inputs),
+        ),
+      head: (topic) =>
+        this.call("topic", topic, true, (target) =>
+          (target.local ? target.owners.topics : target.link.topics).head(topic),
+        ),
+      feed: (topic) => ResilientFeed.start(topic, (fromOffset) => this.openFeed(topic, fromOffset)),
+    };
+  }
+
+  /** What peers may ask of this node: only resources it owns (else FENCED, and the caller re-routes). */
+  servingOwners(): Owners {
+    const owned = async <T>(kind: ResourceKind, name: string, run: () => Promise<T>): Promise<T> => {
+      await this.ownership.ensureOwned(kind, name);
+      return run();
+    };
+    const { queues, topics } = this.local;
+    return {
+      queues: {
+        publish: (queue, inputs) => owned("queue", queue, () => queues.publish(queue, inputs)),
+        receive: (queue, request, signal) =>
+          owned("queue", queue, () => queues.receive(queue, request, signal)),
+        ack: (queue, receipts) => owned("queue", queue, () => queues.ack(queue, receipts)),
+        nack: (queue, receipts, delayMs) =>
+          owned("queue", queue, () => queues.nack(queue, receipts, delayMs)),
+        consume: (queue, sink, prefetch) =>
+          owned("queue", queue, () => queues.consume(queue, sink, prefetch)),
+        stats: (queue) => owned("queue", queue, () => queues.stats(queue)),
+      },
+      topics: {
+        publish: (topic, inputs) => owned("topic", topic, () => topics.publish(topic, inputs)),
+        head: (topic) => owned("topic", topic, () => topics.head(topic)),
+        feed: (topic) => owned("topic", topic, () => topics.feed(topic)),
+      },
+      release: (kind, name, reason) => this.host.release(kind, name, reason),
+      bindingCreated: (topic, queue) => this.bindingChanged(topic, queue, true),
+      bindingRemoved: (topic, queue) => this.bindingChanged(topic, queue, false),
+      close: async () => {},
+    };
+  }
+
+  /** A deleted resource: its owner (wherever it is) drops its engine and tells its subscribers. */
+  release(kind: ResourceKind, name: string, reason: AvisoError): void {
+    this.host.release(kind, name, reason);
+    void this.broadcast({ type: "release", kind, name, reason });
+  }
+
+  bindingCreated(topic: string, queue: string): Promise<void> {
+    return this.bindingChanged(topic, queue, true);
+  }
+
+  bindingRemoved(topic: string, queue: string): Promise<void> {
+    return this.bindingChanged(topic, queue, false);
+  }
+
+  async close(reason: AvisoError): Promise<void> {
+    await this.ownership.close();
+    this.host.close(reason);
+    this.peers.close();
+  }
+
+  broadcast(event: PeerEvent): Promise<void> {
+    return this.peers.broadcast(this.coordinatorNow().members(), this.coordinatorNow().self.id, event);
+  }
+
+  /** The queue's owner starts or stops copying; routed like any call. */
+  private async bindingChanged(topic: string, queue: string, created: boolean): Promise<void> {
+    await this.call("queue", queue, true, async (target) => {
+      if (target.local) {
+        if (created) await this.host.startBinding(topic, queue);
+        else this.host.stopBinding(topic, queue);
+        return;
+      }
+      await target.link.notify({ type: created ? "bindingCreated" : "bindingRemoved", topic, queue });
+    });
+  }
+
+  private async openFeed(topic: string, fromOffset: number | undefined): Promise<TopicFeed> {
+    return this.call("topic", topic, true, async (target) => {
+      if (!target.local) return target.link.topics.feed(topic, fromOffset);
+      const engine = await target.owners.topics.feed(topic);
+      return fromOffset === undefined ? engine : followFrom(engine, fromOffset);
+    });
+  }
+
+  private async target(kind: ResourceKind, name: string): Promise<Target> {
+    const owner = this.coordinatorNow().ownerOf(kind, name);
+    if (owner.id !== this.coordinatorNow().self.id) return { local: false, link: this.peers.get(owner) };
+    await this.ownership.ensureOwned(kind, name);
+    return { local: true, owners: this.local };
+  }
+
+  private async call<T>(
+    kind: ResourceKind,
+    name: string,
+    retryIfUnsure: boolean,
+    run: (target: Target) => Promise<T>,
+  ): Promise<T> {
+    const deadline = this.clock.now() + this.options.routeTimeoutMs;
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return await run(await this.target(kind, name));
+      } catch (thrown) {
+        const error = AvisoError.from(thrown);
+        const certainlyNotDone = error.reason === "FENCED";
+        const retry = certainlyNotDone || (retryIfUnsure && error.reason === "OWNER_UNAVAILABLE");
+        if (!retry || this.clock.now() >= deadline) {
+          throw certainlyNotDone
+            ? new AvisoError("OWNER_UNAVAILABLE", `The owner of ${kind} "${name}" is changing; retry.`)
+            : error;
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(1000, RETRY_DELAY_MS * 2 ** attempt)));
+      }
+    }
+  }
+}

@@ -1,0 +1,159 @@
+import type { Catalog } from "../app/catalog.ts";
+import type { EngineHost } from "../app/engine-host.ts";
+import type { Clock } from "../broker/clock.ts";
+import type { ResourceKind } from "../broker/types.ts";
+import type { Config } from "../config/schema.ts";
+import type { ClusterInfo } from "../edge/http/routes/operation-routes.ts";
+import { AvisoError } from "../errors/aviso-error.ts";
+import { logEvents } from "../log/events.ts";
+import type { Logger } from "../log/logger.ts";
+import type { GroupCommitter } from "../store/group-commit.ts";
+import { ClusterOwners } from "./cluster-owners.ts";
+import type { Coordinator, CoordinatorStatus, Member } from "./coordinator.ts";
+import { Ownership } from "./ownership.ts";
+import { createPeerClient } from "./peer/peer-client.ts";
+import { type RunningPeerServer, startPeerServer } from "./peer/peer-server.ts";
+import type { PeerEvent } from "./peer/peer-types.ts";
+import { PeerPool } from "./peer-pool.ts";
+import { createZooKeeperCoordinator } from "./zookeeper/zookeeper-coordinator.ts";
+
+export interface ClusterRuntimeDeps {
+  config: Config;
+  host: EngineHost;
+  committer: GroupCommitter;
+  catalog: Catalog;
+  clock: Clock;
+  log: Logger;
+}
+
+/**
+ * Everything a cluster node has that a standalone one does not: the peer
+ * gRPC server, ZooKeeper membership and leases, and the owners that route
+ * each call to the node owning the resource. Built before the HTTP server
+ * (engines need `mayOwn`), joined after it (members advertise their URLs).
+ */
+export class ClusterRuntime {
+  readonly owners: ClusterOwners;
+  private coordinator: Coordinator | null = null;
+  private readonly ownership: Ownership;
+  private peerServer: RunningPeerServer | null = null;
+  private readonly peers: PeerPool;
+  private connected = false;
+  private stopStatus: () => void = () => {};
+
+  constructor(private readonly deps: ClusterRuntimeDeps) {
+    const { config } = deps;
+    const clusterSecret = config.clusterSecret as string;
+    this.peers = new PeerPool((member) => createPeerClient({ peerUrl: member.peerUrl, clusterSecret }));
+    const coordinatorNow = (): Coordinator => {
+      if (this.coordinator === null)
+        throw new AvisoError("NOT_READY", "This node has not joined its cluster yet.");
+      return this.coordinator;
+    };
+    const acquireTimeoutMs = config.zkSessionTimeoutMs * 2 + 5000;
+    this.ownership = new Ownership(coordinatorNow, deps.host, deps.committer, acquireTimeoutMs, {
+      acquired: (kind, name) => logEvents.ownershipAcquired(deps.log, { kind, name, epoch: 0 }),
+      released: (kind, name) => logEvents.ownershipReleased(deps.log, { kind, name, epoch: 0 }),
+    });
+    this.owners = new ClusterOwners(coordinatorNow, this.ownership, deps.host, this.peers, deps.clock, {
+      routeTimeoutMs: acquireTimeoutMs + 5000,
+    });
+    deps.catalog.onChanged((kind, name) => this.owners.broadcast({ type: "changed", kind, name }));
+  }
+
+  /** Engines may load a resource only while this node holds its lease. */
+  mayOwn(kind: ResourceKind, name: string): boolean {
+    return this.ownership.holds(kind, name);
+  }
+
+  get isReady(): boolean {
+    return this.connected;
+  }
+
+  /** Starts the peer server; returns its port (advertised in the member record). */
+  async listenPeers(): Promise<number> {
+    const { config, log } = this.deps;
+    this.peerServer = await startPeerServer({
+      host: config.host,
+      port: config.peerPort,
+      clusterSecret: config.clusterSecret as string,
+      handler: { owners: this.owners.servingOwners(), notify: (event) => this.onPeerEvent(event) },
+      log,
+    });
+    return this.peerServer.port;
+  }
+
+  /** Joins the cluster as `self`; resolves once registered and the member list is loaded. */
+  async join(self: Member): Promise<void> {
+    const { config, log } = this.deps;
+    const coordinator = createZooKeeperCoordinator({
+      connectString: config.zk as string,
+      sessionTimeoutMs: config.zkSessionTimeoutMs,
+      self,
+      logger: log,
+    });
+    this.coordinator = coordinator;
+    this.stopStatus = coordinator.onStatus((status) => this.onStatus(status));
+    await coordinator.start();
+    this.connected = true;
+    this.peers.sync(coordinator.members());
+  }
+
+  info(): ClusterInfo {
+    const joined = () => this.coordinator;
+    return {
+      mode: "cluster",
+      get self() {
+        return joined()?.self ?? { id: "", httpUrl: "", peerUrl: "" };
+      },
+      members: () => [...(this.coordinator?.members() ?? [])],
+      owned: () => this.ownership.owned(),
+    };
+  }
+
+  /** Graceful: hand every owned resource over (flushed first), leave the cluster, stop the peer server. */
+  async close(reason: AvisoError): Promise<void> {
+    await this.owners.close(reason);
+    this.stopStatus();
+    await this.coordinator?.close().catch(() => {});
+    await this.peerServer?.close();
+  }
+
+  private onStatus(status: CoordinatorStatus): void {
+    const { log } = this.deps;
+    switch (status.type) {
+      case "members":
+        this.peers.sync(status.members);
+        void this.ownership
+          .rebalance()
+          .catch((err: unknown) => logEvents.unexpectedError(log, { context: "rebalance", err }));
+        return;
+      case "disconnected":
+      case "expired":
+        this.connected = false;
+        return;
+      case "connected":
+      case "reconnected":
+        this.connected = true;
+        return;
+    }
+  }
+
+  private async onPeerEvent(event: PeerEvent): Promise<void> {
+    const serving = this.owners.servingOwners();
+    switch (event.type) {
+      case "changed":
+        this.deps.catalog.forget(event.kind, event.name);
+        return;
+      case "release":
+        this.deps.host.release(event.kind, event.name, event.reason);
+        return;
+      case "bindingCreated":
+        await serving.bindingCreated(event.topic, event.queue);
+        return;
+      case "bindingRemoved":
+        await serving.bindingRemoved(event.topic, event.queue);
+        return;
+    }
+  }
+}

@@ -1,0 +1,147 @@
+import type { EngineHost } from "../app/engine-host.ts";
+import type { ResourceKind } from "../broker/types.ts";
+import { AvisoError } from "../errors/aviso-error.ts";
+import type { GroupCommitter } from "../store/group-commit.ts";
+import type { Coordinator, Lease } from "./coordinator.ts";
+
+interface Held {
+  kind: ResourceKind;
+  name: string;
+  lease: Lease | null;
+  acquiring: Promise<Lease> | null;
+  abort: AbortController;
+}
+
+export interface OwnershipEvents {
+  acquired?(kind: ResourceKind, name: string): void;
+  released?(kind: ResourceKind, name: string, why: "moved" | "lost" | "closing"): void;
+}
+
+const key = (kind: ResourceKind, name: string) => `${kind}/${name}`;
+
+/**
+ * The resources this node owns in a cluster. A node serves a resource only
+ * while it is the rendezvous owner AND holds its lease: the lease is taken on
+ * first use (waiting while a previous owner still holds it), given back after
+ * a flush when membership moves the resource elsewhere, and on session loss
+ * the engine is dropped at once.
+ */
+export class Ownership {
+  private readonly held = new Map<string, Held>();
+  private closing = false;
+
+  constructor(
+    /** The coordinator once the node has joined; throws NOT_READY before. */
+    private readonly coordinatorNow: () => Coordinator,
+    private readonly host: EngineHost,
+    private readonly committer: GroupCommitter,
+    private readonly acquireTimeoutMs: number,
+    private readonly events: OwnershipEvents = {},
+  ) {}
+
+  isOwner(kind: ResourceKind, name: string): boolean {
+    return this.coordinatorNow().ownerOf(kind, name).id === this.coordinatorNow().self.id;
+  }
+
+  /** True while this node holds the lease (engines may load only then). */
+  holds(kind: ResourceKind, name: string): boolean {
+    return this.held.get(key(kind, name))?.lease?.held === true;
+  }
+
+  /** Resolves once this node holds the lease; FENCED when another node is the owner. */
+  async ensureOwned(kind: ResourceKind, name: string): Promise<void> {
+    if (this.closing) throw new AvisoError("SHUTTING_DOWN");
+    if (!this.isOwner(kind, name)) throw notOwner(kind, name);
+    const entry = this.held.get(key(kind, name));
+    if (entry?.lease?.held === true) return;
+    if (entry?.acquiring != null) {
+      await entry.acquiring;
+      return this.ensureOwned(kind, name);
+    }
+    await this.acquire(kind, name);
+  }
+
+  /** Membership changed: hand over every resource that now belongs to another node. */
+  async rebalance(): Promise<void> {
+    const moving = [...this.held.values()].filter((entry) => !this.isOwner(entry.kind, entry.name));
+    await Promise.all(moving.map((entry) => this.handOver(entry, "moved")));
+  }
+
+  owned(): { queues: string[]; topics: string[] } {
+    const owned = { queues: [] as string[], topics: [] as string[] };
+    for (const entry of this.held.values()) {
+      if (entry.lease?.held !== true) continue;
+      (entry.kind === "queue" ? owned.queues : owned.topics).push(entry.name);
+    }
+    return owned;
+  }
+
+  /** Graceful stop: flush, then give every lease back so the next owners take over at once. */
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all([...this.held.values()].map((entry) => this.handOver(entry, "closing")));
+  }
+
+  private async acquire(kind: ResourceKind, name: string): Promise<void> {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), this.acquireTimeoutMs);
+    const entry: Held = { kind, name, lease: null, acquiring: null, abort };
+    entry.acquiring = this.coordinatorNow().acquire(kind, name, abort.signal);
+    this.held.set(key(kind, name), entry);
+    let lease: Lease;
+    try {
+      lease = await entry.acquiring;
+    } catch (error) {
+      if (this.held.get(key(kind, name)) === entry) this.held.delete(key(kind, name));
+      throw new AvisoError(
+        "OWNER_UNAVAILABLE",
+        `Could not take ownership of ${kind} "${name}" in time; retry.`,
+        {
+          cause: error,
+        },
+      );
+    } finally {
+      clearTimeout(timer);
+      entry.acquiring = null;
+    }
+    if (this.held.get(key(kind, name)) !== entry || !this.isOwner(kind, name) || this.closing) {
+      // Membership moved while we waited: do not keep what is no longer ours.
+      if (this.held.get(key(kind, name)) === entry) this.held.delete(key(kind, name));
+      await this.coordinatorNow()
+        .release(lease)
+        .catch(() => {});
+      throw notOwner(kind, name);
+    }
+    entry.lease = lease;
+    lease.onLost(() => {
+      if (this.held.get(key(kind, name)) !== entry) return;
+      this.held.delete(key(kind, name));
+      this.host.release(kind, name, moved(kind, name));
+      this.events.released?.(kind, name, "lost");
+    });
+    this.events.acquired?.(kind, name);
+  }
+
+  private async handOver(entry: Held, why: "moved" | "closing"): Promise<void> {
+    if (this.held.get(key(entry.kind, entry.name)) !== entry) return;
+    this.held.delete(key(entry.kind, entry.name));
+    entry.abort.abort();
+    this.host.release(entry.kind, entry.name, moved(entry.kind, entry.name));
+    // Writes already handed to the committer land before the next owner claims the resource.
+    await this.committer.flush();
+    if (entry.lease !== null)
+      await this.coordinatorNow()
+        .release(entry.lease)
+        .catch(() => {});
+    this.events.released?.(entry.kind, entry.name, why);
+  }
+}
+
+/** Not executed because this node is not the owner: always safe to retry elsewhere. */
+export function notOwner(kind: ResourceKind, name: string): AvisoError {
+  return new AvisoError("FENCED", `This node does not own ${kind} "${name}"; retry on its owner.`);
+}
+
+function moved(kind: ResourceKind, name: string): AvisoError {
+  return new AvisoError("OWNER_UNAVAILABLE", `Ownership of ${kind} "${name}" is moving; retry.`);
+}

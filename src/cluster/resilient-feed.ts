@@ -1,0 +1,129 @@
+import type { TopicFeed } from "../broker/topic/topic-ports.ts";
+import type { TopicMessage } from "../broker/types.ts";
+import { AvisoError } from "../errors/aviso-error.ts";
+
+/** Opens the topic's committed log at `fromOffset` on whichever node owns it now. */
+export type FeedOpener = (fromOffset: number | undefined) => Promise<TopicFeed>;
+
+const REOPEN_DELAY_MS = 200;
+const REOPEN_GIVE_UP_MS = 60_000;
+
+/** Reasons after which the feed is reopened (the owner moved) rather than ended. */
+function isTransient(reason: AvisoError): boolean {
+  return ["OWNER_UNAVAILABLE", "FENCED", "SHUTTING_DOWN", "STORE_UNAVAILABLE"].includes(reason.reason);
+}
+
+/**
+ * A topic feed that outlives its owner. Listeners see one contiguous run of
+ * committed offsets; when the owner dies or hands over, the feed reopens on
+ * the new owner from the next offset it has not yet passed on, so fan-outs
+ * and durable subscriptions on this node notice nothing but a pause.
+ */
+export class ResilientFeed implements TopicFeed {
+  private source: TopicFeed | null = null;
+  private detachSource: Array<() => void> = [];
+  private next = 0;
+  private first = 0;
+  private readonly committedListeners = new Set<(messages: readonly TopicMessage[]) => void>();
+  private readonly endedListeners = new Set<(reason: AvisoError) => void>();
+  private ended: AvisoError | null = null;
+  private reopening: Promise<void> | null = null;
+
+  private constructor(
+    readonly name: string,
+    private readonly open: FeedOpener,
+  ) {}
+
+  static async start(name: string, open: FeedOpener): Promise<ResilientFeed> {
+    const feed = new ResilientFeed(name, open);
+    feed.attach(await open(undefined));
+    return feed;
+  }
+
+  nextOffset(): number {
+    return this.next;
+  }
+
+  firstOffset(): number {
+    return this.source?.firstOffset() ?? this.first;
+  }
+
+  async read(fromOffset: number, limit: number): Promise<TopicMessage[]> {
+    if (this.reopening !== null) await this.reopening;
+    if (this.source === null) throw this.ended ?? new AvisoError("OWNER_UNAVAILABLE");
+    const messages = await this.source.read(fromOffset, limit);
+    // Never hand out what listeners have not been told about yet.
+    return messages.filter((message) => message.offset < this.next);
+  }
+
+  onCommitted(listener: (messages: readonly TopicMessage[]) => void): () => void {
+    this.committedListeners.add(listener);
+    return () => this.committedListeners.delete(listener);
+  }
+
+  onEnded(listener: (reason: AvisoError) => void): () => void {
+    this.endedListeners.add(listener);
+    return () => this.endedListeners.delete(listener);
+  }
+
+  /** Stops following (no listener is told). */
+  close(): void {
+    this.ended ??= new AvisoError("SHUTTING_DOWN");
+    for (const detach of this.detachSource.splice(0)) detach();
+    this.source = null;
+  }
+
+  private attach(source: TopicFeed): void {
+    this.source = source;
+    this.next = Math.max(this.next, source.nextOffset());
+    this.first = source.firstOffset();
+    this.detachSource = [
+      source.onCommitted((messages) => this.pass(messages)),
+      source.onEnded((reason) => this.sourceEnded(source, reason)),
+    ];
+  }
+
+  private pass(messages: readonly TopicMessage[]): void {
+    const fresh = messages.filter((message) => message.offset >= this.next);
+    const last = fresh.at(-1);
+    if (last === undefined) return;
+    this.next = last.offset + 1;
+    for (const listener of this.committedListeners) listener(fresh);
+  }
+
+  private sourceEnded(source: TopicFeed, reason: AvisoError): void {
+    if (this.source !== source || this.ended !== null) return;
+    for (const detach of this.detachSource.splice(0)) detach();
+    this.source = null;
+    if (!isTransient(reason)) {
+      this.end(reason);
+      return;
+    }
+    this.reopening = this.reopen(Date.now() + REOPEN_GIVE_UP_MS, reason).finally(() => {
+      this.reopening = null;
+    });
+  }
+
+  private async reopen(giveUpAt: number, lastReason: AvisoError): Promise<void> {
+    let reason = lastReason;
+    while (this.ended === null && Date.now() < giveUpAt) {
+      await new Promise((resolve) => setTimeout(resolve, REOPEN_DELAY_MS));
+      try {
+        this.attach(await this.open(this.next));
+        return;
+      } catch (error) {
+        reason = AvisoError.from(error);
+        if (!isTransient(reason)) break;
+      }
+    }
+    this.end(reason);
+  }
+
+  private end(reason: AvisoError): void {
+    if (this.ended !== null) return;
+    this.ended = reason;
+    for (const listener of this.endedListeners) listener(reason);
+    this.committedListeners.clear();
+    this.endedListeners.clear();
+  }
+}

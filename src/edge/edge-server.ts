@@ -1,0 +1,105 @@
+import uWS, { type TemplatedApp, type us_listen_socket } from "uWebSockets.js";
+import type { TopicOwners } from "../app/owners.ts";
+import type { Services } from "../app/services.ts";
+import type { Clock } from "../broker/clock.ts";
+import type { Config } from "../config/schema.ts";
+import { WsClose } from "../errors/ws-close.ts";
+import type { Logger } from "../log/logger.ts";
+import type { Metrics } from "../metrics/metrics.ts";
+import { mountRoutes } from "./http/mount-routes.ts";
+import type { AnyRoute } from "./http/route.ts";
+import { authRoutes } from "./http/routes/auth-routes.ts";
+import { type ClusterInfo, operationRoutes } from "./http/routes/operation-routes.ts";
+import { queueRoutes } from "./http/routes/queue-routes.ts";
+import { topicRoutes } from "./http/routes/topic-routes.ts";
+import { TopicFanouts } from "./ws/topic-fanouts.ts";
+import { mountWebSocket } from "./ws/ws-server.ts";
+
+export interface EdgeDeps {
+  config: Config;
+  services: Services;
+  topics: TopicOwners;
+  clock: Clock;
+  log: Logger;
+  metrics: Metrics;
+  version: string;
+  checkReady(): Promise<void>;
+  cluster: ClusterInfo;
+  isShuttingDown(): boolean;
+}
+
+export interface RunningEdge {
+  readonly port: number;
+  /** Stops accepting connections; open ones keep working. */
+  stopAccepting(): void;
+  /** Closes every WebSocket with 1001 (going away). */
+  closeSockets(): void;
+  /** Drops whatever is still open. */
+  close(): void;
+}
+
+/** REST + WebSocket on one uWS app (SSLApp when TLS is configured), listening on host:port. */
+export async function startEdge(deps: EdgeDeps): Promise<RunningEdge> {
+  const { config, services, metrics } = deps;
+  const app: TemplatedApp =
+    config.tlsCert !== undefined && config.tlsKey !== undefined
+      ? uWS.SSLApp({ cert_file_name: config.tlsCert, key_file_name: config.tlsKey })
+      : uWS.App();
+  const fanouts = new TopicFanouts(
+    deps.topics,
+    {
+      publish: (channel, frame) => app.publish(channel, frame, false),
+      subscriberCount: (channel) => app.numSubscribers(channel),
+    },
+    metrics,
+    Math.max(1, Math.floor(config.slowConsumerBufferBytes / 2)),
+  );
+  const websockets = mountWebSocket(app, {
+    services,
+    fanouts,
+    config,
+    clock: deps.clock,
+    log: deps.log,
+    metrics,
+    isShuttingDown: deps.isShuttingDown,
+  });
+  const apiRoutes: AnyRoute[] = [...authRoutes(services), ...queueRoutes(services), ...topicRoutes(services)];
+  const routes = [
+    ...apiRoutes,
+    ...operationRoutes({
+      metrics,
+      version: deps.version,
+      apiRoutes: () => apiRoutes,
+      checkReady: deps.checkReady,
+      cluster: deps.cluster,
+    }),
+  ];
+  mountRoutes(app, routes, {
+    config,
+    users: services.users,
+    log: deps.log,
+    metrics,
+    isShuttingDown: deps.isShuttingDown,
+  });
+  const listenSocket = await listen(app, config.host, config.port);
+  return {
+    port: uWS.us_socket_local_port(listenSocket as unknown as uWS.us_socket),
+    stopAccepting: () => uWS.us_listen_socket_close(listenSocket),
+    closeSockets: () => {
+      websockets.stop();
+      websockets.closeAll(WsClose.GoingAway, "node shutting down");
+    },
+    // close() exists at runtime in uWS v20.30 but is missing from its typings: it drops keep-alive sockets.
+    close: () => (app as TemplatedApp & { close(): void }).close(),
+  };
+}
+
+function listen(app: TemplatedApp, host: string, port: number): Promise<us_listen_socket> {
+  return new Promise((resolve, reject) => {
+    app.listen(host, port, (socket) => {
+      // uWS does not throw on a busy port: the callback gets false.
+      if (socket === false) reject(new Error(`Cannot listen on ${host}:${port} (in use or not permitted).`));
+      else resolve(socket);
+    });
+  });
+}
