@@ -1,0 +1,259 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { createTokenService } from "../../src/auth/tokens.ts";
+import { isRunning, type MariadbState } from "../../test/helpers/mariadb.ts";
+import { claimDataDir, type DataDir, dataDirLayout, loadSecrets, recordProcess } from "./data-dir.ts";
+import { startLauncherMariadb } from "./mariadb.ts";
+import { hasExited, type LauncherNode, spawnClusterNode, waitMembership, waitNodeReady } from "./nodes.ts";
+import { type LauncherOptions, nodePorts } from "./options.ts";
+import { checkPortsFree, probePort } from "./ports.ts";
+import { ensurePrerequisites } from "./prerequisites.ts";
+import { isAlive, signalPid, stopPid, waitGone } from "./processes.ts";
+import { exitDescription, processLine, readyText, say, warn } from "./report.ts";
+import { type LauncherZooKeeper, startLauncherZooKeeper } from "./zookeeper.ts";
+
+/** Nodes, MariaDB and ZooKeeper get this long to be up and see each other. */
+const startTimeoutMs = 120_000;
+const zooKeeperStopGraceMs = 10_000;
+const mariadbStopGraceMs = 30_000;
+const mariadbWatchIntervalMs = 1_000;
+const forcedExitWaitMs = 5_000;
+const zkChroot = "/aviso";
+
+class StopRequested extends Error {}
+
+/**
+ * Runs a local cluster: ZooKeeper, MariaDB and N nodes on 127.0.0.1, until
+ * a signal. First SIGINT/SIGTERM: nodes get SIGTERM (they hand over and
+ * exit), then ZooKeeper, then MariaDB; a second one SIGKILLs everything.
+ */
+export class Launcher {
+  private readonly dir: DataDir;
+  private zooKeeper: LauncherZooKeeper | undefined;
+  private zooKeeperPid = 0;
+  private mariadbStateFile: string | undefined;
+  private readonly nodes: LauncherNode[] = [];
+  private ready = false;
+  private stopRequested = false;
+  private resolveStop: () => void = () => {};
+  private readonly stopRequest = new Promise<void>((resolve) => {
+    this.resolveStop = resolve;
+  });
+  private mariadbWatch: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: LauncherOptions) {
+    this.dir = dataDirLayout(options.dataDir);
+  }
+
+  /** Wire to SIGINT and SIGTERM. */
+  onSignal(signal: NodeJS.Signals): void {
+    if (!this.stopRequested) {
+      this.stopRequested = true;
+      say(`${signal}: stopping the cluster … (${signal} again to force)`);
+      this.resolveStop();
+      return;
+    }
+    warn(`${signal} again: killing every process with SIGKILL`);
+    const killed = this.killAll();
+    void Promise.all(killed.map((pid) => waitGone(pid, forcedExitWaitMs))).then(() => process.exit(130));
+  }
+
+  /** Last resort (a forced stop, the launcher crashing): SIGKILL everything it started; returns the pids. */
+  killAll(): number[] {
+    const pids = this.nodes.map((node) => node.pid);
+    if (this.zooKeeperPid !== 0) pids.push(this.zooKeeperPid);
+    const mariadb = this.mariadbState();
+    if (mariadb !== undefined && isRunning(mariadb)) pids.push(mariadb.pid);
+    for (const pid of pids) signalPid(pid, "SIGKILL");
+    return pids;
+  }
+
+  /** Starts everything, waits for a signal, stops everything; resolves the exit code. */
+  async run(): Promise<number> {
+    const startup = this.start().then(
+      () => null,
+      (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+    );
+    const outcome = await Promise.race([startup, this.stopRequest.then(() => "stop" as const)]);
+    if (outcome === "stop") {
+      // Stopping what runs makes the start's waits fail fast; then stop what it started meanwhile.
+      const first = await this.stopAll();
+      await startup;
+      return first && (await this.stopAll()) ? 0 : 1;
+    }
+    if (outcome !== null) {
+      if (!(outcome instanceof StopRequested)) warn(`the cluster did not start: ${outcome.message}`);
+      const clean = await this.stopAll();
+      return this.stopRequested && clean ? 0 : 1;
+    }
+    await this.stopRequest;
+    return (await this.stopAll()) ? 0 : 1;
+  }
+
+  private async start(): Promise<void> {
+    const startedAt = Date.now();
+    const { options, dir } = this;
+    await ensurePrerequisites(say);
+    await claimDataDir(dir, options.fresh, say);
+    say(`data dir   ${dir.root} (kept between runs; --fresh starts over)`);
+    const httpPorts = nodePorts(options.basePort, options.nodes);
+    const peerPorts = nodePorts(options.peerBasePort, options.nodes);
+    await checkPortsFree([
+      ...httpPorts.map((port, index) => ({ port, what: `node-${index + 1} HTTP` })),
+      ...peerPorts.map((port, index) => ({ port, what: `node-${index + 1} peer` })),
+      ...(options.zkPort === 0 ? [] : [{ port: options.zkPort, what: "ZooKeeper" }]),
+      ...(options.mysqlPort === 0 ? [] : [{ port: options.mysqlPort, what: "MariaDB" }]),
+    ]);
+    const secrets = await loadSecrets(dir);
+    const zkPort = options.zkPort === 0 ? await probePort(0) : options.zkPort;
+    let mysqlPort = options.mysqlPort === 0 ? await probePort(0) : options.mysqlPort;
+    while (mysqlPort === zkPort) mysqlPort = await probePort(0);
+
+    this.checkStop();
+    this.zooKeeper = await startLauncherZooKeeper({
+      dir: dir.zooKeeper,
+      port: zkPort,
+      logFile: dir.log("zookeeper"),
+      onSpawned: (pid) => {
+        this.zooKeeperPid = pid;
+        return recordProcess(dir, { name: "zookeeper", pid, logFile: dir.log("zookeeper") });
+      },
+    });
+    const zk = `127.0.0.1:${zkPort}${zkChroot}`;
+    say(processLine("zookeeper", zk, this.zooKeeper.pid, this.zooKeeper.logFile));
+
+    this.checkStop();
+    this.mariadbStateFile = join(dir.mariadb, "state.json");
+    const mariadb = await startLauncherMariadb({
+      dir: dir.mariadb,
+      port: mysqlPort,
+      password: secrets.mysqlPassword,
+      logFile: dir.log("mariadb"),
+    });
+    await recordProcess(dir, { name: "mariadb", pid: mariadb.state.pid, logFile: mariadb.state.logFile });
+    say(processLine("mariadb", mariadb.url, mariadb.state.pid, mariadb.state.logFile));
+
+    this.checkStop();
+    const shared = {
+      store: mariadb.url,
+      zk,
+      zkSessionTimeoutMs: options.sessionTimeoutMs,
+      clusterSecret: secrets.clusterSecret,
+      tokenSecret: secrets.tokenSecret,
+    };
+    for (const [index, port] of httpPorts.entries()) {
+      const id = `node-${index + 1}`;
+      const node = await spawnClusterNode({
+        id,
+        port,
+        peerPort: peerPorts[index] as number,
+        dataDir: dir.node(id),
+        logFile: dir.log(id),
+        shared,
+      });
+      this.nodes.push(node);
+      await recordProcess(dir, { name: id, pid: node.pid, logFile: node.logFile });
+      say(processLine(id, `${node.url}  peer 127.0.0.1:${node.peerPort}`, node.pid, node.logFile));
+    }
+    const deadlineAtMs = Date.now() + startTimeoutMs;
+    await Promise.all(this.nodes.map((node) => waitNodeReady(node, deadlineAtMs)));
+    // A short-lived token nobody registered: the nodes only check its signature.
+    const tokens = createTokenService({
+      secret: new TextEncoder().encode(secrets.tokenSecret),
+      ttlMs: startTimeoutMs,
+    });
+    const { token } = await tokens.issue("aviso-launcher");
+    // A node id re-used after a crash may wait out its old ZooKeeper session first.
+    await waitMembership(this.nodes, token, deadlineAtMs + 2 * options.sessionTimeoutMs);
+    this.checkStop();
+    this.ready = true;
+    this.watchForDeaths(mariadb.state);
+    say(
+      readyText({
+        nodes: this.nodes.length,
+        startupMs: Date.now() - startedAt,
+        firstUrl: this.nodes[0]?.url ?? "",
+        secondUrl: (this.nodes[1] ?? this.nodes[0])?.url ?? "",
+      }),
+    );
+  }
+
+  private checkStop(): void {
+    if (this.stopRequested) throw new StopRequested("stop requested during start");
+  }
+
+  /** After start: say so when a process dies on its own. */
+  private watchForDeaths(mariadb: MariadbState): void {
+    const report = (name: string, pid: number, description: string, logFile: string) => {
+      if (this.ready && !this.stopRequested) warn(`${name} (pid ${pid}) ${description}; log ${logFile}`);
+    };
+    for (const node of this.nodes) {
+      void node.exited.then(({ code, signal }) =>
+        report(node.id, node.pid, exitDescription(code, signal), node.logFile),
+      );
+    }
+    const zooKeeper = this.zooKeeper;
+    zooKeeper?.child.once("exit", (code, signal) =>
+      report("zookeeper", zooKeeper.pid, exitDescription(code, signal), zooKeeper.logFile),
+    );
+    // MariaDB is detached and unref'd by its helper, so it is polled rather than awaited.
+    this.mariadbWatch = setInterval(() => {
+      if (isRunning(mariadb)) return;
+      clearInterval(this.mariadbWatch);
+      report("mariadb", mariadb.pid, "exited", mariadb.logFile);
+    }, mariadbWatchIntervalMs);
+  }
+
+  /** Nodes (SIGTERM, in parallel), then ZooKeeper, then MariaDB. Resolves true if all went without SIGKILL. */
+  private async stopAll(): Promise<boolean> {
+    clearInterval(this.mariadbWatch);
+    const nodeGraceMs = 2 * shutdownTimeoutMs() + 5_000;
+    const running = this.nodes.filter((node) => !hasExited(node));
+    if (running.length > 0) say(`stopping ${running.map((node) => node.id).join(", ")} (SIGTERM) …`);
+    const nodeResults = await Promise.all(
+      running.map(async (node) => {
+        const onItsOwn = await stopPid(node.pid, nodeGraceMs);
+        const { code, signal } = await node.exited;
+        // A node still loading its modules has no handler yet and simply dies of the SIGTERM.
+        const clean = code === 0 || signal === "SIGTERM";
+        if (!onItsOwn) warn(`${node.id} did not stop within ${nodeGraceMs} ms and was killed`);
+        else if (!clean)
+          warn(`${node.id} ${exitDescription(code, signal)} while stopping; log ${node.logFile}`);
+        return onItsOwn && clean;
+      }),
+    );
+    let clean = nodeResults.every(Boolean);
+    let stoppedAny = running.length > 0;
+    if (isAlive(this.zooKeeperPid)) {
+      say("stopping zookeeper …");
+      stoppedAny = true;
+      clean = (await stopPid(this.zooKeeperPid, zooKeeperStopGraceMs)) && clean;
+    }
+    const mariadb = this.mariadbState();
+    if (mariadb !== undefined && isRunning(mariadb)) {
+      say("stopping mariadb …");
+      stoppedAny = true;
+      clean = (await stopPid(mariadb.pid, mariadbStopGraceMs)) && clean;
+    }
+    if (!clean) warn("stopped, but not all cleanly (see above).");
+    else if (stoppedAny) say("stopped.");
+    return clean;
+  }
+
+  /** MariaDB's current pid lives in its state file (its helper writes it when it spawns the server). */
+  private mariadbState(): MariadbState | undefined {
+    const file = this.mariadbStateFile;
+    if (file === undefined || !existsSync(file)) return undefined;
+    try {
+      return JSON.parse(readFileSync(file, "utf8")) as MariadbState;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/** The nodes' shutdownTimeoutMs, if the environment sets one (they inherit it). */
+function shutdownTimeoutMs(): number {
+  const fromEnv = Number(process.env.AVISO_SHUTDOWN_TIMEOUT_MS);
+  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : 10_000;
+}

@@ -1,0 +1,97 @@
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+
+/** What `npm run cluster -- …` was asked for, validated. */
+export interface LauncherOptions {
+  nodes: number;
+  /** HTTP port of node-1; node-N listens on basePort + N - 1. */
+  basePort: number;
+  /** Peer (gRPC) port of node-1; default basePort + 1000. */
+  peerBasePort: number;
+  /** 0 = any free port. */
+  zkPort: number;
+  /** 0 = any free port. */
+  mysqlPort: number;
+  /** Absolute. */
+  dataDir: string;
+  sessionTimeoutMs: number;
+  fresh: boolean;
+}
+
+export const usage = `Usage: npm run cluster -- [options]
+
+Starts ZooKeeper, MariaDB and a cluster of Aviso nodes on 127.0.0.1, and
+stops them all on Ctrl-C (a second Ctrl-C forces).
+
+  --nodes <n>               nodes to start (default 3)
+  --base-port <port>        HTTP port of node-1; node-N gets base + N - 1 (default 8181)
+  --peer-base-port <port>   peer (gRPC) port of node-1 (default base-port + 1000)
+  --zk-port <port>          ZooKeeper client port (default: any free port)
+  --mysql-port <port>       MariaDB port (default: any free port)
+  --data-dir <dir>          ZooKeeper, MariaDB and node data, secrets and logs (default ./.aviso-cluster)
+  --session-timeout-ms <ms> ZooKeeper session timeout of the nodes (default 3000)
+  --fresh                   delete the data dir first (default: keep data between runs)
+  -h, --help                this text
+
+Extra AVISO_* variables in the environment are passed to every node
+(e.g. AVISO_LOG_LEVEL=debug npm run cluster).
+`;
+
+/** Parses argv; throws an Error listing every problem. Returns undefined for --help. */
+export function parseLauncherOptions(argv: readonly string[]): LauncherOptions | undefined {
+  const { values } = parseArgs({
+    args: [...argv],
+    strict: true,
+    allowPositionals: false,
+    options: {
+      nodes: { type: "string", default: "3" },
+      "base-port": { type: "string", default: "8181" },
+      "peer-base-port": { type: "string" },
+      "zk-port": { type: "string", default: "0" },
+      "mysql-port": { type: "string", default: "0" },
+      "data-dir": { type: "string", default: "./.aviso-cluster" },
+      "session-timeout-ms": { type: "string", default: "3000" },
+      fresh: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) return undefined;
+  const problems: string[] = [];
+  const integer = (flag: string, text: string, min: number, max: number): number => {
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`--${flag} must be an integer from ${min} to ${max} (got "${text}")`);
+      return min;
+    }
+    return value;
+  };
+  const nodes = integer("nodes", values.nodes, 1, 20);
+  const basePort = integer("base-port", values["base-port"], 1, 65535 - nodes + 1);
+  const peerBasePort = integer(
+    "peer-base-port",
+    values["peer-base-port"] ?? String(basePort + 1000),
+    1,
+    65535 - nodes + 1,
+  );
+  const options: LauncherOptions = {
+    nodes,
+    basePort,
+    peerBasePort,
+    zkPort: integer("zk-port", values["zk-port"], 0, 65535),
+    mysqlPort: integer("mysql-port", values["mysql-port"], 0, 65535),
+    dataDir: resolve(values["data-dir"]),
+    // ZooKeeper (tickTime 200 ms) accepts sessions from 400 ms to 60 s.
+    sessionTimeoutMs: integer("session-timeout-ms", values["session-timeout-ms"], 400, 60_000),
+    fresh: values.fresh,
+  };
+  const httpPorts = nodePorts(options.basePort, nodes);
+  if (nodePorts(options.peerBasePort, nodes).some((port) => httpPorts.includes(port)))
+    problems.push("the HTTP and peer port ranges overlap: choose another --peer-base-port");
+  if (problems.length > 0) throw new Error(problems.join("\n"));
+  return options;
+}
+
+/** [base, base + 1, …] for `count` nodes. */
+export function nodePorts(base: number, count: number): number[] {
+  return Array.from({ length: count }, (_, index) => base + index);
+}
