@@ -9,6 +9,7 @@ need_packages=()
 command -v mariadbd >/dev/null 2>&1 || need_packages+=(mariadb-server)
 [ -f /usr/share/java/zookeeper.jar ] || need_packages+=(zookeeper)
 command -v nc >/dev/null 2>&1 || need_packages+=(netcat-openbsd)
+[ -x /usr/bin/chromium ] || need_packages+=(chromium)
 if [ ${#need_packages[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "Tests need Debian packages: ${need_packages[*]}. Install them (sudo apt-get install -y ${need_packages[*]}) or run as root." >&2

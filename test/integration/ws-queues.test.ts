@@ -195,7 +195,7 @@ describe("WebSocket queue subscriptions", () => {
     await socket.collect(messageOf(sub), 1);
     const nackedAt = Date.now();
     const reply = await socket.request({ op: "nack", id: "n", sub, ids: [id], delayMs: 400 });
-    expect(reply).toEqual({ op: "ok", id: "n", nacked: 1, stale: [] });
+    expect(reply).toEqual({ op: "ok", id: "n", acked: 1, stale: [] });
     await barrier(socket);
     expect(socket.messagesFor(sub)).toHaveLength(1);
     const [, again] = await socket.collect(messageOf(sub), 2, 5000);

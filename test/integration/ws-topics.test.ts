@@ -288,4 +288,17 @@ describe("WebSocket topic subscriptions", () => {
     await socket.collect(messageOf(sub), 1);
     expect(socket.messagesFor(sub)[0]).toMatchObject({ offset: 0, payload: "for grantees" });
   });
+
+  it("answers a subscribe with the offset it starts at, so a client can resume before its first message", async () => {
+    const { api, topic, token } = await topicFixture();
+    await publish(api, topic, [{ payload: 0 }, { payload: 1 }, { payload: 2 }]);
+    const socket = await connect(token);
+    const latest = await socket.request({ op: "subscribe", id: "latest", topic });
+    expect(latest).toMatchObject({ op: "ok", from: 3 });
+    const other = await connect(token);
+    const earliest = await other.request({ op: "subscribe", id: "earliest", topic, from: "earliest" });
+    expect(earliest).toMatchObject({ op: "ok", from: 0 });
+    const third = await connect(token);
+    expect(await third.request({ op: "subscribe", id: "n", topic, from: 2 })).toMatchObject({ op: "ok", from: 2 });
+  });
 });

@@ -16,9 +16,10 @@ export interface ReplayInfo {
 export interface FanoutMember {
   /**
    * Called synchronously inside join(), before any message, with the group key
-   * the member's frames carry. Throwing here cancels the join.
+   * the member's frames carry and the offset it starts at (for "latest", the
+   * next offset: resuming from it later misses nothing). Throwing here cancels the join.
    */
-  joined(groupKey: string): void;
+  joined(groupKey: string, startOffset: number): void;
   /**
    * Messages from history, in offset order, before the member goes live. A
    * returned promise makes the replay wait (the transport is full), so a long
@@ -106,20 +107,18 @@ export class TopicFanout {
       group = { key: this.newGroupKey(), matches: compilePattern(pattern), members: 0 };
       this.groups.set(pattern, group);
     }
+    const start =
+      from === "latest" ? head : from === "earliest" ? this.feed.firstOffset() : from;
     try {
-      member.joined(group.key);
+      member.joined(group.key, start);
     } catch (error) {
       if (group.members === 0) this.groups.delete(pattern);
       throw error;
     }
     group.members += 1;
     const { key, matches } = group;
-    if (from === "latest") {
-      member.goLive(key, null);
-    } else {
-      const start = from === "earliest" ? this.feed.firstOffset() : from;
-      queueMicrotask(() => void this.replay(key, start, matches, member));
-    }
+    if (from === "latest") member.goLive(key, null);
+    else queueMicrotask(() => void this.replay(key, start, matches, member));
     return key;
   }
 

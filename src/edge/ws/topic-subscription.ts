@@ -28,7 +28,7 @@ export class TopicSubscription implements SessionSubscription, FanoutMember, Gro
     return this.key;
   }
 
-  joined(groupKey: string): void {
+  joined(groupKey: string, startOffset: number): void {
     if (this.session.hasSubscription(groupKey)) {
       throw new AvisoError(
         "SUBSCRIPTION_ID_IN_USE",
@@ -39,7 +39,7 @@ export class TopicSubscription implements SessionSubscription, FanoutMember, Gro
     this.key = groupKey;
     this.session.addSubscription(this);
     // Sent here, synchronously inside join, so it precedes every message of this subscription.
-    this.session.send(okFrame(this.requestId, { sub: groupKey }));
+    this.session.send(okFrame(this.requestId, { sub: groupKey, from: startOffset }));
   }
 
   async sendReplay(messages: readonly TopicMessage[]): Promise<void> {

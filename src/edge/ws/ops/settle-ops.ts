@@ -30,7 +30,8 @@ export async function ackOp(session: WsSession, frame: AckFrame): Promise<void> 
 export async function nackOp(session: WsSession, frame: NackFrame): Promise<void> {
   session.requirePrincipal();
   const result = await queueSubscription(session, frame.sub).nack(frame.ids, frame.delayMs ?? 0);
-  if (frame.id !== undefined) session.send(okFrame(frame.id, { nacked: result.acked, stale: result.stale }));
+  // Same shape as the REST answer: `acked` counts the deliveries the request settled.
+  if (frame.id !== undefined) session.send(okFrame(frame.id, { acked: result.acked, stale: result.stale }));
 }
 
 export async function unsubscribeOp(session: WsSession, frame: UnsubscribeFrame): Promise<void> {

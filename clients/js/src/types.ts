@@ -1,0 +1,158 @@
+/** Shapes of public API v1 (docs/protocol.md) as the SDK returns them. Times are epoch milliseconds. */
+
+export type Headers = Record<string, string>;
+export type Permission = "publish" | "consume";
+
+export interface TokenInfo {
+  token: string;
+  expiresAt: number;
+}
+
+export interface Me {
+  username: string;
+  tokenExpiresAt: number;
+}
+
+export interface QueueSettings {
+  /** Only the owner and grantees may use it. */
+  private?: boolean;
+  ackTimeoutMs?: number;
+  /** Deliveries before dead-lettering; null = unlimited. */
+  maxDeliveries?: number | null;
+  deadLetterQueue?: string | null;
+  messageTtlMs?: number | null;
+  /** Most messages held; a full queue refuses publishes with QUEUE_FULL. */
+  maxLength?: number | null;
+}
+
+export interface QueueView {
+  name: string;
+  owner: string;
+  private: boolean;
+  ackTimeoutMs: number;
+  maxDeliveries: number | null;
+  deadLetterQueue: string | null;
+  messageTtlMs: number | null;
+  maxLength: number | null;
+  createdAt: number;
+  /** Messages waiting (ready + delayed). */
+  depth: number;
+  /** Delivered and not yet acked. */
+  inFlight: number;
+  consumers: number;
+}
+
+export interface TopicSettings {
+  private?: boolean;
+  /** Commit every message before answering (default true). */
+  durable?: boolean;
+  retention?: { maxAgeMs?: number | null; maxMessages?: number | null };
+}
+
+export interface TopicView {
+  name: string;
+  owner: string;
+  private: boolean;
+  durable: boolean;
+  retention: { maxAgeMs: number | null; maxMessages: number | null };
+  createdAt: number;
+  nextOffset: number;
+  firstOffset: number;
+}
+
+export interface Grant {
+  kind: "queue" | "topic";
+  resource: string;
+  username: string;
+  permissions: Permission[];
+}
+
+/** A durable subscription: a queue bound to a topic with a pattern. */
+export interface Binding {
+  topic: string;
+  queue: string;
+  pattern: string;
+  /** Next topic offset to copy into the queue. */
+  nextOffset: number;
+  createdBy: string;
+  createdAt: number;
+}
+
+export interface HistoryPage {
+  messages: TopicMessageData[];
+  /** False when retention already dropped part of what was asked for. */
+  complete: boolean;
+  firstOffset: number;
+  nextOffset: number;
+}
+
+export interface ClusterMember {
+  id: string;
+  httpUrl: string;
+  peerUrl: string;
+}
+
+export interface ClusterView {
+  mode: "standalone" | "cluster";
+  self: ClusterMember;
+  members: ClusterMember[];
+  owned: { queues: string[]; topics: string[] };
+}
+
+/** Result of acking or nacking receipts (REST): how many took effect and which were no longer in flight. */
+export interface SettleResult {
+  acked: number;
+  stale: string[];
+}
+
+/** What a queue message carries, however it was delivered. */
+export interface QueueMessageData<P = unknown> {
+  id: string;
+  /** Any JSON value, as published. */
+  payload: P;
+  headers?: Headers;
+  publishedAt: number;
+  /** 1 on the first delivery; more means a redelivery (at-least-once). */
+  deliveries: number;
+}
+
+export interface TopicMessageData<P = unknown> {
+  offset: number;
+  /** Routing key; "" when published without one. */
+  key: string;
+  /** Any JSON value, as published. */
+  payload: P;
+  headers?: Headers;
+  publishedAt: number;
+}
+
+export interface QueuePublishOptions {
+  headers?: Headers;
+  delayMs?: number;
+  /** Default: a fresh random key per message, so a retry after a failure is stored once. */
+  idempotencyKey?: string;
+  /** Override the client's `publishVia` for this call. */
+  via?: "http" | "socket";
+}
+
+export interface TopicPublishOptions {
+  /** Routing key, dot-separated words (`orders.eu.created`). */
+  key?: string;
+  headers?: Headers;
+  idempotencyKey?: string;
+  via?: "http" | "socket";
+}
+
+export interface QueueBatchMessage {
+  payload: unknown;
+  headers?: Headers;
+  delayMs?: number;
+  idempotencyKey?: string;
+}
+
+export interface TopicBatchMessage {
+  payload: unknown;
+  key?: string;
+  headers?: Headers;
+  idempotencyKey?: string;
+}
