@@ -86,6 +86,7 @@ export async function startNode(
     },
     owners: () => owners,
     onBackgroundError: (context, err) => logEvents.unexpectedError(log, { context, err }),
+    onFenced: (kind, name, epoch) => logEvents.fenced(log, { kind, name, epoch }),
     ...(clustered ? { mayOwn: (kind, name) => cluster?.mayOwn(kind, name) === true } : {}),
   });
   if (clustered) cluster = new ClusterRuntime({ config, host, committer, catalog, clock, log });

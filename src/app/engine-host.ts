@@ -29,6 +29,8 @@ export interface EngineHostDeps {
   /** Told when a background job fails (logs). */
   onBackgroundError(what: string, error: unknown): void;
   onDropped?(queue: string, count: number, cause: DeadLetterCause): void;
+  /** Told when the store refused a write of ours because another node claimed the resource (logs). */
+  onFenced?(kind: ResourceKind, name: string, epoch: number): void;
   /**
    * Whether this node may load (and so claim) a resource now; a cluster node
    * only while it holds the lease. Standalone nodes own everything.
@@ -114,7 +116,8 @@ export class EngineHost {
   }
 
   /** A write failed: the engine's memory may not match the store any more, so drop it; the next use reloads. */
-  private writeFailed(kind: ResourceKind, name: string, error: AvisoError): void {
+  private writeFailed(kind: ResourceKind, name: string, epoch: number, error: AvisoError): void {
+    if (error.reason === "FENCED") this.deps.onFenced?.(kind, name, epoch);
     this.release(kind, name, releaseReason(kind, name, error));
   }
 
@@ -168,7 +171,7 @@ export class EngineHost {
       epoch: claim.epoch,
       idempotencyWindowMs: settings.idempotencyWindowMs,
       writer: createQueueWriter(committer, name, claim.epoch, (error) =>
-        this.writeFailed("queue", name, error),
+        this.writeFailed("queue", name, claim.epoch, error),
       ),
       deadLetter: (dead, cause) => this.deadLetter(name, definition.deadLetterQueue, dead, cause),
       onDropped: (count, cause) => this.deps.onDropped?.(name, count, cause),
@@ -200,7 +203,9 @@ export class EngineHost {
     const engine = new TopicEngine(definition, head, {
       clock,
       writer: durable
-        ? createTopicWriter(committer, name, claim.epoch, (error) => this.writeFailed("topic", name, error))
+        ? createTopicWriter(committer, name, claim.epoch, (error) =>
+            this.writeFailed("topic", name, claim.epoch, error),
+          )
         : null,
       reader: durable ? { read: (from, limit) => store.readTopic(name, from, limit) } : null,
       idempotencyWindowMs: settings.idempotencyWindowMs,

@@ -29,7 +29,7 @@ export function followFrom(feed: TopicFeed, fromOffset: number): TopicFeed {
     else emit(messages);
   });
 
-  void (async () => {
+  const catchUp = async () => {
     try {
       while (next < feed.nextOffset()) {
         if (next < feed.firstOffset()) next = feed.firstOffset();
@@ -41,7 +41,8 @@ export function followFrom(feed: TopicFeed, fromOffset: number): TopicFeed {
       catchingUp = false;
       for (const batch of buffered.splice(0)) emit(batch);
     }
-  })();
+  };
+  let started = false;
 
   return {
     name: feed.name,
@@ -50,6 +51,12 @@ export function followFrom(feed: TopicFeed, fromOffset: number): TopicFeed {
     read: async (from, limit) => (await feed.read(from, limit)).filter((message) => message.offset < next),
     onCommitted(listener) {
       committedListeners.add(listener);
+      // History is read only once someone listens: a page read from the owner's memory can
+      // resolve within microtasks, before the caller has hooked on, and would reach nobody.
+      if (!started) {
+        started = true;
+        void catchUp();
+      }
       return () => {
         committedListeners.delete(listener);
         if (committedListeners.size === 0) unsubscribe();

@@ -299,6 +299,9 @@ describe("WebSocket topic subscriptions", () => {
     const earliest = await other.request({ op: "subscribe", id: "earliest", topic, from: "earliest" });
     expect(earliest).toMatchObject({ op: "ok", from: 0 });
     const third = await connect(token);
-    expect(await third.request({ op: "subscribe", id: "n", topic, from: 2 })).toMatchObject({ op: "ok", from: 2 });
+    expect(await third.request({ op: "subscribe", id: "n", topic, from: 2 })).toMatchObject({
+      op: "ok",
+      from: 2,
+    });
   });
 });

@@ -107,8 +107,7 @@ export class TopicFanout {
       group = { key: this.newGroupKey(), matches: compilePattern(pattern), members: 0 };
       this.groups.set(pattern, group);
     }
-    const start =
-      from === "latest" ? head : from === "earliest" ? this.feed.firstOffset() : from;
+    const start = from === "latest" ? head : from === "earliest" ? this.feed.firstOffset() : from;
     try {
       member.joined(group.key, start);
     } catch (error) {
