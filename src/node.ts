@@ -10,6 +10,7 @@ import { createTokenService } from "./auth/tokens.ts";
 import { type Clock, systemClock } from "./broker/clock.ts";
 import { ClusterRuntime } from "./cluster/cluster-runtime.ts";
 import { resolveNodeId } from "./cluster/node-id.ts";
+import { isLoopback } from "./config/cross-checks.ts";
 import type { Config } from "./config/schema.ts";
 import { resolveTokenSecret } from "./config/token-secret.ts";
 import { startEdge } from "./edge/edge-server.ts";
@@ -60,6 +61,8 @@ export async function startNode(
       throw new Error("uWebSockets.js native binary did not load; refusing in production mode.");
     logEvents.uwsFallback(log);
   }
+  if (config.tlsCert === undefined && !isLoopback(config.host))
+    logEvents.plaintextBind(log, { host: config.host });
   const metrics = createMetrics();
   const store = await openStore(config.store, config.dataDir);
   logEvents.storeConnected(log, { store: store.kind });
