@@ -365,4 +365,26 @@ describe("QueueEngine", () => {
     await settle();
     expect(writer.stored.size).toBe(0);
   });
+
+  it("saves the delivery count of a message still in flight shortly after delivery, so a crash keeps it", async () => {
+    const { engine, clock, writer } = setup({ ackTimeoutMs: 60_000 });
+    await engine.publish([msg("slow"), msg("fast")]);
+    const [slow, fast] = await engine.receive(pull);
+    await engine.ack([fast!.receipt]);
+    clock.advance(250);
+    await settle();
+    expect(writer.updates).toEqual([
+      { seq: Number(slow!.id), deliveries: 1, availableAt: expect.any(Number) },
+    ]);
+  });
+
+  it("rejects a receipt issued by another queue as stale", async () => {
+    const first = setup();
+    const second = setup({ name: "other" });
+    await first.engine.publish([msg("a")]);
+    await second.engine.publish([msg("b")]);
+    const [fromFirst] = await first.engine.receive(pull);
+    expect(await second.engine.ack([fromFirst!.receipt])).toEqual({ acked: 0, stale: [fromFirst!.receipt] });
+    expect(second.writer.stored.size).toBe(1);
+  });
 });

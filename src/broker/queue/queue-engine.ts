@@ -40,6 +40,12 @@ interface Waiter {
 
 /** How long to wait before retrying a failed dead-letter move or removal. */
 const RETRY_DELAY_MS = 1000;
+/**
+ * Delivery counts are written this long after a delivery, and not at all when
+ * the ack came first (the usual case), so counting costs no write per message;
+ * after a crash only a delivery made in the last moment before it counts once less.
+ */
+const DELIVERY_COUNT_SAVE_MS = 250;
 
 /**
  * The owner's live state of one queue: ready messages in commit order,
@@ -64,6 +70,9 @@ export class QueueEngine {
   private readonly idempotency: IdempotencyCache<string>;
   private readonly leaving: Array<{ entry: Entry; cause: DeadLetterCause }> = [];
   private readonly removalsToRetry = new Set<number>();
+  /** In-flight deliveries whose count is not in the store yet. */
+  private readonly unsavedCounts = new Set<Entry>();
+  private countSaveTimer: Timer | null = null;
   private nextSeq: number;
   private nextLeaseId = 1;
   private pendingAppends = 0;
@@ -243,6 +252,7 @@ export class QueueEngine {
     this.closedReason = reason;
     this.wakeTimer?.cancel();
     this.wakeTimer = null;
+    this.countSaveTimer?.cancel();
     for (let waiter = this.waiters.shift(); waiter !== undefined; waiter = this.waiters.shift()) {
       waiter.fail(reason);
     }
@@ -331,6 +341,7 @@ export class QueueEngine {
 
   /** Acked: forget it now, delete it from the store (retried if the store is down). */
   private finish(entry: Entry): Promise<void> {
+    this.unsavedCounts.delete(entry);
     this.release(entry);
     this.entries.delete(entry.msg.seq);
     entry.state = "leaving";
@@ -425,8 +436,19 @@ export class QueueEngine {
     });
   }
 
-  /** Delivery counts and delays are kept for maxDeliveries across restarts; best effort. */
+  /** Counts of deliveries still in flight, so a crash does not reset them (maxDeliveries, `deliveries`). */
+  private saveDeliveryCounts(): void {
+    this.countSaveTimer = null;
+    const inFlight = [...this.unsavedCounts].filter(
+      (entry) => entry.state === "inflight" && this.entries.get(entry.msg.seq) === entry,
+    );
+    this.unsavedCounts.clear();
+    void this.persistDeliveryCounts(inFlight);
+  }
+
+  /** Delivery counts and delays are kept for maxDeliveries across restarts. */
   private persistDeliveryCounts(entries: readonly Entry[]): Promise<void> | undefined {
+    for (const entry of entries) this.unsavedCounts.delete(entry);
     const changes = entries
       .filter((entry) => entry.state !== "leaving")
       .map((entry) => ({
@@ -531,6 +553,8 @@ export class QueueEngine {
     entry.holder = holder;
     entry.msg.deliveries += 1;
     this.deadlines.push({ entry, leaseId, deadline });
+    this.unsavedCounts.add(entry);
+    this.countSaveTimer ??= this.deps.clock.setTimer(DELIVERY_COUNT_SAVE_MS, () => this.saveDeliveryCounts());
     const { msg } = entry;
     return {
       id: String(msg.seq),
