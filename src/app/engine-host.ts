@@ -49,6 +49,8 @@ export class EngineHost {
   private readonly queues = new Map<string, Promise<QueueEngine>>();
   private readonly topics = new Map<string, Promise<TopicEngine>>();
   private readonly loadedQueues = new Map<string, QueueEngine>();
+  /** Epoch of each loaded engine ("queue/name"): tells a failure of the current engine from a late one of a dropped engine. */
+  private readonly loadedEpochs = new Map<string, number>();
   private readonly pumps = new Map<string, BindingPump[]>();
   private closed: AvisoError | null = null;
 
@@ -82,6 +84,7 @@ export class EngineHost {
     const loading = map.get(name);
     if (loading === undefined) return;
     map.delete(name);
+    this.loadedEpochs.delete(`${kind}/${name}`);
     if (kind === "queue") {
       this.loadedQueues.delete(name);
       for (const pump of this.pumps.get(name) ?? []) pump.stop();
@@ -117,6 +120,8 @@ export class EngineHost {
 
   /** A write failed: the engine's memory may not match the store any more, so drop it; the next use reloads. */
   private writeFailed(kind: ResourceKind, name: string, epoch: number, error: AvisoError): void {
+    // Later failures of an engine already dropped (its batch was in flight) must not drop its successor.
+    if (this.loadedEpochs.get(`${kind}/${name}`) !== epoch) return;
     if (error.reason === "FENCED") this.deps.onFenced?.(kind, name, epoch);
     this.release(kind, name, releaseReason(kind, name, error));
   }
@@ -178,6 +183,7 @@ export class EngineHost {
     });
     engine.restore(messages, idempotency);
     this.loadedQueues.set(name, engine);
+    this.loadedEpochs.set(`queue/${name}`, claim.epoch);
     void this.startPumpsFor(name);
     return engine;
   }
@@ -219,6 +225,7 @@ export class EngineHost {
       },
     });
     engine.restoreIdempotency(await store.loadIdempotency("topic", name, clock.now()));
+    this.loadedEpochs.set(`topic/${name}`, claim.epoch);
     return engine;
   }
 

@@ -32,6 +32,8 @@ const RETRY_DELAY_MS = 50;
  */
 export class ClusterOwners implements Owners {
   private readonly local: Owners;
+  /** Calls waiting to retry; woken early when membership changes (the new route may be ready at once). */
+  private readonly membershipWaiters = new Set<() => void>();
   readonly queues: QueueOwners;
   readonly topics: TopicOwners;
 
@@ -88,6 +90,11 @@ export class ClusterOwners implements Owners {
         ),
       feed: (topic) => ResilientFeed.start(topic, (fromOffset) => this.openFeed(topic, fromOffset)),
     };
+  }
+
+  /** The member list changed: retry waiting calls now rather than at the end of their backoff. */
+  membershipChanged(): void {
+    for (const wake of [...this.membershipWaiters]) wake();
   }
 
   /** What peers may ask of this node: only resources it owns (else FENCED, and the caller re-routes). */
@@ -191,8 +198,20 @@ export class ClusterOwners implements Owners {
             ? new AvisoError("OWNER_UNAVAILABLE", `The owner of ${kind} "${name}" is changing; retry.`)
             : error;
         }
-        await new Promise((resolve) => setTimeout(resolve, Math.min(1000, RETRY_DELAY_MS * 2 ** attempt)));
+        await this.backoff(Math.min(1000, RETRY_DELAY_MS * 2 ** attempt));
       }
     }
+  }
+
+  private backoff(delayMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.membershipWaiters.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, delayMs);
+      this.membershipWaiters.add(wake);
+    });
   }
 }

@@ -124,6 +124,7 @@ export class ClusterRuntime {
     switch (status.type) {
       case "members":
         this.peers.sync(status.members);
+        this.owners.membershipChanged();
         void this.ownership
           .rebalance()
           .catch((err: unknown) => logEvents.unexpectedError(log, { context: "rebalance", err }));

@@ -280,14 +280,14 @@ describe("WebSocket queue subscriptions", () => {
     expect(again.map((frame) => frame.deliveries)).toEqual([2, 2, 2, 1, 1, 1]);
   });
 
-  it("ends the subscription with a QUEUE_NOT_FOUND error frame when the queue is deleted", async () => {
+  it("ends the subscription with an ended frame (QUEUE_NOT_FOUND) when the queue is deleted", async () => {
     const { api, queue, token } = await queueFixture();
     const socket = await connect(token);
     const sub = await subscribe(socket, queue, 10);
     await publish(api, queue, ["in flight"]);
     await socket.collect(messageOf(sub), 1);
     expect((await api.delete(`/v1/queues/${queue}`)).status).toBe(204);
-    const ended = await socket.waitFor((frame) => frame.op === "error" && frame.sub === sub);
+    const ended = await socket.waitFor((frame) => frame.op === "ended" && frame.sub === sub);
     expect(ended).toMatchObject({ code: "not_found", reason: "QUEUE_NOT_FOUND" });
     const ack = await socket.request({ op: "ack", id: "gone", sub, ids: ["1"] });
     expect(ack).toMatchObject({ op: "error", reason: "UNKNOWN_SUBSCRIPTION" });

@@ -242,14 +242,14 @@ describe("WebSocket topic subscriptions", () => {
     expect(socket.messagesFor(sub).map((frame) => frame.offset)).toEqual(range(15, 20));
   });
 
-  it("ends subscriptions with a TOPIC_NOT_FOUND error frame when the topic is deleted", async () => {
+  it("ends subscriptions with ended frames (TOPIC_NOT_FOUND) when the topic is deleted", async () => {
     const { api, topic, token } = await topicFixture();
     const socket = await connect(token);
     const live = await subscribe(socket, { topic, pattern: "#" });
     const other = await subscribe(socket, { topic, pattern: "a.*" });
     expect((await api.delete(`/v1/topics/${topic}`)).status).toBe(204);
     for (const sub of [live, other]) {
-      const ended = await socket.waitFor((frame) => frame.op === "error" && frame.sub === sub);
+      const ended = await socket.waitFor((frame) => frame.op === "ended" && frame.sub === sub);
       expect(ended).toMatchObject({ code: "not_found", reason: "TOPIC_NOT_FOUND" });
     }
     const unsubscribe = await socket.request({ op: "unsubscribe", id: "u", sub: live });

@@ -114,6 +114,14 @@ export function errorFrame(error: AvisoError, context: { id?: RequestIdValue; su
   );
 }
 
+/** A subscription ended on the server's side (queue or topic deleted, history unreadable); the `sub` is gone. */
+export function endedFrame(sub: string, error: AvisoError): string {
+  return (
+    `{"op":"ended","sub":${JSON.stringify(sub)},"code":"${error.code}","reason":"${error.reason}"` +
+    `,"message":${JSON.stringify(error.message)}}`
+  );
+}
+
 export function pongFrame(id: RequestIdValue | undefined): string {
   return `{"op":"pong"${idField(id)}}`;
 }

@@ -2,6 +2,7 @@ import type { Principal } from "../../app/context.ts";
 import type { AckResult, ConsumerSink, Delivery, QueueConsumer } from "../../broker/queue/queue-ports.ts";
 import { AvisoError } from "../../errors/aviso-error.ts";
 import { deliveryFields } from "../wire.ts";
+import { endedFrame } from "./frames.ts";
 import type { SessionSubscription, WsSession } from "./session.ts";
 
 /** Reasons after which the subscription re-attaches by itself (the queue still exists, its owner moved). */
@@ -121,7 +122,7 @@ export class QueueSubscription implements SessionSubscription, ConsumerSink {
     this.outbox = [];
     this.stopDrainListener();
     this.session.forgetSubscription(this.id);
-    this.session.sendError(reason, { sub: this.id });
+    this.session.send(endedFrame(this.id, reason));
   }
 
   /** The owner went away: attach to the new one; its un-acked messages are redelivered (at-least-once). */

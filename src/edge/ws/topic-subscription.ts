@@ -2,7 +2,7 @@ import type { FanoutMember, ReplayInfo } from "../../broker/topic/topic-fanout.t
 import type { TopicMessage } from "../../broker/types.ts";
 import { AvisoError } from "../../errors/aviso-error.ts";
 import { topicMessageFields } from "../wire.ts";
-import { okFrame, type RequestIdValue, replayedFrame } from "./frames.ts";
+import { endedFrame, okFrame, type RequestIdValue, replayedFrame } from "./frames.ts";
 import type { SessionSubscription, WsSession } from "./session.ts";
 import type { GroupMember } from "./topic-fanouts.ts";
 
@@ -66,7 +66,7 @@ export class TopicSubscription implements SessionSubscription, FanoutMember, Gro
     if (this.left) return;
     this.close();
     this.session.forgetSubscription(this.id);
-    this.session.sendError(reason, { sub: this.id });
+    this.session.send(endedFrame(this.id, reason));
   }
 
   checkBackpressure(): void {

@@ -290,6 +290,12 @@ export class Connection {
       case "replayed":
         this.routes.get(frame.sub)?.replayed(frame);
         return;
+      case "ended": {
+        const sink = this.routes.get(frame.sub);
+        this.routes.delete(frame.sub);
+        sink?.ended(AvisoClientError.fromServer({ ...frame, op: "error" }));
+        return;
+      }
       default:
         return;
     }
@@ -297,12 +303,6 @@ export class Connection {
 
   private unsolicitedError(frame: ErrorFrame): void {
     const error = AvisoClientError.fromServer(frame);
-    const sink = frame.sub === undefined ? undefined : this.routes.get(frame.sub);
-    if (sink !== undefined && frame.sub !== undefined) {
-      this.routes.delete(frame.sub);
-      sink.ended(error);
-      return;
-    }
     // Sent just before the node closes the socket (TOKEN_EXPIRED, SHUTTING_DOWN, …): reported with the close.
     this.lastServerError = error;
   }

@@ -19,6 +19,15 @@ export interface ErrorFrame {
   details?: Record<string, unknown>;
 }
 
+/** The server ended a subscription (its queue or topic was deleted); the `sub` is gone. */
+export interface EndedFrame {
+  op: "ended";
+  sub: string;
+  code: string;
+  reason: string;
+  message: string;
+}
+
 export interface QueueMessageFrame {
   op: "message";
   sub: string;
@@ -52,6 +61,7 @@ export interface ReplayedFrame {
 export type ServerFrame =
   | OkFrame
   | ErrorFrame
+  | EndedFrame
   | QueueMessageFrame
   | TopicMessageFrame
   | ReplayedFrame

@@ -1,0 +1,34 @@
+import { describe, expect, it } from "vitest";
+import { clusterView, nodeId, waitMembers } from "./cluster-view.ts";
+import { expectSound, runFault } from "./fault-run.ts";
+
+/*
+ * (a) kill -9 of a node that owns queues being consumed (the order queue
+ * among them) and a topic. Its ZooKeeper session expires, the next
+ * rendezvous owners claim with a higher epoch and resume from the store;
+ * nothing acknowledged may be lost.
+ */
+describe("fault: kill -9 of an owner", () => {
+  it("loses no acknowledged message, delivers nothing unpublished, keeps order, and fails over", async () => {
+    const { report, injected } = await runFault({
+      name: "kill-owner",
+      owners: { queues: ["node-0", "node-1", "node-2"], orderQueue: "node-1", topics: ["node-1", "node-2"] },
+      injectAtAcknowledged: 1000,
+      inject: async ({ cluster, workload, plan, token }) => {
+        const { owned } = await clusterView(cluster.node(1).url, token);
+        expect(owned.queues).toContain(plan.orderQueue);
+        workload.mark({ label: `kill -9 ${nodeId(1)}`, queues: owned.queues, topics: owned.topics });
+        await cluster.kill(1, "SIGKILL");
+        await waitMembers(cluster, 0, token, [nodeId(0), nodeId(2)], 20_000);
+        return { owned };
+      },
+    });
+    expectSound(report, 3000);
+    expect(injected.owned.queues.length).toBeGreaterThan(0);
+    const [failover] = report.failover;
+    // Aim: < 5 s at a 3 s session timeout; the bound is generous for a loaded shared machine.
+    expect(failover?.firstPublishMs).not.toBeNull();
+    expect(failover?.firstDeliveryMs).not.toBeNull();
+    expect(failover?.firstDeliveryMs).toBeLessThan(15_000);
+  }, 240_000);
+});
