@@ -1,4 +1,5 @@
 import type { IdempotencyCache } from "./idempotency-cache.ts";
+import type { IdempotencyRecord, ResourceKind } from "./types.ts";
 
 /**
  * Splits a publish batch by idempotency key: inputs whose key was already
@@ -54,4 +55,26 @@ export function splitByIdempotencyKey<I extends { idempotencyKey?: string }, R>(
       );
     },
   };
+}
+
+/** The records that make keyed inputs de-duplicate for the window: input i produced results[i]. */
+export function idempotencyRecords<R>(
+  kind: ResourceKind,
+  resource: string,
+  inputs: ReadonlyArray<{ idempotencyKey?: string }>,
+  results: readonly R[],
+  expiresAt: number,
+): IdempotencyRecord[] {
+  const records: IdempotencyRecord[] = [];
+  inputs.forEach((input, i) => {
+    if (input.idempotencyKey === undefined) return;
+    records.push({
+      kind,
+      resource,
+      key: input.idempotencyKey,
+      result: JSON.stringify(results[i]),
+      expiresAt,
+    });
+  });
+  return records;
 }

@@ -1,10 +1,13 @@
 import { AvisoError } from "../../errors/aviso-error.ts";
 import type { Timer } from "../clock.ts";
-import { Fifo } from "../fifo.ts";
 import { IdempotencyCache } from "../idempotency-cache.ts";
-import { splitByIdempotencyKey } from "../idempotent-batch.ts";
-import { MinHeap } from "../min-heap.ts";
+import { idempotencyRecords, splitByIdempotencyKey } from "../idempotent-batch.ts";
 import type { IdempotencyRecord, QueueDefinition, QueueMessage } from "../types.ts";
+import { DeadLetterMover } from "./dead-letter-mover.ts";
+import { DeliveryCounts } from "./delivery-counts.ts";
+import { PullWaiters } from "./pull-waiters.ts";
+import { type ConsumerHost, ConsumerRing, PushConsumer } from "./push-consumer.ts";
+import type { Entry } from "./queue-entry.ts";
 import type {
   AckResult,
   ConsumerSink,
@@ -17,35 +20,12 @@ import type {
   QueueStats,
   ReceiveRequest,
 } from "./queue-ports.ts";
+import { QueueTimeline } from "./queue-timeline.ts";
+import { ReadyMessages } from "./ready-messages.ts";
 import { formatReceipt, parseMessageId, parseReceipt, queueTagOf } from "./receipt.ts";
-
-type EntryState = "ready" | "delayed" | "inflight" | "leaving";
-
-interface Entry {
-  msg: QueueMessage;
-  state: EntryState;
-  /** Current lease while in flight; bumps on every delivery so old receipts go stale. */
-  leaseId: number;
-  holder: PushConsumer | null;
-}
-
-interface Waiter {
-  max: number;
-  ackTimeoutMs: number;
-  /** Set once answered (messages, timeout, abort or close); a done waiter is skipped. */
-  done: boolean;
-  finish(deliveries: Delivery[]): void;
-  fail(error: AvisoError): void;
-}
 
 /** How long to wait before retrying a failed dead-letter move or removal. */
 const RETRY_DELAY_MS = 1000;
-/**
- * Delivery counts are written this long after a delivery, and not at all when
- * the ack came first (the usual case), so counting costs no write per message;
- * after a crash only a delivery made in the last moment before it counts once less.
- */
-const DELIVERY_COUNT_SAVE_MS = 250;
 
 /**
  * The owner's live state of one queue: ready messages in commit order,
@@ -55,32 +35,21 @@ const DELIVERY_COUNT_SAVE_MS = 250;
  * acknowledged (publish) or after it happens (acks, redelivery counts), so
  * the worst a crash does is redeliver.
  */
-export class QueueEngine {
+export class QueueEngine implements ConsumerHost {
   private readonly entries = new Map<number, Entry>();
-  /** Ready messages never delivered, in seq order. */
-  private readonly fresh = new Fifo<Entry>();
-  /** Ready messages that came back (nack, timeout, delay over), by seq so they go first. */
-  private readonly returned = new MinHeap<Entry>((entry) => entry.msg.seq);
-  private readonly delayed = new MinHeap<Entry>((entry) => entry.msg.availableAt);
-  private readonly deadlines = new MinHeap<{ entry: Entry; leaseId: number; deadline: number }>(
-    (item) => item.deadline,
-  );
-  private readonly consumers: PushConsumer[] = [];
-  private readonly waiters = new Fifo<Waiter>();
+  private readonly ready = new ReadyMessages();
+  private readonly timeline = new QueueTimeline();
+  private readonly consumers = new ConsumerRing();
+  private readonly waiters: PullWaiters;
   private readonly idempotency: IdempotencyCache<string>;
-  private readonly leaving: Array<{ entry: Entry; cause: DeadLetterCause }> = [];
-  private readonly removalsToRetry = new Set<number>();
-  /** In-flight deliveries whose count is not in the store yet. */
-  private readonly unsavedCounts = new Set<Entry>();
-  private countSaveTimer: Timer | null = null;
+  private readonly deadLetters: DeadLetterMover;
+  private readonly deliveryCounts: DeliveryCounts;
   private nextSeq: number;
   private nextLeaseId = 1;
   private pendingAppends = 0;
-  private roundRobin = 0;
   private wakeTimer: Timer | null = null;
   private wakeAt = Number.POSITIVE_INFINITY;
   private pumpScheduled = false;
-  private movingDeadLetters = false;
   private closedReason: AvisoError | null = null;
   private readonly receiptTag: number;
 
@@ -91,6 +60,21 @@ export class QueueEngine {
   ) {
     this.nextSeq = head.nextSeq;
     this.idempotency = new IdempotencyCache(deps.clock);
+    this.waiters = new PullWaiters(deps.clock);
+    this.deliveryCounts = new DeliveryCounts(
+      deps.clock,
+      (entries) => void this.persistDeliveryCounts(entries),
+      (entry) => entry.state === "inflight" && this.entries.get(entry.msg.seq) === entry,
+    );
+    this.deadLetters = new DeadLetterMover(
+      (messages, cause) => deps.deadLetter(messages, cause),
+      (messages) => {
+        const seqs = messages.map((message) => message.seq);
+        for (const seq of seqs) this.entries.delete(seq);
+        void this.persistRemovals(seqs).catch(() => {});
+      },
+      () => this.scheduleWake(this.deps.clock.now() + RETRY_DELAY_MS),
+    );
     this.receiptTag = queueTagOf(definition.name);
   }
 
@@ -103,10 +87,7 @@ export class QueueEngine {
     const now = this.deps.clock.now();
     for (const msg of messages) {
       if (msg.seq >= this.nextSeq) this.nextSeq = msg.seq + 1;
-      const entry: Entry = { msg, state: "ready", leaseId: 0, holder: null };
-      this.entries.set(msg.seq, entry);
-      if (msg.availableAt > now) this.delay(entry);
-      else this.makeReady(entry, msg.deliveries > 0);
+      this.admit(msg, now, msg.deliveries > 0);
     }
     for (const record of idempotency) {
       this.idempotency.set(record.key, JSON.parse(record.result) as string, record.expiresAt);
@@ -122,7 +103,7 @@ export class QueueEngine {
       else if (entry.state === "delayed") delayed += 1;
     }
     const ready = this.entries.size - inFlight - delayed;
-    return { depth: ready + delayed, ready, delayed, inFlight, consumers: this.consumers.length };
+    return { depth: ready + delayed, ready, delayed, inFlight, consumers: this.consumers.size };
   }
 
   /** Commits the messages, then makes them deliverable; resolves with their ids. */
@@ -153,17 +134,7 @@ export class QueueEngine {
     });
     const ids = messages.map((msg) => String(msg.seq));
     const expiresAt = now + this.deps.idempotencyWindowMs;
-    const idempotency: IdempotencyRecord[] = [];
-    fresh.forEach((input, i) => {
-      if (input.idempotencyKey === undefined) return;
-      idempotency.push({
-        kind: "queue",
-        resource: this.name,
-        key: input.idempotencyKey,
-        result: JSON.stringify(ids[i]),
-        expiresAt,
-      });
-    });
+    const idempotency = idempotencyRecords("queue", this.name, fresh, ids, expiresAt);
     this.pendingAppends += messages.length;
     const appended = this.deps.writer
       .append(messages, this.nextSeq, { idempotency, cursor: options.cursor })
@@ -174,12 +145,7 @@ export class QueueEngine {
         for (const record of idempotency)
           this.idempotency.set(record.key, JSON.parse(record.result), expiresAt);
         if (this.closedReason !== null) return ids;
-        for (const msg of messages) {
-          const entry: Entry = { msg, state: "ready", leaseId: 0, holder: null };
-          this.entries.set(msg.seq, entry);
-          if (msg.availableAt > now) this.delay(entry);
-          else this.fresh.push(entry);
-        }
+        for (const msg of messages) this.admit(msg, now, false);
         this.schedulePump();
         return ids;
       });
@@ -191,38 +157,13 @@ export class QueueEngine {
     this.assertOpen();
     const ackTimeoutMs = request.ackTimeoutMs ?? this.definition.ackTimeoutMs;
     if (signal?.aborted === true) return Promise.resolve([]);
-    this.dropAnsweredWaiters();
-    if (this.waiters.size === 0) {
+    if (this.waiters.isEmpty) {
       const deliveries = this.takeForPull(request.max, ackTimeoutMs);
       if (deliveries.length > 0 || request.waitMs <= 0) return Promise.resolve(deliveries);
     }
-    return new Promise<Delivery[]>((resolve, reject) => {
-      const onAbort = (): void => waiter.finish([]);
-      const settle = (): void => {
-        waiter.done = true;
-        timer.cancel();
-        signal?.removeEventListener("abort", onAbort);
-      };
-      const waiter: Waiter = {
-        max: request.max,
-        ackTimeoutMs,
-        done: false,
-        finish(deliveries) {
-          if (waiter.done) return;
-          settle();
-          resolve(deliveries);
-        },
-        fail(error) {
-          if (waiter.done) return;
-          settle();
-          reject(error);
-        },
-      };
-      const timer = this.deps.clock.setTimer(request.waitMs, () => waiter.finish([]));
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.waiters.push(waiter);
-      this.schedulePump();
-    });
+    const waiting = this.waiters.wait(request.max, ackTimeoutMs, request.waitMs, signal);
+    this.schedulePump();
+    return waiting;
   }
 
   /** Pull acks by receipt. Throws INVALID_RECEIPT (and changes nothing) if any receipt is malformed. */
@@ -241,7 +182,7 @@ export class QueueEngine {
   addConsumer(sink: ConsumerSink, prefetch: number): QueueConsumer {
     this.assertOpen();
     const consumer = new PushConsumer(this, sink, prefetch);
-    this.consumers.push(consumer);
+    this.consumers.add(consumer);
     this.schedulePump();
     return consumer;
   }
@@ -252,11 +193,9 @@ export class QueueEngine {
     this.closedReason = reason;
     this.wakeTimer?.cancel();
     this.wakeTimer = null;
-    this.countSaveTimer?.cancel();
-    for (let waiter = this.waiters.shift(); waiter !== undefined; waiter = this.waiters.shift()) {
-      waiter.fail(reason);
-    }
-    for (const consumer of this.consumers.splice(0)) consumer.sink.closed(reason);
+    this.deliveryCounts.stop();
+    this.waiters.failAll(reason);
+    for (const consumer of this.consumers.removeAll()) consumer.sink.closed(reason);
   }
 
   // ---- used by PushConsumer ----
@@ -281,8 +220,7 @@ export class QueueEngine {
 
   /** @internal */
   removeConsumer(consumer: PushConsumer): void {
-    const index = this.consumers.indexOf(consumer);
-    if (index >= 0) this.consumers.splice(index, 1);
+    this.consumers.remove(consumer);
     const changes: Entry[] = [];
     for (const seq of consumer.inFlight) {
       const entry = this.entries.get(seq);
@@ -341,7 +279,7 @@ export class QueueEngine {
 
   /** Acked: forget it now, delete it from the store (retried if the store is down). */
   private finish(entry: Entry): Promise<void> {
-    this.unsavedCounts.delete(entry);
+    this.deliveryCounts.forget(entry);
     this.release(entry);
     this.entries.delete(entry.msg.seq);
     entry.state = "leaving";
@@ -370,18 +308,19 @@ export class QueueEngine {
     const now = this.deps.clock.now();
     entry.msg.availableAt = now + delayMs;
     if (delayMs > 0) this.delay(entry);
-    else this.makeReady(entry, true);
+    else this.ready.add(entry, true);
   }
 
-  private makeReady(entry: Entry, returned: boolean): void {
-    entry.state = "ready";
-    if (returned) this.returned.push(entry);
-    else this.fresh.push(entry);
+  /** A committed (or restored) message joins the queue: delayed until its time, else ready. */
+  private admit(msg: QueueMessage, now: number, returned: boolean): void {
+    const entry: Entry = { msg, state: "ready", leaseId: 0, holder: null };
+    this.entries.set(msg.seq, entry);
+    if (msg.availableAt > now) this.delay(entry);
+    else this.ready.add(entry, returned);
   }
 
   private delay(entry: Entry): void {
-    entry.state = "delayed";
-    this.delayed.push(entry);
+    this.timeline.delay(entry);
     this.scheduleWake(entry.msg.availableAt);
   }
 
@@ -394,61 +333,17 @@ export class QueueEngine {
       this.deps.onDropped?.(1, cause);
       return;
     }
-    this.leaving.push({ entry, cause });
-    void this.moveDeadLetters();
+    this.deadLetters.add(entry.msg, cause);
   }
 
-  private async moveDeadLetters(): Promise<void> {
-    if (this.movingDeadLetters || this.leaving.length === 0 || this.closedReason !== null) return;
-    this.movingDeadLetters = true;
-    const cause = this.leaving[0]?.cause ?? "expired";
-    const batch = this.leaving.filter((item) => item.cause === cause).slice(0, 500);
-    const moving = new Set(batch);
-    try {
-      await this.deps.deadLetter(
-        batch.map((item) => item.entry.msg),
-        cause,
-      );
-      for (let i = this.leaving.length - 1; i >= 0; i -= 1) {
-        if (moving.has(this.leaving[i] as (typeof this.leaving)[number])) this.leaving.splice(i, 1);
-      }
-      const seqs = batch.map((item) => item.entry.msg.seq);
-      for (const seq of seqs) this.entries.delete(seq);
-      await this.persistRemovals(seqs).catch(() => {});
-    } catch {
-      this.scheduleWake(this.deps.clock.now() + RETRY_DELAY_MS);
-      return;
-    } finally {
-      this.movingDeadLetters = false;
-    }
-    void this.moveDeadLetters();
-  }
-
+  /** A failed removal fails the write: the owner then drops this engine and reloads from the store. */
   private persistRemovals(seqs: number[]): Promise<void> {
-    const all = this.removalsToRetry.size === 0 ? seqs : [...this.removalsToRetry, ...seqs];
-    this.removalsToRetry.clear();
-    return this.deps.writer.remove(all).catch((error: unknown) => {
-      if (this.closedReason === null) {
-        for (const seq of all) this.removalsToRetry.add(seq);
-        this.scheduleWake(this.deps.clock.now() + RETRY_DELAY_MS);
-      }
-      throw error;
-    });
-  }
-
-  /** Counts of deliveries still in flight, so a crash does not reset them (maxDeliveries, `deliveries`). */
-  private saveDeliveryCounts(): void {
-    this.countSaveTimer = null;
-    const inFlight = [...this.unsavedCounts].filter(
-      (entry) => entry.state === "inflight" && this.entries.get(entry.msg.seq) === entry,
-    );
-    this.unsavedCounts.clear();
-    void this.persistDeliveryCounts(inFlight);
+    return this.deps.writer.remove(seqs);
   }
 
   /** Delivery counts and delays are kept for maxDeliveries across restarts. */
   private persistDeliveryCounts(entries: readonly Entry[]): Promise<void> | undefined {
-    for (const entry of entries) this.unsavedCounts.delete(entry);
+    for (const entry of entries) this.deliveryCounts.forget(entry);
     const changes = entries
       .filter((entry) => entry.state !== "leaving")
       .map((entry) => ({
@@ -472,17 +367,10 @@ export class QueueEngine {
   /** Hands ready messages to waiting pullers first, then round-robin to consumers with credit. */
   private pump(): void {
     if (this.closedReason !== null) return;
-    this.dropAnsweredWaiters();
-    for (let waiter = this.waiters.peek(); waiter !== undefined; waiter = this.waiters.peek()) {
-      const deliveries = this.takeForPull(waiter.max, waiter.ackTimeoutMs);
-      if (deliveries.length === 0) break;
-      this.waiters.shift();
-      waiter.finish(deliveries);
-      this.dropAnsweredWaiters();
-    }
+    this.waiters.serve((max, ackTimeoutMs) => this.takeForPull(max, ackTimeoutMs));
     const batches = new Map<PushConsumer, Delivery[]>();
-    while (this.consumers.length > 0) {
-      const consumer = this.nextConsumerWithCredit();
+    while (this.consumers.size > 0) {
+      const consumer = this.consumers.nextReady();
       if (consumer === undefined) break;
       const entry = this.popReady();
       if (entry === undefined) break;
@@ -499,22 +387,6 @@ export class QueueEngine {
     this.armNextWake();
   }
 
-  private dropAnsweredWaiters(): void {
-    while (this.waiters.peek()?.done === true) this.waiters.shift();
-  }
-
-  private nextConsumerWithCredit(): PushConsumer | undefined {
-    const count = this.consumers.length;
-    for (let i = 0; i < count; i += 1) {
-      const consumer = this.consumers[(this.roundRobin + i) % count] as PushConsumer;
-      if (consumer.inFlight.size < consumer.prefetch && consumer.sink.writable?.() !== false) {
-        this.roundRobin = (this.roundRobin + i + 1) % count;
-        return consumer;
-      }
-    }
-    return undefined;
-  }
-
   private takeForPull(max: number, ackTimeoutMs: number): Delivery[] {
     const deliveries: Delivery[] = [];
     while (deliveries.length < max) {
@@ -528,21 +400,7 @@ export class QueueEngine {
 
   /** Next deliverable message in seq order, expiring any whose TTL has passed. */
   private popReady(): Entry | undefined {
-    const now = this.deps.clock.now();
-    for (;;) {
-      const returned = this.returned.peek();
-      const fresh = this.fresh.peek();
-      const fromReturned =
-        returned !== undefined && (fresh === undefined || returned.msg.seq < fresh.msg.seq);
-      const entry = fromReturned ? this.returned.pop() : this.fresh.shift();
-      if (entry === undefined) return undefined;
-      if (entry.state !== "ready") continue;
-      if (entry.msg.expiresAt !== null && entry.msg.expiresAt <= now) {
-        this.leave(entry, "expired");
-        continue;
-      }
-      return entry;
-    }
+    return this.ready.take(this.deps.clock.now(), (entry) => this.leave(entry, "expired"));
   }
 
   private lease(entry: Entry, holder: PushConsumer | null, ackTimeoutMs: number): Delivery {
@@ -552,9 +410,8 @@ export class QueueEngine {
     entry.leaseId = leaseId;
     entry.holder = holder;
     entry.msg.deliveries += 1;
-    this.deadlines.push({ entry, leaseId, deadline });
-    this.unsavedCounts.add(entry);
-    this.countSaveTimer ??= this.deps.clock.setTimer(DELIVERY_COUNT_SAVE_MS, () => this.saveDeliveryCounts());
+    this.timeline.leased(entry, deadline);
+    this.deliveryCounts.delivered(entry);
     const { msg } = entry;
     return {
       id: String(msg.seq),
@@ -574,11 +431,7 @@ export class QueueEngine {
   }
 
   private armNextWake(): void {
-    const candidates = [
-      this.delayed.peek()?.msg.availableAt,
-      this.deadlines.peek()?.deadline,
-      this.fresh.peek()?.msg.expiresAt ?? undefined,
-    ];
+    const candidates = [this.timeline.nextAt(), this.ready.nextExpiry()];
     let earliest = Number.POSITIVE_INFINITY;
     for (const at of candidates) if (at !== undefined && at < earliest) earliest = at;
     if (earliest < Number.POSITIVE_INFINITY) this.scheduleWake(earliest);
@@ -589,65 +442,15 @@ export class QueueEngine {
     this.wakeTimer = null;
     this.wakeAt = Number.POSITIVE_INFINITY;
     const now = this.deps.clock.now();
-    for (let entry = this.delayed.peek(); entry !== undefined; entry = this.delayed.peek()) {
-      if (entry.state === "delayed" && entry.msg.availableAt > now) break;
-      this.delayed.pop();
-      if (entry.state === "delayed") this.makeReady(entry, true);
-    }
-    const timedOut: Entry[] = [];
-    for (let item = this.deadlines.peek(); item !== undefined; item = this.deadlines.peek()) {
-      const current = item.entry.state === "inflight" && item.entry.leaseId === item.leaseId;
-      if (current && item.deadline > now) break;
-      this.deadlines.pop();
-      if (current) {
-        this.release(item.entry);
-        this.returnToQueue(item.entry, 0);
-        timedOut.push(item.entry);
-      }
+    for (const entry of this.timeline.takeAvailable(now)) this.ready.add(entry, true);
+    const timedOut = this.timeline.takeTimedOut(now);
+    for (const entry of timedOut) {
+      this.release(entry);
+      this.returnToQueue(entry, 0);
     }
     this.persistDeliveryCounts(timedOut);
-    this.expireFreshHead(now);
-    if (this.removalsToRetry.size > 0) void this.persistRemovals([]).catch(() => {});
-    void this.moveDeadLetters();
+    this.ready.expireHead(now, (entry) => this.leave(entry, "expired"));
+    if (this.closedReason === null) void this.deadLetters.run();
     this.pump();
-  }
-
-  /** TTL is the same for every message of a queue, so fresh messages expire in queue order. */
-  private expireFreshHead(now: number): void {
-    for (let entry = this.fresh.peek(); entry !== undefined; entry = this.fresh.peek()) {
-      if (entry.state === "ready" && (entry.msg.expiresAt === null || entry.msg.expiresAt > now)) return;
-      this.fresh.shift();
-      if (entry.state === "ready") this.leave(entry, "expired");
-    }
-  }
-}
-
-/** A push consumer registered with a QueueEngine. */
-class PushConsumer implements QueueConsumer {
-  readonly inFlight = new Set<number>();
-  private closed = false;
-
-  constructor(
-    private readonly engine: QueueEngine,
-    readonly sink: ConsumerSink,
-    readonly prefetch: number,
-  ) {}
-
-  ack(ids: readonly string[]): Promise<AckResult> {
-    return this.engine.ackPushed(this, ids, "ack");
-  }
-
-  nack(ids: readonly string[], delayMs: number): Promise<AckResult> {
-    return this.engine.ackPushed(this, ids, delayMs);
-  }
-
-  resume(): void {
-    if (!this.closed) this.engine.resumeConsumer();
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.engine.removeConsumer(this);
   }
 }

@@ -1,7 +1,7 @@
 import type { AvisoError } from "../../errors/aviso-error.ts";
 import type { Timer } from "../clock.ts";
 import { IdempotencyCache } from "../idempotency-cache.ts";
-import { splitByIdempotencyKey } from "../idempotent-batch.ts";
+import { idempotencyRecords, splitByIdempotencyKey } from "../idempotent-batch.ts";
 import type { IdempotencyRecord, TopicDefinition, TopicMessage } from "../types.ts";
 import { RecentMessages } from "./recent-messages.ts";
 import type { TopicEngineDeps, TopicFeed, TopicPublishInput } from "./topic-ports.ts";
@@ -154,19 +154,9 @@ export class TopicEngine implements TopicFeed {
         }),
       );
       const expiresAt = now + this.deps.idempotencyWindowMs;
-      const idempotency: IdempotencyRecord[] = [];
-      batch.forEach((publish, i) => {
-        publish.inputs.forEach((input, j) => {
-          if (input.idempotencyKey === undefined) return;
-          idempotency.push({
-            kind: "topic",
-            resource: this.name,
-            key: input.idempotencyKey,
-            result: JSON.stringify(offsetsPerPublish[i]?.[j]),
-            expiresAt,
-          });
-        });
-      });
+      const idempotency = batch.flatMap((publish, i) =>
+        idempotencyRecords("topic", this.name, publish.inputs, offsetsPerPublish[i] as number[], expiresAt),
+      );
       try {
         if (this.deps.writer !== null) await this.deps.writer.append(messages, offset, idempotency);
       } catch (error) {

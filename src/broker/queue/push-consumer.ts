@@ -1,0 +1,80 @@
+import type { AckResult, ConsumerSink, QueueConsumer } from "./queue-ports.ts";
+
+/** What a push consumer asks of its queue's engine. */
+export interface ConsumerHost {
+  ackPushed(consumer: PushConsumer, ids: readonly string[], settle: "ack" | number): Promise<AckResult>;
+  resumeConsumer(): void;
+  removeConsumer(consumer: PushConsumer): void;
+}
+
+/** A push consumer registered with a queue engine: its sink, its prefetch and what it holds. */
+export class PushConsumer implements QueueConsumer {
+  /** Seqs delivered to it and not yet settled; never more than `prefetch`. */
+  readonly inFlight = new Set<number>();
+  private closed = false;
+
+  constructor(
+    private readonly host: ConsumerHost,
+    readonly sink: ConsumerSink,
+    readonly prefetch: number,
+  ) {}
+
+  /** Has credit and a transport that takes more. */
+  get ready(): boolean {
+    return this.inFlight.size < this.prefetch && this.sink.writable?.() !== false;
+  }
+
+  ack(ids: readonly string[]): Promise<AckResult> {
+    return this.host.ackPushed(this, ids, "ack");
+  }
+
+  nack(ids: readonly string[], delayMs: number): Promise<AckResult> {
+    return this.host.ackPushed(this, ids, delayMs);
+  }
+
+  resume(): void {
+    if (!this.closed) this.host.resumeConsumer();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.host.removeConsumer(this);
+  }
+}
+
+/** The push consumers of a queue, served round-robin among those ready for more. */
+export class ConsumerRing {
+  private readonly consumers: PushConsumer[] = [];
+  private next = 0;
+
+  get size(): number {
+    return this.consumers.length;
+  }
+
+  add(consumer: PushConsumer): void {
+    this.consumers.push(consumer);
+  }
+
+  remove(consumer: PushConsumer): void {
+    const index = this.consumers.indexOf(consumer);
+    if (index >= 0) this.consumers.splice(index, 1);
+  }
+
+  removeAll(): PushConsumer[] {
+    return this.consumers.splice(0);
+  }
+
+  /** The next consumer, after the last one served, that has credit and a writable transport. */
+  nextReady(): PushConsumer | undefined {
+    const count = this.consumers.length;
+    for (let i = 0; i < count; i += 1) {
+      const consumer = this.consumers[(this.next + i) % count] as PushConsumer;
+      if (consumer.ready) {
+        this.next = (this.next + i + 1) % count;
+        return consumer;
+      }
+    }
+    return undefined;
+  }
+}
