@@ -1,0 +1,72 @@
+/**
+ * CPU-profiles the node over exactly the measured window through its
+ * inspector (the node runs with NODE_OPTIONS=--inspect=127.0.0.1:0; Node 20
+ * refuses --cpu-prof in NODE_OPTIONS): Profiler.start at the window's start,
+ * Profiler.stop at its end, the profile written as a .cpuprofile file for
+ * Chrome DevTools or bench/profile-top.ts.
+ */
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import WebSocket from "ws";
+import { waitUntil, withTimeout } from "./bounded.ts";
+
+const INSPECTOR_URL = /Debugger listening on (ws:\/\/\S+)/;
+
+export interface WindowProfiler {
+  start(): Promise<void>;
+  /** Stops sampling and writes `<dir>/<name>.cpuprofile`; returns its path. */
+  stopAndSave(dir: string, name: string): Promise<string>;
+  close(): void;
+}
+
+export async function attachProfiler(
+  nodeOutput: () => string,
+  samplingIntervalUs = 500,
+): Promise<WindowProfiler> {
+  await waitUntil("the node's inspector URL", () => INSPECTOR_URL.test(nodeOutput()), { timeoutMs: 10_000 });
+  const url = (INSPECTOR_URL.exec(nodeOutput()) as RegExpExecArray)[1] as string;
+  const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 1024 * 1024 * 1024 });
+  await withTimeout(
+    "inspector connect",
+    new Promise<void>((resolve, reject) => {
+      ws.once("open", () => resolve());
+      ws.once("error", reject);
+    }),
+    10_000,
+  );
+  let nextId = 1;
+  const calls = new Map<number, (reply: { result?: unknown; error?: unknown }) => void>();
+  ws.on("message", (data: Buffer) => {
+    const reply = JSON.parse(data.toString("utf8")) as { id?: number; result?: unknown; error?: unknown };
+    if (reply.id !== undefined) calls.get(reply.id)?.(reply);
+  });
+  const call = (method: string, params: Record<string, unknown> = {}): Promise<unknown> => {
+    const id = nextId++;
+    return withTimeout(
+      `inspector ${method}`,
+      new Promise((resolve, reject) => {
+        calls.set(id, (reply) => {
+          calls.delete(id);
+          if (reply.error !== undefined) reject(new Error(`${method}: ${JSON.stringify(reply.error)}`));
+          else resolve(reply.result);
+        });
+        ws.send(JSON.stringify({ id, method, params }));
+      }),
+      60_000,
+    );
+  };
+  await call("Profiler.enable");
+  await call("Profiler.setSamplingInterval", { interval: samplingIntervalUs });
+  return {
+    start: async () => {
+      await call("Profiler.start");
+    },
+    async stopAndSave(dir, name) {
+      const result = (await call("Profiler.stop")) as { profile: unknown };
+      const path = join(dir, `${name}.cpuprofile`);
+      await writeFile(path, JSON.stringify(result.profile));
+      return path;
+    },
+    close: () => ws.terminate(),
+  };
+}
