@@ -51,6 +51,8 @@ export class EngineHost {
   private readonly loadedQueues = new Map<string, QueueEngine>();
   /** Epoch of each loaded engine ("queue/name"): tells a failure of the current engine from a late one of a dropped engine. */
   private readonly loadedEpochs = new Map<string, number>();
+  /** The last claim epoch whose fenced write was logged, per resource. */
+  private readonly fencedEpochs = new Map<string, number>();
   private readonly pumps = new Map<string, BindingPump[]>();
   private closed: AvisoError | null = null;
 
@@ -120,9 +122,14 @@ export class EngineHost {
 
   /** A write failed: the engine's memory may not match the store any more, so drop it; the next use reloads. */
   private writeFailed(kind: ResourceKind, name: string, epoch: number, error: AvisoError): void {
+    const key = `${kind}/${name}`;
+    // Every refused stale write is worth an operator's eye, once per claim (a batch fails many writes).
+    if (error.reason === "FENCED" && this.fencedEpochs.get(key) !== epoch) {
+      this.fencedEpochs.set(key, epoch);
+      this.deps.onFenced?.(kind, name, epoch);
+    }
     // Later failures of an engine already dropped (its batch was in flight) must not drop its successor.
-    if (this.loadedEpochs.get(`${kind}/${name}`) !== epoch) return;
-    if (error.reason === "FENCED") this.deps.onFenced?.(kind, name, epoch);
+    if (this.loadedEpochs.get(key) !== epoch) return;
     this.release(kind, name, releaseReason(kind, name, error));
   }
 
