@@ -291,6 +291,22 @@ describe("peer rpc (grpc-js server and client over real engines)", () => {
       feed.close();
     });
 
+    it("keeps per-destination order when batches of later ticks go while earlier ones are in flight", async () => {
+      const queue = await newQueue(node);
+      const calls: Array<Promise<string[]>> = [];
+      for (let tick = 0; tick < 60; tick++) {
+        for (let j = 0; j < 3; j++) calls.push(peer.queues.publish(queue, [queueInput(tick * 3 + j)]));
+        // The next publishes start a new batch before this one is answered.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      const ids = (await Promise.all(calls)).flat().map(Number);
+      expect(ids).toEqual(Array.from({ length: 180 }, (_, i) => i + 1));
+      const received = await node.owners.queues.receive(queue, { max: 180, waitMs: 0, ackTimeoutMs: 30_000 });
+      expect(received.map((delivery) => JSON.parse(delivery.payload))).toEqual(
+        Array.from({ length: 180 }, (_, i) => ({ n: i })),
+      );
+    });
+
     it("keeps each entry's outcome apart: one failing destination does not fail the others", async () => {
       const queue = await newQueue(node);
       const results = await Promise.allSettled([

@@ -22,6 +22,7 @@ import {
 } from "./peer-codec.ts";
 import type { PeerEvent } from "./peer-types.ts";
 import { PublishBatcher } from "./publish-batcher.ts";
+import { PublishStream } from "./publish-stream.ts";
 import { consumeRemote } from "./remote-consumer.ts";
 import { openRemoteFeed, type RemoteTopicFeed } from "./remote-topic-feed.ts";
 
@@ -57,8 +58,9 @@ export interface PeerClient {
  */
 export function createPeerClient(options: PeerClientOptions): PeerClient {
   const channel = new PeerChannel(options);
+  const publishStream = new PublishStream(channel);
   const batcher = new PublishBatcher(
-    (request) => channel.unary("publishBatch", request),
+    (entries) => publishStream.send(entries),
     () => channel.closedReason,
   );
 

@@ -54,6 +54,7 @@ function definitionOf<M extends PeerMethodName>(name: M): PeerMethodDefinition<M
 
 export const peerServiceDefinition: PeerServiceDefinition = {
   publishBatch: definitionOf("publishBatch"),
+  publish: definitionOf("publish"),
   receive: definitionOf("receive"),
   settle: definitionOf("settle"),
   stats: definitionOf("stats"),

@@ -16,6 +16,7 @@ import { unauthenticatedError } from "./peer-status.ts";
 import type { PeerHandler, PeerTls } from "./peer-types.ts";
 import { consumeHandler } from "./server-consume.ts";
 import { feedHandler } from "./server-feed.ts";
+import { publishHandler } from "./server-publish.ts";
 import { type ReportInternal, unaryHandlers } from "./server-unary.ts";
 
 export interface PeerServerOptions {
@@ -37,7 +38,7 @@ export interface PeerServerOptions {
 
 export interface RunningPeerServer {
   readonly port: number;
-  /** Ends open Feed and Consume streams with SHUTTING_DOWN, lets unary calls finish, then stops. */
+  /** Ends open Feed and Consume streams with SHUTTING_DOWN, answers Publish streams' batches in flight, lets unary calls finish, then stops. */
   close(): Promise<void>;
 }
 
@@ -61,6 +62,7 @@ export async function startPeerServer(options: PeerServerOptions): Promise<Runni
     topicHead: guard.unary(unary.topicHead),
     readTopic: guard.unary(unary.readTopic),
     notify: guard.unary(unary.notify),
+    publish: guard.stream(publishHandler(options.handler.owners, reportInternal, streams)),
     consume: guard.stream(consumeHandler(options.handler.owners, reportInternal, streams)),
     feed: guard.stream(
       feedHandler(options.handler.owners, reportInternal, streams, {

@@ -1,14 +1,12 @@
 import { create } from "@bufbuild/protobuf";
 import { AvisoError } from "../../errors/aviso-error.ts";
 import {
-  PublishBatchRequestSchema,
   type PublishEntry,
   PublishEntrySchema,
   type PublishInput,
   type PublishResult,
   type ResourceKind,
 } from "./gen/aviso/peer/v1/peer_pb.ts";
-import type { RequestOf, ResponseOf } from "./peer-definition.ts";
 
 /** Most entries in one PublishBatch call. */
 const MAX_ENTRIES = 1000;
@@ -17,28 +15,24 @@ const MAX_BATCH_BYTES = 1024 * 1024;
 
 interface PendingEntry {
   entry: PublishEntry;
-  key: string;
   bytes: number;
   resolve(result: PublishResult): void;
   reject(error: unknown): void;
 }
 
-export type SendBatch = (request: RequestOf<"publishBatch">) => Promise<ResponseOf<"publishBatch">>;
+/** Sends one batch; batches must reach the owner in the order they are sent (one Publish stream). */
+export type SendBatch = (entries: PublishEntry[]) => Promise<PublishResult[]>;
 
 /**
  * Group commit for the peer link: publishes made in the same turn of the
- * event loop go to the peer in one PublishBatch call (per-call overhead is
- * the cost that matters, see docs/architecture.md).
- *
- * Order: while a call holding entries for a destination is in flight, newer
- * entries for that destination wait and go together in the next call, so a
- * destination's publishes reach the owner in the order they were made (two
- * concurrent calls are not guaranteed to be handled in the order sent).
- * Different destinations never wait for each other.
+ * event loop go to the peer as one batch (per-message overhead on the link
+ * is what this saves, see docs/architecture.md). Batches are not held back
+ * while earlier ones are in flight: the Publish stream keeps them in order,
+ * and the owner starts each batch's publishes as it arrives, so a
+ * destination's publishes reach it in the order they were made.
  */
 export class PublishBatcher {
   private pending: PendingEntry[] = [];
-  private readonly inFlight = new Set<string>();
   private scheduled = false;
 
   constructor(
@@ -54,7 +48,6 @@ export class PublishBatcher {
       for (const input of inputs) bytes += input.payloadJson.length + (input.headersJson?.length ?? 0);
       this.pending.push({
         entry: create(PublishEntrySchema, { kind, name, inputs }),
-        key: `${kind}:${name}`,
         bytes,
         resolve,
         reject,
@@ -63,7 +56,7 @@ export class PublishBatcher {
     });
   }
 
-  /** Fails everything not yet sent (calls in flight end on their own). */
+  /** Fails everything not yet sent (batches in flight end on their own). */
   failPending(error: AvisoError): void {
     for (const pending of this.pending.splice(0)) pending.reject(error);
   }
@@ -74,57 +67,35 @@ export class PublishBatcher {
     // setImmediate, not a microtask: publishes arriving from the I/O callbacks of this loop turn join too.
     setImmediate(() => {
       this.scheduled = false;
-      this.flush();
+      while (this.pending.length > 0) this.sendBatch(this.takeBatch());
     });
   }
 
-  private flush(): void {
-    for (let batch = this.takeBatch(); batch.length > 0; batch = this.takeBatch()) this.sendBatch(batch);
-  }
-
-  /** The next call's entries: oldest first, skipping destinations that must wait. */
+  /** The oldest entries, up to MAX_ENTRIES and MAX_BATCH_BYTES (at least one). */
   private takeBatch(): PendingEntry[] {
-    const taken: PendingEntry[] = [];
-    const kept: PendingEntry[] = [];
-    const waiting = new Set(this.inFlight);
+    let count = 0;
     let bytes = 0;
     for (const pending of this.pending) {
-      const full =
-        taken.length >= MAX_ENTRIES || (taken.length > 0 && bytes + pending.bytes > MAX_BATCH_BYTES);
-      if (waiting.has(pending.key) || full) {
-        // Everything later for this destination waits too, or order would break.
-        waiting.add(pending.key);
-        kept.push(pending);
-        continue;
-      }
-      taken.push(pending);
+      if (count >= MAX_ENTRIES || (count > 0 && bytes + pending.bytes > MAX_BATCH_BYTES)) break;
       bytes += pending.bytes;
+      count += 1;
     }
-    this.pending = kept;
-    return taken;
+    return this.pending.splice(0, count);
   }
 
   private sendBatch(batch: PendingEntry[]): void {
-    const keys = new Set(batch.map((pending) => pending.key));
-    for (const key of keys) this.inFlight.add(key);
-    const request = create(PublishBatchRequestSchema, { entries: batch.map((pending) => pending.entry) });
-    this.send(request)
-      .then(
-        (response) => {
-          batch.forEach((pending, i) => {
-            const result = response.results[i];
-            if (result === undefined)
-              pending.reject(new AvisoError("INTERNAL", "PublishBatch answered fewer entries than sent."));
-            else pending.resolve(result);
-          });
-        },
-        (error: unknown) => {
-          for (const pending of batch) pending.reject(error);
-        },
-      )
-      .finally(() => {
-        for (const key of keys) this.inFlight.delete(key);
-        if (this.pending.length > 0) this.schedule();
-      });
+    this.send(batch.map((pending) => pending.entry)).then(
+      (results) => {
+        batch.forEach((pending, i) => {
+          const result = results[i];
+          if (result === undefined)
+            pending.reject(new AvisoError("INTERNAL", "The owner answered fewer publish entries than sent."));
+          else pending.resolve(result);
+        });
+      },
+      (error: unknown) => {
+        for (const pending of batch) pending.reject(error);
+      },
+    );
   }
 }

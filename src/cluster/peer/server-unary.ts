@@ -124,7 +124,8 @@ export function unaryHandlers(handler: PeerHandler, reportInternal: ReportIntern
   };
 }
 
-function publishEntry(owners: Owners, entry: PublishEntry): Promise<PublishResult> {
+/** Starts one entry's publish now; its failure comes back inside the result, never as a rejection. */
+export function publishEntry(owners: Owners, entry: PublishEntry): Promise<PublishResult> {
   const failed = (error: unknown): PublishResult =>
     create(PublishResultSchema, { outcome: { case: "error", value: errorToWire(error) } });
   try {

@@ -24,7 +24,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file aviso/peer/v1/peer.proto.
  */
 export const file_aviso_peer_v1_peer: GenFile = /*@__PURE__*/
-  fileDesc("Chhhdmlzby9wZWVyL3YxL3BlZXIucHJvdG8SDWF2aXNvLnBlZXIudjEiWAoJUGVlckVycm9yEg4KBnJlYXNvbhgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEhkKDGRldGFpbHNfanNvbhgDIAEoCUgAiAEBQg8KDV9kZXRhaWxzX2pzb24ioQEKDFB1Ymxpc2hJbnB1dBIUCgxwYXlsb2FkX2pzb24YASABKAkSGQoMaGVhZGVyc19qc29uGAIgASgJSACIAQESEAoIZGVsYXlfbXMYAyABKA0SCwoDa2V5GAQgASgJEhwKD2lkZW1wb3RlbmN5X2tleRgFIAEoCUgBiAEBQg8KDV9oZWFkZXJzX2pzb25CEgoQX2lkZW1wb3RlbmN5X2tleSJ0CgxQdWJsaXNoRW50cnkSKQoEa2luZBgBIAEoDjIbLmF2aXNvLnBlZXIudjEuUmVzb3VyY2VLaW5kEgwKBG5hbWUYAiABKAkSKwoGaW5wdXRzGAMgAygLMhsuYXZpc28ucGVlci52MS5QdWJsaXNoSW5wdXQiQwoTUHVibGlzaEJhdGNoUmVxdWVzdBIsCgdlbnRyaWVzGAEgAygLMhsuYXZpc28ucGVlci52MS5QdWJsaXNoRW50cnkiFwoIUXVldWVJZHMSCwoDaWRzGAEgAygJIh8KDFRvcGljT2Zmc2V0cxIPCgdvZmZzZXRzGAEgAygDIp0BCg1QdWJsaXNoUmVzdWx0EiYKA2lkcxgBIAEoCzIXLmF2aXNvLnBlZXIudjEuUXVldWVJZHNIABIuCgdvZmZzZXRzGAIgASgLMhsuYXZpc28ucGVlci52MS5Ub3BpY09mZnNldHNIABIpCgVlcnJvchgDIAEoCzIYLmF2aXNvLnBlZXIudjEuUGVlckVycm9ySABCCQoHb3V0Y29tZSJFChRQdWJsaXNoQmF0Y2hSZXNwb25zZRItCgdyZXN1bHRzGAEgAygLMhwuYXZpc28ucGVlci52MS5QdWJsaXNoUmVzdWx0IpMBCghEZWxpdmVyeRIKCgJpZBgBIAEoCRIUCgxwYXlsb2FkX2pzb24YAiABKAkSGQoMaGVhZGVyc19qc29uGAMgASgJSACIAQESFAoMcHVibGlzaGVkX2F0GAQgASgDEhIKCmRlbGl2ZXJpZXMYBSABKA0SDwoHcmVjZWlwdBgGIAEoCUIPCg1faGVhZGVyc19qc29uIm0KDlJlY2VpdmVSZXF1ZXN0Eg0KBXF1ZXVlGAEgASgJEgsKA21heBgCIAEoDRIPCgd3YWl0X21zGAMgASgNEhsKDmFja190aW1lb3V0X21zGAQgASgNSACIAQFCEQoPX2Fja190aW1lb3V0X21zIj4KD1JlY2VpdmVSZXNwb25zZRIrCgpkZWxpdmVyaWVzGAEgAygLMhcuYXZpc28ucGVlci52MS5EZWxpdmVyeSJvCg1TZXR0bGVSZXF1ZXN0Eg0KBXF1ZXVlGAEgASgJEhAKCHJlY2VpcHRzGAIgAygJEisKBmFjdGlvbhgDIAEoDjIbLmF2aXNvLnBlZXIudjEuU2V0dGxlQWN0aW9uEhAKCGRlbGF5X21zGAQgASgNIi4KDlNldHRsZVJlc3BvbnNlEg0KBWFja2VkGAEgASgNEg0KBXN0YWxlGAIgAygJIh0KDFN0YXRzUmVxdWVzdBINCgVxdWV1ZRgBIAEoCSJhCgpRdWV1ZVN0YXRzEg0KBWRlcHRoGAEgASgNEg0KBXJlYWR5GAIgASgNEg8KB2RlbGF5ZWQYAyABKA0SEQoJaW5fZmxpZ2h0GAQgASgNEhEKCWNvbnN1bWVycxgFIAEoDSJICg1TdGF0c1Jlc3BvbnNlEi0KBXN0YXRzGAEgASgLMhkuYXZpc28ucGVlci52MS5RdWV1ZVN0YXRzSACIAQFCCAoGX3N0YXRzIi8KDENvbnN1bWVTdGFydBINCgVxdWV1ZRgBIAEoCRIQCghwcmVmZXRjaBgCIAEoDSItCgpDb25zdW1lQWNrEhIKCnJlcXVlc3RfaWQYASABKA0SCwoDaWRzGAIgAygJIkAKC0NvbnN1bWVOYWNrEhIKCnJlcXVlc3RfaWQYASABKA0SCwoDaWRzGAIgAygJEhAKCGRlbGF5X21zGAMgASgNIm8KDUNvbnN1bWVTZXR0bGUSKAoDYWNrGAEgASgLMhkuYXZpc28ucGVlci52MS5Db25zdW1lQWNrSAASKgoEbmFjaxgCIAEoCzIaLmF2aXNvLnBlZXIudjEuQ29uc3VtZU5hY2tIAEIICgZzZXR0bGUiPwoOQ29uc3VtZVNldHRsZXMSLQoHc2V0dGxlcxgBIAMoCzIcLmF2aXNvLnBlZXIudjEuQ29uc3VtZVNldHRsZSIdCgtDb25zdW1lRmxvdxIOCgZwYXVzZWQYASABKAgipwEKDkNvbnN1bWVSZXF1ZXN0EiwKBXN0YXJ0GAEgASgLMhsuYXZpc28ucGVlci52MS5Db25zdW1lU3RhcnRIABIwCgdzZXR0bGVzGAIgASgLMh0uYXZpc28ucGVlci52MS5Db25zdW1lU2V0dGxlc0gAEioKBGZsb3cYAyABKAsyGi5hdmlzby5wZWVyLnYxLkNvbnN1bWVGbG93SABCCQoHcmVxdWVzdCIQCg5Db25zdW1lU3RhcnRlZCJAChFDb25zdW1lRGVsaXZlcmllcxIrCgpkZWxpdmVyaWVzGAEgAygLMhcuYXZpc28ucGVlci52MS5EZWxpdmVyeSJ6Cg5Db25zdW1lU2V0dGxlZBISCgpyZXF1ZXN0X2lkGAEgASgNEg0KBWFja2VkGAIgASgNEg0KBXN0YWxlGAMgAygJEiwKBWVycm9yGAQgASgLMhguYXZpc28ucGVlci52MS5QZWVyRXJyb3JIAIgBAUIICgZfZXJyb3IiRQoTQ29uc3VtZVNldHRsZWRCYXRjaBIuCgdyZXN1bHRzGAEgAygLMh0uYXZpc28ucGVlci52MS5Db25zdW1lU2V0dGxlZCLqAQoPQ29uc3VtZVJlc3BvbnNlEjAKB3N0YXJ0ZWQYASABKAsyHS5hdmlzby5wZWVyLnYxLkNvbnN1bWVTdGFydGVkSAASNgoKZGVsaXZlcmllcxgCIAEoCzIgLmF2aXNvLnBlZXIudjEuQ29uc3VtZURlbGl2ZXJpZXNIABI1CgdzZXR0bGVkGAMgASgLMiIuYXZpc28ucGVlci52MS5Db25zdW1lU2V0dGxlZEJhdGNoSAASKgoGY2xvc2VkGAQgASgLMhguYXZpc28ucGVlci52MS5QZWVyRXJyb3JIAEIKCghyZXNwb25zZSKDAQoMVG9waWNNZXNzYWdlEg4KBm9mZnNldBgBIAEoAxILCgNrZXkYAiABKAkSFAoMcGF5bG9hZF9qc29uGAMgASgJEhkKDGhlYWRlcnNfanNvbhgEIAEoCUgAiAEBEhQKDHB1Ymxpc2hlZF9hdBgFIAEoA0IPCg1faGVhZGVyc19qc29uIiEKEFRvcGljSGVhZFJlcXVlc3QSDQoFdG9waWMYASABKAkiPgoRVG9waWNIZWFkUmVzcG9uc2USEwoLbmV4dF9vZmZzZXQYASABKAMSFAoMZmlyc3Rfb2Zmc2V0GAIgASgDIkUKEFJlYWRUb3BpY1JlcXVlc3QSDQoFdG9waWMYASABKAkSEwoLZnJvbV9vZmZzZXQYAiABKAMSDQoFbGltaXQYAyABKA0iQgoRUmVhZFRvcGljUmVzcG9uc2USLQoIbWVzc2FnZXMYASADKAsyGy5hdmlzby5wZWVyLnYxLlRvcGljTWVzc2FnZSJGCgtGZWVkUmVxdWVzdBINCgV0b3BpYxgBIAEoCRIYCgtmcm9tX29mZnNldBgCIAEoA0gAiAEBQg4KDF9mcm9tX29mZnNldCI1CghGZWVkSGVhZBITCgtuZXh0X29mZnNldBgBIAEoAxIUCgxmaXJzdF9vZmZzZXQYAiABKAMiOgoJRmVlZEJhdGNoEi0KCG1lc3NhZ2VzGAEgAygLMhsuYXZpc28ucGVlci52MS5Ub3BpY01lc3NhZ2UilgEKDEZlZWRSZXNwb25zZRInCgRoZWFkGAEgASgLMhcuYXZpc28ucGVlci52MS5GZWVkSGVhZEgAEikKBWJhdGNoGAIgASgLMhguYXZpc28ucGVlci52MS5GZWVkQmF0Y2hIABIpCgVlbmRlZBgDIAEoCzIYLmF2aXNvLnBlZXIudjEuUGVlckVycm9ySABCBwoFZXZlbnQiRgoLUmVzb3VyY2VSZWYSKQoEa2luZBgBIAEoDjIbLmF2aXNvLnBlZXIudjEuUmVzb3VyY2VLaW5kEgwKBG5hbWUYAiABKAkiKgoKQmluZGluZ1JlZhINCgV0b3BpYxgBIAEoCRINCgVxdWV1ZRgCIAEoCSJyCg1SZWxlYXNlTm90aWNlEikKBGtpbmQYASABKA4yGy5hdmlzby5wZWVyLnYxLlJlc291cmNlS2luZBIMCgRuYW1lGAIgASgJEigKBnJlYXNvbhgDIAEoCzIYLmF2aXNvLnBlZXIudjEuUGVlckVycm9yIuQBCg1Ob3RpZnlSZXF1ZXN0Ei0KB2NoYW5nZWQYASABKAsyGi5hdmlzby5wZWVyLnYxLlJlc291cmNlUmVmSAASNAoPYmluZGluZ19jcmVhdGVkGAIgASgLMhkuYXZpc28ucGVlci52MS5CaW5kaW5nUmVmSAASNAoPYmluZGluZ19yZW1vdmVkGAMgASgLMhkuYXZpc28ucGVlci52MS5CaW5kaW5nUmVmSAASLwoHcmVsZWFzZRgEIAEoCzIcLmF2aXNvLnBlZXIudjEuUmVsZWFzZU5vdGljZUgAQgcKBWV2ZW50IhAKDk5vdGlmeVJlc3BvbnNlKl8KDFJlc291cmNlS2luZBIdChlSRVNPVVJDRV9LSU5EX1VOU1BFQ0lGSUVEEAASFwoTUkVTT1VSQ0VfS0lORF9RVUVVRRABEhcKE1JFU09VUkNFX0tJTkRfVE9QSUMQAipcCgxTZXR0bGVBY3Rpb24SHQoZU0VUVExFX0FDVElPTl9VTlNQRUNJRklFRBAAEhUKEVNFVFRMRV9BQ1RJT05fQUNLEAESFgoSU0VUVExFX0FDVElPTl9OQUNLEAIyswUKC1BlZXJTZXJ2aWNlElcKDFB1Ymxpc2hCYXRjaBIiLmF2aXNvLnBlZXIudjEuUHVibGlzaEJhdGNoUmVxdWVzdBojLmF2aXNvLnBlZXIudjEuUHVibGlzaEJhdGNoUmVzcG9uc2USSAoHUmVjZWl2ZRIdLmF2aXNvLnBlZXIudjEuUmVjZWl2ZVJlcXVlc3QaHi5hdmlzby5wZWVyLnYxLlJlY2VpdmVSZXNwb25zZRJFCgZTZXR0bGUSHC5hdmlzby5wZWVyLnYxLlNldHRsZVJlcXVlc3QaHS5hdmlzby5wZWVyLnYxLlNldHRsZVJlc3BvbnNlEkIKBVN0YXRzEhsuYXZpc28ucGVlci52MS5TdGF0c1JlcXVlc3QaHC5hdmlzby5wZWVyLnYxLlN0YXRzUmVzcG9uc2USTgoJVG9waWNIZWFkEh8uYXZpc28ucGVlci52MS5Ub3BpY0hlYWRSZXF1ZXN0GiAuYXZpc28ucGVlci52MS5Ub3BpY0hlYWRSZXNwb25zZRJOCglSZWFkVG9waWMSHy5hdmlzby5wZWVyLnYxLlJlYWRUb3BpY1JlcXVlc3QaIC5hdmlzby5wZWVyLnYxLlJlYWRUb3BpY1Jlc3BvbnNlEkwKB0NvbnN1bWUSHS5hdmlzby5wZWVyLnYxLkNvbnN1bWVSZXF1ZXN0Gh4uYXZpc28ucGVlci52MS5Db25zdW1lUmVzcG9uc2UoATABEkEKBEZlZWQSGi5hdmlzby5wZWVyLnYxLkZlZWRSZXF1ZXN0GhsuYXZpc28ucGVlci52MS5GZWVkUmVzcG9uc2UwARJFCgZOb3RpZnkSHC5hdmlzby5wZWVyLnYxLk5vdGlmeVJlcXVlc3QaHS5hdmlzby5wZWVyLnYxLk5vdGlmeVJlc3BvbnNlYgZwcm90bzM");
+  fileDesc("Chhhdmlzby9wZWVyL3YxL3BlZXIucHJvdG8SDWF2aXNvLnBlZXIudjEiWAoJUGVlckVycm9yEg4KBnJlYXNvbhgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEhkKDGRldGFpbHNfanNvbhgDIAEoCUgAiAEBQg8KDV9kZXRhaWxzX2pzb24ioQEKDFB1Ymxpc2hJbnB1dBIUCgxwYXlsb2FkX2pzb24YASABKAkSGQoMaGVhZGVyc19qc29uGAIgASgJSACIAQESEAoIZGVsYXlfbXMYAyABKA0SCwoDa2V5GAQgASgJEhwKD2lkZW1wb3RlbmN5X2tleRgFIAEoCUgBiAEBQg8KDV9oZWFkZXJzX2pzb25CEgoQX2lkZW1wb3RlbmN5X2tleSJ0CgxQdWJsaXNoRW50cnkSKQoEa2luZBgBIAEoDjIbLmF2aXNvLnBlZXIudjEuUmVzb3VyY2VLaW5kEgwKBG5hbWUYAiABKAkSKwoGaW5wdXRzGAMgAygLMhsuYXZpc28ucGVlci52MS5QdWJsaXNoSW5wdXQiQwoTUHVibGlzaEJhdGNoUmVxdWVzdBIsCgdlbnRyaWVzGAEgAygLMhsuYXZpc28ucGVlci52MS5QdWJsaXNoRW50cnkiFwoIUXVldWVJZHMSCwoDaWRzGAEgAygJIh8KDFRvcGljT2Zmc2V0cxIPCgdvZmZzZXRzGAEgAygDIp0BCg1QdWJsaXNoUmVzdWx0EiYKA2lkcxgBIAEoCzIXLmF2aXNvLnBlZXIudjEuUXVldWVJZHNIABIuCgdvZmZzZXRzGAIgASgLMhsuYXZpc28ucGVlci52MS5Ub3BpY09mZnNldHNIABIpCgVlcnJvchgDIAEoCzIYLmF2aXNvLnBlZXIudjEuUGVlckVycm9ySABCCQoHb3V0Y29tZSJFChRQdWJsaXNoQmF0Y2hSZXNwb25zZRItCgdyZXN1bHRzGAEgAygLMhwuYXZpc28ucGVlci52MS5QdWJsaXNoUmVzdWx0IlAKDlB1Ymxpc2hSZXF1ZXN0EhAKCGJhdGNoX2lkGAEgASgEEiwKB2VudHJpZXMYAiADKAsyGy5hdmlzby5wZWVyLnYxLlB1Ymxpc2hFbnRyeSJSCg9QdWJsaXNoUmVzcG9uc2USEAoIYmF0Y2hfaWQYASABKAQSLQoHcmVzdWx0cxgCIAMoCzIcLmF2aXNvLnBlZXIudjEuUHVibGlzaFJlc3VsdCKTAQoIRGVsaXZlcnkSCgoCaWQYASABKAkSFAoMcGF5bG9hZF9qc29uGAIgASgJEhkKDGhlYWRlcnNfanNvbhgDIAEoCUgAiAEBEhQKDHB1Ymxpc2hlZF9hdBgEIAEoAxISCgpkZWxpdmVyaWVzGAUgASgNEg8KB3JlY2VpcHQYBiABKAlCDwoNX2hlYWRlcnNfanNvbiJtCg5SZWNlaXZlUmVxdWVzdBINCgVxdWV1ZRgBIAEoCRILCgNtYXgYAiABKA0SDwoHd2FpdF9tcxgDIAEoDRIbCg5hY2tfdGltZW91dF9tcxgEIAEoDUgAiAEBQhEKD19hY2tfdGltZW91dF9tcyI+Cg9SZWNlaXZlUmVzcG9uc2USKwoKZGVsaXZlcmllcxgBIAMoCzIXLmF2aXNvLnBlZXIudjEuRGVsaXZlcnkibwoNU2V0dGxlUmVxdWVzdBINCgVxdWV1ZRgBIAEoCRIQCghyZWNlaXB0cxgCIAMoCRIrCgZhY3Rpb24YAyABKA4yGy5hdmlzby5wZWVyLnYxLlNldHRsZUFjdGlvbhIQCghkZWxheV9tcxgEIAEoDSIuCg5TZXR0bGVSZXNwb25zZRINCgVhY2tlZBgBIAEoDRINCgVzdGFsZRgCIAMoCSIdCgxTdGF0c1JlcXVlc3QSDQoFcXVldWUYASABKAkiYQoKUXVldWVTdGF0cxINCgVkZXB0aBgBIAEoDRINCgVyZWFkeRgCIAEoDRIPCgdkZWxheWVkGAMgASgNEhEKCWluX2ZsaWdodBgEIAEoDRIRCgljb25zdW1lcnMYBSABKA0iSAoNU3RhdHNSZXNwb25zZRItCgVzdGF0cxgBIAEoCzIZLmF2aXNvLnBlZXIudjEuUXVldWVTdGF0c0gAiAEBQggKBl9zdGF0cyIvCgxDb25zdW1lU3RhcnQSDQoFcXVldWUYASABKAkSEAoIcHJlZmV0Y2gYAiABKA0iLQoKQ29uc3VtZUFjaxISCgpyZXF1ZXN0X2lkGAEgASgNEgsKA2lkcxgCIAMoCSJACgtDb25zdW1lTmFjaxISCgpyZXF1ZXN0X2lkGAEgASgNEgsKA2lkcxgCIAMoCRIQCghkZWxheV9tcxgDIAEoDSJvCg1Db25zdW1lU2V0dGxlEigKA2FjaxgBIAEoCzIZLmF2aXNvLnBlZXIudjEuQ29uc3VtZUFja0gAEioKBG5hY2sYAiABKAsyGi5hdmlzby5wZWVyLnYxLkNvbnN1bWVOYWNrSABCCAoGc2V0dGxlIj8KDkNvbnN1bWVTZXR0bGVzEi0KB3NldHRsZXMYASADKAsyHC5hdmlzby5wZWVyLnYxLkNvbnN1bWVTZXR0bGUiHQoLQ29uc3VtZUZsb3cSDgoGcGF1c2VkGAEgASgIIqcBCg5Db25zdW1lUmVxdWVzdBIsCgVzdGFydBgBIAEoCzIbLmF2aXNvLnBlZXIudjEuQ29uc3VtZVN0YXJ0SAASMAoHc2V0dGxlcxgCIAEoCzIdLmF2aXNvLnBlZXIudjEuQ29uc3VtZVNldHRsZXNIABIqCgRmbG93GAMgASgLMhouYXZpc28ucGVlci52MS5Db25zdW1lRmxvd0gAQgkKB3JlcXVlc3QiEAoOQ29uc3VtZVN0YXJ0ZWQiQAoRQ29uc3VtZURlbGl2ZXJpZXMSKwoKZGVsaXZlcmllcxgBIAMoCzIXLmF2aXNvLnBlZXIudjEuRGVsaXZlcnkiegoOQ29uc3VtZVNldHRsZWQSEgoKcmVxdWVzdF9pZBgBIAEoDRINCgVhY2tlZBgCIAEoDRINCgVzdGFsZRgDIAMoCRIsCgVlcnJvchgEIAEoCzIYLmF2aXNvLnBlZXIudjEuUGVlckVycm9ySACIAQFCCAoGX2Vycm9yIkUKE0NvbnN1bWVTZXR0bGVkQmF0Y2gSLgoHcmVzdWx0cxgBIAMoCzIdLmF2aXNvLnBlZXIudjEuQ29uc3VtZVNldHRsZWQi6gEKD0NvbnN1bWVSZXNwb25zZRIwCgdzdGFydGVkGAEgASgLMh0uYXZpc28ucGVlci52MS5Db25zdW1lU3RhcnRlZEgAEjYKCmRlbGl2ZXJpZXMYAiABKAsyIC5hdmlzby5wZWVyLnYxLkNvbnN1bWVEZWxpdmVyaWVzSAASNQoHc2V0dGxlZBgDIAEoCzIiLmF2aXNvLnBlZXIudjEuQ29uc3VtZVNldHRsZWRCYXRjaEgAEioKBmNsb3NlZBgEIAEoCzIYLmF2aXNvLnBlZXIudjEuUGVlckVycm9ySABCCgoIcmVzcG9uc2UigwEKDFRvcGljTWVzc2FnZRIOCgZvZmZzZXQYASABKAMSCwoDa2V5GAIgASgJEhQKDHBheWxvYWRfanNvbhgDIAEoCRIZCgxoZWFkZXJzX2pzb24YBCABKAlIAIgBARIUCgxwdWJsaXNoZWRfYXQYBSABKANCDwoNX2hlYWRlcnNfanNvbiIhChBUb3BpY0hlYWRSZXF1ZXN0Eg0KBXRvcGljGAEgASgJIj4KEVRvcGljSGVhZFJlc3BvbnNlEhMKC25leHRfb2Zmc2V0GAEgASgDEhQKDGZpcnN0X29mZnNldBgCIAEoAyJFChBSZWFkVG9waWNSZXF1ZXN0Eg0KBXRvcGljGAEgASgJEhMKC2Zyb21fb2Zmc2V0GAIgASgDEg0KBWxpbWl0GAMgASgNIkIKEVJlYWRUb3BpY1Jlc3BvbnNlEi0KCG1lc3NhZ2VzGAEgAygLMhsuYXZpc28ucGVlci52MS5Ub3BpY01lc3NhZ2UiRgoLRmVlZFJlcXVlc3QSDQoFdG9waWMYASABKAkSGAoLZnJvbV9vZmZzZXQYAiABKANIAIgBAUIOCgxfZnJvbV9vZmZzZXQiNQoIRmVlZEhlYWQSEwoLbmV4dF9vZmZzZXQYASABKAMSFAoMZmlyc3Rfb2Zmc2V0GAIgASgDIjoKCUZlZWRCYXRjaBItCghtZXNzYWdlcxgBIAMoCzIbLmF2aXNvLnBlZXIudjEuVG9waWNNZXNzYWdlIpYBCgxGZWVkUmVzcG9uc2USJwoEaGVhZBgBIAEoCzIXLmF2aXNvLnBlZXIudjEuRmVlZEhlYWRIABIpCgViYXRjaBgCIAEoCzIYLmF2aXNvLnBlZXIudjEuRmVlZEJhdGNoSAASKQoFZW5kZWQYAyABKAsyGC5hdmlzby5wZWVyLnYxLlBlZXJFcnJvckgAQgcKBWV2ZW50IkYKC1Jlc291cmNlUmVmEikKBGtpbmQYASABKA4yGy5hdmlzby5wZWVyLnYxLlJlc291cmNlS2luZBIMCgRuYW1lGAIgASgJIioKCkJpbmRpbmdSZWYSDQoFdG9waWMYASABKAkSDQoFcXVldWUYAiABKAkicgoNUmVsZWFzZU5vdGljZRIpCgRraW5kGAEgASgOMhsuYXZpc28ucGVlci52MS5SZXNvdXJjZUtpbmQSDAoEbmFtZRgCIAEoCRIoCgZyZWFzb24YAyABKAsyGC5hdmlzby5wZWVyLnYxLlBlZXJFcnJvciLkAQoNTm90aWZ5UmVxdWVzdBItCgdjaGFuZ2VkGAEgASgLMhouYXZpc28ucGVlci52MS5SZXNvdXJjZVJlZkgAEjQKD2JpbmRpbmdfY3JlYXRlZBgCIAEoCzIZLmF2aXNvLnBlZXIudjEuQmluZGluZ1JlZkgAEjQKD2JpbmRpbmdfcmVtb3ZlZBgDIAEoCzIZLmF2aXNvLnBlZXIudjEuQmluZGluZ1JlZkgAEi8KB3JlbGVhc2UYBCABKAsyHC5hdmlzby5wZWVyLnYxLlJlbGVhc2VOb3RpY2VIAEIHCgVldmVudCIQCg5Ob3RpZnlSZXNwb25zZSpfCgxSZXNvdXJjZUtpbmQSHQoZUkVTT1VSQ0VfS0lORF9VTlNQRUNJRklFRBAAEhcKE1JFU09VUkNFX0tJTkRfUVVFVUUQARIXChNSRVNPVVJDRV9LSU5EX1RPUElDEAIqXAoMU2V0dGxlQWN0aW9uEh0KGVNFVFRMRV9BQ1RJT05fVU5TUEVDSUZJRUQQABIVChFTRVRUTEVfQUNUSU9OX0FDSxABEhYKElNFVFRMRV9BQ1RJT05fTkFDSxACMoEGCgtQZWVyU2VydmljZRJXCgxQdWJsaXNoQmF0Y2gSIi5hdmlzby5wZWVyLnYxLlB1Ymxpc2hCYXRjaFJlcXVlc3QaIy5hdmlzby5wZWVyLnYxLlB1Ymxpc2hCYXRjaFJlc3BvbnNlEkwKB1B1Ymxpc2gSHS5hdmlzby5wZWVyLnYxLlB1Ymxpc2hSZXF1ZXN0Gh4uYXZpc28ucGVlci52MS5QdWJsaXNoUmVzcG9uc2UoATABEkgKB1JlY2VpdmUSHS5hdmlzby5wZWVyLnYxLlJlY2VpdmVSZXF1ZXN0Gh4uYXZpc28ucGVlci52MS5SZWNlaXZlUmVzcG9uc2USRQoGU2V0dGxlEhwuYXZpc28ucGVlci52MS5TZXR0bGVSZXF1ZXN0Gh0uYXZpc28ucGVlci52MS5TZXR0bGVSZXNwb25zZRJCCgVTdGF0cxIbLmF2aXNvLnBlZXIudjEuU3RhdHNSZXF1ZXN0GhwuYXZpc28ucGVlci52MS5TdGF0c1Jlc3BvbnNlEk4KCVRvcGljSGVhZBIfLmF2aXNvLnBlZXIudjEuVG9waWNIZWFkUmVxdWVzdBogLmF2aXNvLnBlZXIudjEuVG9waWNIZWFkUmVzcG9uc2USTgoJUmVhZFRvcGljEh8uYXZpc28ucGVlci52MS5SZWFkVG9waWNSZXF1ZXN0GiAuYXZpc28ucGVlci52MS5SZWFkVG9waWNSZXNwb25zZRJMCgdDb25zdW1lEh0uYXZpc28ucGVlci52MS5Db25zdW1lUmVxdWVzdBoeLmF2aXNvLnBlZXIudjEuQ29uc3VtZVJlc3BvbnNlKAEwARJBCgRGZWVkEhouYXZpc28ucGVlci52MS5GZWVkUmVxdWVzdBobLmF2aXNvLnBlZXIudjEuRmVlZFJlc3BvbnNlMAESRQoGTm90aWZ5EhwuYXZpc28ucGVlci52MS5Ob3RpZnlSZXF1ZXN0Gh0uYXZpc28ucGVlci52MS5Ob3RpZnlSZXNwb25zZWIGcHJvdG8z");
 
 /**
  * An Aviso error carried inside a successful reply (one entry of a batch).
@@ -233,6 +233,54 @@ export const PublishBatchResponseSchema: GenMessage<PublishBatchResponse> = /*@_
   messageDesc(file_aviso_peer_v1_peer, 7);
 
 /**
+ * @generated from message aviso.peer.v1.PublishRequest
+ */
+export type PublishRequest = Message<"aviso.peer.v1.PublishRequest"> & {
+  /**
+   * Chosen by the client, unique on its stream; the answer carries it back.
+   *
+   * @generated from field: uint64 batch_id = 1;
+   */
+  batchId: bigint;
+
+  /**
+   * @generated from field: repeated aviso.peer.v1.PublishEntry entries = 2;
+   */
+  entries: PublishEntry[];
+};
+
+/**
+ * Describes the message aviso.peer.v1.PublishRequest.
+ * Use `create(PublishRequestSchema)` to create a new message.
+ */
+export const PublishRequestSchema: GenMessage<PublishRequest> = /*@__PURE__*/
+  messageDesc(file_aviso_peer_v1_peer, 8);
+
+/**
+ * @generated from message aviso.peer.v1.PublishResponse
+ */
+export type PublishResponse = Message<"aviso.peer.v1.PublishResponse"> & {
+  /**
+   * @generated from field: uint64 batch_id = 1;
+   */
+  batchId: bigint;
+
+  /**
+   * One per request entry, in the same order.
+   *
+   * @generated from field: repeated aviso.peer.v1.PublishResult results = 2;
+   */
+  results: PublishResult[];
+};
+
+/**
+ * Describes the message aviso.peer.v1.PublishResponse.
+ * Use `create(PublishResponseSchema)` to create a new message.
+ */
+export const PublishResponseSchema: GenMessage<PublishResponse> = /*@__PURE__*/
+  messageDesc(file_aviso_peer_v1_peer, 9);
+
+/**
  * @generated from message aviso.peer.v1.Delivery
  */
 export type Delivery = Message<"aviso.peer.v1.Delivery"> & {
@@ -272,7 +320,7 @@ export type Delivery = Message<"aviso.peer.v1.Delivery"> & {
  * Use `create(DeliverySchema)` to create a new message.
  */
 export const DeliverySchema: GenMessage<Delivery> = /*@__PURE__*/
-  messageDesc(file_aviso_peer_v1_peer, 8);
+  messageDesc(file_aviso_peer_v1_peer, 10);
 
 /**
  * @generated from message aviso.peer.v1.ReceiveRequest
@@ -306,7 +354,7 @@ export type ReceiveRequest = Message<"aviso.peer.v1.ReceiveRequest"> & {
  * Use `create(ReceiveRequestSchema)` to create a new message.
  */
 export const ReceiveRequestSchema: GenMessage<ReceiveRequest> = /*@__PURE__*/
-  messageDesc(file_aviso_peer_v1_peer, 9);
+  messageDesc(file_aviso_peer_v1_peer, 11);
 
 /**
  * @generated from message aviso.peer.v1.ReceiveResponse
@@ -323,7 +371,7 @@ export type ReceiveResponse = Message<"aviso.peer.v1.ReceiveResponse"> & {
  * Use `create(ReceiveResponseSchema)` to create a new message.
  */
 export const ReceiveResponseSchema: GenMessage<ReceiveResponse> = /*@__PURE__*/
-  messageDesc(file_aviso_peer_v1_peer, 10);
+  messageDesc(file_aviso_peer_v1_peer, 12);
 
 /**
  * @generated from message aviso.peer.v1.SettleRequest
@@ -357,7 +405,7 @@ export type SettleRequest = Message<"aviso.peer.v1.SettleRequest"> & {
  * Use `create(SettleRequestSchema)` to create a new message.
  */
 export const SettleRequestSchema: GenMessage<SettleRequest> = /*@__PURE__*/
-  messageDesc(file_aviso_peer_v1_peer, 11);
+  messageDesc(file_aviso_peer_v1_peer, 13);
 
 /**
  * @generated from message aviso.peer.v1.SettleResponse
@@ -379,7 +427,7 @@ export type SettleResponse = Message<"aviso.peer.v1.SettleResponse"> & {
  * Use `create(SettleResponseSchema)` to create a new message.
  */
 export const SettleResponseSchema: GenMessage<SettleResponse> = /*@__PURE__*/
-  messageDesc(file_aviso_peer_v1_peer, 12);
+  messageDesc(file_aviso_peer_v1_peer, 14);
 
 /**
  * @generated from message aviso.peer.v1.StatsRequest
@@ -396,7 +444,7 @@ export type StatsRequest = Message<"aviso.peer.v1.StatsRequest"> & {
  * Use `create(StatsRequestSchema)` to create a new message.
  */
 export const StatsRequestSchema: GenMessage<StatsRequest> = /*@__PURE__*/
-  messageDesc(file_aviso_peer_v1_peer, 13);
+  messageDesc(file_aviso_peer_v1_peer, 15);
 
 /**
  * @generated from message aviso.peer.v1.QueueStats
@@ -433,7 +481,7 @@ export type QueueStats = Message<"aviso.peer.v1.QueueStats"> & {
  * Use `create(QueueStatsSchema)` to create a new message.
  */
 export const QueueStatsSchema: GenMessage<QueueStats> = /*@__PURE__*/
-  messageDesc(file_aviso_peer_v1_peer, 14);
+  messageDesc(file_aviso_peer_v1_peer, 16);
 
 /**
  * @generated from message aviso.peer.v1.StatsResponse
@@ -452,7 +500,7 @@ export type StatsResponse = Message<"aviso.peer.v1.StatsResponse"> & {
  * Use `create(StatsResponseSchema)` to create a new message.
  */
 export const StatsResponseSchema: GenMessage<StatsResponse> = /*@__PURE__*/
-  messageDesc(file_aviso_peer_v1_peer, 15);
+  messageDesc(file_aviso_peer_v1_peer, 17);
 
 /**
  * @generated from message aviso.peer.v1.ConsumeStart
@@ -474,7 +522,7 @@ export type ConsumeStart = Message<"aviso.peer.v1.ConsumeStart"> & {
  * Use `create(ConsumeStartSchema)` to create a new message.
  */
 export const ConsumeStartSchema: GenMessage<ConsumeStart> = /*@__PURE__*/
-  messageDesc(file_aviso_peer_v1_peer, 16);
+  messageDesc(file_aviso_peer_v1_peer, 18);
 
 /**
  * @generated from message aviso.peer.v1.ConsumeAck
@@ -498,7 +546,7 @@ export type ConsumeAck = Message<"aviso.peer.v1.ConsumeAck"> & {
  * Use `create(ConsumeAckSchema)` to create a new message.
  */
 export const ConsumeAckSchema: GenMessage<ConsumeAck> = /*@__PURE__*/
-  messageDesc(file_aviso_peer_v1_peer, 17);
+  messageDesc(file_aviso_peer_v1_peer, 19);
 
 /**
  * @generated from message aviso.peer.v1.ConsumeNack
@@ -525,7 +573,7 @@ export type ConsumeNack = Message<"aviso.peer.v1.ConsumeNack"> & {
  * Use `create(ConsumeNackSchema)` to create a new message.
  */
 export const ConsumeNackSchema: GenMessage<ConsumeNack> = /*@__PURE__*/
-  messageDesc(file_aviso_peer_v1_peer, 18);
+  messageDesc(file_aviso_peer_v1_peer, 20);
 
 /**
  * @generated from message aviso.peer.v1.ConsumeSettle
@@ -554,7 +602,7 @@ export type ConsumeSettle = Message<"aviso.peer.v1.ConsumeSettle"> & {
  * Use `create(ConsumeSettleSchema)` to create a new message.
  */
 export const ConsumeSettleSchema: GenMessage<ConsumeSettle> = /*@__PURE__*/
-  messageDesc(file_aviso_peer_v1_peer, 19);
+  messageDesc(file_aviso_peer_v1_peer, 21);
 
 /**
  * The acks and nacks of one tick, applied in order. One stream message
@@ -575,7 +623,7 @@ export type ConsumeSettles = Message<"aviso.peer.v1.ConsumeSettles"> & {
  * Use `create(ConsumeSettlesSchema)` to create a new message.
  */
 export const ConsumeSettlesSchema: GenMessage<ConsumeSettles> = /*@__PURE__*/
-  messageDesc(file_aviso_peer_v1_peer, 20);
+  messageDesc(file_aviso_peer_v1_peer, 22);
 
 /**
  * Backpressure from the holder's sockets: while paused the owner gives this
@@ -595,7 +643,7 @@ export type ConsumeFlow = Message<"aviso.peer.v1.ConsumeFlow"> & {
  * Use `create(ConsumeFlowSchema)` to create a new message.
  */
 export const ConsumeFlowSchema: GenMessage<ConsumeFlow> = /*@__PURE__*/
-  messageDesc(file_aviso_peer_v1_peer, 21);
+  messageDesc(file_aviso_peer_v1_peer, 23);
 
 /**
  * @generated from message aviso.peer.v1.ConsumeRequest
@@ -630,7 +678,7 @@ export type ConsumeRequest = Message<"aviso.peer.v1.ConsumeRequest"> & {
  * Use `create(ConsumeRequestSchema)` to create a new message.
  */
 export const ConsumeRequestSchema: GenMessage<ConsumeRequest> = /*@__PURE__*/
-  messageDesc(file_aviso_peer_v1_peer, 22);
+  messageDesc(file_aviso_peer_v1_peer, 24);
 
 /**
  * @generated from message aviso.peer.v1.ConsumeStarted
@@ -643,7 +691,7 @@ export type ConsumeStarted = Message<"aviso.peer.v1.ConsumeStarted"> & {
  * Use `create(ConsumeStartedSchema)` to create a new message.
  */
 export const ConsumeStartedSchema: GenMessage<ConsumeStarted> = /*@__PURE__*/
-  messageDesc(file_aviso_peer_v1_peer, 23);
+  messageDesc(file_aviso_peer_v1_peer, 25);
 
 /**
  * @generated from message aviso.peer.v1.ConsumeDeliveries
@@ -660,7 +708,7 @@ export type ConsumeDeliveries = Message<"aviso.peer.v1.ConsumeDeliveries"> & {
  * Use `create(ConsumeDeliveriesSchema)` to create a new message.
  */
 export const ConsumeDeliveriesSchema: GenMessage<ConsumeDeliveries> = /*@__PURE__*/
-  messageDesc(file_aviso_peer_v1_peer, 24);
+  messageDesc(file_aviso_peer_v1_peer, 26);
 
 /**
  * @generated from message aviso.peer.v1.ConsumeSettled
@@ -694,7 +742,7 @@ export type ConsumeSettled = Message<"aviso.peer.v1.ConsumeSettled"> & {
  * Use `create(ConsumeSettledSchema)` to create a new message.
  */
 export const ConsumeSettledSchema: GenMessage<ConsumeSettled> = /*@__PURE__*/
-  messageDesc(file_aviso_peer_v1_peer, 25);
+  messageDesc(file_aviso_peer_v1_peer, 27);
 
 /**
  * Answers that became ready in the same tick, together.
@@ -713,7 +761,7 @@ export type ConsumeSettledBatch = Message<"aviso.peer.v1.ConsumeSettledBatch"> &
  * Use `create(ConsumeSettledBatchSchema)` to create a new message.
  */
 export const ConsumeSettledBatchSchema: GenMessage<ConsumeSettledBatch> = /*@__PURE__*/
-  messageDesc(file_aviso_peer_v1_peer, 26);
+  messageDesc(file_aviso_peer_v1_peer, 28);
 
 /**
  * @generated from message aviso.peer.v1.ConsumeResponse
@@ -758,7 +806,7 @@ export type ConsumeResponse = Message<"aviso.peer.v1.ConsumeResponse"> & {
  * Use `create(ConsumeResponseSchema)` to create a new message.
  */
 export const ConsumeResponseSchema: GenMessage<ConsumeResponse> = /*@__PURE__*/
-  messageDesc(file_aviso_peer_v1_peer, 27);
+  messageDesc(file_aviso_peer_v1_peer, 29);
 
 /**
  * @generated from message aviso.peer.v1.TopicMessage
@@ -795,7 +843,7 @@ export type TopicMessage = Message<"aviso.peer.v1.TopicMessage"> & {
  * Use `create(TopicMessageSchema)` to create a new message.
  */
 export const TopicMessageSchema: GenMessage<TopicMessage> = /*@__PURE__*/
-  messageDesc(file_aviso_peer_v1_peer, 28);
+  messageDesc(file_aviso_peer_v1_peer, 30);
 
 /**
  * @generated from message aviso.peer.v1.TopicHeadRequest
@@ -812,7 +860,7 @@ export type TopicHeadRequest = Message<"aviso.peer.v1.TopicHeadRequest"> & {
  * Use `create(TopicHeadRequestSchema)` to create a new message.
  */
 export const TopicHeadRequestSchema: GenMessage<TopicHeadRequest> = /*@__PURE__*/
-  messageDesc(file_aviso_peer_v1_peer, 29);
+  messageDesc(file_aviso_peer_v1_peer, 31);
 
 /**
  * @generated from message aviso.peer.v1.TopicHeadResponse
@@ -834,7 +882,7 @@ export type TopicHeadResponse = Message<"aviso.peer.v1.TopicHeadResponse"> & {
  * Use `create(TopicHeadResponseSchema)` to create a new message.
  */
 export const TopicHeadResponseSchema: GenMessage<TopicHeadResponse> = /*@__PURE__*/
-  messageDesc(file_aviso_peer_v1_peer, 30);
+  messageDesc(file_aviso_peer_v1_peer, 32);
 
 /**
  * @generated from message aviso.peer.v1.ReadTopicRequest
@@ -861,7 +909,7 @@ export type ReadTopicRequest = Message<"aviso.peer.v1.ReadTopicRequest"> & {
  * Use `create(ReadTopicRequestSchema)` to create a new message.
  */
 export const ReadTopicRequestSchema: GenMessage<ReadTopicRequest> = /*@__PURE__*/
-  messageDesc(file_aviso_peer_v1_peer, 31);
+  messageDesc(file_aviso_peer_v1_peer, 33);
 
 /**
  * @generated from message aviso.peer.v1.ReadTopicResponse
@@ -878,7 +926,7 @@ export type ReadTopicResponse = Message<"aviso.peer.v1.ReadTopicResponse"> & {
  * Use `create(ReadTopicResponseSchema)` to create a new message.
  */
 export const ReadTopicResponseSchema: GenMessage<ReadTopicResponse> = /*@__PURE__*/
-  messageDesc(file_aviso_peer_v1_peer, 32);
+  messageDesc(file_aviso_peer_v1_peer, 34);
 
 /**
  * @generated from message aviso.peer.v1.FeedRequest
@@ -904,7 +952,7 @@ export type FeedRequest = Message<"aviso.peer.v1.FeedRequest"> & {
  * Use `create(FeedRequestSchema)` to create a new message.
  */
 export const FeedRequestSchema: GenMessage<FeedRequest> = /*@__PURE__*/
-  messageDesc(file_aviso_peer_v1_peer, 33);
+  messageDesc(file_aviso_peer_v1_peer, 35);
 
 /**
  * @generated from message aviso.peer.v1.FeedHead
@@ -926,7 +974,7 @@ export type FeedHead = Message<"aviso.peer.v1.FeedHead"> & {
  * Use `create(FeedHeadSchema)` to create a new message.
  */
 export const FeedHeadSchema: GenMessage<FeedHead> = /*@__PURE__*/
-  messageDesc(file_aviso_peer_v1_peer, 34);
+  messageDesc(file_aviso_peer_v1_peer, 36);
 
 /**
  * @generated from message aviso.peer.v1.FeedBatch
@@ -943,7 +991,7 @@ export type FeedBatch = Message<"aviso.peer.v1.FeedBatch"> & {
  * Use `create(FeedBatchSchema)` to create a new message.
  */
 export const FeedBatchSchema: GenMessage<FeedBatch> = /*@__PURE__*/
-  messageDesc(file_aviso_peer_v1_peer, 35);
+  messageDesc(file_aviso_peer_v1_peer, 37);
 
 /**
  * @generated from message aviso.peer.v1.FeedResponse
@@ -982,7 +1030,7 @@ export type FeedResponse = Message<"aviso.peer.v1.FeedResponse"> & {
  * Use `create(FeedResponseSchema)` to create a new message.
  */
 export const FeedResponseSchema: GenMessage<FeedResponse> = /*@__PURE__*/
-  messageDesc(file_aviso_peer_v1_peer, 36);
+  messageDesc(file_aviso_peer_v1_peer, 38);
 
 /**
  * @generated from message aviso.peer.v1.ResourceRef
@@ -1004,7 +1052,7 @@ export type ResourceRef = Message<"aviso.peer.v1.ResourceRef"> & {
  * Use `create(ResourceRefSchema)` to create a new message.
  */
 export const ResourceRefSchema: GenMessage<ResourceRef> = /*@__PURE__*/
-  messageDesc(file_aviso_peer_v1_peer, 37);
+  messageDesc(file_aviso_peer_v1_peer, 39);
 
 /**
  * @generated from message aviso.peer.v1.BindingRef
@@ -1026,7 +1074,7 @@ export type BindingRef = Message<"aviso.peer.v1.BindingRef"> & {
  * Use `create(BindingRefSchema)` to create a new message.
  */
 export const BindingRefSchema: GenMessage<BindingRef> = /*@__PURE__*/
-  messageDesc(file_aviso_peer_v1_peer, 38);
+  messageDesc(file_aviso_peer_v1_peer, 40);
 
 /**
  * @generated from message aviso.peer.v1.ReleaseNotice
@@ -1053,7 +1101,7 @@ export type ReleaseNotice = Message<"aviso.peer.v1.ReleaseNotice"> & {
  * Use `create(ReleaseNoticeSchema)` to create a new message.
  */
 export const ReleaseNoticeSchema: GenMessage<ReleaseNotice> = /*@__PURE__*/
-  messageDesc(file_aviso_peer_v1_peer, 39);
+  messageDesc(file_aviso_peer_v1_peer, 41);
 
 /**
  * @generated from message aviso.peer.v1.NotifyRequest
@@ -1098,7 +1146,7 @@ export type NotifyRequest = Message<"aviso.peer.v1.NotifyRequest"> & {
  * Use `create(NotifyRequestSchema)` to create a new message.
  */
 export const NotifyRequestSchema: GenMessage<NotifyRequest> = /*@__PURE__*/
-  messageDesc(file_aviso_peer_v1_peer, 40);
+  messageDesc(file_aviso_peer_v1_peer, 42);
 
 /**
  * @generated from message aviso.peer.v1.NotifyResponse
@@ -1111,7 +1159,7 @@ export type NotifyResponse = Message<"aviso.peer.v1.NotifyResponse"> & {
  * Use `create(NotifyResponseSchema)` to create a new message.
  */
 export const NotifyResponseSchema: GenMessage<NotifyResponse> = /*@__PURE__*/
-  messageDesc(file_aviso_peer_v1_peer, 41);
+  messageDesc(file_aviso_peer_v1_peer, 43);
 
 /**
  * @generated from enum aviso.peer.v1.ResourceKind
@@ -1179,6 +1227,19 @@ export const PeerService: GenService<{
     methodKind: "unary";
     input: typeof PublishBatchRequestSchema;
     output: typeof PublishBatchResponseSchema;
+  },
+  /**
+   * The same batches on one long-lived stream, which is what nodes use: the
+   * owner starts each batch's publishes in stream order, so batches for one
+   * destination can be in flight together without losing their order, and
+   * answers each batch (by batch_id) as soon as it is committed.
+   *
+   * @generated from rpc aviso.peer.v1.PeerService.Publish
+   */
+  publish: {
+    methodKind: "bidi_streaming";
+    input: typeof PublishRequestSchema;
+    output: typeof PublishResponseSchema;
   },
   /**
    * Pull: leases up to `max` messages, waiting up to wait_ms for the first.

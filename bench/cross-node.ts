@@ -1,0 +1,252 @@
+/**
+ * What the cluster costs per message: the same paced durable-queue traffic
+ * (one WebSocket publisher, one WebSocket consumer, MySQL, commit before ack)
+ * through
+ *
+ * - `single`: one standalone node;
+ * - `cluster-local`: a 3-node cluster, publisher and consumer on the queue's owner;
+ * - `cross-node`: a 3-node cluster, publisher on node-0, owner node-1, consumer on node-2
+ *   (every message crosses two peer links: the publish up, the delivery down).
+ *
+ *   node --import tsx bench/cross-node.ts [--rates 500,2000] [--seconds 15] [--warmup 3] [--out FILE]
+ *
+ * Reports publish latency (frame sent → ok, commit included), end-to-end
+ * latency (publishedAt → delivered) and broker CPU-seconds per 1,000 messages
+ * summed over every node from /proc. Starts its own MariaDB and ZooKeeper and
+ * stops everything by PID.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import mysql from "mysql2/promise";
+import { rendezvousOwner } from "../src/cluster/rendezvous.ts";
+import { newUser } from "../test/helpers/api.ts";
+import { type ChildNode, spawnNode } from "../test/helpers/aviso-node.ts";
+import { startCluster } from "../test/helpers/cluster.ts";
+import { destroyMariadb, launchMariadb } from "../test/helpers/mariadb.ts";
+import { numberArg, optionalString } from "./lib/args.ts";
+import { sleep, waitUntil } from "./lib/bounded.ts";
+import { onCleanup, runBench, runCleanups } from "./lib/cleanup.ts";
+import { Pacer, payloadOfBytes } from "./lib/pacer.ts";
+import { CpuWindow, loadAverage } from "./lib/proc.ts";
+import { note, printResult } from "./lib/report.ts";
+import { QueueConsumer } from "./queue/consumer.ts";
+import { WsQueuePublisher } from "./queue/ws-publisher.ts";
+
+const HELP = `bench/cross-node.ts — single node vs 3-node cluster, same paced queue traffic
+  --rates LIST        msgs/s to run at, comma-separated (500,2000)
+  --seconds S         measured window per run (15)
+  --warmup S          warm-up before each window (3)
+  --payload-bytes N   payload size (256)
+  --out FILE          append each run's JSON line to FILE`;
+
+const { values } = parseArgs({
+  options: {
+    rates: { type: "string" },
+    seconds: { type: "string" },
+    warmup: { type: "string" },
+    "payload-bytes": { type: "string" },
+    out: { type: "string" },
+    help: { type: "boolean" },
+  },
+});
+
+const rates = (optionalString(values, "rates") ?? "500,2000").split(",").map(Number);
+const windowSeconds = numberArg(values, "seconds", 15);
+const warmupSeconds = numberArg(values, "warmup", 3);
+const payloadJson = payloadOfBytes(numberArg(values, "payload-bytes", 256));
+const NODE_IDS = ["node-0", "node-1", "node-2"];
+
+type Layout = "single" | "cluster-local" | "cross-node";
+
+interface Placement {
+  publishTo: ChildNode;
+  consumeFrom: ChildNode;
+  nodes: readonly ChildNode[];
+  token: string;
+  queue: string;
+}
+
+async function createDatabase(base: string): Promise<string> {
+  const name = `bench_${randomBytes(4).toString("hex")}`;
+  const connection = await mysql.createConnection(base);
+  try {
+    await connection.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+  } finally {
+    await connection.end();
+  }
+  return `${base}/${name}`;
+}
+
+/** A queue name whose rendezvous owner is `owner` among node-0..2. */
+function queueOwnedBy(owner: string): string {
+  const members = NODE_IDS.map((id) => ({ id }));
+  for (let attempt = 0; ; attempt += 1) {
+    const name = `cross-${attempt}-${randomBytes(3).toString("hex")}`;
+    if (rendezvousOwner(members, "queue", name)?.id === owner) return name;
+  }
+}
+
+async function createQueue(node: ChildNode, token: string, name: string): Promise<void> {
+  const response = await fetch(`${node.url}/v1/queues`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify({ name }),
+  });
+  if (response.status !== 201)
+    throw new Error(`create queue ${name}: ${response.status} ${await response.text()}`);
+}
+
+/** One paced run: a publisher and a consumer, warm-up, measured window, then drain. */
+async function measure(layout: Layout, rate: number, place: Placement): Promise<void> {
+  let measuring = false;
+  const consumer = await QueueConsumer.start(
+    {
+      wsUrl: place.consumeFrom.wsUrl,
+      token: place.token,
+      queue: place.queue,
+      prefetch: 256,
+      ackBatch: 32,
+      ackEveryMs: 5,
+      measuring: () => measuring,
+    },
+    0,
+  );
+  const publisher = await WsQueuePublisher.start({
+    wsUrl: place.publishTo.wsUrl,
+    token: place.token,
+    queue: place.queue,
+    payloadJson,
+    window: 64,
+    maxMessages: Math.ceil(rate * (warmupSeconds + windowSeconds) * 1.2) + 1000,
+    pacer: new Pacer(rate),
+    measuring: () => measuring,
+  });
+  try {
+    await sleep(warmupSeconds * 1000);
+    const pids = Object.fromEntries(place.nodes.map((node, i) => [`node${i}`, node.pid]));
+    const cpu = new CpuWindow(pids);
+    const load1Before = loadAverage()[0];
+    const receivedBefore = consumer.received;
+    cpu.start();
+    measuring = true;
+    await sleep(windowSeconds * 1000);
+    measuring = false;
+    const usage = cpu.stop();
+    const delivered = consumer.received - receivedBefore;
+    publisher.stop();
+    await waitUntil(
+      "publishes to settle and the consumer to catch up",
+      () => publisher.inFlight === 0 && consumer.received >= publisher.oks,
+      { timeoutMs: 30_000, intervalMs: 50 },
+    );
+    const brokerCpu = Object.values(usage.cpu).reduce((sum, seconds) => sum + seconds, 0);
+    const publish = publisher.latency.percentilesMs();
+    const endToEnd = consumer.endToEnd.percentilesMs();
+    const record = {
+      bench: "cross-node",
+      layout,
+      nodes: place.nodes.length,
+      targetRate: rate,
+      windowSeconds: usage.wallSeconds,
+      deliveredPerSec: delivered / usage.wallSeconds,
+      publishP50Ms: publish.p50,
+      publishP99Ms: publish.p99,
+      e2eP50Ms: endToEnd.p50,
+      e2eP90Ms: endToEnd.p90,
+      e2eP99Ms: endToEnd.p99,
+      e2eMaxMs: endToEnd.max,
+      brokerCpuSeconds: brokerCpu,
+      brokerCpuMsPerMsg: (brokerCpu * 1000) / Math.max(1, delivered),
+      publishErrors: publisher.errors,
+      consumerErrors: consumer.errors,
+      redelivered: consumer.redelivered,
+      othersCpuPct: (usage.othersCpu / usage.wallSeconds) * 100,
+      load1Before,
+      load1After: loadAverage()[0],
+    };
+    printResult(
+      record,
+      [
+        [`${layout} @ ${rate} msgs/s`, `${place.nodes.length} node(s)`],
+        ["delivered", record.deliveredPerSec, "msgs/s"],
+        ["publish p50 / p99", `${publish.p50} / ${publish.p99}`, "ms"],
+        ["end-to-end p50 / p90 / p99", `${endToEnd.p50} / ${endToEnd.p90} / ${endToEnd.p99}`, "ms"],
+        ["broker CPU per message (all nodes)", record.brokerCpuMsPerMsg, "ms"],
+        ["errors / redelivered", `${publisher.errors + consumer.errors} / ${consumer.redelivered}`],
+      ],
+      optionalString(values, "out"),
+    );
+    if (publisher.errors > 0) note(`publish error: ${publisher.lastError}`);
+  } finally {
+    publisher.close();
+    consumer.close();
+  }
+}
+
+async function run(): Promise<void> {
+  note("launching MariaDB (innodb_flush_log_at_trx_commit=1)");
+  const server = await launchMariadb();
+  onCleanup("stop MariaDB", () => destroyMariadb(server.stateFile));
+  const base = `mysql://${server.user}:${server.password}@127.0.0.1:${server.port}`;
+
+  note("single node");
+  const dataDir = await mkdtemp(join(tmpdir(), "aviso-bench-"));
+  onCleanup("remove node data dir", () => rm(dataDir, { recursive: true, force: true }));
+  const single = await spawnNode({ dataDir, store: await createDatabase(base) });
+  onCleanup("stop single node", async () => {
+    await single.kill("SIGKILL");
+  });
+  {
+    const { api } = await newUser(single.url, "bench");
+    const token = api.token as string;
+    for (const rate of rates) {
+      const queue = `single-${rate}`;
+      await createQueue(single, token, queue);
+      await measure("single", rate, {
+        publishTo: single,
+        consumeFrom: single,
+        nodes: [single],
+        token,
+        queue,
+      });
+    }
+  }
+  await single.kill("SIGTERM");
+
+  note("3-node cluster");
+  const cluster = await startCluster({
+    nodes: 3,
+    store: await createDatabase(base),
+    zkSessionTimeoutMs: 3000,
+  });
+  onCleanup("stop cluster", () => cluster.stop());
+  const nodes = [cluster.node(0), cluster.node(1), cluster.node(2)];
+  const { api } = await newUser(nodes[0]?.url ?? "", "bench");
+  const token = api.token as string;
+  const [node0, node1, node2] = nodes as [ChildNode, ChildNode, ChildNode];
+  for (const rate of rates) {
+    const local = queueOwnedBy("node-1");
+    await createQueue(node0, token, local);
+    await measure("cluster-local", rate, {
+      publishTo: node1,
+      consumeFrom: node1,
+      nodes,
+      token,
+      queue: local,
+    });
+    const crossing = queueOwnedBy("node-1");
+    await createQueue(node0, token, crossing);
+    await measure("cross-node", rate, {
+      publishTo: node0,
+      consumeFrom: node2,
+      nodes,
+      token,
+      queue: crossing,
+    });
+  }
+}
+
+runBench("cross-node", HELP, values.help === true, () => run().finally(() => runCleanups()));
