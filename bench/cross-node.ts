@@ -20,7 +20,6 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import mysql from "mysql2/promise";
 import { rendezvousOwner } from "../src/cluster/rendezvous.ts";
 import { newUser } from "../test/helpers/api.ts";
 import { type ChildNode, spawnNode } from "../test/helpers/aviso-node.ts";
@@ -28,6 +27,7 @@ import { startCluster } from "../test/helpers/cluster.ts";
 import { destroyMariadb, launchMariadb } from "../test/helpers/mariadb.ts";
 import { numberArg, optionalString } from "./lib/args.ts";
 import { sleep, waitUntil } from "./lib/bounded.ts";
+import { createDatabase } from "./lib/broker.ts";
 import { onCleanup, runBench, runCleanups } from "./lib/cleanup.ts";
 import { Pacer, payloadOfBytes } from "./lib/pacer.ts";
 import { CpuWindow, loadAverage } from "./lib/proc.ts";
@@ -67,17 +67,6 @@ interface Placement {
   nodes: readonly ChildNode[];
   token: string;
   queue: string;
-}
-
-async function createDatabase(base: string): Promise<string> {
-  const name = `bench_${randomBytes(4).toString("hex")}`;
-  const connection = await mysql.createConnection(base);
-  try {
-    await connection.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
-  } finally {
-    await connection.end();
-  }
-  return `${base}/${name}`;
 }
 
 /** A queue name whose rendezvous owner is `owner` among node-0..2. */

@@ -44,7 +44,8 @@ export interface Broker {
   profileDir: string | null;
 }
 
-async function createDatabase(urlBase: string): Promise<string> {
+/** A fresh database on the server at `urlBase`; returns its URL. */
+export async function createDatabase(urlBase: string): Promise<string> {
   const name = `bench_${randomBytes(4).toString("hex")}`;
   const connection = await mysql.createConnection(urlBase);
   try {

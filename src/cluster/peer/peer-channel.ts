@@ -122,21 +122,9 @@ export class PeerChannel {
     return this.track(call);
   }
 
-  /** Opens a Publish stream; the caller must listen for "error" and "end". */
-  publish(): ClientDuplexStream<RequestOf<"publish">, ResponseOf<"publish">> {
-    const definition = peerServiceDefinition.publish;
-    const call = this.client.makeBidiStreamRequest(
-      definition.path,
-      definition.requestSerialize,
-      definition.responseDeserialize,
-      this.metadata.clone(),
-    );
-    return this.track(call);
-  }
-
-  /** Opens a Consume stream; the caller must listen for "error" and "end". */
-  consume(): ClientDuplexStream<RequestOf<"consume">, ResponseOf<"consume">> {
-    const definition = peerServiceDefinition.consume;
+  /** Opens a Publish or Consume stream; the caller must listen for "error" and "end". */
+  bidi<M extends "publish" | "consume">(method: M): ClientDuplexStream<RequestOf<M>, ResponseOf<M>> {
+    const definition = peerServiceDefinition[method];
     const call = this.client.makeBidiStreamRequest(
       definition.path,
       definition.requestSerialize,

@@ -45,7 +45,7 @@ export class PublishStream {
   }
 
   private open(): OpenStream {
-    const stream: OpenStream = { call: this.channel.publish(), waiting: new Map() };
+    const stream: OpenStream = { call: this.channel.bidi("publish"), waiting: new Map() };
     this.current = stream;
     const broken = (error: AvisoError) => {
       if (this.current === stream) this.current = null;

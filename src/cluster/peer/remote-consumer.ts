@@ -28,7 +28,7 @@ export function consumeRemote(
   prefetch: number,
 ): Promise<QueueConsumer> {
   return new Promise((resolve, reject) => {
-    new RemoteConsumer(channel, channel.consume(), sink, prefetch, resolve, reject).start(queue);
+    new RemoteConsumer(channel, channel.bidi("consume"), sink, prefetch, resolve, reject).start(queue);
   });
 }
 
