@@ -16,7 +16,7 @@
  * stops everything by PID.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -29,6 +29,7 @@ import { numberArg, optionalString } from "./lib/args.ts";
 import { sleep, waitUntil } from "./lib/bounded.ts";
 import { createDatabase } from "./lib/broker.ts";
 import { onCleanup, runBench, runCleanups } from "./lib/cleanup.ts";
+import { attachProfiler, type WindowProfiler } from "./lib/inspector-profile.ts";
 import { Pacer, payloadOfBytes } from "./lib/pacer.ts";
 import { CpuWindow, loadAverage } from "./lib/proc.ts";
 import { note, printResult } from "./lib/report.ts";
@@ -40,6 +41,7 @@ const HELP = `bench/cross-node.ts — single node vs 3-node cluster, same paced 
   --seconds S         measured window per run (15)
   --warmup S          warm-up before each window (3)
   --payload-bytes N   payload size (256)
+  --profile DIR       write V8 CPU profiles of the cluster's nodes over each cluster window into DIR
   --out FILE          append each run's JSON line to FILE`;
 
 const { values } = parseArgs({
@@ -49,6 +51,7 @@ const { values } = parseArgs({
     warmup: { type: "string" },
     "payload-bytes": { type: "string" },
     out: { type: "string" },
+    profile: { type: "string" },
     help: { type: "boolean" },
   },
 });
@@ -67,6 +70,8 @@ interface Placement {
   nodes: readonly ChildNode[];
   token: string;
   queue: string;
+  /** Set when profiling: one per node, sampling over the measured window. */
+  profilers?: readonly WindowProfiler[];
 }
 
 /** A queue name whose rendezvous owner is `owner` among node-0..2. */
@@ -119,11 +124,13 @@ async function measure(layout: Layout, rate: number, place: Placement): Promise<
     const cpu = new CpuWindow(pids);
     const load1Before = loadAverage()[0];
     const receivedBefore = consumer.received;
+    await Promise.all((place.profilers ?? []).map((profiler) => profiler.start()));
     cpu.start();
     measuring = true;
     await sleep(windowSeconds * 1000);
     measuring = false;
     const usage = cpu.stop();
+    await saveProfiles(place.profilers ?? [], `${layout}-${rate}`);
     const delivered = consumer.received - receivedBefore;
     publisher.stop();
     await waitUntil(
@@ -175,6 +182,16 @@ async function measure(layout: Layout, rate: number, place: Placement): Promise<
   }
 }
 
+const profileDir = optionalString(values, "profile");
+
+async function saveProfiles(profilers: readonly WindowProfiler[], name: string): Promise<void> {
+  if (profileDir === undefined) return;
+  await mkdir(profileDir, { recursive: true });
+  for (const [i, profiler] of profilers.entries()) {
+    note(`profile: ${await profiler.stopAndSave(profileDir, `${name}-node-${i}`)}`);
+  }
+}
+
 async function run(): Promise<void> {
   note("launching MariaDB (innodb_flush_log_at_trx_commit=1)");
   const server = await launchMariadb();
@@ -210,12 +227,20 @@ async function run(): Promise<void> {
     nodes: 3,
     store: await createDatabase(base),
     zkSessionTimeoutMs: 3000,
+    ...(profileDir === undefined ? {} : { env: { NODE_OPTIONS: "--inspect=127.0.0.1:0" } }),
   });
   onCleanup("stop cluster", () => cluster.stop());
   const nodes = [cluster.node(0), cluster.node(1), cluster.node(2)];
   const { api } = await newUser(nodes[0]?.url ?? "", "bench");
   const token = api.token as string;
   const [node0, node1, node2] = nodes as [ChildNode, ChildNode, ChildNode];
+  const profilers =
+    profileDir === undefined
+      ? []
+      : await Promise.all(nodes.map((node) => attachProfiler(() => node.output())));
+  onCleanup("detach profilers", async () => {
+    for (const profiler of profilers) profiler.close();
+  });
   for (const rate of rates) {
     const local = queueOwnedBy("node-1");
     await createQueue(node0, token, local);
@@ -225,6 +250,7 @@ async function run(): Promise<void> {
       nodes,
       token,
       queue: local,
+      profilers,
     });
     const crossing = queueOwnedBy("node-1");
     await createQueue(node0, token, crossing);
@@ -234,6 +260,7 @@ async function run(): Promise<void> {
       nodes,
       token,
       queue: crossing,
+      profilers,
     });
   }
 }
