@@ -6,7 +6,9 @@
  * - `single`: one standalone node;
  * - `cluster-local`: a 3-node cluster, publisher and consumer on the queue's owner;
  * - `cross-node`: a 3-node cluster, publisher on node-0, owner node-1, consumer on node-2
- *   (every message crosses two peer links: the publish up, the delivery down).
+ *   (every message crosses two peer links: the publish up, the delivery down);
+ * - `spread`: a 3-node cluster, a publisher and a consumer on every node (the rate shared),
+ *   as clients behind a load balancer: 2 of 3 publishes and deliveries cross.
  *
  *   node --import tsx bench/cross-node.ts [--rates 500,2000] [--seconds 15] [--warmup 3] [--out FILE]
  *
@@ -29,6 +31,7 @@ import { numberArg, optionalString } from "./lib/args.ts";
 import { sleep, waitUntil } from "./lib/bounded.ts";
 import { createDatabase } from "./lib/broker.ts";
 import { onCleanup, runBench, runCleanups } from "./lib/cleanup.ts";
+import { Histogram } from "./lib/histogram.ts";
 import { attachProfiler, type WindowProfiler } from "./lib/inspector-profile.ts";
 import { Pacer, payloadOfBytes } from "./lib/pacer.ts";
 import { CpuWindow, loadAverage } from "./lib/proc.ts";
@@ -62,11 +65,13 @@ const warmupSeconds = numberArg(values, "warmup", 3);
 const payloadJson = payloadOfBytes(numberArg(values, "payload-bytes", 256));
 const NODE_IDS = ["node-0", "node-1", "node-2"];
 
-type Layout = "single" | "cluster-local" | "cross-node";
+type Layout = "single" | "cluster-local" | "cross-node" | "spread";
 
 interface Placement {
-  publishTo: ChildNode;
-  consumeFrom: ChildNode;
+  /** One publisher per entry, sharing the rate. */
+  publishTo: readonly ChildNode[];
+  /** One consumer per entry. */
+  consumeFrom: readonly ChildNode[];
   nodes: readonly ChildNode[];
   token: string;
   queue: string;
@@ -93,37 +98,48 @@ async function createQueue(node: ChildNode, token: string, name: string): Promis
     throw new Error(`create queue ${name}: ${response.status} ${await response.text()}`);
 }
 
-/** One paced run: a publisher and a consumer, warm-up, measured window, then drain. */
+/** One paced run: publishers and consumers, warm-up, measured window, then drain. */
 async function measure(layout: Layout, rate: number, place: Placement): Promise<void> {
   let measuring = false;
-  const consumer = await QueueConsumer.start(
-    {
-      wsUrl: place.consumeFrom.wsUrl,
-      token: place.token,
-      queue: place.queue,
-      prefetch: 256,
-      ackBatch: 32,
-      ackEveryMs: 5,
-      measuring: () => measuring,
-    },
-    0,
+  const consumers = await Promise.all(
+    place.consumeFrom.map((node, i) =>
+      QueueConsumer.start(
+        {
+          wsUrl: node.wsUrl,
+          token: place.token,
+          queue: place.queue,
+          prefetch: 256,
+          ackBatch: 32,
+          ackEveryMs: 5,
+          measuring: () => measuring,
+        },
+        i,
+      ),
+    ),
   );
-  const publisher = await WsQueuePublisher.start({
-    wsUrl: place.publishTo.wsUrl,
-    token: place.token,
-    queue: place.queue,
-    payloadJson,
-    window: 64,
-    maxMessages: Math.ceil(rate * (warmupSeconds + windowSeconds) * 1.2) + 1000,
-    pacer: new Pacer(rate),
-    measuring: () => measuring,
-  });
+  const share = rate / place.publishTo.length;
+  const publishers = await Promise.all(
+    place.publishTo.map((node) =>
+      WsQueuePublisher.start({
+        wsUrl: node.wsUrl,
+        token: place.token,
+        queue: place.queue,
+        payloadJson,
+        window: 64,
+        maxMessages: Math.ceil(share * (warmupSeconds + windowSeconds) * 1.2) + 1000,
+        pacer: new Pacer(share),
+        measuring: () => measuring,
+      }),
+    ),
+  );
+  const sum = (values: readonly number[]) => values.reduce((total, value) => total + value, 0);
+  const received = () => sum(consumers.map((consumer) => consumer.received));
   try {
     await sleep(warmupSeconds * 1000);
     const pids = Object.fromEntries(place.nodes.map((node, i) => [`node${i}`, node.pid]));
     const cpu = new CpuWindow(pids);
     const load1Before = loadAverage()[0];
-    const receivedBefore = consumer.received;
+    const receivedBefore = received();
     await Promise.all((place.profilers ?? []).map((profiler) => profiler.start()));
     cpu.start();
     measuring = true;
@@ -131,20 +147,31 @@ async function measure(layout: Layout, rate: number, place: Placement): Promise<
     measuring = false;
     const usage = cpu.stop();
     await saveProfiles(place.profilers ?? [], `${layout}-${rate}`);
-    const delivered = consumer.received - receivedBefore;
-    publisher.stop();
+    const delivered = received() - receivedBefore;
+    for (const publisher of publishers) publisher.stop();
     await waitUntil(
-      "publishes to settle and the consumer to catch up",
-      () => publisher.inFlight === 0 && consumer.received >= publisher.oks,
+      "publishes to settle and the consumers to catch up",
+      () =>
+        publishers.every((publisher) => publisher.inFlight === 0) &&
+        received() >= sum(publishers.map((publisher) => publisher.oks)),
       { timeoutMs: 30_000, intervalMs: 50 },
     );
-    const brokerCpu = Object.values(usage.cpu).reduce((sum, seconds) => sum + seconds, 0);
-    const publish = publisher.latency.percentilesMs();
-    const endToEnd = consumer.endToEnd.percentilesMs();
+    const publishLatency = new Histogram();
+    for (const publisher of publishers) publishLatency.merge(publisher.latency.toData());
+    const endToEndLatency = new Histogram();
+    for (const consumer of consumers) endToEndLatency.merge(consumer.endToEnd.toData());
+    const brokerCpu = sum(Object.values(usage.cpu));
+    const publish = publishLatency.percentilesMs();
+    const endToEnd = endToEndLatency.percentilesMs();
+    const publishErrors = sum(publishers.map((publisher) => publisher.errors));
+    const consumerErrors = sum(consumers.map((consumer) => consumer.errors));
+    const redelivered = sum(consumers.map((consumer) => consumer.redelivered));
     const record = {
       bench: "cross-node",
       layout,
       nodes: place.nodes.length,
+      publishers: publishers.length,
+      consumers: consumers.length,
       targetRate: rate,
       windowSeconds: usage.wallSeconds,
       deliveredPerSec: delivered / usage.wallSeconds,
@@ -156,9 +183,9 @@ async function measure(layout: Layout, rate: number, place: Placement): Promise<
       e2eMaxMs: endToEnd.max,
       brokerCpuSeconds: brokerCpu,
       brokerCpuMsPerMsg: (brokerCpu * 1000) / Math.max(1, delivered),
-      publishErrors: publisher.errors,
-      consumerErrors: consumer.errors,
-      redelivered: consumer.redelivered,
+      publishErrors,
+      consumerErrors,
+      redelivered,
       othersCpuPct: (usage.othersCpu / usage.wallSeconds) * 100,
       load1Before,
       load1After: loadAverage()[0],
@@ -171,14 +198,15 @@ async function measure(layout: Layout, rate: number, place: Placement): Promise<
         ["publish p50 / p99", `${publish.p50} / ${publish.p99}`, "ms"],
         ["end-to-end p50 / p90 / p99", `${endToEnd.p50} / ${endToEnd.p90} / ${endToEnd.p99}`, "ms"],
         ["broker CPU per message (all nodes)", record.brokerCpuMsPerMsg, "ms"],
-        ["errors / redelivered", `${publisher.errors + consumer.errors} / ${consumer.redelivered}`],
+        ["errors / redelivered", `${publishErrors + consumerErrors} / ${redelivered}`],
       ],
       optionalString(values, "out"),
     );
-    if (publisher.errors > 0) note(`publish error: ${publisher.lastError}`);
+    const failing = publishers.find((publisher) => publisher.errors > 0);
+    if (failing !== undefined) note(`publish error: ${failing.lastError}`);
   } finally {
-    publisher.close();
-    consumer.close();
+    for (const publisher of publishers) publisher.close();
+    for (const consumer of consumers) consumer.close();
   }
 }
 
@@ -212,8 +240,8 @@ async function run(): Promise<void> {
       const queue = `single-${rate}`;
       await createQueue(single, token, queue);
       await measure("single", rate, {
-        publishTo: single,
-        consumeFrom: single,
+        publishTo: [single],
+        consumeFrom: [single],
         nodes: [single],
         token,
         queue,
@@ -245,8 +273,8 @@ async function run(): Promise<void> {
     const local = queueOwnedBy("node-1");
     await createQueue(node0, token, local);
     await measure("cluster-local", rate, {
-      publishTo: node1,
-      consumeFrom: node1,
+      publishTo: [node1],
+      consumeFrom: [node1],
       nodes,
       token,
       queue: local,
@@ -255,11 +283,22 @@ async function run(): Promise<void> {
     const crossing = queueOwnedBy("node-1");
     await createQueue(node0, token, crossing);
     await measure("cross-node", rate, {
-      publishTo: node0,
-      consumeFrom: node2,
+      publishTo: [node0],
+      consumeFrom: [node2],
       nodes,
       token,
       queue: crossing,
+      profilers,
+    });
+    // Clients spread evenly, as behind a load balancer: 2 of 3 publishes and deliveries cross.
+    const spread = queueOwnedBy("node-1");
+    await createQueue(node0, token, spread);
+    await measure("spread", rate, {
+      publishTo: nodes,
+      consumeFrom: nodes,
+      nodes,
+      token,
+      queue: spread,
       profilers,
     });
   }
