@@ -69,9 +69,8 @@ export class QueueEngine implements ConsumerHost {
     this.deadLetters = new DeadLetterMover(
       (messages, cause) => deps.deadLetter(messages, cause),
       (messages) => {
-        const seqs = messages.map((message) => message.seq);
-        for (const seq of seqs) this.entries.delete(seq);
-        void this.persistRemovals(seqs).catch(() => {});
+        for (const message of messages) this.entries.delete(message.seq);
+        void this.deps.writer.remove(messages.map((message) => message.seq)).catch(() => {});
       },
       () => this.scheduleWake(this.deps.clock.now() + RETRY_DELAY_MS),
     );
@@ -277,13 +276,13 @@ export class QueueEngine implements ConsumerHost {
     return { acked: entries.length - stale.length, stale };
   }
 
-  /** Acked: forget it now, delete it from the store (retried if the store is down). */
+  /** Acked: forget it now and delete it (a failed delete fails the write; the host drops and reloads us). */
   private finish(entry: Entry): Promise<void> {
     this.deliveryCounts.forget(entry);
     this.release(entry);
     this.entries.delete(entry.msg.seq);
     entry.state = "leaving";
-    return this.persistRemovals([entry.msg.seq]);
+    return this.deps.writer.remove([entry.msg.seq]);
   }
 
   private requeue(entry: Entry, delayMs: number): Promise<void> | undefined {
@@ -329,16 +328,11 @@ export class QueueEngine implements ConsumerHost {
     entry.holder = null;
     if (this.definition.deadLetterQueue === null) {
       this.entries.delete(entry.msg.seq);
-      void this.persistRemovals([entry.msg.seq]).catch(() => {});
+      void this.deps.writer.remove([entry.msg.seq]).catch(() => {});
       this.deps.onDropped?.(1, cause);
       return;
     }
     this.deadLetters.add(entry.msg, cause);
-  }
-
-  /** A failed removal fails the write: the owner then drops this engine and reloads from the store. */
-  private persistRemovals(seqs: number[]): Promise<void> {
-    return this.deps.writer.remove(seqs);
   }
 
   /** Delivery counts and delays are kept for maxDeliveries across restarts. */
