@@ -55,6 +55,8 @@ export class WsSession {
   private readonly subscriptions = new Map<string, SessionSubscription>();
   private readonly drainListeners = new Set<() => void>();
   private nextQueueSub = 1;
+  /** Replies waiting for the end of this loop phase (see send). */
+  private replies: string[] = [];
   /** When the socket last stopped being writable; null while it is. */
   private unwritableSince: number | null = null;
 
@@ -120,18 +122,39 @@ export class WsSession {
     return this.principalValue;
   }
 
+  /**
+   * A reply (ok, error, pong…). Replies are written at the end of the event
+   * loop's current phase, together: the answers to one group commit reach a
+   * socket in one write instead of one syscall each. Every other write
+   * flushes them first, so frames keep the order they were sent in.
+   */
   send(frame: string): void {
     if (this.state === "closed") return;
-    this.socket.send(frame);
-    this.checkBackpressure();
+    this.replies.push(frame);
+    if (this.replies.length === 1) setImmediate(() => this.flushReplies());
   }
 
   sendMany(frames: readonly string[]): void {
     if (this.state === "closed" || frames.length === 0) return;
     this.socket.cork(() => {
+      this.writeReplies();
       for (const frame of frames) this.socket.send(frame);
     });
     this.checkBackpressure();
+  }
+
+  private flushReplies(): void {
+    if (this.state === "closed" || this.replies.length === 0) return;
+    this.socket.cork(() => this.writeReplies());
+    this.checkBackpressure();
+  }
+
+  /** Inside a cork: the pending replies, in order. */
+  private writeReplies(): void {
+    if (this.replies.length === 0) return;
+    const replies = this.replies;
+    this.replies = [];
+    for (const reply of replies) this.socket.send(reply);
   }
 
   /**
@@ -151,6 +174,7 @@ export class WsSession {
     let next = from;
     if (this.state === "closed") return next;
     this.socket.cork(() => {
+      this.writeReplies();
       while (next < frames.length && this.writable) this.socket.send(frames[next++] as string);
     });
     this.checkBackpressure();
@@ -229,6 +253,7 @@ export class WsSession {
   closeWith(error: AvisoError, code: number): void {
     if (this.state === "closed") return;
     this.send(errorFrame(error));
+    this.socket.cork(() => this.writeReplies());
     this.state = "closed";
     this.socket.end(code, error.reason);
     this.cleanUp();
