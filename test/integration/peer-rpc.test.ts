@@ -104,10 +104,13 @@ async function startOwnerNode(): Promise<OwnerNode> {
       // The routing layer's access rules are not the peer link's job; this stands in for them.
       queues: {
         ...local.queues,
-        publish: (queue, inputs) =>
-          queue.startsWith("private-")
-            ? Promise.reject(new AvisoError("ACCESS_DENIED", `No grant for ${queue}.`))
-            : local.queues.publish(queue, inputs),
+        publish: (queue, inputs) => {
+          if (queue.startsWith("private-"))
+            return Promise.reject(new AvisoError("ACCESS_DENIED", `No grant for ${queue}.`));
+          // An owner that never answers (a hung engine), for the client's deadline.
+          if (queue.startsWith("hung-")) return new Promise<string[]>(() => {});
+          return local.queues.publish(queue, inputs);
+        },
         receive: (queue, request, signal) => {
           const aborted = node.receiveAborted;
           if (signal?.aborted === true) aborted.resolve();
@@ -305,6 +308,14 @@ describe("peer rpc (grpc-js server and client over real engines)", () => {
       expect(received.map((delivery) => JSON.parse(delivery.payload))).toEqual(
         Array.from({ length: 180 }, (_, i) => ({ n: i })),
       );
+    });
+
+    it("fails a batch the owner never answers after the call timeout, and keeps serving later batches", async () => {
+      const client = clientFor({ callTimeoutMs: 300 });
+      const queue = await newQueue(node);
+      const hung = client.queues.publish("hung-1", [queueInput(1)]);
+      await expectReason(hung, "OWNER_UNAVAILABLE");
+      expect(await client.queues.publish(queue, [queueInput(2)])).toEqual(["1"]);
     });
 
     it("keeps each entry's outcome apart: one failing destination does not fail the others", async () => {

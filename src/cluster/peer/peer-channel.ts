@@ -47,7 +47,8 @@ export class PeerChannel {
   readonly peerUrl: string;
   private readonly client: Client;
   private readonly metadata: Metadata;
-  private readonly callTimeoutMs: number;
+  /** Deadline of one unary call, and of one batch on the Publish stream. */
+  readonly callTimeoutMs: number;
   private readonly openCalls = new Set<{ cancel(): void }>();
   private readonly openStreams = new Set<(reason: AvisoError) => void>();
   private closedWith: AvisoError | null = null;

@@ -26,6 +26,7 @@ interface OpenStream {
  * again after it breaks. Batches go out in call order and are answered by
  * id. When a stream breaks, only the batches sent on it fail (their outcome
  * is unknown, as with any call cut in flight); the next batch opens a new one.
+ * A batch not answered within the channel's call timeout fails the same way.
  */
 export class PublishStream {
   private current: OpenStream | null = null;
@@ -39,7 +40,26 @@ export class PublishStream {
     const stream = this.current ?? this.open();
     const batchId = this.nextBatchId++;
     return new Promise((resolve, reject) => {
-      stream.waiting.set(batchId, { resolve, reject });
+      // The same deadline a unary call has: an owner that never answers fails the batch, not the caller.
+      const timer = setTimeout(() => {
+        if (!stream.waiting.delete(batchId)) return;
+        reject(
+          ownerUnavailable(
+            this.channel.peerUrl,
+            `no answer to a publish in ${this.channel.callTimeoutMs} ms`,
+          ),
+        );
+      }, this.channel.callTimeoutMs);
+      stream.waiting.set(batchId, {
+        resolve: (results) => {
+          clearTimeout(timer);
+          resolve(results);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      });
       stream.call.write(create(PublishRequestSchema, { batchId, entries }));
     });
   }
