@@ -55,14 +55,30 @@ export class BindingPump {
       this.feed = feed;
       this.unsubscribe.push(
         feed.onCommitted(() => this.kick()),
-        feed.onEnded(() => this.stop()),
+        feed.onEnded((reason) => this.feedEnded(reason)),
       );
       this.kick();
     } catch (error) {
-      if (isGone(error)) return this.stop();
+      if (isTopicGone(error)) return this.stop();
       this.onError(error);
       this.retryLater(() => void this.attach());
     }
+  }
+
+  /**
+   * The topic's feed ended while the queue is still ours: its engine was
+   * dropped (a failed write, the owner moved, a long outage). Follow the
+   * topic again from the cursor; only a deleted topic ends the pump.
+   */
+  private feedEnded(reason: AvisoError): void {
+    if (this.stopped) return;
+    if (isTopicGone(reason)) {
+      this.stop();
+      return;
+    }
+    for (const unsubscribe of this.unsubscribe.splice(0)) unsubscribe();
+    this.feed = null;
+    this.retryLater(() => void this.attach());
   }
 
   private kick(): void {
@@ -76,7 +92,9 @@ export class BindingPump {
   private async copy(feed: TopicFeed): Promise<void> {
     try {
       while (!this.stopped && this.cursor < feed.nextOffset()) {
-        const page = await feed.read(this.cursor, PAGE);
+        const page = await feed.read(this.cursor, PAGE).catch((error: unknown) => {
+          throw new TopicReadFailed(error);
+        });
         const last = page.at(-1);
         if (last === undefined) {
           // Retention moved past the cursor (it waits for bindings, so only after a long outage).
@@ -90,7 +108,13 @@ export class BindingPump {
         this.cursor = nextOffset;
       }
     } catch (error) {
-      if (isGone(error)) return this.stop();
+      // A failed read is the topic's trouble (its feed ends or recovers); a failed publish, the queue's.
+      if (error instanceof TopicReadFailed) {
+        if (isTopicGone(error.failure)) return this.stop();
+        if (this.feed === feed) this.retryLater(() => this.kick());
+        return;
+      }
+      if (isQueueGone(error)) return this.stop();
       if (!(error instanceof AvisoError && error.reason === "QUEUE_FULL")) this.onError(error);
       this.retryLater(() => this.kick());
     }
@@ -114,14 +138,27 @@ export class BindingPump {
   }
 }
 
-/** The queue or topic is gone or no longer ours: the pump ends (a new owner starts its own). */
-function isGone(error: unknown): boolean {
+/** The queue is gone or no longer ours: the pump ends (its host releases the queue; a new owner starts its own). */
+function isQueueGone(error: unknown): boolean {
   return (
     error instanceof AvisoError &&
     (error.reason === "QUEUE_NOT_FOUND" ||
-      error.reason === "TOPIC_NOT_FOUND" ||
       error.reason === "FENCED" ||
       error.reason === "OWNER_UNAVAILABLE" ||
       error.reason === "SHUTTING_DOWN")
   );
+}
+
+/** The topic was deleted, or this node is shutting down: nothing more to follow. */
+function isTopicGone(error: unknown): boolean {
+  return (
+    error instanceof AvisoError && (error.reason === "TOPIC_NOT_FOUND" || error.reason === "SHUTTING_DOWN")
+  );
+}
+
+/** Marks a failure of the topic read inside copy(), as opposed to the queue publish. */
+class TopicReadFailed extends Error {
+  constructor(readonly failure: unknown) {
+    super("reading the topic failed", { cause: failure });
+  }
 }

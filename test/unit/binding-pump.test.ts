@@ -1,0 +1,145 @@
+import { describe, expect, it } from "vitest";
+import { BindingPump } from "../../src/app/binding-pump.ts";
+import type { TopicOwners } from "../../src/app/owners.ts";
+import { QueueEngine } from "../../src/broker/queue/queue-engine.ts";
+import type { QueueWriter } from "../../src/broker/queue/queue-ports.ts";
+import type { TopicFeed } from "../../src/broker/topic/topic-ports.ts";
+import type { QueueMessage, TopicMessage } from "../../src/broker/types.ts";
+import { AvisoError } from "../../src/errors/aviso-error.ts";
+import { ManualClock, settle } from "../helpers/manual-clock.ts";
+
+/** The topic's committed log, shared by every feed opened on it. */
+class TopicLog {
+  readonly messages: TopicMessage[] = [];
+  readonly feeds: FakeFeed[] = [];
+
+  commit(key: string): void {
+    const message = { offset: this.messages.length, key, payload: `"${key}"`, headers: null, publishedAt: 0 };
+    this.messages.push(message);
+    for (const feed of this.feeds) feed.committed([message]);
+  }
+}
+
+class FakeFeed implements TopicFeed {
+  readonly name = "events";
+  private readonly committedListeners = new Set<(messages: readonly TopicMessage[]) => void>();
+  private readonly endedListeners = new Set<(reason: AvisoError) => void>();
+  ended = false;
+
+  constructor(private readonly log: TopicLog) {}
+
+  nextOffset(): number {
+    return this.log.messages.length;
+  }
+  firstOffset(): number {
+    return 0;
+  }
+  async read(fromOffset: number, limit: number): Promise<TopicMessage[]> {
+    if (this.ended) throw new AvisoError("STORE_UNAVAILABLE");
+    return this.log.messages.slice(fromOffset, fromOffset + limit);
+  }
+  onCommitted(listener: (messages: readonly TopicMessage[]) => void): () => void {
+    this.committedListeners.add(listener);
+    return () => this.committedListeners.delete(listener);
+  }
+  onEnded(listener: (reason: AvisoError) => void): () => void {
+    this.endedListeners.add(listener);
+    return () => this.endedListeners.delete(listener);
+  }
+  committed(messages: readonly TopicMessage[]): void {
+    if (!this.ended) for (const listener of this.committedListeners) listener(messages);
+  }
+  end(reason: AvisoError): void {
+    this.ended = true;
+    for (const listener of this.endedListeners) listener(reason);
+  }
+}
+
+class StoredQueue implements QueueWriter {
+  readonly stored: QueueMessage[] = [];
+  async append(messages: QueueMessage[]): Promise<void> {
+    this.stored.push(...messages);
+  }
+  async remove(): Promise<void> {}
+  async update(): Promise<void> {}
+}
+
+function setup() {
+  const clock = new ManualClock();
+  const log = new TopicLog();
+  const queue = new StoredQueue();
+  const engine = new QueueEngine(
+    {
+      name: "copies",
+      owner: "alice",
+      private: false,
+      createdAt: 0,
+      ackTimeoutMs: 1000,
+      maxDeliveries: null,
+      deadLetterQueue: null,
+      messageTtlMs: null,
+      maxLength: null,
+    },
+    { nextSeq: 1 },
+    { clock, writer: queue, epoch: 1, idempotencyWindowMs: 60_000, deadLetter: async () => {} },
+  );
+  const topics: TopicOwners = {
+    publish: async () => [],
+    head: async () => ({ nextOffset: log.messages.length, firstOffset: 0 }),
+    feed: async () => {
+      const feed = new FakeFeed(log);
+      log.feeds.push(feed);
+      return feed;
+    },
+  };
+  const errors: unknown[] = [];
+  const pump = new BindingPump(
+    { topic: "events", queue: "copies", pattern: "a.*", nextOffset: 0, createdBy: "alice", createdAt: 0 },
+    engine,
+    topics,
+    clock,
+    (error) => errors.push(error),
+  );
+  const copied = () => queue.stored.map((message) => message.payload);
+  return { clock, log, pump, copied, errors };
+}
+
+describe("BindingPump", () => {
+  it("copies matching messages, then follows the topic again after its feed ends with a store failure", async () => {
+    const { clock, log, pump, copied } = setup();
+    pump.start();
+    await settle();
+    log.commit("a.1");
+    log.commit("b.1");
+    await settle();
+    expect(copied()).toEqual(['"a.1"']);
+
+    // The topic's engine was dropped after a failed write: its feed ends, the queue is still ours.
+    log.feeds[0]?.end(new AvisoError("STORE_UNAVAILABLE"));
+    log.commit("a.2");
+    await settle();
+    expect(copied()).toEqual(['"a.1"']);
+
+    clock.advance(1000);
+    await settle();
+    await settle();
+    log.commit("a.3");
+    await settle();
+    expect(log.feeds).toHaveLength(2);
+    expect(copied()).toEqual(['"a.1"', '"a.2"', '"a.3"']);
+    pump.stop();
+  });
+
+  it("stops for good when the topic is deleted", async () => {
+    const { clock, log, pump, copied } = setup();
+    pump.start();
+    await settle();
+    log.feeds[0]?.end(new AvisoError("TOPIC_NOT_FOUND"));
+    clock.advance(5000);
+    await settle();
+    expect(log.feeds).toHaveLength(1);
+    log.commit("a.1");
+    await settle();
+    expect(copied()).toEqual([]);
+  });
+});
