@@ -17,7 +17,8 @@ function isTransient(reason: AvisoError): boolean {
  * A topic feed that outlives its owner. Listeners see one contiguous run of
  * committed offsets; when the owner dies or hands over, the feed reopens on
  * the new owner from the next offset it has not yet passed on, so fan-outs
- * and durable subscriptions on this node notice nothing but a pause.
+ * and durable subscriptions on this node notice nothing but a pause — unless
+ * retention dropped part of that range meanwhile; then the feed ends (see gap).
  */
 export class ResilientFeed implements TopicFeed {
   private source: TopicFeed | null = null;
@@ -85,10 +86,33 @@ export class ResilientFeed implements TopicFeed {
 
   private pass(messages: readonly TopicMessage[]): void {
     const fresh = messages.filter((message) => message.offset >= this.next);
+    const first = fresh[0];
     const last = fresh.at(-1);
-    if (last === undefined) return;
+    if (first === undefined || last === undefined) return;
+    if (first.offset > this.next) {
+      this.gap(this.next, first.offset);
+      return;
+    }
     this.next = last.offset + 1;
     for (const listener of this.committedListeners) listener(fresh);
+  }
+
+  /**
+   * Retention dropped offsets we had not passed on yet (the owner was out of
+   * reach for long). Listeners must not see a silent jump: the feed ends with
+   * a transient reason, so live subscribers resubscribe from their last offset
+   * and are told what is missing (`replayed` with `complete:false`), and
+   * durable-subscription pumps follow again from their cursors.
+   */
+  private gap(from: number, to: number): void {
+    for (const detach of this.detachSource.splice(0)) detach();
+    this.source = null;
+    this.end(
+      new AvisoError(
+        "OWNER_UNAVAILABLE",
+        `Retention dropped offsets ${from}–${to - 1} of topic "${this.name}" while its owner changed; subscribe again from your last offset to learn what is missing.`,
+      ),
+    );
   }
 
   private sourceEnded(source: TopicFeed, reason: AvisoError): void {
