@@ -17,13 +17,12 @@
  * summed over every node from /proc. Starts its own MariaDB and ZooKeeper and
  * stops everything by PID.
  */
-import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { rendezvousOwner } from "../src/cluster/rendezvous.ts";
-import { newUser } from "../test/helpers/api.ts";
+import { queueOwnedBy } from "../test/cluster/faults/cluster-view.ts";
+import { Api, newUser } from "../test/helpers/api.ts";
 import { type ChildNode, spawnNode } from "../test/helpers/aviso-node.ts";
 import { startCluster } from "../test/helpers/cluster.ts";
 import { destroyMariadb, launchMariadb } from "../test/helpers/mariadb.ts";
@@ -79,23 +78,10 @@ interface Placement {
   profilers?: readonly WindowProfiler[];
 }
 
-/** A queue name whose rendezvous owner is `owner` among node-0..2. */
-function queueOwnedBy(owner: string): string {
-  const members = NODE_IDS.map((id) => ({ id }));
-  for (let attempt = 0; ; attempt += 1) {
-    const name = `cross-${attempt}-${randomBytes(3).toString("hex")}`;
-    if (rendezvousOwner(members, "queue", name)?.id === owner) return name;
-  }
-}
-
 async function createQueue(node: ChildNode, token: string, name: string): Promise<void> {
-  const response = await fetch(`${node.url}/v1/queues`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: JSON.stringify({ name }),
-  });
-  if (response.status !== 201)
-    throw new Error(`create queue ${name}: ${response.status} ${await response.text()}`);
+  const created = await new Api(node.url, token).post("/v1/queues", { name });
+  if (created.status !== 201)
+    throw new Error(`create queue ${name}: ${created.status} ${JSON.stringify(created.body)}`);
 }
 
 /** One paced run: publishers and consumers, warm-up, measured window, then drain. */
@@ -270,7 +256,7 @@ async function run(): Promise<void> {
     for (const profiler of profilers) profiler.close();
   });
   for (const rate of rates) {
-    const local = queueOwnedBy("node-1");
+    const local = queueOwnedBy(NODE_IDS, "node-1", "cross");
     await createQueue(node0, token, local);
     await measure("cluster-local", rate, {
       publishTo: [node1],
@@ -280,7 +266,7 @@ async function run(): Promise<void> {
       queue: local,
       profilers,
     });
-    const crossing = queueOwnedBy("node-1");
+    const crossing = queueOwnedBy(NODE_IDS, "node-1", "cross");
     await createQueue(node0, token, crossing);
     await measure("cross-node", rate, {
       publishTo: [node0],
@@ -291,7 +277,7 @@ async function run(): Promise<void> {
       profilers,
     });
     // Clients spread evenly, as behind a load balancer: 2 of 3 publishes and deliveries cross.
-    const spread = queueOwnedBy("node-1");
+    const spread = queueOwnedBy(NODE_IDS, "node-1", "cross");
     await createQueue(node0, token, spread);
     await measure("spread", rate, {
       publishTo: nodes,

@@ -21,11 +21,10 @@ import { loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import mysql from "mysql2/promise";
-import { rendezvousOwner } from "../src/cluster/rendezvous.ts";
-import { clusterView, nodeId, waitMembers } from "../test/cluster/faults/cluster-view.ts";
+import { clusterView, nodeId, queueOwnedBy, waitMembers } from "../test/cluster/faults/cluster-view.ts";
 import { FailoverProbe } from "../test/cluster/faults/failover-probe.ts";
 import { waitUntil } from "../test/cluster/faults/timing.ts";
-import { newUser } from "../test/helpers/api.ts";
+import { Api, newUser } from "../test/helpers/api.ts";
 import { startCluster, type TestCluster } from "../test/helpers/cluster.ts";
 import { destroyMariadb, launchMariadb } from "../test/helpers/mariadb.ts";
 import { numberArg } from "./lib/args.ts";
@@ -97,12 +96,8 @@ async function measure(
   signal: NodeJS.Signals,
 ): Promise<Sample> {
   const ownerIndex = 1 + (Math.floor(run / 2) % 2);
-  const queue = queueOwnedBy(nodeId(ownerIndex), run);
-  const created = await fetch(`${cluster.node(0).url}/v1/queues`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: JSON.stringify({ name: queue }),
-  });
+  const queue = queueOwnedBy(MEMBERS, nodeId(ownerIndex), `failover-${run}`);
+  const created = await new Api(cluster.node(0).url, token).post("/v1/queues", { name: queue });
   if (created.status !== 201) throw new Error(`create queue: ${created.status}`);
   const probe = new FailoverProbe(cluster.node(0).url, token, queue);
   await probe.start();
@@ -123,14 +118,6 @@ async function measure(
     await probe.stop();
     if (cluster.nodes[ownerIndex] === undefined) await cluster.start(ownerIndex);
     await Promise.all([0, 1, 2].map((index) => waitMembers(cluster, index, token, MEMBERS, 30_000)));
-  }
-}
-
-function queueOwnedBy(owner: string, run: number): string {
-  const members = MEMBERS.map((id) => ({ id }));
-  for (let attempt = 0; ; attempt += 1) {
-    const name = `failover-${Date.now().toString(36)}-${run}-${attempt}`;
-    if (rendezvousOwner(members, "queue", name)?.id === owner) return name;
   }
 }
 

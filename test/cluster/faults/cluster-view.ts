@@ -114,3 +114,13 @@ export function planResources(owners: PlanOwners): WorkloadPlan {
     ),
   };
 }
+
+/** A fresh queue name whose rendezvous owner among `memberIds` is `owner`. */
+export function queueOwnedBy(memberIds: readonly string[], owner: string, prefix: string): string {
+  const members = memberIds.map((id) => ({ id }));
+  const run = randomBytes(3).toString("hex");
+  for (let attempt = 0; ; attempt += 1) {
+    const name = `${prefix}-${run}-${attempt}`;
+    if (rendezvousOwner(members, "queue", name)?.id === owner) return name;
+  }
+}
