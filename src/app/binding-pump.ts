@@ -92,9 +92,8 @@ export class BindingPump {
   private async copy(feed: TopicFeed): Promise<void> {
     try {
       while (!this.stopped && this.cursor < feed.nextOffset()) {
-        const page = await feed.read(this.cursor, PAGE).catch((error: unknown) => {
-          throw new TopicReadFailed(error);
-        });
+        const page = await this.readPage(feed);
+        if (page === null) return;
         const last = page.at(-1);
         if (last === undefined) {
           // Retention moved past the cursor (it waits for bindings, so only after a long outage).
@@ -108,15 +107,21 @@ export class BindingPump {
         this.cursor = nextOffset;
       }
     } catch (error) {
-      // A failed read is the topic's trouble (its feed ends or recovers); a failed publish, the queue's.
-      if (error instanceof TopicReadFailed) {
-        if (isTopicGone(error.failure)) return this.stop();
-        if (this.feed === feed) this.retryLater(() => this.kick());
-        return;
-      }
+      // A failed publish is the queue's trouble.
       if (isQueueGone(error)) return this.stop();
       if (!(error instanceof AvisoError && error.reason === "QUEUE_FULL")) this.onError(error);
       this.retryLater(() => this.kick());
+    }
+  }
+
+  /** The page at the cursor, or null if the read failed: the topic's trouble (its feed ends or recovers). */
+  private async readPage(feed: TopicFeed): Promise<TopicMessage[] | null> {
+    try {
+      return await feed.read(this.cursor, PAGE);
+    } catch (error) {
+      if (isTopicGone(error)) this.stop();
+      else if (this.feed === feed) this.retryLater(() => this.kick());
+      return null;
     }
   }
 
@@ -154,11 +159,4 @@ function isTopicGone(error: unknown): boolean {
   return (
     error instanceof AvisoError && (error.reason === "TOPIC_NOT_FOUND" || error.reason === "SHUTTING_DOWN")
   );
-}
-
-/** Marks a failure of the topic read inside copy(), as opposed to the queue publish. */
-class TopicReadFailed extends Error {
-  constructor(readonly failure: unknown) {
-    super("reading the topic failed", { cause: failure });
-  }
 }
