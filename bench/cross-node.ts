@@ -35,8 +35,8 @@ import { attachProfiler, type WindowProfiler } from "./lib/inspector-profile.ts"
 import { Pacer, payloadOfBytes } from "./lib/pacer.ts";
 import { CpuWindow, loadAverage } from "./lib/proc.ts";
 import { note, printResult } from "./lib/report.ts";
+import { WsPublisher } from "./lib/ws-publisher.ts";
 import { QueueConsumer } from "./queue/consumer.ts";
-import { WsQueuePublisher } from "./queue/ws-publisher.ts";
 
 const HELP = `bench/cross-node.ts — single node vs 3-node cluster, same paced queue traffic
   --rates LIST        msgs/s to run at, comma-separated (500,2000)
@@ -106,10 +106,10 @@ async function measure(layout: Layout, rate: number, place: Placement): Promise<
   const share = rate / place.publishTo.length;
   const publishers = await Promise.all(
     place.publishTo.map((node) =>
-      WsQueuePublisher.start({
+      WsPublisher.start({
         wsUrl: node.wsUrl,
         token: place.token,
-        queue: place.queue,
+        target: { queue: place.queue },
         payloadJson,
         window: 64,
         maxMessages: Math.ceil(share * (warmupSeconds + windowSeconds) * 1.2) + 1000,

@@ -19,9 +19,9 @@ import { commitStats, scrapeMetrics } from "./lib/node-metrics.ts";
 import { Pacer, payloadOfBytes } from "./lib/pacer.ts";
 import { CpuWindow, loadAverage } from "./lib/proc.ts";
 import { note, printResult } from "./lib/report.ts";
+import { WsPublisher } from "./lib/ws-publisher.ts";
 import { QueueConsumer } from "./queue/consumer.ts";
 import { RestQueuePublisher } from "./queue/rest-publisher.ts";
-import { WsQueuePublisher } from "./queue/ws-publisher.ts";
 
 const HELP = `queue-pipeline: durable queue, P publishers → queue → C consumers
   --store mysql|sqlite     store of the node (default mysql: launches MariaDB)
@@ -82,7 +82,7 @@ const settings = {
 const MAX_MESSAGES_PER_PUBLISHER = 20_000_000;
 const DRAIN_TIMEOUT_MS = 60_000;
 
-type Publisher = WsQueuePublisher | RestQueuePublisher;
+type Publisher = WsPublisher | RestQueuePublisher;
 
 async function startPublishers(
   broker: Broker,
@@ -104,7 +104,7 @@ async function startPublishers(
     };
     publishers.push(
       settings.publishVia === "ws"
-        ? await WsQueuePublisher.start({ ...common, wsUrl: broker.wsUrl })
+        ? await WsPublisher.start({ ...common, target: { queue }, wsUrl: broker.wsUrl })
         : new RestQueuePublisher({ ...common, baseUrl: broker.url, batch: settings.batch }),
     );
   }

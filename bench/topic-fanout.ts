@@ -11,7 +11,6 @@
  */
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
-import { TopicPublisher } from "./fanout/publisher.ts";
 import { childProcessGroup, inProcessGroup, type SubscriberHandle } from "./fanout/subscriber-handles.ts";
 import type { GroupResult } from "./fanout/subscribers.ts";
 import { choiceArg, numberArg, optionalString, rateArg } from "./lib/args.ts";
@@ -23,6 +22,7 @@ import { commitStats, scrapeMetrics } from "./lib/node-metrics.ts";
 import { Pacer, payloadOfBytes } from "./lib/pacer.ts";
 import { CpuWindow, loadAverage } from "./lib/proc.ts";
 import { note, printResult } from "./lib/report.ts";
+import { WsPublisher } from "./lib/ws-publisher.ts";
 
 const HELP = `topic-fanout: one publisher → one topic → N WebSocket subscribers
   --subscribers N          (default 1000)
@@ -114,7 +114,7 @@ async function run(): Promise<void> {
   await postJson(broker, "/v1/topics", { name: topic, durable: settings.durable });
 
   const handles: SubscriberHandle[] = [];
-  let publisher: TopicPublisher | null = null;
+  let publisher: WsPublisher | null = null;
   try {
     const procs = Math.max(1, settings.procs);
     for (let p = 0; p < procs; p++) {
@@ -140,10 +140,11 @@ async function run(): Promise<void> {
 
     const slowest = () => Math.min(...handles.map((h) => h.slowestOffset()));
     let measuring = false;
-    publisher = await TopicPublisher.start({
+    publisher = await WsPublisher.start({
       wsUrl: broker.wsUrl,
       token: broker.token,
-      topic,
+      target: { topic },
+      tickMs: 1,
       payloadJson: payloadOfBytes(settings.payloadBytes),
       window: settings.inflight,
       maxMessages: MAX_MESSAGES,
