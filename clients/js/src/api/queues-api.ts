@@ -4,8 +4,6 @@ import {
   QueueSubscription,
 } from "../subscriptions/queue-subscription.ts";
 import type {
-  Grant,
-  Permission,
   QueueBatchMessage,
   QueueMessageData,
   QueuePublishOptions,
@@ -21,6 +19,7 @@ import {
   resourcePath,
   withIdempotencyKey,
 } from "./context.ts";
+import { ResourceApi } from "./resource-api.ts";
 
 /** A message leased by `receive`: ack it before its deadline, or it is delivered again. */
 export interface ReceivedMessage<P = unknown> extends QueueMessageData<P> {
@@ -41,49 +40,9 @@ export interface ReceiveOptions {
 }
 
 /** Queues: manage, publish, pull (receive/ack/nack) and push (subscribe). */
-export class QueuesApi {
-  constructor(private readonly context: ClientContext) {}
-
-  /** Creates a queue owned by the caller. */
-  create(name: string, settings: QueueSettings = {}): Promise<QueueView> {
-    return this.call({
-      method: "POST",
-      path: "/v1/queues",
-      body: { name, ...settings },
-      retry: "unsent-only",
-    });
-  }
-
-  /** Queues the caller may use. */
-  async list(): Promise<QueueView[]> {
-    const answer = await this.call<{ queues: QueueView[] }>({ method: "GET", path: "/v1/queues" });
-    return answer.queues;
-  }
-
-  get(name: string): Promise<QueueView> {
-    return this.call({ method: "GET", path: resourcePath("queues", name) });
-  }
-
-  /** Deletes a queue (its creator only: NOT_RESOURCE_OWNER otherwise). */
-  async delete(name: string): Promise<void> {
-    await this.call({ method: "DELETE", path: resourcePath("queues", name), retry: "unsent-only" });
-  }
-
-  /** Gives `username` these permissions on a private queue (an empty list removes the grant). Owner only. */
-  grant(name: string, username: string, permissions: Permission[]): Promise<Grant> {
-    return this.call({
-      method: "POST",
-      path: resourcePath("queues", name, "/grants"),
-      body: { username, permissions },
-    });
-  }
-
-  async grants(name: string): Promise<Grant[]> {
-    const answer = await this.call<{ grants: Grant[] }>({
-      method: "GET",
-      path: resourcePath("queues", name, "/grants"),
-    });
-    return answer.grants;
+export class QueuesApi extends ResourceApi<QueueView, QueueSettings> {
+  constructor(context: ClientContext) {
+    super(context, "queues");
   }
 
   /** Publishes one message; answers once it is committed. Retried safely: it carries an idempotency key. */
@@ -158,17 +117,6 @@ export class QueuesApi {
     );
     subscriptions.add(subscription);
     return subscription;
-  }
-
-  private call<T>(call: {
-    method: "GET" | "POST" | "DELETE";
-    path: string;
-    body?: unknown;
-    retry?: "idempotent" | "unsent-only";
-    timeoutMs?: number;
-  }): Promise<T> {
-    this.context.assertOpen();
-    return this.context.http.call<T>({ retry: "idempotent", auth: true, ...call });
   }
 }
 

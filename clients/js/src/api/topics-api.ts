@@ -6,9 +6,7 @@ import {
 } from "../subscriptions/topic-subscription.ts";
 import type {
   Binding,
-  Grant,
   HistoryPage,
-  Permission,
   TopicBatchMessage,
   TopicPublishOptions,
   TopicSettings,
@@ -22,51 +20,15 @@ import {
   resourcePath,
   withIdempotencyKey,
 } from "./context.ts";
+import { ResourceApi } from "./resource-api.ts";
 
 /** Topics: manage, publish, read history, bind queues (durable subscriptions) and subscribe live. */
-export class TopicsApi {
+export class TopicsApi extends ResourceApi<TopicView, TopicSettings> {
   /** (topic, pattern) pairs with a live subscription: the node allows one per socket. */
   private readonly live = new Set<string>();
 
-  constructor(private readonly context: ClientContext) {}
-
-  create(name: string, settings: TopicSettings = {}): Promise<TopicView> {
-    return this.call({
-      method: "POST",
-      path: "/v1/topics",
-      body: { name, ...settings },
-      retry: "unsent-only",
-    });
-  }
-
-  async list(): Promise<TopicView[]> {
-    const answer = await this.call<{ topics: TopicView[] }>({ method: "GET", path: "/v1/topics" });
-    return answer.topics;
-  }
-
-  get(name: string): Promise<TopicView> {
-    return this.call({ method: "GET", path: resourcePath("topics", name) });
-  }
-
-  /** Deletes a topic (its creator only). */
-  async delete(name: string): Promise<void> {
-    await this.call({ method: "DELETE", path: resourcePath("topics", name), retry: "unsent-only" });
-  }
-
-  grant(name: string, username: string, permissions: Permission[]): Promise<Grant> {
-    return this.call({
-      method: "POST",
-      path: resourcePath("topics", name, "/grants"),
-      body: { username, permissions },
-    });
-  }
-
-  async grants(name: string): Promise<Grant[]> {
-    const answer = await this.call<{ grants: Grant[] }>({
-      method: "GET",
-      path: resourcePath("topics", name, "/grants"),
-    });
-    return answer.grants;
+  constructor(context: ClientContext) {
+    super(context, "topics");
   }
 
   /** Publishes one message with an optional routing key; answers its offset once committed. */
@@ -174,16 +136,6 @@ export class TopicsApi {
     );
     subscriptions.add(subscription);
     return subscription;
-  }
-
-  private call<T>(call: {
-    method: "GET" | "POST" | "DELETE";
-    path: string;
-    body?: unknown;
-    retry?: "idempotent" | "unsent-only";
-  }): Promise<T> {
-    this.context.assertOpen();
-    return this.context.http.call<T>({ retry: "idempotent", auth: true, ...call });
   }
 }
 

@@ -1,0 +1,65 @@
+import type { Grant, Permission } from "../types.ts";
+import { type ClientContext, resourcePath } from "./context.ts";
+
+export interface ApiCall {
+  method: "GET" | "POST" | "DELETE";
+  path: string;
+  body?: unknown;
+  retry?: "idempotent" | "unsent-only";
+  timeoutMs?: number;
+}
+
+/** What queues and topics share: create, list, get, delete, grants — and how calls are made. */
+export abstract class ResourceApi<View, Settings> {
+  constructor(
+    protected readonly context: ClientContext,
+    private readonly kind: "queues" | "topics",
+  ) {}
+
+  /** Creates one, owned by the caller. */
+  create(name: string, settings: Settings = {} as Settings): Promise<View> {
+    return this.call({
+      method: "POST",
+      path: `/v1/${this.kind}`,
+      body: { name, ...settings },
+      retry: "unsent-only",
+    });
+  }
+
+  /** Those the caller may use. */
+  async list(): Promise<View[]> {
+    const answer = await this.call<Record<string, View[]>>({ method: "GET", path: `/v1/${this.kind}` });
+    return answer[this.kind] ?? [];
+  }
+
+  get(name: string): Promise<View> {
+    return this.call({ method: "GET", path: resourcePath(this.kind, name) });
+  }
+
+  /** Deletes it (its creator only: NOT_RESOURCE_OWNER otherwise). */
+  async delete(name: string): Promise<void> {
+    await this.call({ method: "DELETE", path: resourcePath(this.kind, name), retry: "unsent-only" });
+  }
+
+  /** Gives `username` these permissions on a private one (an empty list removes the grant). Owner only. */
+  grant(name: string, username: string, permissions: Permission[]): Promise<Grant> {
+    return this.call({
+      method: "POST",
+      path: resourcePath(this.kind, name, "/grants"),
+      body: { username, permissions },
+    });
+  }
+
+  async grants(name: string): Promise<Grant[]> {
+    const answer = await this.call<{ grants: Grant[] }>({
+      method: "GET",
+      path: resourcePath(this.kind, name, "/grants"),
+    });
+    return answer.grants;
+  }
+
+  protected call<T>(call: ApiCall): Promise<T> {
+    this.context.assertOpen();
+    return this.context.http.call<T>({ retry: "idempotent", auth: true, ...call });
+  }
+}
