@@ -109,6 +109,11 @@ export async function startNode(
     }),
     metrics,
     log,
+    locate: (kind, name) => {
+      if (cluster === null) return { node: nodeId, httpUrl };
+      const owner = cluster.locate(kind, name);
+      return { node: owner.id, httpUrl: owner.httpUrl };
+    },
   };
   const services = createServices(ctx);
   metrics.setQueueStatsSource(() =>

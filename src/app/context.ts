@@ -2,6 +2,7 @@ import type { LoginLimiter } from "../auth/login-limiter.ts";
 import type { PasswordHasher } from "../auth/password-pool.ts";
 import type { TokenService } from "../auth/tokens.ts";
 import type { Clock } from "../broker/clock.ts";
+import type { ResourceKind } from "../broker/types.ts";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Metrics } from "../metrics/metrics.ts";
@@ -21,6 +22,14 @@ export interface AppContext {
   loginLimiter: LoginLimiter;
   metrics: Metrics;
   log: Logger;
+  /** The node serving a queue or topic now (its owner; this node when standalone). A hint: ownership can move. */
+  locate(kind: ResourceKind, name: string): ServingNode;
+}
+
+/** A node as clients reach it. */
+export interface ServingNode {
+  node: string;
+  httpUrl: string;
 }
 
 /** Who is calling: proven by a token. */

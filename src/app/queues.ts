@@ -8,7 +8,8 @@ import type {
 import type { Permission, QueueDefinition } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
 import { assertMayUse, assertOwner, mayList, mayUse } from "./access.ts";
-import type { AppContext, Principal } from "./context.ts";
+import type { Resource } from "./catalog.ts";
+import type { AppContext, Principal, ServingNode } from "./context.ts";
 import { assertBatchSize, encodeHeaders, encodePayload } from "./encode.ts";
 import { assertValidName } from "./names.ts";
 
@@ -79,9 +80,20 @@ export class QueueService {
   }
 
   async get(principal: Principal, name: string): Promise<QueueView> {
+    return this.view((await this.visible(principal, name)).definition);
+  }
+
+  /** The node serving the queue now: clients that connect there skip a hop between nodes. */
+  async lookup(principal: Principal, name: string): Promise<ServingNode> {
+    await this.visible(principal, name);
+    return this.ctx.locate("queue", name);
+  }
+
+  /** The queue, if the caller may see it: listed for them, or usable (consume). */
+  private async visible(principal: Principal, name: string): Promise<Resource<QueueDefinition>> {
     const resource = await this.ctx.catalog.queue(name);
     if (!mayList(principal.username, resource)) assertMayUse(principal.username, resource, "consume");
-    return this.view(resource.definition);
+    return resource;
   }
 
   async delete(principal: Principal, name: string): Promise<void> {

@@ -3,7 +3,8 @@ import type { TopicPublishInput } from "../broker/topic/topic-ports.ts";
 import type { Permission, TopicDefinition, TopicMessage } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
 import { assertMayUse, assertOwner, mayList } from "./access.ts";
-import type { AppContext, Principal } from "./context.ts";
+import type { Resource } from "./catalog.ts";
+import type { AppContext, Principal, ServingNode } from "./context.ts";
 import { assertBatchSize, encodeHeaders, encodePayload } from "./encode.ts";
 import { assertValidName } from "./names.ts";
 
@@ -73,9 +74,20 @@ export class TopicService {
   }
 
   async get(principal: Principal, name: string): Promise<TopicView> {
+    return this.view((await this.visible(principal, name)).definition);
+  }
+
+  /** The node serving the topic now: clients that connect there skip a hop between nodes. */
+  async lookup(principal: Principal, name: string): Promise<ServingNode> {
+    await this.visible(principal, name);
+    return this.ctx.locate("topic", name);
+  }
+
+  /** The topic, if the caller may see it: listed for them, or usable (consume). */
+  private async visible(principal: Principal, name: string): Promise<Resource<TopicDefinition>> {
     const resource = await this.ctx.catalog.topic(name);
     if (!mayList(principal.username, resource)) assertMayUse(principal.username, resource, "consume");
-    return this.view(resource.definition);
+    return resource;
   }
 
   async delete(principal: Principal, name: string): Promise<void> {

@@ -66,6 +66,12 @@ export class ClusterRuntime {
     return this.ownership.holds(kind, name);
   }
 
+  /** The member that owns a resource by rendezvous over the live members (where requests for it are routed). */
+  locate(kind: ResourceKind, name: string): Member {
+    if (this.coordinator === null) throw new AvisoError("NOT_READY", "Not connected to ZooKeeper.");
+    return this.coordinator.ownerOf(kind, name);
+  }
+
   get isReady(): boolean {
     return this.connected;
   }

@@ -228,6 +228,11 @@ export const BindingCreatedView = Type.Composite([
 ]);
 export const BindingListView = Type.Object({ subscriptions: Type.Array(BindingView) });
 
+export const LookupView = Type.Object({
+  node: Type.String({ description: "Id of the node serving it now (its owner)." }),
+  httpUrl: Type.String({ description: "That node's advertised base URL; its WebSocket is `/v1/ws` there." }),
+});
+
 // operations
 export const HealthView = Type.Object({ status: Type.String() });
 export const MemberView = Type.Object({ id: Type.String(), httpUrl: Type.String(), peerUrl: Type.String() });

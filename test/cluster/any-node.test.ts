@@ -26,6 +26,19 @@ async function sameEverywhere(token: string, path: string): Promise<{ status: nu
   return { status: answers[0]?.status as number, body: answers[0]?.body };
 }
 
+/** The lookup answers the same on every node, and names the node that owns the resource (its /v1/cluster says so). */
+async function expectLookupNamesOwner(token: string, kind: "queue" | "topic", name: string): Promise<void> {
+  const lookup = await sameEverywhere(token, `/v1/${kind}s/${name}/lookup`);
+  expect(lookup.status).toBe(200);
+  const { node, httpUrl } = lookup.body as { node: string; httpUrl: string };
+  expect(NODES.map((i) => cluster.node(i).url)).toContain(httpUrl);
+  const there = await new Api(httpUrl, token).get<{ self: { id: string }; owned: Record<string, string[]> }>(
+    "/v1/cluster",
+  );
+  expect(there.body.self.id).toBe(node);
+  expect(there.body.owned[`${kind}s`]).toContain(name);
+}
+
 describe("any node gives the same answer", () => {
   it("for auth: a token from one node works on every node; errors are identical", async () => {
     const { username, password, api } = await newUser(cluster.node(0).url);
@@ -69,6 +82,7 @@ describe("any node gives the same answer", () => {
     }
     expect(new Set(ids).size).toBe(3);
     const view = await sameEverywhere(alice.api.token as string, `/v1/queues/${queue}`);
+    await expectLookupNamesOwner(alice.api.token as string, "queue", queue);
     expect(view.body).toMatchObject({ depth: 3, inFlight: 0, owner: alice.username, private: true });
     // Private: bob is refused on every node the same way, until granted.
     for (const i of NODES) {
@@ -134,6 +148,7 @@ describe("any node gives the same answer", () => {
     const history = await sameEverywhere(api.token as string, `/v1/topics/${topic}/messages?from=0&limit=10`);
     expect((history.body as { messages: unknown[] }).messages).toHaveLength(6);
     await sameEverywhere(api.token as string, `/v1/topics/${topic}`);
+    await expectLookupNamesOwner(api.token as string, "topic", topic);
     // The durable subscription copied the matching messages, wherever its queue lives.
     const copied = await on(2).post<{ messages: Array<{ payload: string }> }>(`/v1/queues/${queue}/receive`, {
       max: 10,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Api, newUser, uniqueName } from "../helpers/api.ts";
+import { Api, newUser, uniqueName } from "../helpers/api.ts";
 import type { TestNode } from "../helpers/aviso-node.ts";
 import {
   ack,
@@ -156,6 +156,21 @@ describe.concurrent.each(storeKinds)("queue routes (%s store)", (kind) => {
 
     it("answers 404 QUEUE_NOT_FOUND for a queue nobody created", async () => {
       expectError(await alice.get(`/v1/queues/${uniqueName("nope")}`), "QUEUE_NOT_FOUND");
+    });
+  });
+
+  describe("GET /v1/queues/{name}/lookup", () => {
+    it("names the node serving it (this one, standalone); 404 unknown, 403 private to another user, 401 without a token", async () => {
+      const queue = await createQueue(alice);
+      const self = (await alice.get<{ self: { id: string; httpUrl: string } }>("/v1/cluster")).body.self;
+      const found = await bob.get(`/v1/queues/${queue.name}/lookup`);
+      expect(found.status).toBe(200);
+      expect(found.body).toEqual({ node: self.id, httpUrl: node.url });
+      expectError(await alice.get(`/v1/queues/${uniqueName("missing")}/lookup`), "QUEUE_NOT_FOUND");
+      const secret = await createQueue(alice, { private: true });
+      expectError(await bob.get(`/v1/queues/${secret.name}/lookup`), "ACCESS_DENIED");
+      expect((await alice.get(`/v1/queues/${secret.name}/lookup`)).status).toBe(200);
+      expectError(await new Api(node.url).get(`/v1/queues/${queue.name}/lookup`), "AUTH_REQUIRED");
     });
   });
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Api, newUser, uniqueName } from "../helpers/api.ts";
+import { Api, newUser, uniqueName } from "../helpers/api.ts";
 import type { TestNode } from "../helpers/aviso-node.ts";
 import {
   createTopic,
@@ -124,6 +124,21 @@ describe.concurrent.each(storeKinds)("topic routes (%s store)", (kind) => {
       });
       expect((await history(bob, topic.name)).messages).toEqual([]);
       expect(await publishToTopic(bob, topic.name, [{ payload: "new" }])).toEqual([0]);
+    });
+  });
+
+  describe("GET /v1/topics/{name}/lookup", () => {
+    it("names the node serving it (this one, standalone); 404 unknown, 403 private to another user, 401 without a token", async () => {
+      const topic = await createTopic(alice);
+      const self = (await alice.get<{ self: { id: string; httpUrl: string } }>("/v1/cluster")).body.self;
+      const found = await bob.get(`/v1/topics/${topic.name}/lookup`);
+      expect(found.status).toBe(200);
+      expect(found.body).toEqual({ node: self.id, httpUrl: node.url });
+      expectError(await alice.get(`/v1/topics/${uniqueName("missing")}/lookup`), "TOPIC_NOT_FOUND");
+      const secret = await createTopic(alice, { private: true });
+      expectError(await bob.get(`/v1/topics/${secret.name}/lookup`), "ACCESS_DENIED");
+      expect((await alice.get(`/v1/topics/${secret.name}/lookup`)).status).toBe(200);
+      expectError(await new Api(node.url).get(`/v1/topics/${topic.name}/lookup`), "AUTH_REQUIRED");
     });
   });
 

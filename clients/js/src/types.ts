@@ -60,6 +60,14 @@ export interface TopicView {
   firstOffset: number;
 }
 
+/** Where a queue or topic is served now (`queues.lookup`, `topics.lookup`). */
+export interface ServingNode {
+  /** The node's id. */
+  node: string;
+  /** Its advertised base URL: put it first in `urls` to connect there. */
+  httpUrl: string;
+}
+
 export interface Grant {
   kind: "queue" | "topic";
   resource: string;

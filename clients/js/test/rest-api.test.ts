@@ -59,8 +59,13 @@ describe("queues", () => {
     expect(created).toMatchObject({ name, owner: username, ackTimeoutMs: 5000, maxDeliveries: 3, depth: 0 });
     expect(await client.queues.get(name)).toMatchObject({ name, maxLength: 10 });
     expect((await client.queues.list()).map((queue) => queue.name)).toContain(name);
+    expect(await client.queues.lookup(name)).toEqual({ node: expect.any(String), httpUrl: node().url });
     await client.queues.delete(name);
     expect(await failure(client.queues.get(name))).toMatchObject({ reason: "QUEUE_NOT_FOUND", status: 404 });
+    expect(await failure(client.queues.lookup(name))).toMatchObject({
+      reason: "QUEUE_NOT_FOUND",
+      status: 404,
+    });
     expect(await failure(client.queues.create("bad name!"))).toMatchObject({ reason: "INVALID_NAME" });
   });
 
@@ -157,6 +162,7 @@ describe("topics", () => {
     expect((await client.topics.history(name)).messages).toHaveLength(4);
     expect((await client.topics.list()).map((topic) => topic.name)).toContain(name);
     expect((await client.topics.get(name)).nextOffset).toBe(4);
+    expect(await client.topics.lookup(name)).toEqual({ node: expect.any(String), httpUrl: node().url });
     expect(await failure(client.topics.publish(name, 1, { key: "bad key" }))).toMatchObject({
       reason: "INVALID_ROUTING_KEY",
     });

@@ -1,4 +1,4 @@
-import type { Grant, Permission } from "../types.ts";
+import type { Grant, Permission, ServingNode } from "../types.ts";
 import { type ClientContext, resourcePath } from "./context.ts";
 
 export interface ApiCall {
@@ -34,6 +34,15 @@ export abstract class ResourceApi<View, Settings> {
 
   get(name: string): Promise<View> {
     return this.call({ method: "GET", path: resourcePath(this.kind, name) });
+  }
+
+  /**
+   * The node serving it now (its owner). A client connected there skips the
+   * hop between nodes: `createClient({ urls: [found.httpUrl, ...urls], randomizeUrls: false })`.
+   * A hint only: after a failover the client still works through any node.
+   */
+  lookup(name: string): Promise<ServingNode> {
+    return this.call({ method: "GET", path: resourcePath(this.kind, name, "/lookup") });
   }
 
   /** Deletes it (its creator only: NOT_RESOURCE_OWNER otherwise). */

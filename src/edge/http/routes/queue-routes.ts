@@ -17,6 +17,7 @@ import {
 } from "../../schemas.ts";
 import { deliveryJson, jsonArray } from "../../wire.ts";
 import { type AnyRoute, defineRoute } from "../route.ts";
+import { lookupRoute } from "./lookup-route.ts";
 
 const AUTH_ERRORS = ["AUTH_REQUIRED", "TOKEN_INVALID", "TOKEN_EXPIRED"] as const;
 const USE_ERRORS = [...AUTH_ERRORS, "QUEUE_NOT_FOUND", "ACCESS_DENIED", "VALIDATION_FAILED"] as const;
@@ -69,6 +70,7 @@ export function queueRoutes(services: Services): AnyRoute[] {
         body: await queues.get(principal, params.name),
       }),
     }),
+    lookupRoute("queue", (principal, name) => queues.lookup(principal, name), USE_ERRORS),
     defineRoute({
       method: "delete",
       path: "/v1/queues/{name}",

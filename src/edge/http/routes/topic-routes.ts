@@ -18,6 +18,7 @@ import {
 } from "../../schemas.ts";
 import { jsonArray, topicMessageJson } from "../../wire.ts";
 import { type AnyRoute, defineRoute } from "../route.ts";
+import { lookupRoute } from "./lookup-route.ts";
 
 const AUTH_ERRORS = ["AUTH_REQUIRED", "TOKEN_INVALID", "TOKEN_EXPIRED"] as const;
 const USE_ERRORS = [...AUTH_ERRORS, "TOPIC_NOT_FOUND", "ACCESS_DENIED", "VALIDATION_FAILED"] as const;
@@ -63,6 +64,7 @@ export function topicRoutes(services: Services): AnyRoute[] {
         body: await topics.get(principal, params.name),
       }),
     }),
+    lookupRoute("topic", (principal, name) => topics.lookup(principal, name), USE_ERRORS),
     defineRoute({
       method: "delete",
       path: "/v1/topics/{name}",
