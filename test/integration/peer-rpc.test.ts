@@ -318,6 +318,21 @@ describe("peer rpc (grpc-js server and client over real engines)", () => {
       expect(await client.queues.publish(queue, [queueInput(2)])).toEqual(["1"]);
     });
 
+    it("gives every unanswered batch its own full deadline, however many are in flight", async () => {
+      const client = clientFor({ callTimeoutMs: 300 });
+      const failedAfter = async (queue: string): Promise<number> => {
+        const sent = performance.now();
+        await expectReason(client.queues.publish(queue, [queueInput(1)]), "OWNER_UNAVAILABLE");
+        return performance.now() - sent;
+      };
+      const first = failedAfter("hung-1");
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      const second = failedAfter("hung-2");
+      // Timers fire no earlier than asked (allow 1 ms of clock rounding); the second must not share the first's.
+      expect(await first).toBeGreaterThanOrEqual(299);
+      expect(await second).toBeGreaterThanOrEqual(299);
+    });
+
     it("keeps each entry's outcome apart: one failing destination does not fail the others", async () => {
       const queue = await newQueue(node);
       const results = await Promise.allSettled([

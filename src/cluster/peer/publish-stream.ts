@@ -14,11 +14,16 @@ import { ownerUnavailable } from "./peer-status.ts";
 interface Waiting {
   resolve(results: PublishResult[]): void;
   reject(error: AvisoError): void;
+  /** performance.now() after which the batch fails unanswered. */
+  deadline: number;
 }
 
 interface OpenStream {
   call: ClientDuplexStream<PublishRequest, PublishResponse>;
+  /** Batches in flight by id, oldest first (a Map keeps insertion order). */
   waiting: Map<bigint, Waiting>;
+  /** Armed while batches are in flight: fails those past their deadline. */
+  deadlineTimer: NodeJS.Timeout | undefined;
 }
 
 /**
@@ -26,7 +31,8 @@ interface OpenStream {
  * again after it breaks. Batches go out in call order and are answered by
  * id. When a stream breaks, only the batches sent on it fail (their outcome
  * is unknown, as with any call cut in flight); the next batch opens a new one.
- * A batch not answered within the channel's call timeout fails the same way.
+ * A batch not answered within the channel's call timeout fails the same way
+ * (one timer per stream, not per batch: batches are many and short-lived).
  */
 export class PublishStream {
   private current: OpenStream | null = null;
@@ -39,36 +45,46 @@ export class PublishStream {
     if (closed !== null) return Promise.reject(closed);
     const stream = this.current ?? this.open();
     const batchId = this.nextBatchId++;
+    const deadline = performance.now() + this.channel.callTimeoutMs;
     return new Promise((resolve, reject) => {
-      // The same deadline a unary call has: an owner that never answers fails the batch, not the caller.
-      const timer = setTimeout(() => {
-        if (!stream.waiting.delete(batchId)) return;
-        reject(
+      stream.waiting.set(batchId, { resolve, reject, deadline });
+      if (stream.deadlineTimer === undefined) this.armDeadline(stream, this.channel.callTimeoutMs);
+      stream.call.write(create(PublishRequestSchema, { batchId, entries }));
+    });
+  }
+
+  /** The same deadline a unary call has: an owner that never answers fails the batch, not the caller. */
+  private armDeadline(stream: OpenStream, delayMs: number): void {
+    stream.deadlineTimer = setTimeout(() => {
+      stream.deadlineTimer = undefined;
+      const now = performance.now();
+      for (const [batchId, waiting] of stream.waiting) {
+        if (waiting.deadline > now) {
+          this.armDeadline(stream, waiting.deadline - now);
+          return;
+        }
+        stream.waiting.delete(batchId);
+        waiting.reject(
           ownerUnavailable(
             this.channel.peerUrl,
             `no answer to a publish in ${this.channel.callTimeoutMs} ms`,
           ),
         );
-      }, this.channel.callTimeoutMs);
-      stream.waiting.set(batchId, {
-        resolve: (results) => {
-          clearTimeout(timer);
-          resolve(results);
-        },
-        reject: (error) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      });
-      stream.call.write(create(PublishRequestSchema, { batchId, entries }));
-    });
+      }
+    }, delayMs);
   }
 
   private open(): OpenStream {
-    const stream: OpenStream = { call: this.channel.bidi("publish"), waiting: new Map() };
+    const stream: OpenStream = {
+      call: this.channel.bidi("publish"),
+      waiting: new Map(),
+      deadlineTimer: undefined,
+    };
     this.current = stream;
     const broken = (error: AvisoError) => {
       if (this.current === stream) this.current = null;
+      clearTimeout(stream.deadlineTimer);
+      stream.deadlineTimer = undefined;
       for (const waiting of stream.waiting.values()) waiting.reject(error);
       stream.waiting.clear();
     };
