@@ -8,9 +8,11 @@
  * - `cross-node`: a 3-node cluster, publisher on node-0, owner node-1, consumer on node-2
  *   (every message crosses two peer links: the publish up, the delivery down);
  * - `spread`: a 3-node cluster, a publisher and a consumer on every node (the rate shared),
- *   as clients behind a load balancer: 2 of 3 publishes and deliveries cross.
+ *   as clients behind a load balancer: 2 of 3 publishes and deliveries cross;
+ * - `spread-lookup`: the same clients, but each first asks its node where the queue is
+ *   served (`GET /v1/queues/{name}/lookup`) and connects there: nothing crosses.
  *
- *   node --import tsx bench/cross-node.ts [--rates 500,2000] [--seconds 15] [--warmup 3] [--out FILE]
+ *   node --import tsx bench/cross-node.ts [--rates 500,2000] [--layouts LIST] [--seconds 15] [--warmup 3] [--out FILE]
  *
  * Reports publish latency (frame sent → ok, commit included), end-to-end
  * latency (publishedAt → delivered) and broker CPU-seconds per 1,000 messages
@@ -40,6 +42,7 @@ import { QueueConsumer } from "./queue/consumer.ts";
 
 const HELP = `bench/cross-node.ts — single node vs 3-node cluster, same paced queue traffic
   --rates LIST        msgs/s to run at, comma-separated (500,2000)
+  --layouts LIST      which of single,cluster-local,cross-node,spread,spread-lookup to run (all)
   --seconds S         measured window per run (15)
   --warmup S          warm-up before each window (3)
   --payload-bytes N   payload size (256)
@@ -49,6 +52,7 @@ const HELP = `bench/cross-node.ts — single node vs 3-node cluster, same paced 
 const { values } = parseArgs({
   options: {
     rates: { type: "string" },
+    layouts: { type: "string" },
     seconds: { type: "string" },
     warmup: { type: "string" },
     "payload-bytes": { type: "string" },
@@ -64,7 +68,13 @@ const warmupSeconds = numberArg(values, "warmup", 3);
 const payloadJson = payloadOfBytes(numberArg(values, "payload-bytes", 256));
 const NODE_IDS = ["node-0", "node-1", "node-2"];
 
-type Layout = "single" | "cluster-local" | "cross-node" | "spread";
+const LAYOUTS = ["single", "cluster-local", "cross-node", "spread", "spread-lookup"] as const;
+type Layout = (typeof LAYOUTS)[number];
+const layouts = (optionalString(values, "layouts")?.split(",") ?? [...LAYOUTS]).map((name) => {
+  const layout = LAYOUTS.find((known) => known === name);
+  if (layout === undefined) throw new Error(`--layouts: unknown layout "${name}" (${LAYOUTS.join(", ")})`);
+  return layout;
+});
 
 interface Placement {
   /** One publisher per entry, sharing the rate. */
@@ -212,6 +222,11 @@ async function run(): Promise<void> {
   onCleanup("stop MariaDB", () => destroyMariadb(server.stateFile));
   const base = `mysql://${server.user}:${server.password}@127.0.0.1:${server.port}`;
 
+  if (layouts.includes("single")) await runSingle(base);
+  if (layouts.some((layout) => layout !== "single")) await runCluster(base);
+}
+
+async function runSingle(base: string): Promise<void> {
   note("single node");
   const dataDir = await mkdtemp(join(tmpdir(), "aviso-bench-"));
   onCleanup("remove node data dir", () => rm(dataDir, { recursive: true, force: true }));
@@ -219,23 +234,23 @@ async function run(): Promise<void> {
   onCleanup("stop single node", async () => {
     await single.kill("SIGKILL");
   });
-  {
-    const { api } = await newUser(single.url, "bench");
-    const token = api.token as string;
-    for (const rate of rates) {
-      const queue = `single-${rate}`;
-      await createQueue(single, token, queue);
-      await measure("single", rate, {
-        publishTo: [single],
-        consumeFrom: [single],
-        nodes: [single],
-        token,
-        queue,
-      });
-    }
+  const { api } = await newUser(single.url, "bench");
+  const token = api.token as string;
+  for (const rate of rates) {
+    const queue = `single-${rate}`;
+    await createQueue(single, token, queue);
+    await measure("single", rate, {
+      publishTo: [single],
+      consumeFrom: [single],
+      nodes: [single],
+      token,
+      queue,
+    });
   }
   await single.kill("SIGTERM");
+}
 
+async function runCluster(base: string): Promise<void> {
   note("3-node cluster");
   const cluster = await startCluster({
     nodes: 3,
@@ -247,7 +262,7 @@ async function run(): Promise<void> {
   const nodes = [cluster.node(0), cluster.node(1), cluster.node(2)];
   const { api } = await newUser(nodes[0]?.url ?? "", "bench");
   const token = api.token as string;
-  const [node0, node1, node2] = nodes as [ChildNode, ChildNode, ChildNode];
+  const node0 = nodes[0] as ChildNode;
   const profilers =
     profileDir === undefined
       ? []
@@ -255,39 +270,53 @@ async function run(): Promise<void> {
   onCleanup("detach profilers", async () => {
     for (const profiler of profilers) profiler.close();
   });
+  const clusterPlace = { nodes, token, profilers };
   for (const rate of rates) {
-    const local = queueOwnedBy(NODE_IDS, "node-1", "cross");
-    await createQueue(node0, token, local);
-    await measure("cluster-local", rate, {
-      publishTo: [node1],
-      consumeFrom: [node1],
-      nodes,
-      token,
-      queue: local,
-      profilers,
-    });
-    const crossing = queueOwnedBy(NODE_IDS, "node-1", "cross");
-    await createQueue(node0, token, crossing);
-    await measure("cross-node", rate, {
-      publishTo: [node0],
-      consumeFrom: [node2],
-      nodes,
-      token,
-      queue: crossing,
-      profilers,
-    });
-    // Clients spread evenly, as behind a load balancer: 2 of 3 publishes and deliveries cross.
-    const spread = queueOwnedBy(NODE_IDS, "node-1", "cross");
-    await createQueue(node0, token, spread);
-    await measure("spread", rate, {
-      publishTo: nodes,
-      consumeFrom: nodes,
-      nodes,
-      token,
-      queue: spread,
-      profilers,
-    });
+    for (const layout of layouts) {
+      if (layout === "single") continue;
+      const queue = queueOwnedBy(NODE_IDS, "node-1", layout);
+      await createQueue(node0, token, queue);
+      const clients = await clientsFor(layout, nodes, token, queue);
+      await measure(layout, rate, { ...clusterPlace, ...clients, queue });
+    }
   }
+}
+
+/** Where a layout's publishers and consumers connect; the queue is owned by node-1. */
+async function clientsFor(
+  layout: Exclude<Layout, "single">,
+  nodes: readonly ChildNode[],
+  token: string,
+  queue: string,
+): Promise<Pick<Placement, "publishTo" | "consumeFrom">> {
+  const [node0, node1, node2] = nodes as [ChildNode, ChildNode, ChildNode];
+  switch (layout) {
+    case "cluster-local":
+      return { publishTo: [node1], consumeFrom: [node1] };
+    case "cross-node":
+      return { publishTo: [node0], consumeFrom: [node2] };
+    case "spread":
+      // Clients spread evenly, as behind a load balancer: 2 of 3 publishes and deliveries cross.
+      return { publishTo: nodes, consumeFrom: nodes };
+    case "spread-lookup": {
+      // The same clients, each asking the node it reached where the queue is served.
+      const found = await Promise.all(nodes.map((node) => lookupNode(node, nodes, token, queue)));
+      return { publishTo: found, consumeFrom: found };
+    }
+  }
+}
+
+async function lookupNode(
+  asked: ChildNode,
+  nodes: readonly ChildNode[],
+  token: string,
+  queue: string,
+): Promise<ChildNode> {
+  const answer = await new Api(asked.url, token).get<{ httpUrl: string }>(`/v1/queues/${queue}/lookup`);
+  const serving = nodes.find((node) => node.url === answer.body.httpUrl);
+  if (answer.status !== 200 || serving === undefined)
+    throw new Error(`lookup of ${queue} on ${asked.url}: ${answer.status} ${JSON.stringify(answer.body)}`);
+  return serving;
 }
 
 runBench("cross-node", HELP, values.help === true, () => run().finally(() => runCleanups()));
