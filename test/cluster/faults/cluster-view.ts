@@ -27,6 +27,20 @@ export async function clusterView(url: string, token: string, timeoutMs = 3000):
   return (await response.json()) as ClusterView;
 }
 
+/** What GET /v1/queues/{name}/lookup on `url` says serves the queue. */
+export async function lookupQueue(
+  url: string,
+  token: string,
+  queue: string,
+): Promise<{ node: string; httpUrl: string }> {
+  const response = await fetch(`${url}/v1/queues/${queue}/lookup`, {
+    headers: { authorization: `Bearer ${token}` },
+    signal: AbortSignal.timeout(3000),
+  });
+  if (response.status !== 200) throw new Error(`GET /v1/queues/${queue}/lookup answered ${response.status}`);
+  return (await response.json()) as { node: string; httpUrl: string };
+}
+
 /** Waits until node `index` is ready and sees exactly `members` (ids) as the cluster. */
 export async function waitMembers(
   cluster: TestCluster,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { clusterView, nodeId, waitMembers } from "./cluster-view.ts";
+import { rendezvousOwner } from "../../../src/cluster/rendezvous.ts";
+import { clusterView, lookupQueue, nodeId, waitMembers } from "./cluster-view.ts";
 import { expectSound, runFault } from "./fault-run.ts";
 
 /*
@@ -20,6 +21,15 @@ describe("fault: kill -9 of an owner", () => {
         workload.mark({ label: `kill -9 ${nodeId(1)}`, queues: owned.queues, topics: owned.topics });
         await cluster.kill(1, "SIGKILL");
         await waitMembers(cluster, 0, token, [nodeId(0), nodeId(2)], 20_000);
+        await waitMembers(cluster, 2, token, [nodeId(0), nodeId(2)], 20_000);
+        // The lookup follows: both survivors name the queue's new owner among them.
+        const survivors = [nodeId(0), nodeId(2)].map((id) => ({ id }));
+        const newOwner = rendezvousOwner(survivors, "queue", plan.orderQueue)?.id;
+        const newOwnerUrl = cluster.node(newOwner === nodeId(0) ? 0 : 2).url;
+        for (const i of [0, 2]) {
+          const found = await lookupQueue(cluster.node(i).url, token, plan.orderQueue);
+          expect(found).toEqual({ node: newOwner, httpUrl: newOwnerUrl });
+        }
         return { owned };
       },
     });
