@@ -35,6 +35,12 @@ export interface ClientOptions {
   heartbeatIntervalMs: number;
   /** Start at a random node of `urls` so clients spread over a cluster. Default true. */
   randomizeUrls: boolean;
+  /**
+   * Send REST calls about a queue or topic (publish, receive, ack, nack) straight to the node
+   * serving it, found with the lookup and kept for 30 s — if that node is one of `urls`. Saves the
+   * hop between nodes; WebSocket subscriptions stay on the client's socket. Default false.
+   */
+  preferOwners: boolean;
   /** Default transport for publishes: `"http"` (REST) or `"socket"` (the client's WebSocket). Default "http". */
   publishVia: "http" | "socket";
   /** A WebSocket implementation; default: the platform's, or the `ws` package on Node.js without one. */
@@ -55,6 +61,7 @@ export const DEFAULT_OPTIONS = {
   tokenRefreshMarginMs: 60_000,
   heartbeatIntervalMs: 20_000,
   randomizeUrls: true,
+  preferOwners: false,
   publishVia: "http",
 } as const satisfies Omit<ClientOptions, "urls">;
 

@@ -12,13 +12,7 @@ import type {
   SettleResult,
 } from "../types.ts";
 import { randomId } from "../util/runtime.ts";
-import {
-  type ClientContext,
-  compact,
-  publishOverSocket,
-  resourcePath,
-  withIdempotencyKey,
-} from "./context.ts";
+import { type ClientContext, compact, publishOverSocket, withIdempotencyKey } from "./context.ts";
 import { ResourceApi } from "./resource-api.ts";
 
 /** A message leased by `receive`: ack it before its deadline, or it is delivered again. */
@@ -54,9 +48,9 @@ export class QueuesApi extends ResourceApi<QueueView, QueueSettings> {
       const ok = await publishOverSocket(this.context, { op: "publish", queue: name, ...message });
       return { id: String(ok.messageId) };
     }
-    const answer = await this.call<{ ids: string[] }>({
+    const answer = await this.ownerCall<{ ids: string[] }>(name, {
       method: "POST",
-      path: resourcePath("queues", name, "/messages"),
+      rest: "/messages",
       body: message,
     });
     return { id: answer.ids[0] as string };
@@ -65,21 +59,24 @@ export class QueuesApi extends ResourceApi<QueueView, QueueSettings> {
   /** Publishes several messages in one commit (REST); ids in the same order. */
   async publishBatch(name: string, messages: readonly QueueBatchMessage[]): Promise<{ ids: string[] }> {
     const keyed = messages.map((message) => withIdempotencyKey(compact({ ...message }), randomId));
-    return this.call({
+    return this.ownerCall(name, {
       method: "POST",
-      path: resourcePath("queues", name, "/messages"),
+      rest: "/messages",
       body: { messages: keyed },
     });
   }
 
   /** Leases up to `max` messages (pull). Each must be acked before its ack deadline. */
   async receive<P = unknown>(name: string, options: ReceiveOptions = {}): Promise<ReceivedMessage<P>[]> {
-    const answer = await this.call<{ messages: Array<QueueMessageData<P> & { receipt: string }> }>({
-      method: "POST",
-      path: resourcePath("queues", name, "/receive"),
-      body: compact({ ...options }),
-      timeoutMs: this.context.options.requestTimeoutMs + (options.waitMs ?? 0),
-    });
+    const answer = await this.ownerCall<{ messages: Array<QueueMessageData<P> & { receipt: string }> }>(
+      name,
+      {
+        method: "POST",
+        rest: "/receive",
+        body: compact({ ...options }),
+        timeoutMs: this.context.options.requestTimeoutMs + (options.waitMs ?? 0),
+      },
+    );
     return answer.messages.map((delivery) => ({
       ...delivery,
       queue: name,
@@ -90,14 +87,14 @@ export class QueuesApi extends ResourceApi<QueueView, QueueSettings> {
 
   /** Acks received messages by receipt; receipts no longer in flight come back in `stale`. */
   ack(name: string, receipts: readonly string[]): Promise<SettleResult> {
-    return this.call({ method: "POST", path: resourcePath("queues", name, "/ack"), body: { receipts } });
+    return this.ownerCall(name, { method: "POST", rest: "/ack", body: { receipts } });
   }
 
   /** Gives received messages back, to be redelivered (after `delayMs`). */
   nack(name: string, receipts: readonly string[], options: { delayMs?: number } = {}): Promise<SettleResult> {
-    return this.call({
+    return this.ownerCall(name, {
       method: "POST",
-      path: resourcePath("queues", name, "/nack"),
+      rest: "/nack",
       body: compact({ receipts, delayMs: options.delayMs }),
     });
   }

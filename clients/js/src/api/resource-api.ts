@@ -1,3 +1,4 @@
+import type { ResourceRef } from "../http/owner-hints.ts";
 import type { Grant, Permission, ServingNode } from "../types.ts";
 import { type ClientContext, resourcePath } from "./context.ts";
 
@@ -7,7 +8,11 @@ export interface ApiCall {
   body?: unknown;
   retry?: "idempotent" | "unsent-only";
   timeoutMs?: number;
+  resource?: ResourceRef;
 }
+
+/** A call about one queue or topic (path `/v1/{kind}/{name}{rest}`), which `preferOwners` sends to the node serving it. */
+export type OwnerCall = Omit<ApiCall, "path" | "resource"> & { rest: string };
 
 /** What queues and topics share: create, list, get, delete, grants — and how calls are made. */
 export abstract class ResourceApi<View, Settings> {
@@ -65,6 +70,12 @@ export abstract class ResourceApi<View, Settings> {
       path: resourcePath(this.kind, name, "/grants"),
     });
     return answer.grants;
+  }
+
+  /** `call` for `/v1/{kind}/{name}{rest}`, marked as being about that resource. */
+  protected ownerCall<T>(name: string, { rest, ...call }: OwnerCall): Promise<T> {
+    const path = resourcePath(this.kind, name, rest);
+    return this.call({ ...call, path, resource: { kind: this.kind, name } });
   }
 
   protected call<T>(call: ApiCall): Promise<T> {

@@ -44,9 +44,9 @@ export class TopicsApi extends ResourceApi<TopicView, TopicSettings> {
       const ok = await publishOverSocket(this.context, { op: "publish", topic: name, ...message });
       return { offset: Number(ok.offset) };
     }
-    const answer = await this.call<{ offsets: number[] }>({
+    const answer = await this.ownerCall<{ offsets: number[] }>(name, {
       method: "POST",
-      path: resourcePath("topics", name, "/messages"),
+      rest: "/messages",
       body: message,
     });
     return { offset: answer.offsets[0] as number };
@@ -55,9 +55,9 @@ export class TopicsApi extends ResourceApi<TopicView, TopicSettings> {
   /** Publishes several messages in one commit (REST); offsets in the same order. */
   publishBatch(name: string, messages: readonly TopicBatchMessage[]): Promise<{ offsets: number[] }> {
     const keyed = messages.map((message) => withIdempotencyKey(compact({ ...message }), randomId));
-    return this.call({
+    return this.ownerCall(name, {
       method: "POST",
-      path: resourcePath("topics", name, "/messages"),
+      rest: "/messages",
       body: { messages: keyed },
     });
   }

@@ -1,7 +1,8 @@
 import { AvisoClientError, isRecord } from "../errors.ts";
 import { backoffDelayMs, type ClientOptions } from "../options.ts";
 import { sleep } from "../util/runtime.ts";
-import type { NodeList } from "./node-list.ts";
+import type { NodeChoice, NodeList } from "./node-list.ts";
+import { OwnerHints, type ResourceRef } from "./owner-hints.ts";
 
 /**
  * When a failed call may be sent again (to the next node):
@@ -22,6 +23,8 @@ export interface HttpCall {
   retry: RetryPolicy;
   /** One attempt's timeout; default requestTimeoutMs. */
   timeoutMs?: number;
+  /** The queue or topic the call is about: with `preferOwners` it goes to the node serving it. */
+  resource?: ResourceRef;
 }
 
 /** Where REST calls get their bearer token; `refresh` answers null when no fresh one can be had. */
@@ -35,20 +38,32 @@ const NOTHING_DONE_REASONS = new Set(["NOT_READY", "SHUTTING_DOWN", "OWNER_UNAVA
 /** Network error codes that mean the request never reached a node. */
 const UNSENT_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
 
+/** How long a lookup's answer is used before it is asked again. */
+const OWNER_HINT_TTL_MS = 30_000;
+/** Not a position in the node list: advancePast() leaves the list alone for it. */
+const HINTED = -1;
+
 /** JSON over fetch with retries across the node list, typed errors and in-call token refresh. */
 export class HttpTransport {
+  private readonly owners: OwnerHints | undefined;
+
   constructor(
     private readonly options: Readonly<ClientOptions>,
     private readonly nodes: NodeList,
     private readonly tokens: TokenProvider,
     private readonly closed: AbortSignal,
-  ) {}
+  ) {
+    this.owners = options.preferOwners
+      ? new OwnerHints(options.urls, (resource) => this.lookup(resource), OWNER_HINT_TTL_MS)
+      : undefined;
+  }
 
   async call<T>(call: HttpCall): Promise<T> {
     const deadline = Date.now() + this.options.retryForMs;
     let refreshedToken = false;
+    let owner = call.resource === undefined ? undefined : this.owners?.urlFor(call.resource);
     for (let attempt = 1; ; attempt++) {
-      const node = this.nodes.current();
+      const node: NodeChoice = owner === undefined ? this.nodes.current() : { index: HINTED, url: owner };
       let failure: AvisoClientError;
       let retryable: boolean;
       try {
@@ -69,6 +84,12 @@ export class HttpTransport {
         retryable = call.retry === "idempotent" || isUnsent(thrown);
       }
       if (!retryable || this.closed.aborted || Date.now() >= deadline) throw failure;
+      if (owner !== undefined && call.resource !== undefined) {
+        // The serving node failed the call: forget it and go on through the node list.
+        this.owners?.forget(call.resource);
+        owner = undefined;
+        continue;
+      }
       this.nodes.advancePast(node);
       // A full round over the nodes without success: back off before the next round.
       const round = Math.floor(attempt / this.nodes.urls.length);
@@ -79,6 +100,17 @@ export class HttpTransport {
         );
       }
     }
+  }
+
+  private async lookup(resource: ResourceRef): Promise<string> {
+    const path = `/v1/${resource.kind}/${encodeURIComponent(resource.name)}/lookup`;
+    const found = await this.call<{ httpUrl: string }>({
+      method: "GET",
+      path,
+      auth: true,
+      retry: "idempotent",
+    });
+    return found.httpUrl;
   }
 
   private async send(

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { uniqueName } from "../../../../test/helpers/api.ts";
+import { eventually } from "../../../../test/helpers/eventually.ts";
 import type { AvisoClient, QueueMessage, QueueSettings } from "../../src/index.ts";
 import { TcpProxy } from "../helpers/tcp-proxy.ts";
 import { ackedAfter, countsOf, drainQueue, once, type Payload, publishPause, readHistory } from "./checks.ts";
@@ -384,5 +385,46 @@ describe("SDK failover on a 3-node cluster", () => {
       await publisher?.close();
       await Promise.all(proxies.map((proxy) => proxy.close()));
     }
+  }, 90_000);
+
+  it("with preferOwners sends a queue's REST calls to its owner, and to another node once the owner is killed", async () => {
+    const user = await sdk.user();
+    const queue = uniqueName("sdk-near");
+    const owner = await createOwned(sdk.client(sdk.urls([0, 1, 2]), user), "queue", queue);
+    const [first, second] = others(owner);
+    const ownerUrl = sdk.url(owner);
+    // Which node each publish was sent to, by base URL.
+    const sentTo: string[] = [];
+    const publisher = sdk.client(sdk.urls([first, second, owner]), user, {
+      preferOwners: true,
+      fetch: (input, init) => {
+        const url = String(input);
+        if (url.endsWith(`/v1/queues/${queue}/messages`)) sentTo.push(new URL(url).origin);
+        return fetch(input, init);
+      },
+    });
+    // The first publish goes to the client's first node and starts the lookup; later ones follow its answer.
+    await eventually(
+      async () => {
+        await publisher.queues.publish(queue, { seq: sentTo.length });
+        expect(sentTo.at(-1)).toBe(ownerUrl);
+      },
+      { timeoutMs: 10_000, intervalMs: 20 },
+    );
+    sentTo.length = 0;
+    for (let seq = 0; seq < 10; seq++) await publisher.queues.publish(queue, { seq });
+    const [received] = await publisher.queues.receive(queue, { max: 1 });
+    await received?.ack();
+    expect(sentTo).toEqual(Array(10).fill(ownerUrl));
+
+    await sdk.kill(owner);
+    sentTo.length = 0;
+    // Publishes still succeed: the dead owner is forgotten and the node list takes over.
+    for (let seq = 0; seq < 5; seq++) await publisher.queues.publish(queue, { seq: 100 + seq });
+    expect(sentTo[0]).toBe(ownerUrl);
+    expect(sentTo.slice(1)).not.toContain(ownerUrl);
+    report(
+      `preferOwners: publishes went to the owner; after its kill, to ${[...new Set(sentTo.slice(1))].join(", ")}`,
+    );
   }, 90_000);
 });
