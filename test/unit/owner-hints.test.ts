@@ -93,4 +93,20 @@ describe("OwnerHints", () => {
     await settle();
     expect(hints.urlFor(orders)).toBe("http://a:1");
   });
+
+  it("keeps at most maxEntries answers, dropping the oldest", async () => {
+    const script = scriptedLookup();
+    const hints = new OwnerHints(URLS, script.lookup, TTL_MS, 2);
+    const queue = (name: string): ResourceRef => ({ kind: "queues", name });
+    for (const name of ["a", "b", "c"]) {
+      hints.urlFor(queue(name));
+      await settle();
+    }
+    expect(hints.urlFor(queue("c"))).toBe("http://b:2");
+    expect(hints.urlFor(queue("b"))).toBe("http://b:2");
+    // "a" was dropped: asked again.
+    expect(hints.urlFor(queue("a"))).toBeUndefined();
+    await settle();
+    expect(script.asked).toEqual(["queues/a", "queues/b", "queues/c", "queues/a"]);
+  });
 });

@@ -25,6 +25,8 @@ export class OwnerHints {
     urls: readonly string[],
     private readonly lookup: LookupOwner,
     private readonly ttlMs: number,
+    /** Most answers kept; the oldest goes first (clients that touch many one-off queues stay bounded). */
+    private readonly maxEntries = 10_000,
   ) {
     this.urls = new Set(urls.map(withoutTrailingSlash));
   }
@@ -68,6 +70,10 @@ export class OwnerHints {
 
   private remember(key: string, url: string | undefined): void {
     this.known.set(key, { url, until: Date.now() + this.ttlMs });
+    if (this.known.size > this.maxEntries) {
+      const oldest = this.known.keys().next().value;
+      if (oldest !== undefined) this.known.delete(oldest);
+    }
   }
 }
 
