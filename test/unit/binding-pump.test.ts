@@ -3,10 +3,11 @@ import { BindingPump } from "../../src/app/binding-pump.ts";
 import type { TopicOwners } from "../../src/app/owners.ts";
 import { QueueEngine } from "../../src/broker/queue/queue-engine.ts";
 import type { QueueWriter } from "../../src/broker/queue/queue-ports.ts";
-import type { TopicFeed } from "../../src/broker/topic/topic-ports.ts";
 import type { QueueMessage, TopicMessage } from "../../src/broker/types.ts";
 import { AvisoError } from "../../src/errors/aviso-error.ts";
+import { FakeTopicFeed } from "../helpers/fake-topic-feed.ts";
 import { ManualClock, settle } from "../helpers/manual-clock.ts";
+import { queueDefinition } from "../helpers/queue-definition.ts";
 
 /** The topic's committed log, shared by every feed opened on it. */
 class TopicLog {
@@ -20,13 +21,10 @@ class TopicLog {
   }
 }
 
-class FakeFeed implements TopicFeed {
-  readonly name = "events";
-  private readonly committedListeners = new Set<(messages: readonly TopicMessage[]) => void>();
-  private readonly endedListeners = new Set<(reason: AvisoError) => void>();
-  ended = false;
-
-  constructor(private readonly log: TopicLog) {}
+class FakeFeed extends FakeTopicFeed {
+  constructor(private readonly log: TopicLog) {
+    super("events");
+  }
 
   nextOffset(): number {
     return this.log.messages.length;
@@ -37,21 +35,6 @@ class FakeFeed implements TopicFeed {
   async read(fromOffset: number, limit: number): Promise<TopicMessage[]> {
     if (this.ended) throw new AvisoError("STORE_UNAVAILABLE");
     return this.log.messages.slice(fromOffset, fromOffset + limit);
-  }
-  onCommitted(listener: (messages: readonly TopicMessage[]) => void): () => void {
-    this.committedListeners.add(listener);
-    return () => this.committedListeners.delete(listener);
-  }
-  onEnded(listener: (reason: AvisoError) => void): () => void {
-    this.endedListeners.add(listener);
-    return () => this.endedListeners.delete(listener);
-  }
-  committed(messages: readonly TopicMessage[]): void {
-    if (!this.ended) for (const listener of this.committedListeners) listener(messages);
-  }
-  end(reason: AvisoError): void {
-    this.ended = true;
-    for (const listener of this.endedListeners) listener(reason);
   }
 }
 
@@ -69,17 +52,7 @@ function setup() {
   const log = new TopicLog();
   const queue = new StoredQueue();
   const engine = new QueueEngine(
-    {
-      name: "copies",
-      owner: "alice",
-      private: false,
-      createdAt: 0,
-      ackTimeoutMs: 1000,
-      maxDeliveries: null,
-      deadLetterQueue: null,
-      messageTtlMs: null,
-      maxLength: null,
-    },
+    queueDefinition({ name: "copies" }),
     { nextSeq: 1 },
     { clock, writer: queue, epoch: 1, idempotencyWindowMs: 60_000, deadLetter: async () => {} },
   );

@@ -4,6 +4,7 @@ import type { ConsumerSink, Delivery, QueueWriter } from "../../src/broker/queue
 import type { QueueDefinition, QueueMessage } from "../../src/broker/types.ts";
 import { AvisoError } from "../../src/errors/aviso-error.ts";
 import { ManualClock, settle } from "../helpers/manual-clock.ts";
+import { queueDefinition } from "../helpers/queue-definition.ts";
 
 class FakeWriter implements QueueWriter {
   readonly stored = new Map<number, QueueMessage>();
@@ -33,28 +34,13 @@ class FakeWriter implements QueueWriter {
   }
 }
 
-function definition(overrides: Partial<QueueDefinition> = {}): QueueDefinition {
-  return {
-    name: "jobs",
-    owner: "alice",
-    private: false,
-    createdAt: 0,
-    ackTimeoutMs: 1000,
-    maxDeliveries: null,
-    deadLetterQueue: null,
-    messageTtlMs: null,
-    maxLength: null,
-    ...overrides,
-  };
-}
-
 function setup(overrides: Partial<QueueDefinition> = {}) {
   const clock = new ManualClock();
   const writer = new FakeWriter();
   const deadLettered: Array<{ payloads: string[]; cause: string }> = [];
   let dropped = 0;
   const engine = new QueueEngine(
-    definition(overrides),
+    queueDefinition(overrides),
     { nextSeq: 1 },
     {
       clock,

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { TopicFeed } from "../../src/broker/topic/topic-ports.ts";
 import type { TopicMessage } from "../../src/broker/types.ts";
 import { ResilientFeed } from "../../src/cluster/resilient-feed.ts";
 import { AvisoError } from "../../src/errors/aviso-error.ts";
+import { FakeTopicFeed } from "../helpers/fake-topic-feed.ts";
 
 const message = (offset: number): TopicMessage => ({
   offset,
@@ -13,15 +13,13 @@ const message = (offset: number): TopicMessage => ({
 });
 
 /** One owner's feed: starts at `next` (its first live or history offset), retained from `first`. */
-class OwnerFeed implements TopicFeed {
-  readonly name = "prices";
-  private readonly committed = new Set<(messages: readonly TopicMessage[]) => void>();
-  private readonly ended = new Set<(reason: AvisoError) => void>();
-
+class OwnerFeed extends FakeTopicFeed {
   constructor(
     private next: number,
     private readonly first = 0,
-  ) {}
+  ) {
+    super("prices");
+  }
 
   nextOffset(): number {
     return this.next;
@@ -32,20 +30,9 @@ class OwnerFeed implements TopicFeed {
   async read(): Promise<TopicMessage[]> {
     return [];
   }
-  onCommitted(listener: (messages: readonly TopicMessage[]) => void): () => void {
-    this.committed.add(listener);
-    return () => this.committed.delete(listener);
-  }
-  onEnded(listener: (reason: AvisoError) => void): () => void {
-    this.ended.add(listener);
-    return () => this.ended.delete(listener);
-  }
   emit(offsets: number[]): void {
     this.next = Math.max(this.next, (offsets.at(-1) ?? -1) + 1);
-    for (const listener of this.committed) listener(offsets.map(message));
-  }
-  end(reason: AvisoError): void {
-    for (const listener of this.ended) listener(reason);
+    this.committed(offsets.map(message));
   }
 }
 
