@@ -5,14 +5,12 @@
  * commit before ack) unless a mysql:// URL is given. Everything started here
  * is stopped by PID through the cleanup registry.
  */
-import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import mysql from "mysql2/promise";
 import { newUser } from "../../test/helpers/api.ts";
 import { spawnNode } from "../../test/helpers/aviso-node.ts";
-import { destroyMariadb, launchMariadb } from "../../test/helpers/mariadb.ts";
+import { createDatabaseOn, destroyMariadb, launchMariadb } from "../../test/helpers/mariadb.ts";
 import { withTimeout } from "./bounded.ts";
 import { onCleanup } from "./cleanup.ts";
 import { attachProfiler, type WindowProfiler } from "./inspector-profile.ts";
@@ -45,15 +43,8 @@ export interface Broker {
 }
 
 /** A fresh database on the server at `urlBase`; returns its URL. */
-export async function createDatabase(urlBase: string): Promise<string> {
-  const name = `bench_${randomBytes(4).toString("hex")}`;
-  const connection = await mysql.createConnection(urlBase);
-  try {
-    await connection.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
-  } finally {
-    await connection.end();
-  }
-  return `${urlBase}/${name}`;
+export function createDatabase(urlBase: string): Promise<string> {
+  return createDatabaseOn(urlBase, "bench");
 }
 
 async function mysqlStore(

@@ -399,15 +399,19 @@ function sanitize(prefix: string): string {
 
 /** Creates an empty database with a unique name; returns its full mysql:// URL. */
 export async function createTestDatabase(prefix: string): Promise<string> {
-  const { mysqlUrlBase } = inject("mariadb");
+  return createDatabaseOn(inject("mariadb").mysqlUrlBase, prefix);
+}
+
+/** Creates an empty database named `<prefix>_<random>` on the server at `urlBase`; returns its URL. */
+export async function createDatabaseOn(urlBase: string, prefix: string): Promise<string> {
   const name = `${sanitize(prefix)}_${randomBytes(5).toString("hex")}`;
-  const connection = await mysql.createConnection(mysqlUrlBase);
+  const connection = await mysql.createConnection(urlBase);
   try {
     await connection.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
   } finally {
     await connection.end();
   }
-  return `${mysqlUrlBase}/${name}`;
+  return `${urlBase}/${name}`;
 }
 
 /** Drops a database made by createTestDatabase. */
