@@ -1,4 +1,5 @@
 import { Catalog } from "./app/catalog.ts";
+import type { ClusterInfo } from "./app/cluster-info.ts";
 import type { AppContext } from "./app/context.ts";
 import { EngineHost } from "./app/engine-host.ts";
 import { createLocalOwners } from "./app/local-owners.ts";
@@ -7,19 +8,18 @@ import { createServices } from "./app/services.ts";
 import { createLoginLimiter } from "./auth/login-limiter.ts";
 import { createPasswordPool } from "./auth/password-pool.ts";
 import { createTokenService } from "./auth/tokens.ts";
-import { type Clock, systemClock } from "./broker/clock.ts";
 import { ClusterRuntime } from "./cluster/cluster-runtime.ts";
 import { resolveNodeId } from "./cluster/node-id.ts";
 import { isLoopback } from "./config/cross-checks.ts";
 import type { Config } from "./config/schema.ts";
 import { resolveTokenSecret } from "./config/token-secret.ts";
 import { startEdge } from "./edge/edge-server.ts";
-import type { ClusterInfo } from "./edge/http/routes/operation-routes.ts";
 import { isNativeUws } from "./edge/uws-native.ts";
 import { AvisoError } from "./errors/aviso-error.ts";
 import { logEvents } from "./log/events.ts";
 import type { Logger } from "./log/logger.ts";
 import { createMetrics } from "./metrics/metrics.ts";
+import { type Clock, systemClock } from "./shared/clock.ts";
 import { createGroupCommitter } from "./store/group-commit.ts";
 import { openStore } from "./store/open-store.ts";
 

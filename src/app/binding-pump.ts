@@ -1,4 +1,4 @@
-import type { Clock, Timer } from "../broker/clock.ts";
+import type { Clock, Timer } from "../shared/clock.ts";
 import { compilePattern, type KeyMatcher } from "../broker/pattern.ts";
 import type { QueueEngine } from "../broker/queue/queue-engine.ts";
 import type { QueuePublishInput } from "../broker/queue/queue-ports.ts";

@@ -1,6 +1,6 @@
-import type { Clock } from "../broker/clock.ts";
 import type { Grant, QueueDefinition, ResourceKind, TopicDefinition } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
+import type { Clock } from "../shared/clock.ts";
 import type { Store } from "../store/store.ts";
 import { assertLookupName } from "./names.ts";
 

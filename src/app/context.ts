@@ -1,11 +1,11 @@
 import type { LoginLimiter } from "../auth/login-limiter.ts";
 import type { PasswordHasher } from "../auth/password-pool.ts";
 import type { TokenService } from "../auth/tokens.ts";
-import type { Clock } from "../broker/clock.ts";
 import type { ResourceKind } from "../broker/types.ts";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Metrics } from "../metrics/metrics.ts";
+import type { Clock } from "../shared/clock.ts";
 import type { Store } from "../store/store.ts";
 import type { Catalog } from "./catalog.ts";
 import type { Owners } from "./owners.ts";

@@ -1,9 +1,9 @@
-import type { Clock } from "../broker/clock.ts";
 import { QueueEngine } from "../broker/queue/queue-engine.ts";
 import type { DeadLetterCause } from "../broker/queue/queue-ports.ts";
 import { TopicEngine } from "../broker/topic/topic-engine.ts";
 import type { QueueMessage, ResourceKind } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
+import type { Clock } from "../shared/clock.ts";
 import type { GroupCommitter } from "../store/group-commit.ts";
 import type { Store } from "../store/store.ts";
 import { BindingPump } from "./binding-pump.ts";

@@ -1,5 +1,5 @@
-import { type Clock, systemClock } from "../broker/clock.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
+import { type Clock, systemClock } from "../shared/clock.ts";
 
 export interface LoginLimiter {
   /** Throws AvisoError LOGIN_RATE_LIMITED when the username or the address is locked out. */

@@ -1,7 +1,7 @@
 import { webcrypto } from "node:crypto";
 import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
-import { type Clock, systemClock } from "../broker/clock.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
+import { type Clock, systemClock } from "../shared/clock.ts";
 
 /** What a valid token proves. `expiresAt` is epoch milliseconds. */
 export interface TokenClaims {

@@ -1,7 +1,7 @@
 import type { EngineHost } from "../app/engine-host.ts";
 import { createLocalOwners } from "../app/local-owners.ts";
 import type { Owners, QueueOwners, TopicOwners } from "../app/owners.ts";
-import type { Clock } from "../broker/clock.ts";
+import type { Clock } from "../shared/clock.ts";
 import type { TopicFeed } from "../broker/topic/topic-ports.ts";
 import type { ResourceKind } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";

@@ -1,12 +1,12 @@
 import type { Catalog } from "../app/catalog.ts";
+import type { ClusterInfo } from "../app/cluster-info.ts";
 import type { EngineHost } from "../app/engine-host.ts";
-import type { Clock } from "../broker/clock.ts";
 import type { ResourceKind } from "../broker/types.ts";
 import type { Config } from "../config/schema.ts";
-import type { ClusterInfo } from "../edge/http/routes/operation-routes.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
 import { logEvents } from "../log/events.ts";
 import type { Logger } from "../log/logger.ts";
+import type { Clock } from "../shared/clock.ts";
 import type { GroupCommitter } from "../store/group-commit.ts";
 import { ClusterOwners } from "./cluster-owners.ts";
 import type { Coordinator, CoordinatorStatus, Member } from "./coordinator.ts";

@@ -1,15 +1,16 @@
 import uWS, { type TemplatedApp, type us_listen_socket } from "uWebSockets.js";
+import type { ClusterInfo } from "../app/cluster-info.ts";
 import type { TopicOwners } from "../app/owners.ts";
 import type { Services } from "../app/services.ts";
-import type { Clock } from "../broker/clock.ts";
 import type { Config } from "../config/schema.ts";
 import { WsClose } from "../errors/ws-close.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Metrics } from "../metrics/metrics.ts";
+import type { Clock } from "../shared/clock.ts";
 import { mountRoutes } from "./http/mount-routes.ts";
 import type { AnyRoute } from "./http/route.ts";
 import { authRoutes } from "./http/routes/auth-routes.ts";
-import { type ClusterInfo, operationRoutes } from "./http/routes/operation-routes.ts";
+import { operationRoutes } from "./http/routes/operation-routes.ts";
 import { queueRoutes } from "./http/routes/queue-routes.ts";
 import { topicRoutes } from "./http/routes/topic-routes.ts";
 import { TopicFanouts } from "./ws/topic-fanouts.ts";

@@ -1,4 +1,4 @@
-import type { Clock, Timer } from "../../src/broker/clock.ts";
+import type { Clock, Timer } from "../../src/shared/clock.ts";
 
 /** A clock that only moves when told to; due timers run in time order during advance(). */
 export class ManualClock implements Clock {

@@ -9,7 +9,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { EngineHost } from "../../src/app/engine-host.ts";
 import { createLocalOwners } from "../../src/app/local-owners.ts";
 import type { Owners } from "../../src/app/owners.ts";
-import { systemClock } from "../../src/broker/clock.ts";
 import type { ConsumerSink, Delivery } from "../../src/broker/queue/queue-ports.ts";
 import type { TopicFeed } from "../../src/broker/topic/topic-ports.ts";
 import type { TopicMessage, TopicRetention } from "../../src/broker/types.ts";
@@ -22,6 +21,7 @@ import { type RunningPeerServer, startPeerServer } from "../../src/cluster/peer/
 import type { PeerEvent, PeerTls } from "../../src/cluster/peer/peer-types.ts";
 import { AvisoError } from "../../src/errors/aviso-error.ts";
 import type { Reason } from "../../src/errors/reasons.ts";
+import { systemClock } from "../../src/shared/clock.ts";
 import { createGroupCommitter, type GroupCommitter } from "../../src/store/group-commit.ts";
 import { createSqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
 import type { Store } from "../../src/store/store.ts";

@@ -1,5 +1,5 @@
 import type { AvisoError } from "../../errors/aviso-error.ts";
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../../shared/clock.ts";
 import { Fifo } from "../fifo.ts";
 import type { Delivery } from "./queue-ports.ts";
 

@@ -1,5 +1,5 @@
 import type { AvisoError } from "../../errors/aviso-error.ts";
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../../shared/clock.ts";
 import type { IdempotencyRecord, JsonText, QueueMessage } from "../types.ts";
 
 /** Persistence of one queue's messages, bound to the owner's epoch (fenced writes reject with FENCED). */

@@ -1,5 +1,5 @@
 import type { AvisoError } from "../../errors/aviso-error.ts";
-import type { Timer } from "../clock.ts";
+import type { Timer } from "../../shared/clock.ts";
 import { IdempotencyCache } from "../idempotency-cache.ts";
 import { idempotencyRecords, splitByIdempotencyKey } from "../idempotent-batch.ts";
 import type { IdempotencyRecord, TopicDefinition, TopicMessage } from "../types.ts";

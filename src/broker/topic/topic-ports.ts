@@ -1,5 +1,5 @@
 import type { AvisoError } from "../../errors/aviso-error.ts";
-import type { Clock } from "../clock.ts";
+import type { Clock } from "../../shared/clock.ts";
 import type { IdempotencyRecord, JsonText, TopicMessage } from "../types.ts";
 
 /** Persistence of one topic's log, bound to the owner's epoch. */

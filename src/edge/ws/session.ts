@@ -1,12 +1,12 @@
 import type { Principal } from "../../app/context.ts";
 import type { Services } from "../../app/services.ts";
-import type { Clock, Timer } from "../../broker/clock.ts";
 import type { Config } from "../../config/schema.ts";
 import { AvisoError } from "../../errors/aviso-error.ts";
 import { WsClose } from "../../errors/ws-close.ts";
 import { logEvents } from "../../log/events.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { Metrics } from "../../metrics/metrics.ts";
+import type { Clock, Timer } from "../../shared/clock.ts";
 import { errorFrame, type RequestIdValue } from "./frames.ts";
 import type { TopicFanouts } from "./topic-fanouts.ts";
 

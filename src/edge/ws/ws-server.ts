@@ -1,8 +1,8 @@
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type WebSocket } from "uWebSockets.js";
 import type { Principal } from "../../app/context.ts";
-import type { Clock } from "../../broker/clock.ts";
 import { AvisoError } from "../../errors/aviso-error.ts";
 import { logEvents } from "../../log/events.ts";
+import type { Clock } from "../../shared/clock.ts";
 import { errorReply, writeReply } from "../http/respond.ts";
 import { dispatchFrame } from "./dispatch.ts";
 import { type SessionDeps, type SocketPort, WsSession } from "./session.ts";

@@ -1,17 +1,11 @@
 import { Type } from "@sinclair/typebox";
+import type { ClusterInfo } from "../../../app/cluster-info.ts";
 import { AvisoError } from "../../../errors/aviso-error.ts";
 import type { Metrics } from "../../../metrics/metrics.ts";
 import { ClusterView, HealthView } from "../../schemas.ts";
 import { docsPage } from "../docs-page.ts";
 import { buildOpenApi } from "../openapi.ts";
 import { type AnyRoute, defineRoute } from "../route.ts";
-
-export interface ClusterInfo {
-  mode: "standalone" | "cluster";
-  self: { id: string; httpUrl: string; peerUrl: string };
-  members(): Array<{ id: string; httpUrl: string; peerUrl: string }>;
-  owned(): { queues: string[]; topics: string[] };
-}
 
 export interface OperationDeps {
   metrics: Metrics;
