@@ -1,10 +1,10 @@
-import type { Clock, Timer } from "../shared/clock.ts";
 import { compilePattern, type KeyMatcher } from "../broker/pattern.ts";
 import type { QueueEngine } from "../broker/queue/queue-engine.ts";
 import type { QueuePublishInput } from "../broker/queue/queue-ports.ts";
 import type { TopicFeed } from "../broker/topic/topic-ports.ts";
 import type { Binding, TopicMessage } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
+import type { Clock, Timer } from "../shared/clock.ts";
 import type { TopicOwners } from "./owners.ts";
 
 const PAGE = 500;
@@ -59,7 +59,7 @@ export class BindingPump {
       );
       this.kick();
     } catch (error) {
-      if (isTopicGone(error)) return this.stop();
+      if (isPermanent(error)) return this.stop();
       this.onError(error);
       this.retryLater(() => void this.attach());
     }
@@ -72,7 +72,7 @@ export class BindingPump {
    */
   private feedEnded(reason: AvisoError): void {
     if (this.stopped) return;
-    if (isTopicGone(reason)) {
+    if (isPermanent(reason)) {
       this.stop();
       return;
     }
@@ -107,9 +107,12 @@ export class BindingPump {
         this.cursor = nextOffset;
       }
     } catch (error) {
-      // A failed publish is the queue's trouble.
-      if (isQueueGone(error)) return this.stop();
-      if (!(error instanceof AvisoError && error.reason === "QUEUE_FULL")) this.onError(error);
+      // A failed publish is the queue's trouble. A full queue waits for its consumers; a transient
+      // failure is tried again (if it dropped the queue's engine here, the host stopped this pump
+      // already and a new owner runs its own); anything else ends the pump.
+      const full = error instanceof AvisoError && error.reason === "QUEUE_FULL";
+      if (!full && isPermanent(error)) return this.stop();
+      if (!full) this.onError(error);
       this.retryLater(() => this.kick());
     }
   }
@@ -119,7 +122,7 @@ export class BindingPump {
     try {
       return await feed.read(this.cursor, PAGE);
     } catch (error) {
-      if (isTopicGone(error)) this.stop();
+      if (isPermanent(error)) this.stop();
       else if (this.feed === feed) this.retryLater(() => this.kick());
       return null;
     }
@@ -143,20 +146,7 @@ export class BindingPump {
   }
 }
 
-/** The queue is gone or no longer ours: the pump ends (its host releases the queue; a new owner starts its own). */
-function isQueueGone(error: unknown): boolean {
-  return (
-    error instanceof AvisoError &&
-    (error.reason === "QUEUE_NOT_FOUND" ||
-      error.reason === "FENCED" ||
-      error.reason === "OWNER_UNAVAILABLE" ||
-      error.reason === "SHUTTING_DOWN")
-  );
-}
-
-/** The topic was deleted, or this node is shutting down: nothing more to follow. */
-function isTopicGone(error: unknown): boolean {
-  return (
-    error instanceof AvisoError && (error.reason === "TOPIC_NOT_FOUND" || error.reason === "SHUTTING_DOWN")
-  );
+/** A failure that trying again cannot mend (the queue or topic was deleted): the pump ends. */
+function isPermanent(error: unknown): boolean {
+  return AvisoError.from(error).retry === "never";
 }

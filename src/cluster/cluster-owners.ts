@@ -1,10 +1,10 @@
 import type { EngineHost } from "../app/engine-host.ts";
 import { createLocalOwners } from "../app/local-owners.ts";
 import type { Owners, QueueOwners, TopicOwners } from "../app/owners.ts";
-import type { Clock } from "../shared/clock.ts";
 import type { TopicFeed } from "../broker/topic/topic-ports.ts";
 import type { ResourceKind } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
+import type { Clock } from "../shared/clock.ts";
 import type { Coordinator } from "./coordinator.ts";
 import { followFrom } from "./follow-from.ts";
 import type { Ownership } from "./ownership.ts";
@@ -25,15 +25,18 @@ const RETRY_DELAY_MS = 50;
 /**
  * Owners for a cluster node: each call goes to the resource's owner — this
  * node (after taking the lease) or a peer over gRPC. While ownership moves
- * (a node died, joined or left), calls that were certainly not executed
- * (FENCED: "not the owner") are retried on the new route; calls that may have
- * been executed are retried only when that is harmless (acks, reads, keyed
- * publishes) — otherwise the client gets 503 and decides.
+ * (a node died, joined or left), failures the error registry calls transient
+ * are retried: those that certainly took no effect (`retry: "always"`, e.g.
+ * FENCED: "not the owner") always, those that may have (`"if-idempotent"`,
+ * e.g. a link that broke mid-call) only when repeating is harmless (acks,
+ * reads, keyed publishes) — otherwise the client gets 503 and decides.
  */
 export class ClusterOwners implements Owners {
   private readonly local: Owners;
   /** Calls waiting to retry; woken early when membership changes (the new route may be ready at once). */
   private readonly membershipWaiters = new Set<() => void>();
+  /** Set by close(): calls in flight give up instead of retrying against a node that is leaving. */
+  private closing = false;
   readonly queues: QueueOwners;
   readonly topics: TopicOwners;
 
@@ -143,6 +146,7 @@ export class ClusterOwners implements Owners {
   }
 
   async close(reason: AvisoError): Promise<void> {
+    this.closing = true;
     await this.ownership.close();
     this.host.close(reason);
     this.peers.close();
@@ -191,10 +195,12 @@ export class ClusterOwners implements Owners {
         return await run(await this.target(kind, name));
       } catch (thrown) {
         const error = AvisoError.from(thrown);
-        const certainlyNotDone = error.reason === "FENCED";
-        const retry = certainlyNotDone || (retryIfUnsure && error.reason === "OWNER_UNAVAILABLE");
+        // The registry says whether the failure is transient and whether the call may have run.
+        const retry =
+          !this.closing && (error.retry === "always" || (retryIfUnsure && error.retry === "if-idempotent"));
         if (!retry || this.clock.now() >= deadline) {
-          throw certainlyNotDone
+          // FENCED ("not the owner") is the cluster's own word; clients hear that ownership is moving.
+          throw error.reason === "FENCED"
             ? new AvisoError("OWNER_UNAVAILABLE", `The owner of ${kind} "${name}" is changing; retry.`)
             : error;
         }

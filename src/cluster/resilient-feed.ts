@@ -8,11 +8,6 @@ export type FeedOpener = (fromOffset: number | undefined) => Promise<TopicFeed>;
 const REOPEN_DELAY_MS = 200;
 const REOPEN_GIVE_UP_MS = 60_000;
 
-/** Reasons after which the feed is reopened (the owner moved) rather than ended. */
-function isTransient(reason: AvisoError): boolean {
-  return ["OWNER_UNAVAILABLE", "FENCED", "SHUTTING_DOWN", "STORE_UNAVAILABLE"].includes(reason.reason);
-}
-
 /**
  * A topic feed that outlives its owner. Listeners see one contiguous run of
  * committed offsets; when the owner dies or hands over, the feed reopens on
@@ -119,7 +114,7 @@ export class ResilientFeed implements TopicFeed {
     if (this.source !== source || this.ended !== null) return;
     for (const detach of this.detachSource.splice(0)) detach();
     this.source = null;
-    if (!isTransient(reason)) {
+    if (reason.retry === "never") {
       this.end(reason);
       return;
     }
@@ -137,7 +132,7 @@ export class ResilientFeed implements TopicFeed {
         return;
       } catch (error) {
         reason = AvisoError.from(error);
-        if (!isTransient(reason)) break;
+        if (reason.retry === "never") break;
       }
     }
     this.end(reason);

@@ -247,6 +247,12 @@ export const ErrorView = Type.Object({
     code: Type.String(),
     reason: Type.String({ description: "Stable UPPER_SNAKE reason; see docs/errors.md." }),
     message: Type.String(),
+    retry: Type.Optional(
+      Type.Union([Type.Literal("always"), Type.Literal("if-idempotent")], {
+        description:
+          "Present when the failure is transient: `always` (nothing took effect; repeat the request) or `if-idempotent` (it may have taken effect; repeat only reads, acks and publishes with an idempotency key).",
+      }),
+    ),
     details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   }),
 });

@@ -1,6 +1,14 @@
 import type { Code } from "./code.ts";
 import { httpStatusOf } from "./http-status.ts";
-import { type Reason, reasons } from "./reasons.ts";
+import { type Reason, type Retry, reasons, retryOf } from "./reasons.ts";
+
+export interface ErrorBody {
+  code: Code;
+  reason: Reason;
+  message: string;
+  retry?: Retry;
+  details?: Record<string, unknown>;
+}
 
 /** The one error type Aviso throws and reports. */
 export class AvisoError extends Error {
@@ -28,13 +36,15 @@ export class AvisoError extends Error {
     return httpStatusOf[this.code];
   }
 
-  /** The JSON body clients receive: `{error:{code,reason,message}}`. */
-  toBody(): { error: { code: Code; reason: Reason; message: string; details?: Record<string, unknown> } } {
-    const error: { code: Code; reason: Reason; message: string; details?: Record<string, unknown> } = {
-      code: this.code,
-      reason: this.reason,
-      message: this.message,
-    };
+  /** Whether the failed request may be sent again (see Retry). */
+  get retry(): Retry {
+    return retryOf(this.reason);
+  }
+
+  /** The JSON body clients receive: `{error:{code,reason,message,retry?,details?}}` (`retry` only when not "never"). */
+  toBody(): { error: ErrorBody } {
+    const error: ErrorBody = { code: this.code, reason: this.reason, message: this.message };
+    if (this.retry !== "never") error.retry = this.retry;
     if (this.details !== undefined) error.details = this.details;
     return { error };
   }

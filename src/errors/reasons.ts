@@ -1,6 +1,15 @@
 import { Code } from "./code.ts";
 
 /**
+ * What a caller may do after a failure (centrifuge's `Temporary`): `never`
+ * (the same request fails again), `always` (transient, and the request
+ * certainly took no effect: repeat anything), `if-idempotent` (transient, but
+ * the request may have taken effect: repeat only what is harmless to repeat —
+ * reads, acks, publishes with an idempotency key). Every retry site asks this.
+ */
+export type Retry = "never" | "always" | "if-idempotent";
+
+/**
  * Every reason Aviso reports, with its code and a one-line meaning.
  * `reason` is the stable string clients match on; docs/errors.md lists each
  * one (test/unit/errors-doc.test.ts keeps the two in sync).
@@ -134,18 +143,40 @@ export const reasons = {
     code: Code.Unavailable,
     summary:
       "The store cannot be reached; the write was not acknowledged. Retry (an idempotency key makes it safe).",
+    retry: "if-idempotent",
   },
-  NOT_READY: { code: Code.Unavailable, summary: "The node is starting or its store is not reachable." },
-  SHUTTING_DOWN: { code: Code.Unavailable, summary: "The node is shutting down; retry on another node." },
+  NOT_READY: {
+    code: Code.Unavailable,
+    summary: "The node is starting or its store is not reachable.",
+    retry: "always",
+  },
+  SHUTTING_DOWN: {
+    code: Code.Unavailable,
+    summary: "The node is shutting down; retry on another node.",
+    retry: "always",
+  },
   OWNER_UNAVAILABLE: {
     code: Code.Unavailable,
     summary: "The node that owns the resource cannot be reached or ownership is moving; retry.",
+    retry: "if-idempotent",
   },
   FENCED: {
     code: Code.Unavailable,
     summary: "This node lost ownership of the resource while writing; nothing was committed. Retry.",
+    retry: "always",
   },
   INTERNAL: { code: Code.Internal, summary: "An unexpected failure; the log has the detail." },
-} as const satisfies Record<string, { code: Code; summary: string }>;
+} as const satisfies Record<string, { code: Code; summary: string; retry?: Retry }>;
 
 export type Reason = keyof typeof reasons;
+
+/** Whether, and how safely, a request that failed with `reason` may be sent again. */
+export function retryOf(reason: Reason): Retry {
+  const info: { summary: string; retry?: Retry } = reasons[reason];
+  return info.retry ?? "never";
+}
+
+/** Transient: the same request may succeed later or on another node (possibly repeating its effect). */
+export function isRetryable(reason: Reason): boolean {
+  return retryOf(reason) !== "never";
+}

@@ -40,7 +40,11 @@ class FakeFeed extends FakeTopicFeed {
 
 class StoredQueue implements QueueWriter {
   readonly stored: QueueMessage[] = [];
+  /** The next appends fail with these, one each. */
+  readonly failures: AvisoError[] = [];
   async append(messages: QueueMessage[]): Promise<void> {
+    const failure = this.failures.shift();
+    if (failure !== undefined) throw failure;
     this.stored.push(...messages);
   }
   async remove(): Promise<void> {}
@@ -74,7 +78,7 @@ function setup() {
     (error) => errors.push(error),
   );
   const copied = () => queue.stored.map((message) => message.payload);
-  return { clock, log, pump, copied, errors };
+  return { clock, log, pump, copied, errors, queue };
 }
 
 describe("BindingPump", () => {
@@ -114,5 +118,27 @@ describe("BindingPump", () => {
     log.commit("a.1");
     await settle();
     expect(copied()).toEqual([]);
+  });
+
+  it("tries again after a transient failure to write the queue, and ends on a permanent one", async () => {
+    const { clock, log, pump, copied, queue } = setup();
+    pump.start();
+    await settle();
+    queue.failures.push(new AvisoError("OWNER_UNAVAILABLE"));
+    log.commit("a.1");
+    await settle();
+    expect(copied()).toEqual([]);
+    clock.advance(1000);
+    await settle();
+    expect(copied()).toEqual(['"a.1"']);
+
+    queue.failures.push(new AvisoError("QUEUE_NOT_FOUND"));
+    log.commit("a.2");
+    await settle();
+    clock.advance(5000);
+    await settle();
+    log.commit("a.3");
+    await settle();
+    expect(copied()).toEqual(['"a.1"']);
   });
 });

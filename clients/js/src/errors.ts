@@ -101,6 +101,8 @@ export interface AvisoClientErrorInit {
   message: string;
   /** HTTP status of a REST answer; absent for socket errors and client-side failures. */
   status?: number;
+  /** The server's word on repeating the request: "always" (nothing took effect) or "if-idempotent"; absent when it is not transient. */
+  retry?: "always" | "if-idempotent";
   details?: Record<string, unknown>;
   cause?: unknown;
 }
@@ -110,6 +112,8 @@ export class AvisoClientError extends Error {
   readonly code: ErrorCode;
   readonly reason: Reason;
   readonly status: number | undefined;
+  /** From the server: whether the failed request may be sent again (see AvisoClientErrorInit.retry). */
+  readonly retry: "always" | "if-idempotent" | undefined;
   readonly details: Record<string, unknown> | undefined;
 
   constructor(init: AvisoClientErrorInit) {
@@ -117,6 +121,7 @@ export class AvisoClientError extends Error {
     this.code = init.code;
     this.reason = init.reason;
     this.status = init.status;
+    this.retry = init.retry;
     this.details = init.details;
   }
 
@@ -134,6 +139,7 @@ export class AvisoClientError extends Error {
       reason,
       message: typeof fields.message === "string" ? fields.message : `The server answered ${status ?? "?"}.`,
       ...(status === undefined ? {} : { status }),
+      ...(fields.retry === "always" || fields.retry === "if-idempotent" ? { retry: fields.retry } : {}),
       ...(isRecord(fields.details) ? { details: fields.details } : {}),
     });
   }
@@ -145,9 +151,9 @@ export class AvisoClientError extends Error {
     return AvisoClientError.client("NETWORK_ERROR", message, error);
   }
 
-  /** True for failures worth retrying on another node: nothing was refused for what the request is. */
+  /** True for failures after which trying again later or on another node may work (node moving, restarting, unreachable). */
   get isTransient(): boolean {
-    return this.code === "unavailable" || this.reason === "TIMEOUT";
+    return this.retry !== undefined || this.code === "unavailable" || this.reason === "TIMEOUT";
   }
 }
 

@@ -61,7 +61,12 @@ describe("retries and failover", () => {
       if (String(input).endsWith("/messages")) {
         bodies.push(String(init?.body));
         if (refused++ === 0) {
-          const error = { code: "unavailable", reason: "SHUTTING_DOWN", message: "going away" };
+          const error = {
+            code: "unavailable",
+            reason: "SHUTTING_DOWN",
+            message: "going away",
+            retry: "always",
+          };
           return new Response(JSON.stringify({ error }), {
             status: 503,
             headers: { "content-type": "application/json" },
@@ -77,6 +82,32 @@ describe("retries and failover", () => {
     expect(bodies).toHaveLength(2);
     expect(bodies[0]).toBe(bodies[1]);
     expect(JSON.parse(bodies[0] as string).idempotencyKey).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("does not repeat a call that may have taken effect unless it is idempotent", async () => {
+    let creates = 0;
+    const unsure: typeof fetch = async (input, init) => {
+      if (String(input).endsWith("/v1/queues") && init?.method === "POST") {
+        creates++;
+        const error = {
+          code: "unavailable",
+          reason: "STORE_UNAVAILABLE",
+          message: "?",
+          retry: "if-idempotent",
+        };
+        return new Response(JSON.stringify({ error }), {
+          status: 503,
+          headers: { "content-type": "application/json" },
+        });
+      }
+      return fetch(input, init);
+    };
+    const { client } = await userClient(node().url, { fetch: unsure });
+    await expect(client.queues.create(uniqueName("unsure"))).rejects.toMatchObject({
+      reason: "STORE_UNAVAILABLE",
+      retry: "if-idempotent",
+    });
+    expect(creates).toBe(1);
   });
 
   it("skips a dead node in the URL list, for REST and for the socket", async () => {

@@ -1,6 +1,6 @@
 import type { TSchema } from "@sinclair/typebox";
 import { httpStatusOf } from "../../errors/http-status.ts";
-import { reasons } from "../../errors/reasons.ts";
+import { type Reason, reasons } from "../../errors/reasons.ts";
 import { ErrorView } from "../schemas.ts";
 import type { AnyRoute } from "./route.ts";
 
@@ -12,14 +12,13 @@ function jsonSchema(schema: TSchema): JsonObject {
 }
 
 function errorResponses(route: AnyRoute): Record<string, JsonObject> {
-  const byStatus = new Map<number, string[]>();
-  const all = new Set([...route.errors, "INTERNAL", "SHUTTING_DOWN", "STORE_UNAVAILABLE"]);
-  if (route.body !== undefined)
-    for (const reason of ["BAD_JSON", "BODY_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"]) all.add(reason);
+  const byStatus = new Map<number, Reason[]>();
+  const all = new Set<Reason>([...route.errors, "INTERNAL", "SHUTTING_DOWN", "STORE_UNAVAILABLE"]);
+  if (route.body !== undefined) {
+    for (const reason of ["BAD_JSON", "BODY_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"] as const) all.add(reason);
+  }
   for (const reason of all) {
-    const known = reasons[reason as keyof typeof reasons];
-    if (known === undefined) continue;
-    const status = httpStatusOf[known.code];
+    const status = httpStatusOf[reasons[reason].code];
     byStatus.set(status, [...(byStatus.get(status) ?? []), reason]);
   }
   const responses: Record<string, JsonObject> = {};

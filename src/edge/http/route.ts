@@ -1,5 +1,6 @@
 import type { Static, TSchema } from "@sinclair/typebox";
 import type { Principal } from "../../app/context.ts";
+import type { Reason } from "../../errors/reasons.ts";
 
 export type HttpMethod = "get" | "post" | "delete";
 
@@ -48,7 +49,7 @@ export interface RouteDefinition<
   /** Documented responses by status; errors are added from `errors`. */
   responses: Record<number, ResponseSpec>;
   /** Error reasons this route can answer with (documented in OpenAPI). */
-  errors: readonly string[];
+  errors: readonly Reason[];
   handle(call: RouteCall<Static<P>, Static<Q>, Static<B>, A>): Promise<Reply>;
 }
 

@@ -108,9 +108,10 @@ export function okFrame(id: RequestIdValue | undefined, fields: Record<string, u
 export function errorFrame(error: AvisoError, context: { id?: RequestIdValue; sub?: string } = {}): string {
   const sub = context.sub === undefined ? "" : `,"sub":${JSON.stringify(context.sub)}`;
   const details = error.details === undefined ? "" : `,"details":${JSON.stringify(error.details)}`;
+  const retry = error.retry === "never" ? "" : `,"retry":"${error.retry}"`;
   return (
     `{"op":"error"${idField(context.id)}${sub},"code":"${error.code}","reason":"${error.reason}"` +
-    `,"message":${JSON.stringify(error.message)}${details}}`
+    `,"message":${JSON.stringify(error.message)}${retry}${details}}`
   );
 }
 

@@ -5,8 +5,6 @@ import { deliveryFields } from "../wire.ts";
 import { endedFrame } from "./frames.ts";
 import type { SessionSubscription, WsSession } from "./session.ts";
 
-/** Reasons after which the subscription re-attaches by itself (the queue still exists, its owner moved). */
-const REATTACH_REASONS = new Set(["OWNER_UNAVAILABLE", "FENCED", "SHUTTING_DOWN", "STORE_UNAVAILABLE"]);
 const REATTACH_DELAY_MS = 250;
 const REATTACH_GIVE_UP_MS = 60_000;
 
@@ -84,7 +82,8 @@ export class QueueSubscription implements SessionSubscription, ConsumerSink {
   closed(reason: AvisoError): void {
     if (this.closing) return;
     this.consumer = null;
-    if (REATTACH_REASONS.has(reason.reason)) {
+    // A transient failure (the owner moved, the store blinked): the queue still exists, attach again.
+    if (reason.retry !== "never") {
       void this.reattach(this.session.deps.clock.now() + REATTACH_GIVE_UP_MS, reason);
       return;
     }
@@ -137,7 +136,7 @@ export class QueueSubscription implements SessionSubscription, ConsumerSink {
         return;
       } catch (error) {
         reason = AvisoError.from(error);
-        if (!REATTACH_REASONS.has(reason.reason)) break;
+        if (reason.retry === "never") break;
       }
     }
     if (!this.closing) this.end(reason);

@@ -33,8 +33,6 @@ export interface TokenProvider {
   refreshAfterRejection(rejected: string): Promise<string | null>;
 }
 
-/** 503 reasons that guarantee nothing was done, so even a non-idempotent call may be repeated. */
-const NOTHING_DONE_REASONS = new Set(["NOT_READY", "SHUTTING_DOWN", "OWNER_UNAVAILABLE", "FENCED"]);
 /** Network error codes that mean the request never reached a node. */
 const UNSENT_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
 
@@ -75,9 +73,9 @@ export class HttpTransport {
           refreshedToken = true;
           if ((await this.tokens.refreshAfterRejection(token)) !== null) continue;
         }
+        // The server says whether the failure is transient and whether the call may have taken effect.
         retryable =
-          failure.status === 503 &&
-          (call.retry === "idempotent" || NOTHING_DONE_REASONS.has(String(failure.reason)));
+          failure.retry === "always" || (failure.retry === "if-idempotent" && call.retry === "idempotent");
       } catch (thrown) {
         failure = this.classify(thrown);
         if (failure.reason !== "NETWORK_ERROR" && failure.reason !== "TIMEOUT") throw failure;

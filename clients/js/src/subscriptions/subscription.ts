@@ -35,11 +35,6 @@ export interface SubscriptionEvents<M> {
 export type SubscriptionState = "subscribing" | "subscribed" | "closed";
 type Listener<T> = (event: T) => void | Promise<void>;
 
-/** Failures after which subscribing again later may work (node moving, restarting, unreachable). */
-function isTransient(error: AvisoClientError): boolean {
-  return error.code === "unavailable" || error.reason === "TIMEOUT";
-}
-
 /**
  * What queue and topic subscriptions share: (re)subscribing on every new
  * socket, routing its frames here, the callback and async-iterator APIs, and
@@ -132,7 +127,7 @@ export abstract class Subscription<M> implements AsyncIterable<M>, FrameSink {
 
   ended(error: AvisoClientError): void {
     this.serverSub = null;
-    if (isTransient(error)) {
+    if (error.isTransient) {
       // The node gave up re-attaching (owner moved for too long): try again.
       this.subscribedGeneration = -1;
       void this.subscribeOnSocket();
@@ -200,7 +195,7 @@ export abstract class Subscription<M> implements AsyncIterable<M>, FrameSink {
       } catch (thrown) {
         const error = AvisoClientError.from(thrown);
         if (this.isStale(generation)) return;
-        if (!isTransient(error)) {
+        if (!error.isTransient) {
           this.fail(error);
           return;
         }
