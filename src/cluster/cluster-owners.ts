@@ -25,8 +25,8 @@ const RETRY_DELAY_MS = 50;
 /**
  * Owners for a cluster node: each call goes to the resource's owner — this
  * node (after taking the lease) or a peer over gRPC. While ownership moves
- * (a node died, joined or left), failures the error registry calls transient
- * are retried: those that certainly took no effect (`retry: "always"`, e.g.
+ * (a node died, joined or left), failures the error registry marks
+ * `reroute` are retried: those that certainly took no effect (`retry: "always"`, e.g.
  * FENCED: "not the owner") always, those that may have (`"if-idempotent"`,
  * e.g. a link that broke mid-call) only when repeating is harmless (acks,
  * reads, keyed publishes) — otherwise the client gets 503 and decides.
@@ -195,9 +195,11 @@ export class ClusterOwners implements Owners {
         return await run(await this.target(kind, name));
       } catch (thrown) {
         const error = AvisoError.from(thrown);
-        // The registry says whether the failure is transient and whether the call may have run.
+        // The registry says whether a new route may mend the failure and whether the call may have run.
         const retry =
-          !this.closing && (error.retry === "always" || (retryIfUnsure && error.retry === "if-idempotent"));
+          !this.closing &&
+          error.reroutable &&
+          (error.retry === "always" || (retryIfUnsure && error.retry === "if-idempotent"));
         if (!retry || this.clock.now() >= deadline) {
           // FENCED ("not the owner") is the cluster's own word; clients hear that ownership is moving.
           throw error.reason === "FENCED"

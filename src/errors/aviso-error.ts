@@ -1,6 +1,6 @@
 import type { Code } from "./code.ts";
 import { httpStatusOf } from "./http-status.ts";
-import { type Reason, type Retry, reasons, retryOf } from "./reasons.ts";
+import { isReroutable, type Reason, type Retry, reasons, retryOf } from "./reasons.ts";
 
 export interface ErrorBody {
   code: Code;
@@ -39,6 +39,11 @@ export class AvisoError extends Error {
   /** Whether the failed request may be sent again (see Retry). */
   get retry(): Retry {
     return retryOf(this.reason);
+  }
+
+  /** Whether a cluster node may retry the request on a new route once ownership settles. */
+  get reroutable(): boolean {
+    return isReroutable(this.reason);
   }
 
   /** The JSON body clients receive: `{error:{code,reason,message,retry?,details?}}` (`retry` only when not "never"). */

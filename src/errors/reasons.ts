@@ -6,6 +6,10 @@ import { Code } from "./code.ts";
  * certainly took no effect: repeat anything), `if-idempotent` (transient, but
  * the request may have taken effect: repeat only what is harmless to repeat —
  * reads, acks, publishes with an idempotency key). Every retry site asks this.
+ * `reroute` marks failures that a cluster node's routing may retry on a new
+ * route: the resource's serving node is moving, leaving or not reachable, so
+ * once ownership settles another attempt reaches the new one (a store outage
+ * is transient too, but no route mends it: it is answered at once).
  */
 export type Retry = "never" | "always" | "if-idempotent";
 
@@ -149,24 +153,28 @@ export const reasons = {
     code: Code.Unavailable,
     summary: "The node is starting or its store is not reachable.",
     retry: "always",
+    reroute: true,
   },
   SHUTTING_DOWN: {
     code: Code.Unavailable,
     summary: "The node is shutting down; retry on another node.",
     retry: "always",
+    reroute: true,
   },
   OWNER_UNAVAILABLE: {
     code: Code.Unavailable,
     summary: "The node that owns the resource cannot be reached or ownership is moving; retry.",
     retry: "if-idempotent",
+    reroute: true,
   },
   FENCED: {
     code: Code.Unavailable,
     summary: "This node lost ownership of the resource while writing; nothing was committed. Retry.",
     retry: "always",
+    reroute: true,
   },
   INTERNAL: { code: Code.Internal, summary: "An unexpected failure; the log has the detail." },
-} as const satisfies Record<string, { code: Code; summary: string; retry?: Retry }>;
+} as const satisfies Record<string, { code: Code; summary: string; retry?: Retry; reroute?: true }>;
 
 export type Reason = keyof typeof reasons;
 
@@ -176,7 +184,8 @@ export function retryOf(reason: Reason): Retry {
   return info.retry ?? "never";
 }
 
-/** Transient: the same request may succeed later or on another node (possibly repeating its effect). */
-export function isRetryable(reason: Reason): boolean {
-  return retryOf(reason) !== "never";
+/** Whether routing may retry the request on a new route once ownership settles (see Retry). */
+export function isReroutable(reason: Reason): boolean {
+  const info: { summary: string; reroute?: true } = reasons[reason];
+  return info.reroute === true;
 }

@@ -19,6 +19,13 @@ describe("AvisoError", () => {
     expect(JSON.parse(errorFrame(new AvisoError("ACCESS_DENIED")))).not.toHaveProperty("retry");
   });
 
+  it("lets cluster routing retry only what a new route can mend", () => {
+    expect(new AvisoError("FENCED").reroutable).toBe(true);
+    expect(new AvisoError("OWNER_UNAVAILABLE").reroutable).toBe(true);
+    expect(new AvisoError("STORE_UNAVAILABLE").reroutable).toBe(false);
+    expect(new AvisoError("QUEUE_FULL").reroutable).toBe(false);
+  });
+
   it("turns anything else thrown into INTERNAL, which is never retried", () => {
     const error = AvisoError.from(new TypeError("boom"));
     expect(error.reason).toBe("INTERNAL");
