@@ -37,4 +37,6 @@ export interface Principal {
   username: string;
   /** Epoch ms at which the token that proved it expires. */
   tokenExpiresAt: number;
+  /** Named in the `operators` setting: manages users, sees operational state (docs/security.md). */
+  operator: boolean;
 }

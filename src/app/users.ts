@@ -1,7 +1,13 @@
 import { hashPassword, isPasswordTooLong, verifyLogin } from "../auth/passwords.ts";
+import type { Config } from "../config/schema.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
 import type { AppContext, Principal } from "./context.ts";
 import { assertValidName } from "./names.ts";
+
+/** Whether the `operators` setting names this user. */
+export function isOperator(config: Pick<Config, "operators">, username: string): boolean {
+  return config.operators !== "" && config.operators.split(",").includes(username);
+}
 
 export interface Credentials {
   username: string;
@@ -48,6 +54,10 @@ export class UserService {
 
   async authenticate(token: string): Promise<Principal> {
     const claims = await this.ctx.tokens.verify(token);
-    return { username: claims.username, tokenExpiresAt: claims.expiresAt };
+    return {
+      username: claims.username,
+      tokenExpiresAt: claims.expiresAt,
+      operator: isOperator(this.ctx.config, claims.username),
+    };
   }
 }

@@ -78,6 +78,13 @@ export const configSchema = Type.Object(
       "Failed logins per username or per address within loginWindowMs before logins are refused.",
     ),
     loginWindowMs: int(60_000, "Window in milliseconds over which failed logins are counted."),
+    operators: Type.String({
+      default: "",
+      pattern: "^([A-Za-z0-9][A-Za-z0-9._-]*(,[A-Za-z0-9][A-Za-z0-9._-]*)*)?$",
+      examples: ["alice,ops-bot"],
+      description:
+        "Comma-separated usernames of operators: they manage users and see cluster-wide operational state (docs/security.md). Empty: no operators.",
+    }),
 
     // logging and mode
     logLevel: Type.Union(
