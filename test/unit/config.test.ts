@@ -3,6 +3,7 @@ import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { isOperator } from "../../src/app/users.ts";
 import { ConfigError } from "../../src/config/config-error.ts";
 import { loadConfig } from "../../src/config/load-config.ts";
 import { configKeys, envNameOf, flagNameOf } from "../../src/config/schema.ts";
@@ -62,6 +63,7 @@ describe("config schema", () => {
         "minPasswordLength",
         "loginMaxFailures",
         "loginWindowMs",
+        "operators",
         "maxPayloadBytes",
         "maxBodyBytes",
         "maxFrameBytes",
@@ -323,5 +325,11 @@ describe("resolveTokenSecret", () => {
     await expect(resolveTokenSecret({ tokenSecret: undefined, dataDir: dir })).rejects.toBeInstanceOf(
       ConfigError,
     );
+  });
+
+  it("names operators by a comma-separated list", () => {
+    expect(isOperator({ operators: "alice,ops-bot" }, "ops-bot")).toBe(true);
+    expect(isOperator({ operators: "alice,ops-bot" }, "ops")).toBe(false);
+    expect(isOperator({ operators: "" }, "")).toBe(false);
   });
 });
