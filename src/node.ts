@@ -1,3 +1,4 @@
+import { AccessWatch } from "./app/access-watch.ts";
 import { Catalog } from "./app/catalog.ts";
 import type { ClusterInfo } from "./app/cluster-info.ts";
 import type { AppContext } from "./app/context.ts";
@@ -75,6 +76,7 @@ export async function startNode(
     },
   });
   const catalog = new Catalog(store, clock, CATALOG_TTL_MS);
+  const access = new AccessWatch(catalog, clock, log, config.accessRecheckMs);
   const passwords = createPasswordPool(PASSWORD_THREADS);
   let cluster: ClusterRuntime | null = null;
   const host: EngineHost = new EngineHost({
@@ -98,6 +100,7 @@ export async function startNode(
     config,
     store,
     catalog,
+    access,
     owners,
     clock,
     tokens: createTokenService({ secret: await resolveTokenSecret(config), ttlMs: config.tokenTtlMs, clock }),
@@ -156,6 +159,7 @@ export async function startNode(
     const peerPort = await cluster.listenPeers();
     await cluster.join({ id: nodeId, httpUrl, peerUrl: `${advertiseHost}:${peerPort}` });
   }
+  access.start();
   logEvents.nodeListening(log, { url: httpUrl });
   logEvents.nodeReady(log, { startupMs: clock.now() - started });
 
@@ -174,6 +178,7 @@ export async function startNode(
         const closeStarted = clock.now();
         shuttingDown = true;
         clearInterval(purgeTimer);
+        access.stop();
         edge.stopAccepting();
         edge.closeSockets();
         const shutdownError = new AvisoError("SHUTTING_DOWN");

@@ -24,6 +24,7 @@ export class Catalog {
   private readonly queues = new Map<string, Cached<QueueDefinition>>();
   private readonly topics = new Map<string, Cached<TopicDefinition>>();
   private readonly listeners = new Set<(kind: ResourceKind, name: string) => Promise<void>>();
+  private readonly invalidationListeners = new Set<(kind: ResourceKind, name: string) => void>();
 
   constructor(
     private readonly store: Store,
@@ -54,6 +55,19 @@ export class Catalog {
   /** Forget a resource because another node changed it. */
   forget(kind: ResourceKind, name: string): void {
     (kind === "queue" ? this.queues : this.topics).delete(name);
+    for (const listener of this.invalidationListeners) listener(kind, name);
+  }
+
+  /** Told, synchronously, whenever a resource is forgotten: changed here or on another node. */
+  onInvalidated(listener: (kind: ResourceKind, name: string) => void): () => void {
+    this.invalidationListeners.add(listener);
+    return () => this.invalidationListeners.delete(listener);
+  }
+
+  /** Load a resource afresh from the store (a periodic re-check), without telling anyone. */
+  reload(kind: ResourceKind, name: string): Promise<Resource<QueueDefinition> | Resource<TopicDefinition>> {
+    (kind === "queue" ? this.queues : this.topics).delete(name);
+    return kind === "queue" ? this.queue(name) : this.topic(name);
   }
 
   onChanged(listener: (kind: ResourceKind, name: string) => Promise<void>): () => void {

@@ -7,6 +7,7 @@ import type { Logger } from "../log/logger.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { Clock } from "../shared/clock.ts";
 import type { Store } from "../store/store.ts";
+import type { AccessWatch } from "./access-watch.ts";
 import type { Catalog } from "./catalog.ts";
 import type { Owners } from "./owners.ts";
 
@@ -15,6 +16,8 @@ export interface AppContext {
   config: Config;
   store: Store;
   catalog: Catalog;
+  /** Ends what runs on a user's behalf once their access is gone (docs/security.md S2). */
+  access: AccessWatch;
   owners: Owners;
   clock: Clock;
   tokens: TokenService;

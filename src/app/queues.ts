@@ -8,6 +8,7 @@ import type {
 import type { Permission, QueueDefinition } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
 import { assertMayUse, assertOwner, mayList, mayUse } from "./access.ts";
+import { watchOf } from "./access-watch.ts";
 import type { Resource } from "./catalog.ts";
 import type { AppContext, Principal, ServingNode } from "./context.ts";
 import { assertBatchSize, encodeHeaders, encodePayload } from "./encode.ts";
@@ -141,9 +142,38 @@ export class QueueService {
         `max is at most ${config.maxReceiveMessages} and waitMs at most ${config.maxReceiveWaitMs}.`,
       );
     }
-    await this.authorize(principal, name, "consume");
+    const resource = await this.authorize(principal, name, "consume");
     const request = { max, waitMs, ackTimeoutMs: input.ackTimeoutMs };
-    const deliveries = await this.ctx.owners.queues.receive(name, request, signal);
+    // A wait ends at once when the caller's access goes (docs/security.md S2).
+    const waiting = new AbortController();
+    let revoked: AvisoError | undefined;
+    const stopWaitingOnAbort = () => waiting.abort();
+    signal?.addEventListener("abort", stopWaitingOnAbort, { once: true });
+    const unwatch =
+      waitMs > 0
+        ? this.ctx.access.watch({
+            ...watchOf(principal, "queue", resource.definition, "consume"),
+            end: (reason) => {
+              revoked = reason;
+              waiting.abort();
+            },
+          })
+        : () => {};
+    let deliveries: Delivery[];
+    try {
+      deliveries = await this.ctx.owners.queues.receive(name, request, waiting.signal);
+    } finally {
+      unwatch();
+      signal?.removeEventListener("abort", stopWaitingOnAbort);
+    }
+    if (revoked !== undefined) {
+      // Leased in the instant before the wait ended: hand them straight back to the queue.
+      if (deliveries.length > 0) {
+        const receipts = deliveries.map((delivery) => delivery.receipt);
+        await this.ctx.owners.queues.nack(name, receipts, 0).catch(() => {});
+      }
+      throw revoked;
+    }
     this.ctx.metrics.messagesDelivered.inc({ kind: "queue" }, deliveries.length);
     return deliveries;
   }
@@ -170,13 +200,46 @@ export class QueueService {
     if (prefetch > this.ctx.config.maxPrefetch) {
       throw new AvisoError("VALIDATION_FAILED", `prefetch is at most ${this.ctx.config.maxPrefetch}.`);
     }
-    await this.authorize(principal, name, "consume");
-    return this.ctx.owners.queues.consume(name, sink, prefetch);
+    const resource = await this.authorize(principal, name, "consume");
+    // The consumer lives as long as the caller's access (docs/security.md S2).
+    let unwatch = (): void => {};
+    const watchedSink: ConsumerSink = {
+      deliver: (deliveries) => sink.deliver(deliveries),
+      ...(sink.writable === undefined ? {} : { writable: () => sink.writable?.() ?? true }),
+      closed: (reason) => {
+        unwatch();
+        sink.closed(reason);
+      },
+    };
+    const consumer = await this.ctx.owners.queues.consume(name, watchedSink, prefetch);
+    const watched: QueueConsumer = {
+      prefetch: consumer.prefetch,
+      ack: (ids) => consumer.ack(ids),
+      nack: (ids, delayMs) => consumer.nack(ids, delayMs),
+      resume: () => consumer.resume(),
+      close: () => {
+        unwatch();
+        consumer.close();
+      },
+    };
+    unwatch = this.ctx.access.watch({
+      ...watchOf(principal, "queue", resource.definition, "consume"),
+      end: (reason) => {
+        sink.closed(reason);
+        consumer.close();
+      },
+    });
+    return watched;
   }
 
-  async authorize(principal: Principal, name: string, permission: Permission): Promise<void> {
+  async authorize(
+    principal: Principal,
+    name: string,
+    permission: Permission,
+  ): Promise<Resource<QueueDefinition>> {
     const resource = await this.ctx.catalog.queue(name);
     assertMayUse(principal.username, resource, permission);
+    return resource;
   }
 
   private async view(definition: QueueDefinition): Promise<QueueView> {

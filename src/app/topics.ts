@@ -3,6 +3,7 @@ import type { TopicPublishInput } from "../broker/topic/topic-ports.ts";
 import type { Permission, TopicDefinition, TopicMessage } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
 import { assertMayUse, assertOwner, mayList } from "./access.ts";
+import { watchOf } from "./access-watch.ts";
 import type { Resource } from "./catalog.ts";
 import type { AppContext, Principal, ServingNode } from "./context.ts";
 import { assertBatchSize, encodeHeaders, encodePayload } from "./encode.ts";
@@ -151,9 +152,23 @@ export class TopicService {
     return { messages, complete, firstOffset, nextOffset };
   }
 
-  async authorize(principal: Principal, name: string, permission: Permission): Promise<void> {
+  async authorize(
+    principal: Principal,
+    name: string,
+    permission: Permission,
+  ): Promise<Resource<TopicDefinition>> {
     const resource = await this.ctx.catalog.topic(name);
     assertMayUse(principal.username, resource, permission);
+    return resource;
+  }
+
+  /** Ends a live subscriber (`end`) once the caller may no longer consume the topic; returns the unwatch. */
+  watchConsumer(
+    principal: Principal,
+    resource: Resource<TopicDefinition>,
+    end: (reason: AvisoError) => void,
+  ) {
+    return this.ctx.access.watch({ ...watchOf(principal, "topic", resource.definition, "consume"), end });
   }
 
   private async view(definition: TopicDefinition): Promise<TopicView> {

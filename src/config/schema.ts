@@ -127,6 +127,11 @@ export const configSchema = Type.Object(
     // queues and topics
     maxReceiveWaitMs: int(20_000, "Longest long-poll wait a REST receive may ask for.", 0),
     maxReceiveMessages: int(1000, "Most messages one REST receive returns."),
+    accessRecheckMs: int(
+      5000,
+      "Every live subscription, wait and binding is re-checked against the store at least this often, so withdrawn access ends within it even when a peer's announcement is lost (docs/security.md S2).",
+      100,
+    ),
     maxPrefetch: int(10_000, "Largest prefetch (un-acked deliveries) a queue subscription may ask for."),
     defaultAckTimeoutMs: int(30_000, "Ack deadline for queues that do not set ackTimeoutMs."),
     idempotencyWindowMs: int(

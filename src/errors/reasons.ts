@@ -108,6 +108,11 @@ export const reasons = {
     code: Code.PermissionDenied,
     summary: "The resource is private and you hold no grant for this action.",
   },
+  ACCESS_REVOKED: {
+    code: Code.PermissionDenied,
+    summary:
+      "Access you relied on was withdrawn (a grant revoked or narrowed): the subscription, wait or binding ended.",
+  },
   // existence
   ROUTE_NOT_FOUND: { code: Code.NotFound, summary: "No such route." },
   METHOD_NOT_ALLOWED: { code: Code.MethodNotAllowed, summary: "The route exists but not with this method." },

@@ -74,6 +74,16 @@ const eventTable = {
     "WebSocket closed: slow consumer",
   ),
 
+  // access (docs/security.md S2)
+  accessEnded: event<{ username: string; kind: ResourceKind; name: string; reason: string }>(
+    "info",
+    "access withdrawn: ended what relied on it",
+  ),
+  accessRecheckFailed: event<{ kind: ResourceKind; name: string; err: unknown }>(
+    "warn",
+    "access re-check could not read the resource; the next sweep tries again",
+  ),
+
   // cluster
   coordinatorConnected: event<{ zk: string }>("info", "connected to ZooKeeper"),
   coordinatorSessionLost: event<{ err?: unknown }>(

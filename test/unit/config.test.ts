@@ -76,6 +76,7 @@ describe("config schema", () => {
         "slowConsumerBufferBytes",
         "maxReceiveWaitMs",
         "maxReceiveMessages",
+        "accessRecheckMs",
         "maxPrefetch",
         "defaultAckTimeoutMs",
         "idempotencyWindowMs",

@@ -15,6 +15,7 @@ export class TopicSubscription implements SessionSubscription, FanoutMember, Gro
   readonly kind = "topic";
   private key: string | null = null;
   private live = false;
+  private readonly closeHooks: (() => void)[] = [];
   left = false;
 
   constructor(
@@ -78,9 +79,16 @@ export class TopicSubscription implements SessionSubscription, FanoutMember, Gro
     this.end(reason);
   }
 
+  /** Runs `hook` when the subscription closes (at once if it already has). */
+  onClose(hook: () => void): void {
+    if (this.left) hook();
+    else this.closeHooks.push(hook);
+  }
+
   close(): void {
     if (this.left || this.key === null) return;
     this.left = true;
+    for (const hook of this.closeHooks.splice(0)) hook();
     if (this.live) this.session.socket.unsubscribe(this.key);
     void this.session.deps.fanouts.leave(this.topic, this.key, this).catch(() => {});
   }

@@ -39,9 +39,14 @@ export async function subscribeTopicOp(session: WsSession, frame: SubscribeTopic
   const pattern = frame.pattern ?? "#";
   const problem = patternProblem(pattern);
   if (problem !== undefined) throw new AvisoError("INVALID_PATTERN", `Pattern "${pattern}": ${problem}.`);
-  await session.deps.services.topics.authorize(principal, frame.topic, "consume");
+  const { topics } = session.deps.services;
+  const resource = await topics.authorize(principal, frame.topic, "consume");
   const subscription = new TopicSubscription(session, frame.topic, frame.id);
   // The ok frame is sent inside join (TopicSubscription.joined), before any message.
   await session.deps.fanouts.join(frame.topic, pattern, frame.from ?? "latest", subscription);
-  if (!session.isOpen) subscription.close();
+  if (!session.isOpen) {
+    subscription.close();
+    return;
+  }
+  subscription.onClose(topics.watchConsumer(principal, resource, (reason) => subscription.end(reason)));
 }
