@@ -34,6 +34,26 @@ export function assertOwner(username: string, resource: Guarded, action: string)
   }
 }
 
+/**
+ * Why copying `topic` into `queue` would expose the topic (docs/security.md
+ * S3), or undefined when it would not: a private topic may flow only into a
+ * private queue every reader of which — its creator and each consume
+ * grantee — may consume the topic.
+ */
+export function bindingExposure(topic: Guarded, queue: Guarded): AvisoError | undefined {
+  if (!topic.definition.private) return undefined;
+  const readers = [
+    queue.definition.owner,
+    ...queue.grants.filter((grant) => grant.permissions.includes("consume")).map((grant) => grant.username),
+  ];
+  const exposed = !queue.definition.private || readers.some((reader) => !mayUse(reader, topic, "consume"));
+  if (!exposed) return undefined;
+  return new AvisoError(
+    "BINDING_WOULD_EXPOSE",
+    `Queue "${queue.definition.name}" would let users who may not read topic "${topic.definition.name}" read its copies.`,
+  );
+}
+
 /** Whether a user may see a resource in listings. */
 export function mayList(username: string, resource: Guarded): boolean {
   return mayUse(username, resource, "publish") || mayUse(username, resource, "consume");

@@ -1,7 +1,7 @@
 import { patternProblem } from "../broker/pattern.ts";
 import type { Binding } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
-import { assertMayUse } from "./access.ts";
+import { assertMayUse, bindingExposure } from "./access.ts";
 import type { AppContext, Principal } from "./context.ts";
 import { assertValidName } from "./names.ts";
 import type { QueueService } from "./queues.ts";
@@ -33,7 +33,10 @@ export class SubscriptionService {
     assertValidName("queue", input.queue, this.ctx.config.maxNameLength);
     const topicResource = await this.ctx.catalog.topic(topic);
     assertMayUse(principal.username, topicResource, "consume");
-    const queueCreated = await this.ensureOwnQueue(principal, input.queue);
+    // A private topic's copies go only into a queue as private (docs/security.md S3).
+    const queueCreated = await this.ensureOwnQueue(principal, input.queue, topicResource.definition.private);
+    const exposure = bindingExposure(topicResource, await this.ctx.catalog.queue(input.queue));
+    if (exposure !== undefined) throw exposure;
     const head = await this.ctx.owners.topics.head(topic);
     const binding: Binding = {
       topic,
@@ -74,7 +77,7 @@ export class SubscriptionService {
     await this.ctx.owners.bindingRemoved(topic, queue);
   }
 
-  private async ensureOwnQueue(principal: Principal, queue: string): Promise<boolean> {
+  private async ensureOwnQueue(principal: Principal, queue: string, private_: boolean): Promise<boolean> {
     const existing = await this.ctx.store.getQueue(queue);
     if (existing !== undefined) {
       if (existing.owner !== principal.username) {
@@ -86,7 +89,7 @@ export class SubscriptionService {
       return false;
     }
     try {
-      await this.queues.create(principal, { name: queue });
+      await this.queues.create(principal, { name: queue, private: private_ });
       return true;
     } catch (error) {
       // Created concurrently by the same user is fine.

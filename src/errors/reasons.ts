@@ -108,6 +108,11 @@ export const reasons = {
     code: Code.PermissionDenied,
     summary: "The resource is private and you hold no grant for this action.",
   },
+  BINDING_WOULD_EXPOSE: {
+    code: Code.PermissionDenied,
+    summary:
+      "Binding this private topic would let someone who may not read it read its copies: the queue must be private and each of its readers may consume the topic.",
+  },
   ACCESS_REVOKED: {
     code: Code.PermissionDenied,
     summary:

@@ -170,7 +170,14 @@ export function topicRoutes(services: Services): AnyRoute[] {
       params: NameParams,
       body: BindBody,
       responses: { 201: { description: "Bound.", schema: BindingCreatedView } },
-      errors: [...USE_ERRORS, "INVALID_NAME", "INVALID_PATTERN", "NOT_RESOURCE_OWNER", "SUBSCRIPTION_EXISTS"],
+      errors: [
+        ...USE_ERRORS,
+        "INVALID_NAME",
+        "INVALID_PATTERN",
+        "NOT_RESOURCE_OWNER",
+        "SUBSCRIPTION_EXISTS",
+        "BINDING_WOULD_EXPOSE",
+      ],
       handle: async ({ principal, params, body }) => {
         const { binding, queueCreated } = await subscriptions.bind(principal, params.name, body);
         return { status: 201, body: { ...binding, queueCreated } };
