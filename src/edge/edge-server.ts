@@ -40,6 +40,15 @@ export interface RunningEdge {
 }
 
 /** REST + WebSocket on one uWS app (SSLApp when TLS is configured), listening on host:port. */
+/** Every REST route the node serves: the v1 API, then the operational routes. */
+export function routeTable(
+  services: Services,
+  operations: Omit<Parameters<typeof operationRoutes>[0], "apiRoutes">,
+): AnyRoute[] {
+  const apiRoutes: AnyRoute[] = [...authRoutes(services), ...queueRoutes(services), ...topicRoutes(services)];
+  return [...apiRoutes, ...operationRoutes({ ...operations, apiRoutes: () => apiRoutes })];
+}
+
 export async function startEdge(deps: EdgeDeps): Promise<RunningEdge> {
   const { config, services, metrics } = deps;
   const app: TemplatedApp =
@@ -64,17 +73,12 @@ export async function startEdge(deps: EdgeDeps): Promise<RunningEdge> {
     metrics,
     isShuttingDown: deps.isShuttingDown,
   });
-  const apiRoutes: AnyRoute[] = [...authRoutes(services), ...queueRoutes(services), ...topicRoutes(services)];
-  const routes = [
-    ...apiRoutes,
-    ...operationRoutes({
-      metrics,
-      version: deps.version,
-      apiRoutes: () => apiRoutes,
-      checkReady: deps.checkReady,
-      cluster: deps.cluster,
-    }),
-  ];
+  const routes = routeTable(services, {
+    metrics,
+    version: deps.version,
+    checkReady: deps.checkReady,
+    cluster: deps.cluster,
+  });
   mountRoutes(app, routes, {
     config,
     users: services.users,

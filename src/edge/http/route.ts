@@ -1,6 +1,7 @@
 import type { Static, TSchema } from "@sinclair/typebox";
 import type { Principal } from "../../app/context.ts";
 import type { Reason } from "../../errors/reasons.ts";
+import type { AccessSpec } from "../access-spec.ts";
 
 export type HttpMethod = "get" | "post" | "delete";
 
@@ -43,6 +44,8 @@ export interface RouteDefinition<
   summary: string;
   tag: string;
   auth: A;
+  /** Who may call it (docs/security.md); the authorization matrix test reads this. */
+  access: AccessSpec;
   params?: P;
   query?: Q;
   body?: B;

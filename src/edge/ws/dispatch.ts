@@ -1,4 +1,5 @@
 import { AvisoError } from "../../errors/aviso-error.ts";
+import { type AccessSpec, anyone, anyUser, onResource } from "../access-spec.ts";
 import { createValidator, type Validator } from "../validation.ts";
 import {
   type AckFrame,
@@ -46,17 +47,37 @@ function byTarget(queue: Handler, topic: Handler): Handler {
   return (session, frame) => ("topic" in frame && !("queue" in frame) ? topic : queue)(session, frame);
 }
 
-const handlers: Record<string, Handler> = {
-  auth: op(validators.auth, authOp),
-  subscribe: byTarget(
-    op(validators.subscribeQueue, subscribeQueueOp),
-    op(validators.subscribeTopic, subscribeTopicOp),
-  ),
-  unsubscribe: op(validators.unsubscribe, unsubscribeOp),
-  ack: op(validators.ack, ackOp),
-  nack: op(validators.nack, nackOp),
-  publish: byTarget(op(validators.publishQueue, publishQueueOp), op(validators.publishTopic, publishTopicOp)),
-  ping: op(validators.ping, (session, frame) => session.send(pongFrame(frame.id))),
+/** One WebSocket op: who may send it (per target, for ops that name a queue or a topic) and what it does. */
+export interface WsOp {
+  /** docs/security.md; the authorization matrix test reads this. */
+  access: readonly AccessSpec[];
+  handler: Handler;
+}
+
+/** Every op a client may send. A socket's own subscriptions (unsubscribe, ack, nack) need only its user. */
+export const wsOps: Readonly<Record<string, WsOp>> = {
+  auth: { access: [anyone], handler: op(validators.auth, authOp) },
+  subscribe: {
+    access: [onResource("queue", "consume"), onResource("topic", "consume")],
+    handler: byTarget(
+      op(validators.subscribeQueue, subscribeQueueOp),
+      op(validators.subscribeTopic, subscribeTopicOp),
+    ),
+  },
+  unsubscribe: { access: [anyUser], handler: op(validators.unsubscribe, unsubscribeOp) },
+  ack: { access: [anyUser], handler: op(validators.ack, ackOp) },
+  nack: { access: [anyUser], handler: op(validators.nack, nackOp) },
+  publish: {
+    access: [onResource("queue", "publish"), onResource("topic", "publish")],
+    handler: byTarget(
+      op(validators.publishQueue, publishQueueOp),
+      op(validators.publishTopic, publishTopicOp),
+    ),
+  },
+  ping: {
+    access: [anyone],
+    handler: op(validators.ping, (session, frame) => session.send(pongFrame(frame.id))),
+  },
 };
 
 /** Parses one text frame and runs its op; every failure becomes an `error` frame and the socket stays open. */
@@ -74,9 +95,10 @@ export function dispatchFrame(session: WsSession, text: string): void {
   }
   const fields = frame as Record<string, unknown>;
   const context = replyContext(fields);
-  const handler = typeof fields.op === "string" ? handlers[fields.op] : undefined;
+  const handler =
+    typeof fields.op === "string" && Object.hasOwn(wsOps, fields.op) ? wsOps[fields.op]?.handler : undefined;
   if (handler === undefined) {
-    const known = Object.keys(handlers).join(", ");
+    const known = Object.keys(wsOps).join(", ");
     session.sendError(
       new AvisoError("UNKNOWN_OP", `Unknown op ${JSON.stringify(fields.op)}; one of ${known}.`),
       context,

@@ -1,4 +1,5 @@
 import type { Services } from "../../../app/services.ts";
+import { anyone, anyUser } from "../../access-spec.ts";
 import { CredentialsBody, MeView, RegisteredView, TokenView } from "../../schemas.ts";
 import { type AnyRoute, defineRoute } from "../route.ts";
 
@@ -11,6 +12,7 @@ export function authRoutes(services: Services): AnyRoute[] {
       summary: "Create a user.",
       tag: "auth",
       auth: false,
+      access: anyone,
       body: CredentialsBody,
       responses: { 201: { description: "Registered.", schema: RegisteredView } },
       errors: ["VALIDATION_FAILED", "INVALID_NAME", "WEAK_PASSWORD", "PASSWORD_TOO_LONG", "USERNAME_TAKEN"],
@@ -23,6 +25,7 @@ export function authRoutes(services: Services): AnyRoute[] {
       summary: "Exchange username and password for a bearer token.",
       tag: "auth",
       auth: false,
+      access: anyone,
       body: CredentialsBody,
       responses: { 200: { description: "Logged in.", schema: TokenView } },
       errors: ["VALIDATION_FAILED", "BAD_CREDENTIALS", "LOGIN_RATE_LIMITED"],
@@ -35,6 +38,7 @@ export function authRoutes(services: Services): AnyRoute[] {
       summary: "Who the token belongs to.",
       tag: "auth",
       auth: true,
+      access: anyUser,
       responses: { 200: { description: "The caller.", schema: MeView } },
       errors: ["AUTH_REQUIRED", "TOKEN_INVALID", "TOKEN_EXPIRED"],
       handle: async ({ principal }) => ({ status: 200, body: principal }),

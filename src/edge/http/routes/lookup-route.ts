@@ -1,5 +1,6 @@
 import type { Principal, ServingNode } from "../../../app/context.ts";
 import type { Reason } from "../../../errors/reasons.ts";
+import { onResource } from "../../access-spec.ts";
 import { LookupView, NameParams } from "../../schemas.ts";
 import { type AnyRoute, defineRoute } from "../route.ts";
 
@@ -16,6 +17,7 @@ export function lookupRoute(
     summary: `Which node serves the ${kind} now: connect there to skip the hop between nodes (a hint; ownership moves on failover).`,
     tag: `${kind}s`,
     auth: true,
+    access: onResource(kind, "see"),
     params: NameParams,
     responses: { 200: { description: "The serving node.", schema: LookupView } },
     errors: [...useErrors, "NOT_READY"],

@@ -2,6 +2,7 @@ import { Type } from "@sinclair/typebox";
 import type { ClusterInfo } from "../../../app/cluster-info.ts";
 import { AvisoError } from "../../../errors/aviso-error.ts";
 import type { Metrics } from "../../../metrics/metrics.ts";
+import { anyone, anyUser } from "../../access-spec.ts";
 import { ClusterView, HealthView } from "../../schemas.ts";
 import { docsPage } from "../docs-page.ts";
 import { buildOpenApi } from "../openapi.ts";
@@ -27,6 +28,7 @@ export function operationRoutes(deps: OperationDeps): AnyRoute[] {
       summary: "Liveness: the process answers.",
       tag: "operations",
       auth: false,
+      access: anyone,
       responses: { 200: { description: "Alive.", schema: HealthView } },
       errors: [],
       handle: async () => ({ status: 200, body: { status: "ok" } }),
@@ -38,6 +40,7 @@ export function operationRoutes(deps: OperationDeps): AnyRoute[] {
       summary: "Readiness: the store answers and the node has joined its cluster.",
       tag: "operations",
       auth: false,
+      access: anyone,
       responses: { 200: { description: "Ready.", schema: HealthView } },
       errors: ["NOT_READY"],
       handle: async () => {
@@ -56,6 +59,7 @@ export function operationRoutes(deps: OperationDeps): AnyRoute[] {
       summary: "Prometheus metrics.",
       tag: "operations",
       auth: false,
+      access: anyone,
       responses: { 200: { description: "Prometheus text format.", contentType: "text/plain" } },
       errors: [],
       handle: async () => ({
@@ -71,6 +75,7 @@ export function operationRoutes(deps: OperationDeps): AnyRoute[] {
       summary: "This API as OpenAPI 3.1.",
       tag: "operations",
       auth: false,
+      access: anyone,
       responses: { 200: { description: "The document.", schema: Type.Object({}) } },
       errors: [],
       handle: async () => {
@@ -85,6 +90,7 @@ export function operationRoutes(deps: OperationDeps): AnyRoute[] {
       summary: "A page that renders the OpenAPI document.",
       tag: "operations",
       auth: false,
+      access: anyone,
       responses: { 200: { description: "HTML.", contentType: "text/html" } },
       errors: [],
       handle: async () => ({ status: 200, text: docsPage, contentType: "text/html; charset=utf-8" }),
@@ -96,6 +102,7 @@ export function operationRoutes(deps: OperationDeps): AnyRoute[] {
       summary: "Members of the cluster and what this node owns.",
       tag: "operations",
       auth: true,
+      access: anyUser,
       responses: { 200: { description: "Cluster view.", schema: ClusterView } },
       errors: ["AUTH_REQUIRED", "TOKEN_INVALID", "TOKEN_EXPIRED"],
       handle: async () => ({
