@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import type { Catalog } from "../app/catalog.ts";
 import type { ClusterInfo } from "../app/cluster-info.ts";
 import type { EngineHost } from "../app/engine-host.ts";
@@ -13,8 +14,9 @@ import type { Coordinator, CoordinatorStatus, Member } from "./coordinator.ts";
 import { Ownership } from "./ownership.ts";
 import { createPeerClient } from "./peer/peer-client.ts";
 import { type RunningPeerServer, startPeerServer } from "./peer/peer-server.ts";
-import type { PeerEvent } from "./peer/peer-types.ts";
+import type { PeerEvent, PeerTls } from "./peer/peer-types.ts";
 import { PeerPool } from "./peer-pool.ts";
+import { parseZkAuth } from "./zookeeper/zk-access.ts";
 import { createZooKeeperCoordinator } from "./zookeeper/zookeeper-coordinator.ts";
 
 export interface ClusterRuntimeDeps {
@@ -38,13 +40,17 @@ export class ClusterRuntime {
   private readonly ownership: Ownership;
   private peerServer: RunningPeerServer | null = null;
   private readonly peers: PeerPool;
+  /** Mutual TLS material for the peer link, read once at start; undefined = plaintext. */
+  private readonly peerTls: PeerTls | undefined;
   private connected = false;
   private stopStatus: () => void = () => {};
 
   constructor(private readonly deps: ClusterRuntimeDeps) {
     const { config } = deps;
     const clusterSecret = config.clusterSecret as string;
-    this.peers = new PeerPool((member) => createPeerClient({ peerUrl: member.peerUrl, clusterSecret }));
+    this.peerTls = peerTlsOf(config);
+    const tls = this.peerTls;
+    this.peers = new PeerPool((member) => createPeerClient({ peerUrl: member.peerUrl, clusterSecret, tls }));
     const coordinatorNow = (): Coordinator => {
       if (this.coordinator === null)
         throw new AvisoError("NOT_READY", "This node has not joined its cluster yet.");
@@ -84,6 +90,7 @@ export class ClusterRuntime {
       port: config.peerPort,
       clusterSecret: config.clusterSecret as string,
       handler: { owners: this.owners.servingOwners(), notify: (event) => this.onPeerEvent(event) },
+      tls: this.peerTls,
       log,
     });
     return this.peerServer.port;
@@ -95,6 +102,7 @@ export class ClusterRuntime {
     const coordinator = createZooKeeperCoordinator({
       connectString: config.zk as string,
       sessionTimeoutMs: config.zkSessionTimeoutMs,
+      auth: parseZkAuth(config.zkAuth),
       self,
       logger: log,
     });
@@ -163,4 +171,15 @@ export class ClusterRuntime {
         return;
     }
   }
+}
+
+/**
+ * The peer link's mutual TLS from peerTlsCa/peerTlsCert/peerTlsKey (the
+ * config loader has checked that all three or none are set and that the
+ * files exist). Read once: new certificates take effect on restart.
+ */
+function peerTlsOf(config: Config): PeerTls | undefined {
+  const { peerTlsCa, peerTlsCert, peerTlsKey } = config;
+  if (peerTlsCa === undefined || peerTlsCert === undefined || peerTlsKey === undefined) return undefined;
+  return { ca: readFileSync(peerTlsCa), cert: readFileSync(peerTlsCert), key: readFileSync(peerTlsKey) };
 }

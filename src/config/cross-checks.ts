@@ -13,7 +13,16 @@ export function crossFieldProblems(config: Config): string[] {
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
     problems.push("tlsCert and tlsKey must be set together (AVISO_TLS_CERT / AVISO_TLS_KEY), or neither");
   }
-  for (const key of ["tlsCert", "tlsKey"] as const) {
+
+  const peerTlsKeys = ["peerTlsCa", "peerTlsCert", "peerTlsKey"] as const;
+  const peerTlsSet = peerTlsKeys.filter((key) => config[key] !== undefined).length;
+  if (peerTlsSet !== 0 && peerTlsSet !== peerTlsKeys.length) {
+    problems.push(
+      "peerTlsCa, peerTlsCert and peerTlsKey must be set together " +
+        "(AVISO_PEER_TLS_CA / AVISO_PEER_TLS_CERT / AVISO_PEER_TLS_KEY), or none",
+    );
+  }
+  for (const key of ["tlsCert", "tlsKey", ...peerTlsKeys] as const) {
     const path = config[key];
     if (path !== undefined && !isReadableFile(path))
       problems.push(`${key}: file "${path}" does not exist or is not a file`);

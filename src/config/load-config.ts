@@ -20,7 +20,12 @@ const byEnv = new Map<string, ConfigKeyInfo>(configKeys.map((info) => [info.env,
 const byFlag = new Map<string, ConfigKeyInfo>(configKeys.map((info) => [info.flag, info]));
 
 /** Values whose text must never appear in an error message (the store URL may hold a password). */
-const secretKeys: ReadonlySet<ConfigKey> = new Set<ConfigKey>(["tokenSecret", "clusterSecret", "store"]);
+const secretKeys: ReadonlySet<ConfigKey> = new Set<ConfigKey>([
+  "tokenSecret",
+  "clusterSecret",
+  "zkAuth",
+  "store",
+]);
 
 /** Where a value came from, for error messages. */
 type Origin = (value: unknown) => string;

@@ -179,6 +179,34 @@ export const configSchema = Type.Object(
         description: "Shared secret (≥ 32 chars) that authenticates node-to-node calls.",
       }),
     ),
+    peerTlsCa: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          "Path to the CA certificate(s) (PEM) that sign every node's peer certificate; with peerTlsCert and peerTlsKey the peer link is mutual TLS.",
+      }),
+    ),
+    peerTlsCert: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          "Path to this node's peer certificate (PEM), signed by peerTlsCa, naming advertiseHost; set with peerTlsCa and peerTlsKey.",
+      }),
+    ),
+    peerTlsKey: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: "Path to the private key (PEM) of peerTlsCert; set with peerTlsCa and peerTlsCert.",
+      }),
+    ),
+    zkAuth: Type.Optional(
+      Type.String({
+        pattern: "^[^:,\\s]+:[^,\\s]+(,[^:,\\s]+:[^,\\s]+)*$",
+        examples: ["aviso:s3cret", "aviso:new-secret,aviso:old-secret"],
+        description:
+          "ZooKeeper digest credentials `user:password[,user:password…]`: the session authenticates with each, and every znode Aviso creates is readable and writable by them only (a second one during rotation).",
+      }),
+    ),
   },
   { additionalProperties: false },
 );

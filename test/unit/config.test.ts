@@ -89,6 +89,10 @@ describe("config schema", () => {
         "peerPort",
         "advertiseHost",
         "clusterSecret",
+        "peerTlsCa",
+        "peerTlsCert",
+        "peerTlsKey",
+        "zkAuth",
       ].sort(),
     );
     for (const info of configKeys) expect(info.description.length, info.key).toBeGreaterThan(10);
@@ -241,6 +245,46 @@ describe("loadConfig", () => {
       const key = join(dir, "key.pem");
       writeFileSync(key, "pem");
       expect(loadConfig({ argv: ["--tls-cert", cert, "--tls-key", key], env: {} }).tlsKey).toBe(key);
+    });
+
+    it("wants peerTlsCa, peerTlsCert and peerTlsKey all together, and existing files", () => {
+      const ca = join(dir, "peer-ca.pem");
+      const cert = join(dir, "peer-cert.pem");
+      writeFileSync(ca, "pem");
+      writeFileSync(cert, "pem");
+      const together =
+        "peerTlsCa, peerTlsCert and peerTlsKey must be set together " +
+        "(AVISO_PEER_TLS_CA / AVISO_PEER_TLS_CERT / AVISO_PEER_TLS_KEY), or none";
+      expect(problemsOf({ argv: ["--peer-tls-ca", ca], env: {} })).toEqual([together]);
+      expect(problemsOf({ argv: ["--peer-tls-ca", ca, "--peer-tls-cert", cert], env: {} })).toEqual([
+        together,
+      ]);
+      const missing = join(dir, "missing-peer.key");
+      expect(
+        problemsOf({
+          argv: [],
+          env: { AVISO_PEER_TLS_CA: ca, AVISO_PEER_TLS_CERT: cert, AVISO_PEER_TLS_KEY: missing },
+        }),
+      ).toEqual([`peerTlsKey: file "${missing}" does not exist or is not a file`]);
+      const key = join(dir, "peer.key");
+      writeFileSync(key, "pem");
+      const config = loadConfig({
+        argv: ["--peer-tls-ca", ca, "--peer-tls-cert", cert, "--peer-tls-key", key],
+        env: {},
+      });
+      expect([config.peerTlsCa, config.peerTlsCert, config.peerTlsKey]).toEqual([ca, cert, key]);
+    });
+
+    it("takes zkAuth as user:password pairs and never repeats it in a problem", () => {
+      expect(loadConfig({ argv: [], env: { AVISO_ZK_AUTH: "aviso:pw1,aviso:pw2" } }).zkAuth).toBe(
+        "aviso:pw1,aviso:pw2",
+      );
+      for (const bad of ["no-colon-secret", "aviso:", ":pw", "aviso:pw,", "aviso:has space"]) {
+        const problems = problemsOf({ argv: [], env: { AVISO_ZK_AUTH: bad } });
+        expect(problems, bad).toHaveLength(1);
+        expect(problems[0], bad).toContain("AVISO_ZK_AUTH=<secret");
+        if (bad.length > 6) expect(problems[0], bad).not.toContain(bad);
+      }
     });
 
     it("refuses a non-loopback plaintext bind unless opted in", () => {

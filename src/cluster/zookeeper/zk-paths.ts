@@ -70,6 +70,8 @@ export interface ZooKeeperLayout {
   ownerPath(kind: ResourceKind, name: string): string;
   /** Persistent parents created at start (and again if someone deletes them). */
   readonly parents: readonly string[];
+  /** Every persistent node of Aviso's own (the chroot, if any, and the parents): their ACL is checked at start. */
+  readonly persistent: readonly string[];
 }
 
 export function zooKeeperLayout(chroot: string): ZooKeeperLayout {
@@ -84,5 +86,12 @@ export function zooKeeperLayout(chroot: string): ZooKeeperLayout {
     ownerKindPath,
     ownerPath: (kind, name) => `${ownerKindPath(kind)}/${encodeSegment(name)}`,
     parents: [membersPath, ownerKindPath("queue"), ownerKindPath("topic")],
+    persistent: [
+      ...(chroot === "" ? [] : [chroot]),
+      membersPath,
+      ownersPath,
+      ownerKindPath("queue"),
+      ownerKindPath("topic"),
+    ],
   };
 }

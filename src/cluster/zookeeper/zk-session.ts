@@ -1,6 +1,7 @@
 import { Socket } from "node:net";
 import { performance } from "node:perf_hooks";
-import { type Client, CreateMode, createClient, type Stat } from "node-zookeeper-client";
+import { type ACL, type Client, CreateMode, createClient, type Stat } from "node-zookeeper-client";
+import { sameAcl, type ZooKeeperAccess, zooKeeperAccess } from "./zk-access.ts";
 import { isZooKeeperError, toZooKeeperError, ZooKeeperError } from "./zookeeper-error.ts";
 
 /**
@@ -69,6 +70,8 @@ export class ZooKeeperSession {
     private readonly hosts: string,
     private readonly requestedTimeoutMs: number,
     private readonly listener: SessionListener,
+    /** Credentials and the ACL of what this session creates (default: open, no credentials). */
+    private readonly access: ZooKeeperAccess = zooKeeperAccess([], "/"),
   ) {
     this.client = createClient(hosts, {
       sessionTimeout: requestedTimeoutMs,
@@ -77,6 +80,9 @@ export class ZooKeeperSession {
       spinDelay: Math.min(1000, Math.max(50, Math.floor(requestedTimeoutMs / 10))),
       retries: 0,
     });
+    // Added before connect(): the library sends them right after every handshake,
+    // so no request of this session ever runs unauthenticated.
+    for (const credential of access.credentials) this.client.addAuthInfo("digest", Buffer.from(credential));
     this.client.on("connected", () => this.onConnected());
     this.client.on("disconnected", () => this.onDisconnected());
     this.client.on("expired", () => this.onExpired());
@@ -126,7 +132,9 @@ export class ZooKeeperSession {
   create(path: string, data: string, mode: "ephemeral" | "persistent"): Promise<void> {
     const createMode = mode === "ephemeral" ? CreateMode.EPHEMERAL : CreateMode.PERSISTENT;
     return this.call<void>("create", path, (done) =>
-      this.client.create(path, Buffer.from(data), createMode, (error) => done(error, () => undefined)),
+      this.client.create(path, Buffer.from(data), this.access.aclFor(path), createMode, (error) =>
+        done(error, () => undefined),
+      ),
     );
   }
 
@@ -137,10 +145,32 @@ export class ZooKeeperSession {
     );
   }
 
-  /** Creates `path` and its missing parents as persistent nodes. */
-  mkdirp(path: string): Promise<void> {
-    return this.call<void>("mkdirp", path, (done) =>
-      this.client.mkdirp(path, (error) => done(error, () => undefined)),
+  /** Creates `path` and its missing parents as persistent nodes, each with the ACL its place calls for. */
+  async mkdirp(path: string): Promise<void> {
+    let prefix = "";
+    for (const segment of path.split("/").slice(1)) {
+      prefix = `${prefix}/${segment}`;
+      await this.create(prefix, "", "persistent").catch((error: unknown) => {
+        if (!isZooKeeperError(error, "NODE_EXISTS")) throw error;
+      });
+    }
+  }
+
+  /**
+   * Gives an existing node at a protected place the ACL it should carry, when
+   * it carries another (created open by someone else, or by a node before a
+   * credential was added or retired). Needs ADMIN on it: a node taken by other
+   * credentials stays theirs, and this rejects with NO_AUTH.
+   */
+  async protect(path: string): Promise<void> {
+    if (!this.access.protects(path)) return;
+    const wanted = this.access.aclFor(path);
+    const current = await this.call<ACL[]>("getACL", path, (done) =>
+      this.client.getACL(path, (error, acls) => done(error, () => acls ?? [])),
+    );
+    if (sameAcl(current, wanted)) return;
+    await this.call<void>("setACL", path, (done) =>
+      this.client.setACL(path, wanted, -1, (error) => done(error, () => undefined)),
     );
   }
 

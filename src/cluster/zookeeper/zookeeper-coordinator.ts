@@ -13,6 +13,7 @@ import { ChangeSignal } from "./change-signal.ts";
 import { tryOwnEphemeral } from "./ephemeral-node.ts";
 import { MemberWatch } from "./member-watch.ts";
 import { StatusHub } from "./status-hub.ts";
+import { type ZooKeeperAccess, zooKeeperAccess } from "./zk-access.ts";
 import { type ConnectTarget, parseConnectString, type ZooKeeperLayout, zooKeeperLayout } from "./zk-paths.ts";
 import { ZooKeeperSession } from "./zk-session.ts";
 import { isTransient, isZooKeeperError } from "./zookeeper-error.ts";
@@ -25,6 +26,12 @@ export interface ZooKeeperCoordinatorOptions {
   sessionTimeoutMs: number;
   self: Member;
   logger?: Logger;
+  /**
+   * zkAuth digest credentials ("user:password"): the session authenticates
+   * with each and every node below the chroot is theirs alone (zk-access.ts).
+   * Empty or absent: nodes are open to anyone.
+   */
+  auth?: readonly string[];
   /** How long start() may take to connect and register; default max(10 s, 3 × sessionTimeoutMs). */
   startTimeoutMs?: number;
 }
@@ -67,6 +74,7 @@ export function createZooKeeperCoordinator(options: ZooKeeperCoordinatorOptions)
 class ZooKeeperCoordinator implements Coordinator {
   readonly self: Member;
   private readonly layout: ZooKeeperLayout;
+  private readonly access: ZooKeeperAccess;
   private readonly hub: StatusHub<CoordinatorStatus>;
   private readonly memberWatch: MemberWatch;
   private phase: Phase = "new";
@@ -84,6 +92,7 @@ class ZooKeeperCoordinator implements Coordinator {
   ) {
     this.self = Object.freeze({ ...options.self });
     this.layout = zooKeeperLayout(target.chroot);
+    this.access = zooKeeperAccess(options.auth ?? [], this.layout.root);
     this.hub = new StatusHub((error) => this.reportError(error, "status listener"));
     this.memberWatch = new MemberWatch(
       this.layout.membersPath,
@@ -269,22 +278,28 @@ class ZooKeeperCoordinator implements Coordinator {
   // --- sessions ---
 
   private newSession(): ZooKeeperSession {
-    const session: ZooKeeperSession = new ZooKeeperSession(this.target.hosts, this.options.sessionTimeoutMs, {
-      link: (up) => {
-        if (session === this.session) this.linkChanged(session, up);
+    const session: ZooKeeperSession = new ZooKeeperSession(
+      this.target.hosts,
+      this.options.sessionTimeoutMs,
+      {
+        link: (up) => {
+          if (session === this.session) this.linkChanged(session, up);
+        },
+        expired: () => {
+          if (session === this.session) this.sessionExpired(session);
+        },
       },
-      expired: () => {
-        if (session === this.session) this.sessionExpired(session);
-      },
-    });
+      this.access,
+    );
     this.session = session;
     return session;
   }
 
   /** Parents, own member node, member list: everything a fresh session needs before it is "up". */
   private async prepare(session: ZooKeeperSession, deadlineAtMs: number): Promise<void> {
-    if (this.target.chroot !== "") await session.mkdirp(this.target.chroot);
     for (const parent of this.layout.parents) await session.mkdirp(parent);
+    // Parents someone else made first (open, or with a credential being rotated out) become ours.
+    for (const path of this.layout.persistent) await session.protect(path);
     await this.register(session, deadlineAtMs);
     await this.memberWatch.attach(session);
   }

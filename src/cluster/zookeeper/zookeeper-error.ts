@@ -42,7 +42,13 @@ export function toZooKeeperError(
   if (error instanceof ZooKeeperError) return error;
   if (error instanceof Error && "getName" in error && typeof error.getName === "function") {
     const name: unknown = error.getName();
-    if (typeof name === "string") return new ZooKeeperError(name, operation, path, { cause: error });
+    if (typeof name === "string") {
+      const detail =
+        name === "NO_AUTH"
+          ? "the znode's ACL does not grant this session's credentials (is zkAuth the same on every node?)"
+          : undefined;
+      return new ZooKeeperError(name, operation, path, { cause: error, detail });
+    }
   }
   const detail = error instanceof Error ? error.message : String(error);
   return new ZooKeeperError("BAD_ARGUMENTS", operation, path, { cause: error, detail });
