@@ -20,6 +20,7 @@ import { AvisoError } from "./errors/aviso-error.ts";
 import { logEvents } from "./log/events.ts";
 import type { Logger } from "./log/logger.ts";
 import { createMetrics } from "./metrics/metrics.ts";
+import { lockDataDir } from "./node/data-dir-lock.ts";
 import { type Clock, systemClock } from "./shared/clock.ts";
 import { createGroupCommitter } from "./store/group-commit.ts";
 import { openStore } from "./store/open-store.ts";
@@ -65,7 +66,14 @@ export async function startNode(
   if (config.tlsCert === undefined && !isLoopback(config.host))
     logEvents.plaintextBind(log, { host: config.host });
   const metrics = createMetrics();
-  const store = await openStore(config.store, config.dataDir);
+  const dataDirLock = lockDataDir(config.dataDir);
+  let store: Awaited<ReturnType<typeof openStore>>;
+  try {
+    store = await openStore(config.store, config.dataDir);
+  } catch (error) {
+    dataDirLock.release();
+    throw error;
+  }
   logEvents.storeConnected(log, { store: store.kind });
   const committer = createGroupCommitter(store, {
     maxBatchMessages: 10_000,
@@ -191,6 +199,7 @@ export async function startNode(
           logEvents.shutdownTimedOut(log, { timeoutMs: config.shutdownTimeoutMs, pending: 1 }),
         );
         await store.close();
+        dataDirLock.release();
         await passwords.close();
         edge.close();
         logEvents.shutdownComplete(log, { durationMs: clock.now() - closeStarted });

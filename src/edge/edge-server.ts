@@ -99,12 +99,29 @@ export async function startEdge(deps: EdgeDeps): Promise<RunningEdge> {
   };
 }
 
+/** uWS's LIBUS_LISTEN_EXCLUSIVE_PORT. */
+const EXCLUSIVE_PORT = 1;
+
 function listen(app: TemplatedApp, host: string, port: number): Promise<us_listen_socket> {
   return new Promise((resolve, reject) => {
-    app.listen(host, port, (socket) => {
+    // Exclusive: uWS otherwise shares a port with another process (SO_REUSEPORT), and requests
+    // then alternate between two brokers. The (host, port, options, cb) form is missing from uWS's typings.
+    const listenExclusive = app.listen as unknown as (
+      host: string,
+      port: number,
+      options: number,
+      cb: (socket: us_listen_socket | false) => void,
+    ) => void;
+    listenExclusive.call(app, host, port, EXCLUSIVE_PORT, (socket) => {
       // uWS does not throw on a busy port: the callback gets false.
-      if (socket === false) reject(new Error(`Cannot listen on ${host}:${port} (in use or not permitted).`));
-      else resolve(socket);
+      if (socket === false) {
+        reject(
+          new Error(
+            `Cannot listen on ${host}:${port}: the port is in use (another Aviso node?) or not permitted. ` +
+              "Stop that process or pick another port: --port <n> (AVISO_PORT).",
+          ),
+        );
+      } else resolve(socket);
     });
   });
 }
