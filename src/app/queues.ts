@@ -11,7 +11,7 @@ import { assertMayUse, assertOwner, mayList, mayUse } from "./access.ts";
 import { watchOf } from "./access-watch.ts";
 import type { Resource } from "./catalog.ts";
 import type { AppContext, Principal, ServingNode } from "./context.ts";
-import { assertBatchSize, encodeHeaders, encodePayload } from "./encode.ts";
+import { assertBatchSize, encodeHeaders, encodePayload, publisherIdempotency } from "./encode.ts";
 import { assertValidName } from "./names.ts";
 import { openReceipt, sealReceipt } from "./receipts.ts";
 
@@ -118,7 +118,7 @@ export class QueueService {
       payload: encodePayload(message.payload, config.maxPayloadBytes),
       headers: encodeHeaders(message.headers),
       delayMs: message.delayMs ?? 0,
-      ...(message.idempotencyKey === undefined ? {} : { idempotencyKey: message.idempotencyKey }),
+      ...publisherIdempotency(principal.username, message.idempotencyKey),
     }));
     const started = performance.now();
     await this.authorize(principal, name, "publish");

@@ -42,6 +42,10 @@ export const reasons = {
     summary:
       "A receipt is not one Aviso issued to the caller for this queue (malformed, altered, or another user's or queue's).",
   },
+  RESERVED_HEADER: {
+    code: Code.InvalidArgument,
+    summary: "A publish sets a header named `aviso-…`; only the broker sets those.",
+  },
   INVALID_DEAD_LETTER_QUEUE: {
     code: Code.InvalidArgument,
     summary: "The dead-letter queue does not exist or is the queue itself.",
