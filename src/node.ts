@@ -5,6 +5,7 @@ import type { AppContext } from "./app/context.ts";
 import { EngineHost } from "./app/engine-host.ts";
 import { createLocalOwners } from "./app/local-owners.ts";
 import type { Owners } from "./app/owners.ts";
+import { deriveReceiptKey } from "./app/receipts.ts";
 import { createServices } from "./app/services.ts";
 import { createLoginLimiter } from "./auth/login-limiter.ts";
 import { createPasswordPool } from "./auth/password-pool.ts";
@@ -104,6 +105,7 @@ export async function startNode(
   });
   if (clustered) cluster = new ClusterRuntime({ config, host, committer, catalog, clock, log });
   const owners: Owners = cluster?.owners ?? createLocalOwners(host);
+  const tokenSecret = await resolveTokenSecret(config);
   const ctx: AppContext = {
     config,
     store,
@@ -111,7 +113,8 @@ export async function startNode(
     access,
     owners,
     clock,
-    tokens: createTokenService({ secret: await resolveTokenSecret(config), ttlMs: config.tokenTtlMs, clock }),
+    tokens: createTokenService({ secret: tokenSecret, ttlMs: config.tokenTtlMs, clock }),
+    receiptKey: deriveReceiptKey(tokenSecret),
     passwords,
     loginLimiter: createLoginLimiter({
       maxFailures: config.loginMaxFailures,

@@ -21,6 +21,8 @@ export interface AppContext {
   owners: Owners;
   clock: Clock;
   tokens: TokenService;
+  /** Seals pull receipts to their receiver (S5); derived from the token secret (src/app/receipts.ts). */
+  receiptKey: Uint8Array;
   passwords: PasswordHasher;
   loginLimiter: LoginLimiter;
   metrics: Metrics;

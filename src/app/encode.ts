@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { JsonText } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
 
@@ -19,8 +20,19 @@ export function encodePayload(payload: unknown, maxPayloadBytes: number): JsonTe
   return text;
 }
 
+/** Header names the broker sets itself (docs/protocol.md); a publisher may not (S8). */
+const RESERVED_HEADER_PREFIX = "aviso-";
+
 export function encodeHeaders(headers: Record<string, string> | undefined): JsonText | null {
   if (headers === undefined) return null;
+  for (const name of Object.keys(headers)) {
+    if (name.toLowerCase().startsWith(RESERVED_HEADER_PREFIX)) {
+      throw new AvisoError(
+        "RESERVED_HEADER",
+        `Header "${name.slice(0, 128)}" is reserved: only the broker sets headers named "aviso-…".`,
+      );
+    }
+  }
   return Object.keys(headers).length === 0 ? null : JSON.stringify(headers);
 }
 
@@ -33,4 +45,15 @@ export function assertBatchSize(count: number, maxBatchMessages: number): void {
   if (count > maxBatchMessages) {
     throw new AvisoError("TOO_MANY_MESSAGES", `A batch holds at most ${maxBatchMessages} messages.`);
   }
+}
+
+/**
+ * A client's idempotency key, scoped to its publisher (S6): the store keeps
+ * keys per resource, so hashing in the username makes one user's key a
+ * different key from another's. Hex SHA-256 never contains ":", so it never
+ * meets the broker's own keys (`dead-letter:…`, src/app/engine-host.ts).
+ */
+export function publisherIdempotency(username: string, key: string | undefined): { idempotencyKey?: string } {
+  if (key === undefined) return {};
+  return { idempotencyKey: createHash("sha256").update(`${username}\0${key}`).digest("hex") };
 }

@@ -250,6 +250,7 @@ export class EngineHost {
           .publish(deadLetterQueue, [
             {
               ...deadLetterInput(message, queue, cause),
+              // Contains ":", which a client's key never does once scoped (publisherIdempotency).
               idempotencyKey: `dead-letter:${queue}:${message.seq}`,
             },
           ])

@@ -11,8 +11,9 @@ import { assertMayUse, assertOwner, mayList, mayUse } from "./access.ts";
 import { watchOf } from "./access-watch.ts";
 import type { Resource } from "./catalog.ts";
 import type { AppContext, Principal, ServingNode } from "./context.ts";
-import { assertBatchSize, encodeHeaders, encodePayload } from "./encode.ts";
+import { assertBatchSize, encodeHeaders, encodePayload, publisherIdempotency } from "./encode.ts";
 import { assertValidName } from "./names.ts";
+import { openReceipt, sealReceipt } from "./receipts.ts";
 
 export interface CreateQueueInput {
   name: string;
@@ -117,7 +118,7 @@ export class QueueService {
       payload: encodePayload(message.payload, config.maxPayloadBytes),
       headers: encodeHeaders(message.headers),
       delayMs: message.delayMs ?? 0,
-      ...(message.idempotencyKey === undefined ? {} : { idempotencyKey: message.idempotencyKey }),
+      ...publisherIdempotency(principal.username, message.idempotencyKey),
     }));
     const started = performance.now();
     await this.authorize(principal, name, "publish");
@@ -175,19 +176,52 @@ export class QueueService {
       throw revoked;
     }
     this.ctx.metrics.messagesDelivered.inc({ kind: "queue" }, deliveries.length);
-    return deliveries;
+    const { receiptKey } = this.ctx;
+    return deliveries.map((delivery) => ({
+      ...delivery,
+      receipt: sealReceipt(receiptKey, name, principal.username, delivery.receipt),
+    }));
   }
 
   async ack(principal: Principal, name: string, receipts: string[]): Promise<AckResult> {
     await this.authorize(principal, name, "consume");
-    const result = await this.ctx.owners.queues.ack(name, receipts);
+    const result = await this.settle(principal, name, receipts, (raw) =>
+      this.ctx.owners.queues.ack(name, raw),
+    );
     this.ctx.metrics.messagesAcked.inc(result.acked);
     return result;
   }
 
   async nack(principal: Principal, name: string, receipts: string[], delayMs: number): Promise<AckResult> {
     await this.authorize(principal, name, "consume");
-    return this.ctx.owners.queues.nack(name, receipts, delayMs);
+    return this.settle(principal, name, receipts, (raw) => this.ctx.owners.queues.nack(name, raw, delayMs));
+  }
+
+  /**
+   * Opens every receipt before the owner sees any (S5): one that was not sealed
+   * for this user on this queue fails the request, and nothing is settled.
+   */
+  private async settle(
+    principal: Principal,
+    name: string,
+    receipts: readonly string[],
+    apply: (raw: string[]) => Promise<AckResult>,
+  ): Promise<AckResult> {
+    const sealedByRaw = new Map<string, string>();
+    const raws: string[] = [];
+    for (const receipt of receipts) {
+      const raw = openReceipt(this.ctx.receiptKey, name, principal.username, receipt);
+      if (raw === undefined) {
+        throw new AvisoError(
+          "INVALID_RECEIPT",
+          `"${receipt.slice(0, 100)}" is not a receipt issued to you for this queue.`,
+        );
+      }
+      sealedByRaw.set(raw, receipt);
+      raws.push(raw);
+    }
+    const result = await apply(raws);
+    return { acked: result.acked, stale: result.stale.map((raw) => sealedByRaw.get(raw) ?? raw) };
   }
 
   /** Push: registers a consumer on the queue's owner. */

@@ -6,7 +6,7 @@ import { assertMayUse, assertOwner, mayList } from "./access.ts";
 import { watchOf } from "./access-watch.ts";
 import type { Resource } from "./catalog.ts";
 import type { AppContext, Principal, ServingNode } from "./context.ts";
-import { assertBatchSize, encodeHeaders, encodePayload } from "./encode.ts";
+import { assertBatchSize, encodeHeaders, encodePayload, publisherIdempotency } from "./encode.ts";
 import { assertValidName } from "./names.ts";
 
 export interface CreateTopicInput {
@@ -116,7 +116,7 @@ export class TopicService {
         key,
         payload: encodePayload(message.payload, config.maxPayloadBytes),
         headers: encodeHeaders(message.headers),
-        ...(message.idempotencyKey === undefined ? {} : { idempotencyKey: message.idempotencyKey }),
+        ...publisherIdempotency(principal.username, message.idempotencyKey),
       };
     });
     const started = performance.now();

@@ -37,7 +37,15 @@ export const reasons = {
     code: Code.InvalidArgument,
     summary: "A subscription pattern is not dot-separated words, `*` or `#`.",
   },
-  INVALID_RECEIPT: { code: Code.InvalidArgument, summary: "A receipt is not one Aviso issued." },
+  INVALID_RECEIPT: {
+    code: Code.InvalidArgument,
+    summary:
+      "A receipt is not one Aviso issued to the caller for this queue (malformed, altered, or another user's or queue's).",
+  },
+  RESERVED_HEADER: {
+    code: Code.InvalidArgument,
+    summary: "A publish sets a header named `aviso-…`; only the broker sets those.",
+  },
   INVALID_DEAD_LETTER_QUEUE: {
     code: Code.InvalidArgument,
     summary: "The dead-letter queue does not exist or is the queue itself.",

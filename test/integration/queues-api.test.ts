@@ -351,7 +351,7 @@ describe.concurrent.each(storeKinds)("queue routes (%s store)", (kind) => {
   });
 
   describe("receipts", () => {
-    it("are stale on another queue: a receipt never acks another queue's delivery", async () => {
+    it("are refused on another queue (400 INVALID_RECEIPT): a receipt never settles another queue's delivery", async () => {
       const one = await createQueue(alice);
       const two = await createQueue(alice);
       await publishToQueue(alice, one.name, [{ payload: "one" }]);
@@ -359,9 +359,11 @@ describe.concurrent.each(storeKinds)("queue routes (%s store)", (kind) => {
       const [fromOne] = await receive(alice, one.name);
       const [fromTwo] = await receive(alice, two.name);
       const receipt = (fromOne as Delivery).receipt;
-      expect(await ack(alice, two.name, [receipt])).toEqual({ acked: 0, stale: [receipt] });
-      const nacked = await alice.post(`/v1/queues/${two.name}/nack`, { receipts: [receipt] });
-      expect(nacked.body).toEqual({ acked: 0, stale: [receipt] });
+      expectError(await alice.post(`/v1/queues/${two.name}/ack`, { receipts: [receipt] }), "INVALID_RECEIPT");
+      expectError(
+        await alice.post(`/v1/queues/${two.name}/nack`, { receipts: [receipt] }),
+        "INVALID_RECEIPT",
+      );
       expect(await getQueue(alice, two.name)).toMatchObject({ depth: 0, inFlight: 1 });
       expect(await ack(alice, one.name, [receipt])).toEqual({ acked: 1, stale: [] });
       expect(await ack(alice, two.name, [(fromTwo as Delivery).receipt])).toEqual({ acked: 1, stale: [] });

@@ -102,7 +102,14 @@ export function queueRoutes(services: Services): AnyRoute[] {
       params: NameParams,
       body: QueuePublishBody,
       responses: { 201: { description: "Committed.", schema: IdsView } },
-      errors: [...USE_ERRORS, "PAYLOAD_TOO_LARGE", "TOO_MANY_MESSAGES", "BODY_TOO_LARGE", "QUEUE_FULL"],
+      errors: [
+        ...USE_ERRORS,
+        "PAYLOAD_TOO_LARGE",
+        "RESERVED_HEADER",
+        "TOO_MANY_MESSAGES",
+        "BODY_TOO_LARGE",
+        "QUEUE_FULL",
+      ],
       handle: async ({ principal, params, body }) => {
         const messages = "messages" in body ? body.messages : [body];
         return { status: 201, body: { ids: await queues.publish(principal, params.name, messages) } };

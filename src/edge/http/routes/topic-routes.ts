@@ -100,6 +100,7 @@ export function topicRoutes(services: Services): AnyRoute[] {
         ...USE_ERRORS,
         "INVALID_ROUTING_KEY",
         "PAYLOAD_TOO_LARGE",
+        "RESERVED_HEADER",
         "TOO_MANY_MESSAGES",
         "BODY_TOO_LARGE",
       ],
