@@ -44,7 +44,11 @@ export const CredentialsBody = Type.Object(
 );
 export const RegisteredView = Type.Object({ username: Type.String(), createdAt: EpochMs });
 export const TokenView = Type.Object({ token: Type.String(), expiresAt: EpochMs });
-export const MeView = Type.Object({ username: Type.String(), tokenExpiresAt: EpochMs });
+export const MeView = Type.Object({
+  username: Type.String(),
+  tokenExpiresAt: EpochMs,
+  operator: Type.Boolean({ description: "Named in the node's `operators` setting (docs/security.md)." }),
+});
 
 // queues
 export const CreateQueueBody = Type.Object(

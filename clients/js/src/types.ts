@@ -11,6 +11,8 @@ export interface TokenInfo {
 export interface Me {
   username: string;
   tokenExpiresAt: number;
+  /** Named in the node's `operators` setting. */
+  operator: boolean;
 }
 
 export interface QueueSettings {

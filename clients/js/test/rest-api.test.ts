@@ -25,7 +25,7 @@ describe("auth", () => {
     const token = await client.auth.login({ username, password: "correct horse battery" });
     expect(token.expiresAt).toBeGreaterThan(Date.now());
     const me = await client.auth.me();
-    expect(me).toEqual({ username, tokenExpiresAt: token.expiresAt });
+    expect(me).toEqual({ username, tokenExpiresAt: token.expiresAt, operator: false });
   });
 
   it("logs in lazily with the credentials it was given, and works with a token alone", async () => {
