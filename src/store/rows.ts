@@ -6,8 +6,8 @@ import type {
   QueueDefinition,
   QueueMessage,
   ResourceKind,
-  TopicDefinition,
   StoredUser,
+  TopicDefinition,
   TopicMessage,
 } from "../broker/types.ts";
 

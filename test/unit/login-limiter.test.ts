@@ -127,7 +127,11 @@ describe("createLoginLimiter", () => {
   it("counts attempts in flight: parallel guesses get no more slots than serial ones", () => {
     const clock = new ManualClock();
     const limiter = createLoginLimiter({ maxFailures: 3, windowMs, clock });
-    const attempts = [limiter.begin("alice", "ip"), limiter.begin("alice", "ip"), limiter.begin("alice", "ip")];
+    const attempts = [
+      limiter.begin("alice", "ip"),
+      limiter.begin("alice", "ip"),
+      limiter.begin("alice", "ip"),
+    ];
     expect(limitedError(() => limiter.begin("alice", "ip"))?.details).toEqual({ retryAfterMs: windowMs });
     for (const attempt of attempts) attempt.failed();
     expect(limitedError(() => limiter.begin("alice", "other-ip"))?.reason).toBe("LOGIN_RATE_LIMITED");
