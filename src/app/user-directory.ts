@@ -29,6 +29,8 @@ export class UserDirectory {
   private readonly broadcasters = new Set<(username: string) => Promise<void>>();
   /** Told of every revocation this node learns of, made here or by a peer. */
   private readonly revokedListeners = new Set<(username: string) => void>();
+  /** Revocations learnt so far; a load that a revocation overtook is not trusted. */
+  private revocations = 0;
 
   constructor(
     private readonly store: Store,
@@ -36,8 +38,19 @@ export class UserDirectory {
     readonly ttlMs: number,
   ) {}
 
-  /** The user's standing, or undefined if no user has the name. */
-  standing(username: string): Promise<UserStanding | undefined> {
+  /**
+   * The user's standing, or undefined if no user has the name. A revocation
+   * learnt while this call waited may have raced its read: then it reads
+   * again, so a token is never accepted on a standing older than a
+   * revocation this node already acted on (its sockets were closed then).
+   */
+  async standing(username: string): Promise<UserStanding | undefined> {
+    const seen = this.revocations;
+    const standing = await this.cached(username);
+    return this.revocations === seen ? standing : this.load(username);
+  }
+
+  private cached(username: string): Promise<UserStanding | undefined> {
     const now = this.clock.now();
     const cached = this.entries.get(username);
     if (cached !== undefined && now - cached.loadedAt < this.ttlMs) {
@@ -66,6 +79,7 @@ export class UserDirectory {
 
   /** A peer revoked the user's tokens: forget and tell this node's listeners. */
   forget(username: string): void {
+    this.revocations += 1;
     this.entries.delete(username);
     for (const listener of this.revokedListeners) listener(username);
   }
