@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Api, newUser, uniqueName } from "../helpers/api.ts";
 import { startTestNode, type TestNode } from "../helpers/aviso-node.ts";
@@ -12,22 +15,41 @@ const REGISTRATIONS_PER_HOUR = 3;
 
 /** Open registration, operators, 5 failed logins per user. */
 let node: TestNode;
-/** registration=closed. */
+/** registration=closed, on a store where the operator registered while it was open (docs/operations.md). */
 let closedNode: TestNode;
+let closedStoreDir: string;
 /** Three registrations per address per hour. */
 let limitedNode: TestNode;
+
+/** Bootstraps a closed node as an operator would: register the operators while open, then restart closed. */
+async function startClosedNode(): Promise<TestNode> {
+  closedStoreDir = await mkdtemp(join(tmpdir(), "aviso-closed-"));
+  const store = `sqlite:${join(closedStoreDir, "aviso.db")}`;
+  const open = await startTestNode({ store, env: { AVISO_OPERATORS: OPERATOR } });
+  try {
+    const registered = await new Api(open.url).post("/v1/auth/register", {
+      username: OPERATOR,
+      password: OPERATOR_PASSWORD,
+    });
+    expect(registered.status).toBe(201);
+  } finally {
+    await open.close();
+  }
+  return startTestNode({ store, env: { AVISO_REGISTRATION: "closed", AVISO_OPERATORS: OPERATOR } });
+}
 
 beforeAll(async () => {
   [node, closedNode, limitedNode] = await Promise.all([
     startTestNode({
       env: { AVISO_LOGIN_MAX_FAILURES: String(MAX_FAILURES), AVISO_OPERATORS: OPERATOR },
     }),
-    startTestNode({ env: { AVISO_REGISTRATION: "closed", AVISO_OPERATORS: OPERATOR } }),
+    startClosedNode(),
     startTestNode({ env: { AVISO_REGISTRATIONS_PER_ADDRESS_PER_HOUR: String(REGISTRATIONS_PER_HOUR) } }),
   ]);
 });
 afterAll(async () => {
   await Promise.all([node?.close(), closedNode?.close(), limitedNode?.close()]);
+  if (closedStoreDir !== undefined) await rm(closedStoreDir, { recursive: true, force: true });
 });
 
 async function login(url: string, username: string, password: string) {
@@ -82,6 +104,11 @@ describe("registration", () => {
       "REGISTRATION_CLOSED",
     );
     expect((await login(closedNode.url, username, "long enough")).status).toBe(401);
+    const operatorLogin = await login(closedNode.url, OPERATOR, OPERATOR_PASSWORD);
+    expect(operatorLogin.status).toBe(200);
+    const operator = anonymous.withToken(operatorLogin.body.token);
+    expect((await operator.post("/v1/users", { username, password: "long enough" })).status).toBe(201);
+    expect((await login(closedNode.url, username, "long enough")).status).toBe(200);
   });
 
   it("lets operators create users with POST /v1/users, and no one else", async () => {
