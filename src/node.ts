@@ -7,8 +7,10 @@ import { createLocalOwners } from "./app/local-owners.ts";
 import type { Owners } from "./app/owners.ts";
 import { deriveReceiptKey } from "./app/receipts.ts";
 import { createServices } from "./app/services.ts";
+import { UserDirectory } from "./app/user-directory.ts";
 import { createLoginLimiter } from "./auth/login-limiter.ts";
 import { createPasswordPool } from "./auth/password-pool.ts";
+import { createRegistrationLimiter } from "./auth/registration-limiter.ts";
 import { createTokenService } from "./auth/tokens.ts";
 import { ClusterRuntime } from "./cluster/cluster-runtime.ts";
 import { resolveNodeId } from "./cluster/node-id.ts";
@@ -44,6 +46,9 @@ const IDEMPOTENCY_PURGE_MS = 60_000;
 const PASSWORD_THREADS = 2;
 /** Definitions cached per node; changes made here invalidate at once (and are broadcast in a cluster). */
 const CATALOG_TTL_MS = 5_000;
+/** Users' token versions cached per node, like definitions: revocations invalidate at once and are broadcast (docs/security.md S9). */
+const USER_CACHE_TTL_MS = 5_000;
+const HOUR_MS = 3_600_000;
 
 /**
  * Builds and starts a node: store, engines, REST and WebSocket on one port —
@@ -86,6 +91,7 @@ export async function startNode(
   });
   const catalog = new Catalog(store, clock, CATALOG_TTL_MS);
   const access = new AccessWatch(catalog, clock, log, config.accessRecheckMs);
+  const userDirectory = new UserDirectory(store, clock, USER_CACHE_TTL_MS);
   const passwords = createPasswordPool(PASSWORD_THREADS);
   let cluster: ClusterRuntime | null = null;
   const host: EngineHost = new EngineHost({
@@ -103,7 +109,8 @@ export async function startNode(
     onFenced: (kind, name, epoch) => logEvents.fenced(log, { kind, name, epoch }),
     ...(clustered ? { mayOwn: (kind, name) => cluster?.mayOwn(kind, name) === true } : {}),
   });
-  if (clustered) cluster = new ClusterRuntime({ config, host, committer, catalog, clock, log });
+  if (clustered)
+    cluster = new ClusterRuntime({ config, host, committer, catalog, userDirectory, clock, log });
   const owners: Owners = cluster?.owners ?? createLocalOwners(host);
   const tokenSecret = await resolveTokenSecret(config);
   const ctx: AppContext = {
@@ -121,6 +128,12 @@ export async function startNode(
       windowMs: config.loginWindowMs,
       clock,
     }),
+    registrationLimiter: createRegistrationLimiter({
+      limit: config.registrationsPerAddressPerHour,
+      windowMs: HOUR_MS,
+      clock,
+    }),
+    userDirectory,
     metrics,
     log,
     locate: (kind, name) => {

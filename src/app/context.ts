@@ -1,5 +1,6 @@
 import type { LoginLimiter } from "../auth/login-limiter.ts";
 import type { PasswordHasher } from "../auth/password-pool.ts";
+import type { RegistrationLimiter } from "../auth/registration-limiter.ts";
 import type { TokenService } from "../auth/tokens.ts";
 import type { ResourceKind } from "../broker/types.ts";
 import type { Config } from "../config/schema.ts";
@@ -10,6 +11,7 @@ import type { Store } from "../store/store.ts";
 import type { AccessWatch } from "./access-watch.ts";
 import type { Catalog } from "./catalog.ts";
 import type { Owners } from "./owners.ts";
+import type { UserDirectory } from "./user-directory.ts";
 
 /** Everything the v1 operations need; built once per node by node.ts. */
 export interface AppContext {
@@ -25,6 +27,9 @@ export interface AppContext {
   receiptKey: Uint8Array;
   passwords: PasswordHasher;
   loginLimiter: LoginLimiter;
+  registrationLimiter: RegistrationLimiter;
+  /** Users' token versions and deletion, cached; revocations are announced through it. */
+  userDirectory: UserDirectory;
   metrics: Metrics;
   log: Logger;
   /** The node serving a queue or topic now (its owner; this node when standalone). A hint: ownership can move. */

@@ -17,7 +17,9 @@ export class GrantService {
       kind === "queue" ? await this.ctx.catalog.queue(name) : await this.ctx.catalog.topic(name);
     assertOwner(principal.username, resource, "grant access to");
     const user = await this.ctx.store.getUser(input.username);
-    if (user === undefined) throw new AvisoError("USER_NOT_FOUND", `No user is named "${input.username}".`);
+    // A deleted user keeps their row (the name stays taken) but can be granted nothing.
+    if (user === undefined || user.deletedAt !== undefined)
+      throw new AvisoError("USER_NOT_FOUND", `No user is named "${input.username}".`);
     const grant: Grant = {
       kind,
       resource: name,

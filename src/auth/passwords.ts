@@ -69,7 +69,10 @@ export function dummyPasswordHash(cost: number): string {
 /**
  * Check a login in constant-ish time: `storedHash` is undefined when the
  * user does not exist, and the password is then compared with the dummy
- * hash of `cost` so both failures take as long as each other.
+ * hash of `cost` so both failures take as long as each other. A password
+ * over 72 bytes never matches (registration refuses them, and bcrypt would
+ * otherwise accept anything sharing the stored password's first 72 bytes);
+ * it is checked against the dummy too, so it also takes as long.
  */
 export async function verifyLogin(
   password: string,
@@ -77,7 +80,7 @@ export async function verifyLogin(
   cost: number,
   hasher: PasswordHasher = inlineHasher,
 ): Promise<boolean> {
-  if (storedHash === undefined) {
+  if (storedHash === undefined || isPasswordTooLong(password)) {
     await hasher.compare(password, dummyPasswordHash(cost));
     return false;
   }

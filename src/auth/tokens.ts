@@ -7,6 +7,8 @@ import { type Clock, systemClock } from "../shared/clock.ts";
 export interface TokenClaims {
   readonly username: string;
   readonly expiresAt: number;
+  /** The user's token version at issue (`ver`); the token is revoked once the user's version moves on. */
+  readonly version: number;
 }
 
 export interface IssuedToken {
@@ -16,8 +18,8 @@ export interface IssuedToken {
 }
 
 export interface TokenService {
-  /** A signed token for `username`, valid for the configured TTL. */
-  issue(username: string): Promise<IssuedToken>;
+  /** A signed token for `username` at the user's token `version` (default 0), valid for the configured TTL. */
+  issue(username: string, version?: number): Promise<IssuedToken>;
   /** The token's claims; throws AvisoError TOKEN_EXPIRED or TOKEN_INVALID. */
   verify(token: string): Promise<TokenClaims>;
 }
@@ -36,7 +38,7 @@ const issuer = "aviso";
 const algorithm = "HS256";
 const minSecretBytes = 32;
 
-/** Login tokens: HS256 JWTs with `sub` = username, `iat`, `exp` and issuer "aviso". */
+/** Login tokens: HS256 JWTs with `sub` = username, `ver` = token version, `iat`, `exp` and issuer "aviso". */
 export function createTokenService(options: TokenServiceOptions): TokenService {
   const { secret, ttlMs, clock = systemClock, cacheEntries = 10_000 } = options;
   if (secret.byteLength < minSecretBytes)
@@ -55,11 +57,11 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
   // Insertion-ordered Map as an LRU: a hit is moved to the end, the first entry is the eldest.
   const cache = new Map<string, TokenClaims>();
 
-  async function issue(username: string): Promise<IssuedToken> {
+  async function issue(username: string, version = 0): Promise<IssuedToken> {
     const nowMs = clock.now();
     // JWT times are whole seconds; round expiry down so a token never outlives ttlMs.
     const expSeconds = Math.floor((nowMs + ttlMs) / 1000);
-    const token = await new SignJWT({})
+    const token = await new SignJWT({ [versionClaim]: version })
       .setProtectedHeader({ alg: algorithm, typ: "JWT" })
       .setSubject(username)
       .setIssuer(issuer)
@@ -98,13 +100,28 @@ export function createTokenService(options: TokenServiceOptions): TokenService {
       if (typeof payload.sub !== "string" || payload.sub === "" || typeof payload.exp !== "number") {
         throw new AvisoError("TOKEN_INVALID");
       }
-      return Object.freeze({ username: payload.sub, expiresAt: payload.exp * 1000 });
+      return Object.freeze({
+        username: payload.sub,
+        expiresAt: payload.exp * 1000,
+        version: tokenVersionOf(payload),
+      });
     } catch (error) {
       throw toAvisoError(error);
     }
   }
 
   return { issue, verify };
+}
+
+/** Claim carrying the user's token version (revocation, docs/security.md S9). */
+const versionClaim = "ver";
+
+/** A token without `ver` predates versioning and stands for version 0; anything but a whole number is not ours. */
+function tokenVersionOf(payload: Record<string, unknown>): number {
+  const version = versionClaim in payload ? payload[versionClaim] : 0;
+  if (typeof version !== "number" || !Number.isSafeInteger(version) || version < 0)
+    throw new AvisoError("TOKEN_INVALID");
+  return version;
 }
 
 /** Map by jose's error class, never by message text. */

@@ -60,6 +60,20 @@ export interface UserRecord {
   createdAt: number;
 }
 
+/** A user as stored: the record plus what revokes its tokens (docs/security.md S9). */
+export interface StoredUser extends UserRecord {
+  /** Bumped by "log out everywhere" and by deletion; a token is valid only at the version it carries. */
+  tokenVersion: number;
+  /** Epoch ms of deletion; the row stays so the name is never given to anyone else. */
+  deletedAt: number | undefined;
+}
+
+/** A queue or topic, by kind and name. */
+export interface ResourceRef {
+  kind: ResourceKind;
+  resource: string;
+}
+
 /** A queue message as stored and as held by the queue's owner. */
 export interface QueueMessage {
   /** Per-queue sequence number, assigned by the owner; the public id is its decimal string. */

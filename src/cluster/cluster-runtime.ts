@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import type { Catalog } from "../app/catalog.ts";
 import type { ClusterInfo } from "../app/cluster-info.ts";
 import type { EngineHost } from "../app/engine-host.ts";
+import type { UserDirectory } from "../app/user-directory.ts";
 import type { ResourceKind } from "../broker/types.ts";
 import type { Config } from "../config/schema.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
@@ -24,6 +25,7 @@ export interface ClusterRuntimeDeps {
   host: EngineHost;
   committer: GroupCommitter;
   catalog: Catalog;
+  userDirectory: UserDirectory;
   clock: Clock;
   log: Logger;
 }
@@ -65,6 +67,7 @@ export class ClusterRuntime {
       routeTimeoutMs: acquireTimeoutMs + 5000,
     });
     deps.catalog.onChanged((kind, name) => this.owners.broadcast({ type: "changed", kind, name }));
+    deps.userDirectory.onRevokedHere((username) => this.owners.broadcast({ type: "userRevoked", username }));
   }
 
   /** Engines may load a resource only while this node holds its lease. */
@@ -159,6 +162,9 @@ export class ClusterRuntime {
     switch (event.type) {
       case "changed":
         this.deps.catalog.forget(event.kind, event.name);
+        return;
+      case "userRevoked":
+        this.deps.userDirectory.forget(event.username);
         return;
       case "release":
         this.deps.host.release(event.kind, event.name, event.reason);

@@ -78,6 +78,15 @@ export const configSchema = Type.Object(
       "Failed logins per username or per address within loginWindowMs before logins are refused.",
     ),
     loginWindowMs: int(60_000, "Window in milliseconds over which failed logins are counted."),
+    registration: Type.Union([Type.Literal("open"), Type.Literal("closed")], {
+      default: "open",
+      description:
+        "`open`: anyone may register; `closed`: POST /v1/auth/register answers 403 and only operators create users (POST /v1/users).",
+    }),
+    registrationsPerAddressPerHour: int(
+      30,
+      "Registrations one client address may attempt per hour (sliding window) before 429 REGISTRATION_RATE_LIMITED.",
+    ),
     operators: Type.String({
       default: "",
       pattern: "^([A-Za-z0-9][A-Za-z0-9._-]*(,[A-Za-z0-9][A-Za-z0-9._-]*)*)?$",

@@ -103,6 +103,11 @@ export const reasons = {
     code: Code.Unauthenticated,
     summary: "Unknown user or wrong password (deliberately the same answer for both).",
   },
+  TOKEN_REVOKED: {
+    code: Code.Unauthenticated,
+    summary:
+      "The token was revoked (log out everywhere, or the user was deleted); live WebSockets close with 4003.",
+  },
   AUTH_TIMEOUT: {
     code: Code.Unauthenticated,
     summary: "A WebSocket did not authenticate in time (closed with 4001).",
@@ -125,6 +130,14 @@ export const reasons = {
     code: Code.PermissionDenied,
     summary:
       "Access you relied on was withdrawn (a grant revoked or narrowed): the subscription, wait or binding ended.",
+  },
+  OPERATOR_REQUIRED: {
+    code: Code.PermissionDenied,
+    summary: "Only an operator (the `operators` setting) may do this.",
+  },
+  REGISTRATION_CLOSED: {
+    code: Code.PermissionDenied,
+    summary: "Registration is closed on this node (`registration=closed`); an operator creates users.",
   },
   // existence
   ROUTE_NOT_FOUND: { code: Code.NotFound, summary: "No such route." },
@@ -151,6 +164,10 @@ export const reasons = {
   LOGIN_RATE_LIMITED: {
     code: Code.ResourceExhausted,
     summary: "Too many failed logins for this user or address; wait and retry.",
+  },
+  REGISTRATION_RATE_LIMITED: {
+    code: Code.ResourceExhausted,
+    summary: "Too many registrations from this address within the hour; wait and retry.",
   },
   TOO_MANY_SUBSCRIPTIONS: {
     code: Code.ResourceExhausted,

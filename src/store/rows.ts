@@ -6,9 +6,9 @@ import type {
   QueueDefinition,
   QueueMessage,
   ResourceKind,
+  StoredUser,
   TopicDefinition,
   TopicMessage,
-  UserRecord,
 } from "../broker/types.ts";
 
 /*
@@ -22,7 +22,11 @@ export interface UserRow {
   username: string;
   password_hash: string;
   created_at: number;
+  token_version: number;
+  deleted_at: number | null;
 }
+
+export const userColumns = "username, password_hash, created_at, token_version, deleted_at";
 
 export interface QueueRow {
   name: string;
@@ -97,8 +101,14 @@ export const queueMessageColumns =
 export const topicMessageColumns = "msg_offset, routing_key, payload, headers, published_at";
 export const bindingColumns = "topic, queue, pattern, next_offset, created_by, created_at";
 
-export function toUser(row: UserRow): UserRecord {
-  return { username: row.username, passwordHash: row.password_hash, createdAt: row.created_at };
+export function toUser(row: UserRow): StoredUser {
+  return {
+    username: row.username,
+    passwordHash: row.password_hash,
+    createdAt: row.created_at,
+    tokenVersion: row.token_version,
+    deletedAt: row.deleted_at ?? undefined,
+  };
 }
 
 export function toQueue(row: QueueRow): QueueDefinition {

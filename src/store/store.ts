@@ -5,6 +5,8 @@ import type {
   QueueDefinition,
   QueueMessage,
   ResourceKind,
+  ResourceRef,
+  StoredUser,
   TopicDefinition,
   TopicMessage,
   UserRecord,
@@ -76,9 +78,19 @@ export interface Store {
   close(): Promise<void>;
 
   // users
-  /** Throws USERNAME_TAKEN. */
+  /** Throws USERNAME_TAKEN (also for the name of a deleted user: names are never reused). */
   createUser(user: UserRecord): Promise<void>;
-  getUser(username: string): Promise<UserRecord | undefined>;
+  /** The user, deleted ones included (`deletedAt` set). */
+  getUser(username: string): Promise<StoredUser | undefined>;
+  /** Bumps a live user's token version (revoking every earlier token); the new version, or undefined if no live user has the name. */
+  revokeTokens(username: string): Promise<number | undefined>;
+  /**
+   * Soft-deletes a live user in one transaction: sets deletedAt, bumps the
+   * token version and removes every grant the user holds. Resources the user
+   * created stay. Answers the resources whose grants were removed, or
+   * undefined if no live user has the name.
+   */
+  deleteUser(username: string, deletedAt: number): Promise<ResourceRef[] | undefined>;
 
   // queues
   /** Throws QUEUE_EXISTS. Creates with nextSeq 1 and an epoch above any earlier queue of that name (a stale owner of a deleted queue stays fenced). */

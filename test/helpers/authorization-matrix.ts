@@ -32,6 +32,8 @@ interface Sample {
   body?: unknown;
   /** Refusals that are not about access and that an allowed caller may meet (a receipt that is not theirs). */
   allowedRefusals?: readonly string[];
+  /** The call, when allowed, spends the caller (deletes it or revokes its tokens): a signed-in caller uses a fresh user of its own instead. */
+  spendsCaller?: true;
 }
 
 const password = "correct horse battery";
@@ -45,6 +47,11 @@ const restSamples: Record<string, (f: Fixture, creator: string) => Sample> = {
   }),
   login: (_f, creator) => ({ method: "post", path: "/v1/auth/login", body: { username: creator, password } }),
   me: () => ({ method: "get", path: "/v1/me" }),
+  deleteMe: () => ({ method: "delete", path: "/v1/me", spendsCaller: true }),
+  logoutAll: () => ({ method: "post", path: "/v1/me/logout-all", spendsCaller: true }),
+  createUser: () => ({ method: "post", path: "/v1/users", body: { username: uniqueName("made"), password } }),
+  logoutUser: () => ({ method: "post", path: `/v1/users/${uniqueName("nobody")}/logout-all` }),
+  deleteUser: () => ({ method: "delete", path: `/v1/users/${uniqueName("nobody")}` }),
   health: () => ({ method: "get", path: "/healthz" }),
   ready: () => ({ method: "get", path: "/readyz" }),
   metrics: () => ({ method: "get", path: "/metrics" }),
@@ -130,6 +137,8 @@ export type Caller =
   | { kind: "anonymous" }
   | { kind: "forged" }
   | { kind: "expired" }
+  /** A token of a user who deleted themselves since (docs/security.md S9). */
+  | { kind: "deleted" }
   | { kind: "creator" }
   | { kind: "user"; grants: readonly ("publish" | "consume")[]; revoked?: boolean };
 
@@ -137,6 +146,7 @@ export const callers: readonly { name: string; caller: Caller }[] = [
   { name: "anonymous", caller: { kind: "anonymous" } },
   { name: "forged token", caller: { kind: "forged" } },
   { name: "expired token", caller: { kind: "expired" } },
+  { name: "deleted user", caller: { kind: "deleted" } },
   { name: "user without grant", caller: { kind: "user", grants: [] } },
   { name: "user whose grant was revoked", caller: { kind: "user", grants: [], revoked: true } },
   { name: "publish grantee", caller: { kind: "user", grants: ["publish"] } },
@@ -150,8 +160,7 @@ export function expectedAnswer(
   caller: Caller,
 ): "allowed" | "unauthenticated" | "forbidden" | "hidden" {
   if (access.who === "anyone") return "allowed";
-  if (caller.kind === "anonymous" || caller.kind === "forged" || caller.kind === "expired")
-    return "unauthenticated";
+  if (isUnauthenticated(caller)) return "unauthenticated";
   if (access.who === "user") return "allowed";
   if (access.who === "operator") return "forbidden";
   if (caller.kind === "creator") return "allowed";
@@ -163,8 +172,15 @@ export function expectedAnswer(
   return sees ? "forbidden" : "hidden";
 }
 
-const unauthenticatedReasons = ["AUTH_REQUIRED", "TOKEN_INVALID", "TOKEN_EXPIRED"];
-const forbiddenReasons = ["ACCESS_DENIED", "NOT_RESOURCE_OWNER"];
+/** Callers whose token proves nothing: none, forged, expired or revoked. */
+function isUnauthenticated(
+  caller: Caller,
+): caller is Extract<Caller, { kind: "anonymous" | "forged" | "expired" | "deleted" }> {
+  return ["anonymous", "forged", "expired", "deleted"].includes(caller.kind);
+}
+
+const unauthenticatedReasons = ["AUTH_REQUIRED", "TOKEN_INVALID", "TOKEN_EXPIRED", "TOKEN_REVOKED"];
+const forbiddenReasons = ["ACCESS_DENIED", "NOT_RESOURCE_OWNER", "OPERATOR_REQUIRED"];
 const hiddenReasons = ["ACCESS_DENIED", "NOT_RESOURCE_OWNER", "QUEUE_NOT_FOUND", "TOPIC_NOT_FOUND"];
 
 /** Checks one answer against the expectation; returns whether the call was refused. */
@@ -198,6 +214,7 @@ export class MatrixWorld {
     readonly creator: { username: string; api: Api },
     private readonly users: Map<string, { username: string; token: string }>,
     private readonly tokenSecret: string,
+    private readonly deletedToken: string,
   ) {}
 
   static async create(urls: readonly string[], tokenSecret: string): Promise<MatrixWorld> {
@@ -209,7 +226,20 @@ export class MatrixWorld {
       const user = await newUser(urls[index % urls.length] as string, "u");
       users.set(name, { username: user.username, token: user.api.token as string });
     }
-    return new MatrixWorld(urls, { username: creator.username, api: creator.api }, users, tokenSecret);
+    const deleted = await newUser(first, "gone");
+    await ok(deleted.api.delete("/v1/me"));
+    return new MatrixWorld(
+      urls,
+      { username: creator.username, api: creator.api },
+      users,
+      tokenSecret,
+      deleted.api.token as string,
+    );
+  }
+
+  /** A fresh user's token on the caller's node, for calls that spend their caller. */
+  async spareToken(index: number): Promise<string> {
+    return (await newUser(this.urlFor(index), "spare")).api.token as string;
   }
 
   /** Fresh private resources, granted as each caller says, a leased message and a binding. */
@@ -261,6 +291,8 @@ export class MatrixWorld {
         return "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJtYWxsb3J5In0.bm90LWEtc2lnbmF0dXJl";
       case "expired":
         return this.expiredToken;
+      case "deleted":
+        return this.deletedToken;
       case "creator":
         return this.creator.api.token as string;
       case "user":
@@ -324,7 +356,9 @@ export async function runRestMatrix(world: MatrixWorld): Promise<number> {
     const fixture = await world.fixture();
     for (const [index, { name, caller }] of callers.entries()) {
       const request = sample(fixture, world.creator.username);
-      const api = new Api(world.urlFor(index), world.tokenOf(name, caller));
+      const spent = request.spendsCaller === true && (caller.kind === "user" || caller.kind === "creator");
+      const token = spent ? await world.spareToken(index) : world.tokenOf(name, caller);
+      const api = new Api(world.urlFor(index), token);
       const before = await world.snapshot(fixture);
       const answer = await api.request(request.method.toUpperCase(), request.path, request.body);
       const context = `${route.method.toUpperCase()} ${route.path} as ${name}`;
@@ -388,8 +422,7 @@ export async function runWsMatrix(world: MatrixWorld): Promise<number> {
           const context = `ws ${op}${target === undefined ? "" : ` ${target}`} as ${name}`;
           let expected = expectedAnswer(access, caller);
           // The auth op itself answers for the token it carries.
-          if (op === "auth" && ["anonymous", "forged", "expired"].includes(caller.kind))
-            expected = "unauthenticated";
+          if (op === "auth" && isUnauthenticated(caller)) expected = "unauthenticated";
           const reason = reply.op === "error" ? (reply.reason as string) : undefined;
           const refused = checkAnswer(
             expected,

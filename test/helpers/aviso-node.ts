@@ -14,6 +14,8 @@ function baseEnv(dataDir: string, store: string): Record<string, string> {
     AVISO_STORE: store,
     AVISO_BCRYPT_COST: "4",
     AVISO_LOG_LEVEL: "silent",
+    // Tests register many users from one loopback address.
+    AVISO_REGISTRATIONS_PER_ADDRESS_PER_HOUR: "100000",
   };
 }
 

@@ -3,6 +3,7 @@ import type { Store } from "../../src/store/store.ts";
 import { describeCommitConformance } from "./conformance-commit.ts";
 import { describeDurabilityConformance } from "./conformance-durability.ts";
 import { describeResourceConformance } from "./conformance-resources.ts";
+import { describeUserConformance } from "./conformance-users.ts";
 import { baseTime, queueDefinition, queueMessages, uniqueName } from "./fixtures.ts";
 
 /**
@@ -37,7 +38,7 @@ export function describeStoreConformance(label: string, open: () => Promise<Stor
           createdAt: baseTime,
         };
         await current().createUser(user);
-        expect(await current().getUser(user.username)).toEqual(user);
+        expect(await current().getUser(user.username)).toEqual({ ...user, tokenVersion: 0 });
       });
 
       it("refuses a second user with the same name with USERNAME_TAKEN", async () => {
@@ -66,6 +67,7 @@ export function describeStoreConformance(label: string, open: () => Promise<Stor
     });
 
     describeResourceConformance(current);
+    describeUserConformance(current);
     describeCommitConformance(current);
     describeDurabilityConformance(current);
 

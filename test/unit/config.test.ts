@@ -63,6 +63,8 @@ describe("config schema", () => {
         "minPasswordLength",
         "loginMaxFailures",
         "loginWindowMs",
+        "registration",
+        "registrationsPerAddressPerHour",
         "operators",
         "maxPayloadBytes",
         "maxBodyBytes",

@@ -123,4 +123,31 @@ describe("createLoginLimiter", () => {
       expect.objectContaining({ reason: "LOGIN_RATE_LIMITED" }),
     );
   });
+
+  it("counts attempts in flight: parallel guesses get no more slots than serial ones", () => {
+    const clock = new ManualClock();
+    const limiter = createLoginLimiter({ maxFailures: 3, windowMs, clock });
+    const attempts = [
+      limiter.begin("alice", "ip"),
+      limiter.begin("alice", "ip"),
+      limiter.begin("alice", "ip"),
+    ];
+    expect(limitedError(() => limiter.begin("alice", "ip"))?.details).toEqual({ retryAfterMs: windowMs });
+    for (const attempt of attempts) attempt.failed();
+    expect(limitedError(() => limiter.begin("alice", "other-ip"))?.reason).toBe("LOGIN_RATE_LIMITED");
+  });
+
+  it("frees a slot when an attempt succeeds or is abandoned, counting nothing", () => {
+    const clock = new ManualClock();
+    const limiter = createLoginLimiter({ maxFailures: 2, windowMs, clock });
+    const first = limiter.begin("alice", "ip");
+    limiter.begin("alice", "ip").abandoned();
+    first.failed();
+    first.failed(); // settling twice counts once
+    const second = limiter.begin("alice", "ip");
+    expect(limitedError(() => limiter.begin("alice", "ip"))?.reason).toBe("LOGIN_RATE_LIMITED");
+    second.succeeded();
+    expect(() => limiter.begin("alice", "ip").abandoned()).not.toThrow();
+    expect(limiter.trackedEntries()).toBe(1); // only the address's failure remains
+  });
 });

@@ -33,6 +33,23 @@ describe("passwords", () => {
     expect(await verifyLogin("pw-of-alice", undefined, cost)).toBe(false);
   });
 
+  it("verifyLogin refuses a password over 72 bytes even when its first 72 bytes match, comparing it with the dummy", async () => {
+    const stored = "s".repeat(72);
+    const hash = await hashPassword(stored, cost);
+    expect(await verifyLogin(stored, hash, cost)).toBe(true);
+    const compared: string[] = [];
+    const recording = {
+      hash: (password: string, rounds: number) => bcrypt.hash(password, rounds),
+      compare: (password: string, against: string) => {
+        compared.push(against);
+        return bcrypt.compare(password, against);
+      },
+      close: async () => {},
+    };
+    expect(await verifyLogin(`${stored}!`, hash, cost, recording)).toBe(false);
+    expect(compared).toEqual([dummyPasswordHash(cost)]);
+  });
+
   it("has a well-formed dummy hash for every allowed cost, matching that cost", () => {
     for (let dummyCost = 4; dummyCost <= 15; dummyCost++) {
       const hash = dummyPasswordHash(dummyCost);

@@ -24,7 +24,28 @@ describe("createTokenService", () => {
     const tokens = createTokenService({ secret, ttlMs, clock });
     const issued = await tokens.issue("alice");
     expect(issued.expiresAt).toBe(1_700_000_060_000);
-    expect(await tokens.verify(issued.token)).toEqual({ username: "alice", expiresAt: issued.expiresAt });
+    expect(await tokens.verify(issued.token)).toEqual({
+      username: "alice",
+      expiresAt: issued.expiresAt,
+      version: 0,
+    });
+  });
+
+  it("carries the user's token version in `ver`; a token without it stands for version 0", async () => {
+    const tokens = createTokenService({ secret, ttlMs });
+    expect((await tokens.verify((await tokens.issue("alice", 7)).token)).version).toBe(7);
+    const aliceToken = (claims: Record<string, unknown>) =>
+      new SignJWT(claims)
+        .setProtectedHeader({ alg: "HS256" })
+        .setSubject("alice")
+        .setIssuer("aviso")
+        .setIssuedAt()
+        .setExpirationTime("1h")
+        .sign(secret);
+    expect((await tokens.verify(await aliceToken({}))).version).toBe(0);
+    for (const ver of [-1, 1.5, "2", null]) {
+      expect(await reasonOf(tokens.verify(await aliceToken({ ver })))).toBe("TOKEN_INVALID");
+    }
   });
 
   it("puts sub, iat, exp and issuer aviso in an HS256 token", async () => {
@@ -35,7 +56,7 @@ describe("createTokenService", () => {
       .slice(0, 2)
       .map((part) => JSON.parse(Buffer.from(part, "base64url").toString()));
     expect(header).toMatchObject({ alg: "HS256", typ: "JWT" });
-    expect(payload).toEqual({ sub: "bob", iss: "aviso", iat: 1_700_000_000, exp: 1_700_000_060 });
+    expect(payload).toEqual({ sub: "bob", ver: 0, iss: "aviso", iat: 1_700_000_000, exp: 1_700_000_060 });
   });
 
   it("rejects an expired token with TOKEN_EXPIRED, cached or not", async () => {

@@ -15,6 +15,7 @@ const HINTS: Record<string, string> = {
   NOT_LOGGED_IN: "Log in first: aviso login <username>",
   TOKEN_EXPIRED: "Your login expired: aviso login <username>",
   TOKEN_INVALID: "Your saved token is not valid here: aviso login <username>",
+  TOKEN_REVOKED: "Your login was revoked (logged out everywhere): aviso login <username>",
   BAD_CREDENTIALS: "Check the username and password (aviso register <username> creates an account).",
   NETWORK_ERROR: "Is the node running? Choose servers with --server <url> or log in again with --server.",
   NOT_RESOURCE_OWNER: "Only the user who created it may do this.",

@@ -210,4 +210,31 @@ describe("tokens", () => {
       await shortLived.close();
     }
   });
+
+  it("report a revoked token (4003) apart from a broken connection, and stop when no new token can be had", async () => {
+    const { username, password } = await userClient(node().url);
+    const login = await fetch(`${node().url}/v1/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username, password }),
+    });
+    const { token } = (await login.json()) as { token: string };
+    const client = trackedClient({ urls: [node().url], token });
+    const statuses: ConnectionStatus[] = [];
+    client.on("status", (status) => void statuses.push(status));
+    await client.connect();
+    const loggedOut = await fetch(`${node().url}/v1/me/logout-all`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(loggedOut.status).toBe(204);
+    await eventually(() =>
+      expect(statuses).toContainEqual(
+        expect.objectContaining({ state: "disconnected", reason: "token-revoked", code: 4003 }),
+      ),
+    );
+    await eventually(() =>
+      expect(client.connectionStatus).toMatchObject({ state: "closed", reason: "auth-failed" }),
+    );
+  });
 });

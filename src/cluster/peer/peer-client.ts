@@ -167,6 +167,10 @@ function notifyRequest(event: PeerEvent) {
       return create(NotifyRequestSchema, {
         event: { case: "changed", value: { kind: kindToWire(event.kind), name: event.name } },
       });
+    case "userRevoked":
+      return create(NotifyRequestSchema, {
+        event: { case: "userRevoked", value: { username: event.username } },
+      });
     case "bindingCreated":
       return create(NotifyRequestSchema, {
         event: { case: "bindingCreated", value: { topic: event.topic, queue: event.queue } },

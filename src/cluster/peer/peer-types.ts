@@ -6,6 +6,8 @@ import type { AvisoError } from "../../errors/aviso-error.ts";
 export type PeerEvent =
   /** A definition changed or was deleted: drop cached copies. */
   | { type: "changed"; kind: ResourceKind; name: string }
+  /** A user's tokens were revoked: drop the cached token version, close revoked sockets. */
+  | { type: "userRevoked"; username: string }
   | { type: "bindingCreated"; topic: string; queue: string }
   | { type: "bindingRemoved"; topic: string; queue: string }
   /** Stop serving a resource here (deleted, or ownership handed over). */

@@ -159,6 +159,8 @@ function peerEventFromWire(request: RequestOf<"notify">): PeerEvent {
       if (kind === undefined) break;
       return { type: "changed", kind, name: event.value.name };
     }
+    case "userRevoked":
+      return { type: "userRevoked", username: event.value.username };
     case "bindingCreated":
       return { type: "bindingCreated", topic: event.value.topic, queue: event.value.queue };
     case "bindingRemoved":

@@ -5,6 +5,9 @@ import type { AccessSpec } from "../access-spec.ts";
 
 export type HttpMethod = "get" | "post" | "delete";
 
+/** What any route with `auth: true` may answer before its handler runs. */
+export const AUTH_ERRORS = ["AUTH_REQUIRED", "TOKEN_INVALID", "TOKEN_EXPIRED", "TOKEN_REVOKED"] as const;
+
 /** What a handler answers: a JSON value, JSON text built by hand (hot paths), or other content. */
 export type Reply =
   | { status: number; body?: unknown; headers?: Record<string, string> }

@@ -29,6 +29,8 @@ export interface SessionDeps {
   clock: Clock;
   log: Logger;
   metrics: Metrics;
+  /** Told when a session authenticates (or refreshes), so the edge can index sessions by user. */
+  onAuthenticated?(session: WsSession): void;
 }
 
 /** One subscription of a socket; the session only needs to end it. */
@@ -50,6 +52,8 @@ type State = "awaiting-auth" | "open" | "closed";
 export class WsSession {
   private state: State = "awaiting-auth";
   private principalValue: Principal | null = null;
+  /** The token that proved the principal, checked again when the user's tokens are revoked. */
+  private tokenValue: string | null = null;
   private authTimer: Timer | null = null;
   private expiryTimer: Timer | null = null;
   private readonly subscriptions = new Map<string, SessionSubscription>();
@@ -69,6 +73,10 @@ export class WsSession {
     return this.principalValue;
   }
 
+  get token(): string | null {
+    return this.tokenValue;
+  }
+
   get isOpen(): boolean {
     return this.state !== "closed";
   }
@@ -78,10 +86,10 @@ export class WsSession {
     return false;
   }
 
-  /** Called once the socket is open; `principal` is set when the upgrade carried a valid token. */
-  opened(principal: Principal | null): void {
-    if (principal !== null) {
-      this.authenticated(principal);
+  /** Called once the socket is open; `principal` and `token` are set when the upgrade carried a valid token. */
+  opened(principal: Principal | null, token: string | null): void {
+    if (principal !== null && token !== null) {
+      this.authenticated(principal, token);
       return;
     }
     this.authTimer = this.deps.clock.setTimer(this.deps.config.wsAuthTimeoutMs, () => {
@@ -92,13 +100,15 @@ export class WsSession {
   }
 
   /** A first auth or a refresh with a new token for the same user. */
-  authenticated(principal: Principal): void {
+  authenticated(principal: Principal, token: string): void {
     if (this.state === "closed") return;
     const current = this.principalValue;
     if (current !== null && current.username !== principal.username) {
       throw new AvisoError("TOKEN_INVALID", "The new token belongs to another user; open a new connection.");
     }
     this.principalValue = principal;
+    this.tokenValue = token;
+    this.deps.onAuthenticated?.(this);
     this.state = "open";
     this.authTimer?.cancel();
     this.authTimer = null;

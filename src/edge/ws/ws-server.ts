@@ -1,6 +1,8 @@
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type WebSocket } from "uWebSockets.js";
 import type { Principal } from "../../app/context.ts";
+import type { Services } from "../../app/services.ts";
 import { AvisoError } from "../../errors/aviso-error.ts";
+import { WsClose } from "../../errors/ws-close.ts";
 import { logEvents } from "../../log/events.ts";
 import type { Clock } from "../../shared/clock.ts";
 import { errorReply, writeReply } from "../http/respond.ts";
@@ -9,6 +11,8 @@ import { type SessionDeps, type SocketPort, WsSession } from "./session.ts";
 
 interface SocketData {
   principal: Principal | null;
+  /** The upgrade's bearer token, when it carried one. */
+  token: string | null;
   ip: string;
   session: WsSession | null;
   closed: boolean;
@@ -31,6 +35,8 @@ export function mountWebSocket(
 ): WebSocketEndpoint {
   const sessions = new Set<WsSession>();
   const { config, log, metrics } = deps;
+  const revocations = trackRevocations(deps.services.users);
+  const sessionDeps: SessionDeps = { ...deps, onAuthenticated: (session) => revocations.add(session) };
 
   app.ws<SocketData>("/v1/ws", {
     maxPayloadLength: config.maxFrameBytes,
@@ -43,11 +49,11 @@ export function mountWebSocket(
     upgrade: (res, req, context) => upgrade(res, req, context),
     open: (ws) => {
       const data = ws.getUserData();
-      const session = new WsSession(socketPort(ws), deps);
+      const session = new WsSession(socketPort(ws), sessionDeps);
       data.session = session;
       sessions.add(session);
       metrics.wsConnections.inc();
-      session.opened(data.principal);
+      session.opened(data.principal, data.token);
     },
     message: (ws, message, isBinary) => {
       const session = ws.getUserData().session;
@@ -64,6 +70,7 @@ export function mountWebSocket(
       data.closed = true;
       if (data.session !== null) {
         sessions.delete(data.session);
+        revocations.remove(data.session);
         metrics.wsConnections.dec();
         data.session.closedByTransport();
       }
@@ -100,7 +107,7 @@ export function mountWebSocket(
       refuse(problem);
       return;
     }
-    const accept = (principal: Principal | null) => {
+    const accept = (principal: Principal | null, token: string | null) => {
       if (aborted) return;
       // Checked again: while the token was verified, other upgrades may have filled the node.
       const lateProblem = upgradeProblem(query);
@@ -110,7 +117,7 @@ export function mountWebSocket(
       }
       res.cork(() => {
         res.upgrade<SocketData>(
-          { principal, ip, session: null, closed: false },
+          { principal, token, ip, session: null, closed: false },
           key,
           protocol,
           extensions,
@@ -119,7 +126,7 @@ export function mountWebSocket(
       });
     };
     if (authorization === "") {
-      accept(null);
+      accept(null, null);
       return;
     }
     const match = /^Bearer\s+(\S+)$/i.exec(authorization);
@@ -127,9 +134,11 @@ export function mountWebSocket(
       refuse(new AvisoError("AUTH_REQUIRED", "Authorization must be `Bearer <token>`."));
       return;
     }
-    deps.services.users
-      .authenticate(match[1] as string)
-      .then(accept, (error: unknown) => refuse(AvisoError.from(error)));
+    const token = match[1] as string;
+    deps.services.users.authenticate(token).then(
+      (principal) => accept(principal, token),
+      (error: unknown) => refuse(AvisoError.from(error)),
+    );
   }
 
   const sweep = setInterval(() => {
@@ -152,7 +161,47 @@ export function mountWebSocket(
     },
     stop() {
       clearInterval(sweep);
+      revocations.stop();
     },
+  };
+}
+
+/**
+ * Sessions by user, so a revocation ("userRevoked", made here or learnt from
+ * a peer) reaches that user's sessions at once: each one's token is checked
+ * again and a revoked one closes with 4003 TOKEN_REVOKED (docs/security.md S9).
+ */
+function trackRevocations(users: Services["users"]) {
+  const byUser = new Map<string, Set<WsSession>>();
+  const stop = users.onUserRevoked((username) => {
+    for (const session of [...(byUser.get(username) ?? [])]) {
+      const token = session.token;
+      if (token === null) continue;
+      users.authenticate(token).catch((error: unknown) => {
+        const failure = AvisoError.from(error);
+        if (failure.reason === "TOKEN_REVOKED") session.closeWith(failure, WsClose.TokenRevoked);
+      });
+    }
+  });
+  return {
+    add(session: WsSession): void {
+      const username = session.principal?.username;
+      if (username === undefined) return;
+      let userSessions = byUser.get(username);
+      if (userSessions === undefined) {
+        userSessions = new Set();
+        byUser.set(username, userSessions);
+      }
+      userSessions.add(session);
+    },
+    remove(session: WsSession): void {
+      const username = session.principal?.username;
+      if (username === undefined) return;
+      const userSessions = byUser.get(username);
+      userSessions?.delete(session);
+      if (userSessions?.size === 0) byUser.delete(username);
+    },
+    stop,
   };
 }
 

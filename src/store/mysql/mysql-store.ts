@@ -1,4 +1,4 @@
-import type { PoolConnection, RowDataPacket } from "mysql2/promise";
+import type { PoolConnection, ResultSetHeader, RowDataPacket } from "mysql2/promise";
 import type {
   Binding,
   Grant,
@@ -6,6 +6,8 @@ import type {
   QueueDefinition,
   QueueMessage,
   ResourceKind,
+  ResourceRef,
+  StoredUser,
   TopicDefinition,
   TopicMessage,
   UserRecord,
@@ -36,6 +38,7 @@ import {
   toTopicMessage,
   toUser,
   type UserRow,
+  userColumns,
 } from "../rows.ts";
 import type { QueueHead, Store, TopicHead, WriteOp, WriteOutcome } from "../store.ts";
 import { createMysqlPool, MysqlClient } from "./mysql-client.ts";
@@ -103,13 +106,45 @@ class MysqlStore implements Store {
     );
   }
 
-  async getUser(username: string): Promise<UserRecord | undefined> {
+  async getUser(username: string): Promise<StoredUser | undefined> {
     const rows = await this.#db.select<UserRow>(
       "getUser",
-      "SELECT username, password_hash, created_at FROM users WHERE username = ?",
+      `SELECT ${userColumns} FROM users WHERE username = ?`,
       [username],
     );
     return rows[0] === undefined ? undefined : toUser(rows[0]);
+  }
+
+  async revokeTokens(username: string): Promise<number | undefined> {
+    // LAST_INSERT_ID(expr) hands the new version back in the OK packet, as in claim().
+    const result = await this.#db.write(
+      "revokeTokens",
+      "UPDATE users SET token_version = LAST_INSERT_ID(token_version + 1) WHERE username = ? AND deleted_at IS NULL",
+      [username],
+    );
+    return result.affectedRows === 0 ? undefined : Number(result.insertId);
+  }
+
+  async deleteUser(username: string, deletedAt: number): Promise<ResourceRef[] | undefined> {
+    return this.#db.transaction("deleteUser", async (connection) => {
+      await connection.query("START TRANSACTION");
+      const [updated] = await connection.query<ResultSetHeader>(
+        "UPDATE users SET deleted_at = ?, token_version = token_version + 1 " +
+          "WHERE username = ? AND deleted_at IS NULL",
+        [deletedAt, username],
+      );
+      if (updated.affectedRows === 0) {
+        await connection.query("ROLLBACK");
+        return undefined;
+      }
+      const [grants] = await connection.query<RowDataPacket[]>(
+        "SELECT kind, resource FROM grants WHERE username = ? ORDER BY kind, resource FOR UPDATE",
+        [username],
+      );
+      await connection.query("DELETE FROM grants WHERE username = ?", [username]);
+      await connection.query("COMMIT");
+      return grants.map((row) => ({ kind: row.kind as ResourceKind, resource: row.resource as string }));
+    });
   }
 
   async createQueue(definition: QueueDefinition): Promise<void> {

@@ -8,6 +8,8 @@ import type {
   QueueDefinition,
   QueueMessage,
   ResourceKind,
+  ResourceRef,
+  StoredUser,
   TopicDefinition,
   TopicMessage,
   UserRecord,
@@ -40,6 +42,7 @@ import {
   toTopicMessage,
   toUser,
   type UserRow,
+  userColumns,
 } from "../rows.ts";
 import type { QueueHead, Store, TopicHead, WriteOp, WriteOutcome } from "../store.ts";
 import { createSqliteCommit } from "./sqlite-commit.ts";
@@ -146,13 +149,43 @@ class SqliteStore implements Store {
     );
   }
 
-  getUser(username: string): Promise<UserRecord | undefined> {
+  getUser(username: string): Promise<StoredUser | undefined> {
     return this.#run("getUser", () => {
-      const row = this.#prepare<[string], UserRow>(
-        "SELECT username, password_hash, created_at FROM users WHERE username = ?",
-      ).get(username);
+      const row = this.#prepare<[string], UserRow>(`SELECT ${userColumns} FROM users WHERE username = ?`).get(
+        username,
+      );
       return row === undefined ? undefined : toUser(row);
     });
+  }
+
+  revokeTokens(username: string): Promise<number | undefined> {
+    return this.#run("revokeTokens", () =>
+      this.#prepare<[string], number>(
+        "UPDATE users SET token_version = token_version + 1 WHERE username = ? AND deleted_at IS NULL " +
+          "RETURNING token_version",
+      )
+        .pluck()
+        .get(username),
+    );
+  }
+
+  deleteUser(username: string, deletedAt: number): Promise<ResourceRef[] | undefined> {
+    return this.#run("deleteUser", () =>
+      this.#db
+        .transaction((): ResourceRef[] | undefined => {
+          const deleted = this.#prepare(
+            "UPDATE users SET deleted_at = ?, token_version = token_version + 1 " +
+              "WHERE username = ? AND deleted_at IS NULL",
+          ).run(deletedAt, username);
+          if (deleted.changes === 0) return undefined;
+          const grants = this.#prepare<[string], ResourceRef>(
+            "SELECT kind, resource FROM grants WHERE username = ? ORDER BY kind, resource",
+          ).all(username);
+          this.#prepare("DELETE FROM grants WHERE username = ?").run(username);
+          return grants;
+        })
+        .immediate(),
+    );
   }
 
   createQueue(definition: QueueDefinition): Promise<void> {

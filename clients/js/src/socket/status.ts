@@ -8,6 +8,8 @@ export type DisconnectReason =
   | "server-closed"
   /** The token expired (4002); the client reconnects with a fresh one. */
   | "token-expired"
+  /** The user's tokens were revoked: logged out everywhere or deleted (4003). A reconnect needs a new token. */
+  | "token-revoked"
   /** The socket did not authenticate in time (4001). */
   | "auth-timeout"
   /** The node found the client too slow to read (4008); topic subscriptions resume from their offset. */
@@ -47,6 +49,8 @@ export function disconnectReasonOf(code: number): DisconnectReason {
       return "auth-timeout";
     case 4002:
       return "token-expired";
+    case 4003:
+      return "token-revoked";
     case 4008:
       return "slow-consumer";
     case 1000:

@@ -6,7 +6,7 @@ import { anyone, anyUser } from "../../access-spec.ts";
 import { ClusterView, HealthView } from "../../schemas.ts";
 import { docsPage } from "../docs-page.ts";
 import { buildOpenApi } from "../openapi.ts";
-import { type AnyRoute, defineRoute } from "../route.ts";
+import { type AnyRoute, AUTH_ERRORS, defineRoute } from "../route.ts";
 
 export interface OperationDeps {
   metrics: Metrics;
@@ -104,7 +104,7 @@ export function operationRoutes(deps: OperationDeps): AnyRoute[] {
       auth: true,
       access: anyUser,
       responses: { 200: { description: "Cluster view.", schema: ClusterView } },
-      errors: ["AUTH_REQUIRED", "TOKEN_INVALID", "TOKEN_EXPIRED"],
+      errors: [...AUTH_ERRORS],
       handle: async () => ({
         status: 200,
         body: {

@@ -18,10 +18,9 @@ import {
   TopicViewSchema,
 } from "../../schemas.ts";
 import { jsonArray, topicMessageJson } from "../../wire.ts";
-import { type AnyRoute, defineRoute } from "../route.ts";
+import { type AnyRoute, AUTH_ERRORS, defineRoute } from "../route.ts";
 import { lookupRoute } from "./lookup-route.ts";
 
-const AUTH_ERRORS = ["AUTH_REQUIRED", "TOKEN_INVALID", "TOKEN_EXPIRED"] as const;
 const USE_ERRORS = [...AUTH_ERRORS, "TOPIC_NOT_FOUND", "ACCESS_DENIED", "VALIDATION_FAILED"] as const;
 
 export function topicRoutes(services: Services): AnyRoute[] {
