@@ -118,7 +118,10 @@ export class SubscriptionService {
       return { created: false, id: existing.id };
     }
     try {
-      return { created: true, id: (await this.queues.create(principal, { name: queue, private: private_ })).id };
+      return {
+        created: true,
+        id: (await this.queues.create(principal, { name: queue, private: private_ })).id,
+      };
     } catch (error) {
       // Created concurrently by the same user is fine.
       if (error instanceof AvisoError && error.reason === "QUEUE_EXISTS") {

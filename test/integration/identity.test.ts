@@ -93,7 +93,10 @@ describe.each(storeKinds)("resource identity and name reuse (%s store)", (kind) 
     it("shows a usable dead-letter queue as ok", async () => {
       const dlq = await createQueue(alice);
       const queue = await createQueue(alice, { deadLetterQueue: dlq.name });
-      expect(queue).toMatchObject({ deadLetterQueue: dlq.name, deadLetter: { queue: dlq.name, state: "ok" } });
+      expect(queue).toMatchObject({
+        deadLetterQueue: dlq.name,
+        deadLetter: { queue: dlq.name, state: "ok" },
+      });
       expect(await createQueue(alice)).toMatchObject({ deadLetterQueue: null, deadLetter: null });
     });
 

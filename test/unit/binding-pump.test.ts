@@ -71,7 +71,19 @@ function setup() {
   };
   const errors: unknown[] = [];
   const pump = new BindingPump(
-    { topic: "events", queue: "copies", pattern: "a.*", nextOffset: 0, createdBy: "alice", createdAt: 0 },
+    {
+      topic: "events",
+      queue: "copies",
+      topicId: "events-id",
+      queueId: "copies-id",
+      pattern: "a.*",
+      nextOffset: 0,
+      createdBy: "alice",
+      createdAt: 0,
+      state: "active",
+      endedReason: null,
+      endedAt: null,
+    },
     engine,
     topics,
     clock,

@@ -302,9 +302,9 @@ class SqliteStore implements Store {
               binding.topic,
               binding.queue,
             );
-            this.#prepare(`INSERT INTO bindings (${bindingColumns}) VALUES (${placeholders(bindingColumns)})`).run(
-              ...bindingValues(binding),
-            );
+            this.#prepare(
+              `INSERT INTO bindings (${bindingColumns}) VALUES (${placeholders(bindingColumns)})`,
+            ).run(...bindingValues(binding));
           })
           .immediate();
       },
