@@ -81,16 +81,24 @@ export class SubscriptionService {
     return ended;
   }
 
-  /** The queue's owner or the topic's owner may remove a binding. */
+  /**
+   * Removes a binding, active or ended. The topic's owner, the binding's
+   * creator or the owner of the queue it copies into (that very queue, by id)
+   * may remove it.
+   */
   async unbind(principal: Principal, topic: string, queue: string): Promise<void> {
     const topicResource = await this.ctx.catalog.topic(topic);
-    const bindings = await this.ctx.store.listBindings({ topic, queue });
-    if (bindings.length === 0) {
+    const [binding] = (await this.ctx.store.listBindings({ topic, queue })).filter(
+      (candidate) => candidate.topicId === topicResource.definition.id,
+    );
+    if (binding === undefined) {
       throw new AvisoError("SUBSCRIPTION_NOT_FOUND", `Queue "${queue}" is not bound to topic "${topic}".`);
     }
-    const queueOwner = await this.ctx.store.getQueue(queue);
+    const boundQueue = await this.ctx.store.getQueue(queue);
     const allowed =
-      topicResource.definition.owner === principal.username || queueOwner?.owner === principal.username;
+      topicResource.definition.owner === principal.username ||
+      binding.createdBy === principal.username ||
+      (boundQueue?.id === binding.queueId && boundQueue.owner === principal.username);
     if (!allowed) {
       throw new AvisoError(
         "NOT_RESOURCE_OWNER",
