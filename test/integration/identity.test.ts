@@ -6,6 +6,7 @@ import {
   createTopic,
   type Delivery,
   getQueue,
+  history,
   publishToQueue,
   publishToTopic,
   receive,
@@ -195,6 +196,20 @@ describe.each(storeKinds)("resource identity and name reuse (%s store)", (kind) 
         expect(await getQueue(bob, witness)).toMatchObject({ depth: 1 });
       });
       expect(await getQueue(bob, queue)).toMatchObject({ depth: 0 });
+    });
+  });
+
+  describe("retention", () => {
+    it("an ended binding no longer holds back the topic's retention", async () => {
+      const topic = await createTopic(alice, { retention: { maxMessages: 1 } });
+      const queue = uniqueName("sub");
+      expect((await bind(bob, topic.name, queue)).status).toBe(201);
+      // The queue goes, its binding ends with its cursor where it was: it must not pin the topic's history.
+      expect((await bob.delete(`/v1/queues/${queue}`)).status).toBe(204);
+      await publishToTopic(alice, topic.name, [{ payload: 0 }, { payload: 1 }, { payload: 2 }]);
+      await eventually(async () => {
+        expect(await history(alice, topic.name)).toMatchObject({ firstOffset: 2, nextOffset: 3 });
+      });
     });
   });
 
