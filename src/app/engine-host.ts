@@ -290,8 +290,10 @@ export class EngineHost {
           .publish(deadLetterQueue, [
             {
               ...deadLetterInput(message, queue, cause),
-              // Contains ":", which a client's key never does once scoped (publisherIdempotency).
-              idempotencyKey: `dead-letter:${queue}:${message.seq}`,
+              // Contains ":", which a client's key never does once scoped (publisherIdempotency). By the
+              // source's id: a queue re-created under its name numbers from 1 again, and its dead letters
+              // must not be taken for repeats of the old queue's (S4).
+              idempotencyKey: `dead-letter:${source.id}:${message.seq}`,
             },
           ])
           .catch((error: unknown) => {

@@ -140,6 +140,23 @@ describe.each(storeKinds)("resource identity and name reuse (%s store)", (kind) 
       expect(await getQueue(carol, dlq.name)).toMatchObject({ depth: 0, inFlight: 0 });
     });
 
+    it("takes a re-created source queue's dead letters for new ones, not repeats of the old queue's", async () => {
+      const dlq = await createQueue(alice);
+      const source = { deadLetterQueue: dlq.name, maxDeliveries: 1 };
+      const queue = await createQueue(alice, source);
+      await deadLetterOne(queue.name);
+      await eventually(async () => {
+        expect(await getQueue(alice, dlq.name)).toMatchObject({ depth: 1 });
+      });
+      expect((await alice.delete(`/v1/queues/${queue.name}`)).status).toBe(204);
+      // Same name, ids numbered from 1 again: its first dead letter is another message.
+      await createQueue(alice, { name: queue.name, ...source });
+      await deadLetterOne(queue.name);
+      await eventually(async () => {
+        expect(await getQueue(alice, dlq.name)).toMatchObject({ depth: 2 });
+      });
+    });
+
     it("refuses a dead-letter queue its creator may not publish to, creating nothing", async () => {
       const dlq = await createQueue(carol, { private: true });
       const name = uniqueName("q");
