@@ -46,12 +46,14 @@ async function measure(store: Store, shape: Shape, run: string): Promise<number>
   for (let i = 0; i < shape.ops; i++) {
     const name = `bench_${run}_${shape.ops}_${shape.messagesPerOp}_${i}`;
     await store.createQueue({
+      id: `${name}-id`,
       name,
       owner: "bench",
       private: false,
       ackTimeoutMs: 30_000,
       maxDeliveries: null,
       deadLetterQueue: null,
+      deadLetterQueueId: null,
       messageTtlMs: null,
       maxLength: null,
       createdAt: Date.now(),

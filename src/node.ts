@@ -107,6 +107,10 @@ export async function startNode(
     owners: () => owners,
     onBackgroundError: (context, err) => logEvents.unexpectedError(log, { context, err }),
     onFenced: (kind, name, epoch) => logEvents.fenced(log, { kind, name, epoch }),
+    onDeadLettersLost: (queue, count, why) => {
+      metrics.deadLettersLost.inc({ reason: why }, count);
+      logEvents.deadLettersLost(log, { queue, count, why });
+    },
     ...(clustered ? { mayOwn: (kind, name) => cluster?.mayOwn(kind, name) === true } : {}),
   });
   if (clustered)

@@ -22,7 +22,7 @@ export class BindingPump {
   private cursor: number;
   private feed: TopicFeed | null = null;
   private copying = false;
-  private stopped = false;
+  private ended = false;
   private retryTimer: Timer | null = null;
   private readonly unsubscribe: Array<() => void> = [];
 
@@ -32,10 +32,21 @@ export class BindingPump {
     private readonly topics: TopicOwners,
     private readonly clock: Clock,
     private readonly onError: (error: unknown) => void,
+    /**
+     * Whether the binding is still active and still names the topic it was made
+     * on; asked each time the pump (re)attaches to the topic, so a topic deleted
+     * and re-created under the same name is never followed.
+     */
+    private readonly stillBound: () => Promise<boolean> = async () => true,
   ) {
     this.topic = binding.topic;
     this.matches = compilePattern(binding.pattern);
     this.cursor = binding.nextOffset;
+  }
+
+  /** True once the pump ended (stopped, or its topic or queue is gone); it never copies again. */
+  get stopped(): boolean {
+    return this.ended;
   }
 
   start(): void {
@@ -43,7 +54,7 @@ export class BindingPump {
   }
 
   stop(): void {
-    this.stopped = true;
+    this.ended = true;
     this.retryTimer?.cancel();
     for (const unsubscribe of this.unsubscribe.splice(0)) unsubscribe();
   }
@@ -51,7 +62,11 @@ export class BindingPump {
   private async attach(): Promise<void> {
     try {
       const feed = await this.topics.feed(this.topic);
-      if (this.stopped) return;
+      if (this.ended) return;
+      // Checked after the feed is in hand: a topic deleted before this point has ended the binding
+      // (the store ends it in the delete), and one deleted after it ends this feed.
+      if (!(await this.stillBound())) return this.stop();
+      if (this.ended) return;
       this.feed = feed;
       this.unsubscribe.push(
         feed.onCommitted(() => this.kick()),
@@ -71,7 +86,7 @@ export class BindingPump {
    * topic again from the cursor; only a deleted topic ends the pump.
    */
   private feedEnded(reason: AvisoError): void {
-    if (this.stopped) return;
+    if (this.ended) return;
     if (isPermanent(reason)) {
       this.stop();
       return;
@@ -82,7 +97,7 @@ export class BindingPump {
   }
 
   private kick(): void {
-    if (this.copying || this.stopped || this.feed === null) return;
+    if (this.copying || this.ended || this.feed === null) return;
     this.copying = true;
     void this.copy(this.feed).finally(() => {
       this.copying = false;
@@ -91,7 +106,7 @@ export class BindingPump {
 
   private async copy(feed: TopicFeed): Promise<void> {
     try {
-      while (!this.stopped && this.cursor < feed.nextOffset()) {
+      while (!this.ended && this.cursor < feed.nextOffset()) {
         const page = await this.readPage(feed);
         if (page === null) return;
         const last = page.at(-1);
@@ -137,7 +152,7 @@ export class BindingPump {
   }
 
   private retryLater(action: () => void): void {
-    if (this.stopped) return;
+    if (this.ended) return;
     this.retryTimer?.cancel();
     this.retryTimer = this.clock.setTimer(RETRY_DELAY_MS, () => {
       this.retryTimer = null;

@@ -1,13 +1,13 @@
 import { QueueEngine } from "../broker/queue/queue-engine.ts";
 import type { DeadLetterCause } from "../broker/queue/queue-ports.ts";
 import { TopicEngine } from "../broker/topic/topic-engine.ts";
-import type { QueueMessage, ResourceKind } from "../broker/types.ts";
+import type { Binding, QueueDefinition, QueueMessage, ResourceKind } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
 import type { Clock } from "../shared/clock.ts";
 import type { GroupCommitter } from "../store/group-commit.ts";
 import type { Store } from "../store/store.ts";
 import { BindingPump } from "./binding-pump.ts";
-import { deadLetterInput } from "./dead-letter.ts";
+import { deadLetterInput, deadLetterState } from "./dead-letter.ts";
 import { createQueueWriter, createTopicWriter } from "./engine-writers.ts";
 import type { Owners } from "./owners.ts";
 
@@ -29,6 +29,12 @@ export interface EngineHostDeps {
   /** Told when a background job fails (logs). */
   onBackgroundError(what: string, error: unknown): void;
   onDropped?(queue: string, count: number, cause: DeadLetterCause): void;
+  /**
+   * Told about dead letters dropped because the dead-letter queue is gone (or
+   * another queue took its name: "missing") or its source queue's creator may
+   * no longer publish there ("denied") (metrics, logs).
+   */
+  onDeadLettersLost?(queue: string, count: number, why: "missing" | "denied"): void;
   /** Told when the store refused a write of ours because another node claimed the resource (logs). */
   onFenced?(kind: ResourceKind, name: string, epoch: number): void;
   /**
@@ -95,20 +101,36 @@ export class EngineHost {
     loading.then((engine) => engine.close(reason)).catch(() => {});
   }
 
-  /** A binding was created for a queue this node owns: start copying if the queue is loaded. */
+  /**
+   * A binding was created for a queue this node owns: start copying. Only an
+   * active binding made for this very queue (by id) copies; a pump that ended
+   * (its topic was deleted) gives way to a new binding of the same names.
+   */
   async startBinding(topic: string, queue: string): Promise<void> {
     const engine = await this.queue(queue);
     const bindings = await this.deps.store.listBindings({ topic, queue });
-    const pumps = this.pumps.get(queue) ?? [];
+    const pumps = (this.pumps.get(queue) ?? []).filter((pump) => !pump.stopped);
     for (const binding of bindings) {
+      if (!isBindingOf(binding, engine.definition)) continue;
       if (pumps.some((pump) => pump.topic === binding.topic)) continue;
-      const pump = new BindingPump(binding, engine, this.deps.owners().topics, this.deps.clock, (error) =>
-        this.deps.onBackgroundError(`durable subscription ${topic} -> ${queue}`, error),
+      const pump = new BindingPump(
+        binding,
+        engine,
+        this.deps.owners().topics,
+        this.deps.clock,
+        (error) => this.deps.onBackgroundError(`durable subscription ${topic} -> ${queue}`, error),
+        () => this.stillBound(binding, engine.definition),
       );
       pumps.push(pump);
       pump.start();
     }
     this.pumps.set(queue, pumps);
+  }
+
+  /** Whether the store still has this binding active, for this queue and the topic it was made on. */
+  private async stillBound(binding: Binding, queue: QueueDefinition): Promise<boolean> {
+    const [current] = await this.deps.store.listBindings({ topic: binding.topic, queue: binding.queue });
+    return current !== undefined && isBindingOf(current, queue) && current.topicId === binding.topicId;
   }
 
   stopBinding(topic: string, queue: string): void {
@@ -185,7 +207,7 @@ export class EngineHost {
       writer: createQueueWriter(committer, name, claim.epoch, (error) =>
         this.writeFailed("queue", name, claim.epoch, error),
       ),
-      deadLetter: (dead, cause) => this.deadLetter(name, definition.deadLetterQueue, dead, cause),
+      deadLetter: (dead, cause) => this.deadLetter(definition, dead, cause),
       onDropped: (count, cause) => this.deps.onDropped?.(name, count, cause),
     });
     engine.restore(messages, idempotency);
@@ -225,8 +247,11 @@ export class EngineHost {
       memoryMessages: settings.topicMemoryMessages,
       maxBatchMessages: settings.maxBatchMessages,
       retentionIntervalMs: settings.retentionIntervalMs,
+      // Only this topic's active bindings hold retention; an ended one (or one of an earlier topic of this name) does not.
       retentionFloor: async () => {
-        const bindings = await store.listBindings({ topic: name });
+        const bindings = (await store.listBindings({ topic: name })).filter(
+          (binding) => binding.state === "active" && binding.topicId === definition.id,
+        );
         if (bindings.length === 0) return undefined;
         return Math.min(...bindings.map((binding) => binding.nextOffset));
       },
@@ -236,13 +261,28 @@ export class EngineHost {
     return engine;
   }
 
+  /**
+   * Moves dead letters to the dead-letter queue the source was defined with,
+   * found by id, if the source's creator may still publish there; otherwise
+   * they are dropped and reported (docs/security.md S3, S4).
+   */
   private async deadLetter(
-    queue: string,
-    deadLetterQueue: string | null,
+    source: QueueDefinition,
     messages: QueueMessage[],
     cause: DeadLetterCause,
   ): Promise<void> {
+    const { name: queue, deadLetterQueue } = source;
     if (deadLetterQueue === null) return;
+    const { store } = this.deps;
+    const [target, grants] = await Promise.all([
+      store.getQueue(deadLetterQueue),
+      store.listGrants("queue", deadLetterQueue),
+    ]);
+    const state = deadLetterState(source, target === undefined ? undefined : { definition: target, grants });
+    if (state !== "ok") {
+      this.deps.onDeadLettersLost?.(queue, messages.length, state);
+      return;
+    }
     const queues = this.deps.owners().queues;
     await Promise.all(
       messages.map((message) =>
@@ -250,14 +290,16 @@ export class EngineHost {
           .publish(deadLetterQueue, [
             {
               ...deadLetterInput(message, queue, cause),
-              // Contains ":", which a client's key never does once scoped (publisherIdempotency).
-              idempotencyKey: `dead-letter:${queue}:${message.seq}`,
+              // Contains ":", which a client's key never does once scoped (publisherIdempotency). By the
+              // source's id: a queue re-created under its name numbers from 1 again, and its dead letters
+              // must not be taken for repeats of the old queue's (S4).
+              idempotencyKey: `dead-letter:${source.id}:${message.seq}`,
             },
           ])
           .catch((error: unknown) => {
-            // A dead-letter queue that was deleted drops the message, as RabbitMQ does.
+            // A dead-letter queue deleted since the check above drops the message, as RabbitMQ does.
             if (error instanceof AvisoError && error.reason === "QUEUE_NOT_FOUND") {
-              this.deps.onDropped?.(queue, 1, cause);
+              this.deps.onDeadLettersLost?.(queue, 1, "missing");
               return;
             }
             throw error;
@@ -265,6 +307,11 @@ export class EngineHost {
       ),
     );
   }
+}
+
+/** A binding that copies into this queue: active, and made for this queue rather than an earlier one of its name. */
+function isBindingOf(binding: Binding, queue: QueueDefinition): boolean {
+  return binding.state === "active" && binding.queueId === queue.id;
 }
 
 /** Why an engine was dropped after a failed write, as its consumers and waiters are told. */

@@ -7,10 +7,12 @@ import type {
 } from "../broker/queue/queue-ports.ts";
 import type { Permission, QueueDefinition } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
+import { newResourceId } from "../shared/resource-id.ts";
 import { assertMayUse, assertOwner, mayList, mayUse } from "./access.ts";
 import { watchOf } from "./access-watch.ts";
 import type { Resource } from "./catalog.ts";
 import type { AppContext, Principal, ServingNode } from "./context.ts";
+import { deadLetterState } from "./dead-letter.ts";
 import { assertBatchSize, encodeHeaders, encodePayload, publisherIdempotency } from "./encode.ts";
 import { assertValidName } from "./names.ts";
 import { openReceipt, sealReceipt } from "./receipts.ts";
@@ -38,7 +40,19 @@ export interface ReceiveInput {
   ackTimeoutMs?: number;
 }
 
-export interface QueueView extends QueueDefinition {
+/**
+ * Where the queue's dead letters go now: "ok", "missing" (the queue it was
+ * defined with is gone, even if another took its name) or "denied" (its
+ * creator may no longer publish there). Missing and denied dead letters are
+ * dropped, counted and logged (docs/security.md S3, S4).
+ */
+export interface DeadLetterView {
+  queue: string;
+  state: "ok" | "missing" | "denied";
+}
+
+export interface QueueView extends Omit<QueueDefinition, "deadLetterQueueId"> {
+  deadLetter: DeadLetterView | null;
   depth: number;
   inFlight: number;
   consumers: number;
@@ -52,22 +66,26 @@ export class QueueService {
     const { config, store, clock } = this.ctx;
     assertValidName("queue", input.name, config.maxNameLength);
     const deadLetterQueue = input.deadLetterQueue ?? null;
-    if (deadLetterQueue !== null)
-      await this.assertUsableDeadLetterQueue(principal, input.name, deadLetterQueue);
+    const deadLetterQueueId =
+      deadLetterQueue === null
+        ? null
+        : await this.usableDeadLetterQueueId(principal, input.name, deadLetterQueue);
     const definition: QueueDefinition = {
+      id: newResourceId(),
       name: input.name,
       owner: principal.username,
       private: input.private ?? false,
       ackTimeoutMs: input.ackTimeoutMs ?? config.defaultAckTimeoutMs,
       maxDeliveries: input.maxDeliveries ?? null,
       deadLetterQueue,
+      deadLetterQueueId,
       messageTtlMs: input.messageTtlMs ?? null,
       maxLength: input.maxLength ?? null,
       createdAt: clock.now(),
     };
     await store.createQueue(definition);
     await this.ctx.catalog.changed("queue", definition.name);
-    return { ...definition, depth: 0, inFlight: 0, consumers: 0 };
+    return this.view(definition, { depth: 0, inFlight: 0, consumers: 0 });
   }
 
   async list(principal: Principal): Promise<QueueView[]> {
@@ -101,7 +119,7 @@ export class QueueService {
   async delete(principal: Principal, name: string): Promise<void> {
     const resource = await this.ctx.catalog.queue(name);
     assertOwner(principal.username, resource, "delete");
-    const deleted = await this.ctx.store.deleteQueue(name);
+    const deleted = await this.ctx.store.deleteQueue(name, this.ctx.clock.now());
     await this.ctx.catalog.changed("queue", name);
     if (!deleted) throw new AvisoError("QUEUE_NOT_FOUND", `No queue is named "${name}".`);
     this.ctx.owners.release("queue", name, new AvisoError("QUEUE_NOT_FOUND", `Queue "${name}" was deleted.`));
@@ -276,16 +294,43 @@ export class QueueService {
     return resource;
   }
 
-  private async view(definition: QueueDefinition): Promise<QueueView> {
+  private async view(
+    definition: QueueDefinition,
+    counts?: { depth: number; inFlight: number; consumers: number },
+  ): Promise<QueueView> {
+    const { deadLetterQueueId: _id, ...shown } = definition;
+    const deadLetter = await this.deadLetterView(definition);
+    if (counts !== undefined) return { ...shown, deadLetter, ...counts };
     const stats = await this.ctx.owners.queues.stats(definition.name);
     if (stats !== undefined) {
-      return { ...definition, depth: stats.depth, inFlight: stats.inFlight, consumers: stats.consumers };
+      return {
+        ...shown,
+        deadLetter,
+        depth: stats.depth,
+        inFlight: stats.inFlight,
+        consumers: stats.consumers,
+      };
     }
     const depth = await this.ctx.store.countQueueMessages(definition.name);
-    return { ...definition, depth, inFlight: 0, consumers: 0 };
+    return { ...shown, deadLetter, depth, inFlight: 0, consumers: 0 };
   }
 
-  private async assertUsableDeadLetterQueue(principal: Principal, queue: string, deadLetterQueue: string) {
+  /** Resolves the dead-letter target by id, as dead-lettering does (src/app/dead-letter.ts). */
+  private async deadLetterView(definition: QueueDefinition): Promise<DeadLetterView | null> {
+    if (definition.deadLetterQueue === null) return null;
+    const target = await this.ctx.catalog.queue(definition.deadLetterQueue).catch((error: unknown) => {
+      if (error instanceof AvisoError && error.reason === "QUEUE_NOT_FOUND") return undefined;
+      throw error;
+    });
+    return { queue: definition.deadLetterQueue, state: deadLetterState(definition, target) };
+  }
+
+  /** The id of a dead-letter queue the creator may publish to; refuses anything else. */
+  private async usableDeadLetterQueueId(
+    principal: Principal,
+    queue: string,
+    deadLetterQueue: string,
+  ): Promise<string> {
     if (deadLetterQueue === queue) {
       throw new AvisoError("INVALID_DEAD_LETTER_QUEUE", "A queue cannot be its own dead-letter queue.");
     }
@@ -301,5 +346,6 @@ export class QueueService {
     if (!mayUse(principal.username, resource, "publish")) {
       throw new AvisoError("ACCESS_DENIED", `You may not publish to dead-letter queue "${deadLetterQueue}".`);
     }
+    return resource.definition.id;
   }
 }

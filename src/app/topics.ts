@@ -2,6 +2,7 @@ import { routingKeyProblem } from "../broker/pattern.ts";
 import type { TopicPublishInput } from "../broker/topic/topic-ports.ts";
 import type { Permission, TopicDefinition, TopicMessage } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
+import { newResourceId } from "../shared/resource-id.ts";
 import { assertMayUse, assertOwner, mayList } from "./access.ts";
 import { watchOf } from "./access-watch.ts";
 import type { Resource } from "./catalog.ts";
@@ -44,6 +45,7 @@ export class TopicService {
     const { config, store, clock } = this.ctx;
     assertValidName("topic", input.name, config.maxNameLength);
     const definition: TopicDefinition = {
+      id: newResourceId(),
       name: input.name,
       owner: principal.username,
       private: input.private ?? false,
@@ -94,7 +96,7 @@ export class TopicService {
   async delete(principal: Principal, name: string): Promise<void> {
     const resource = await this.ctx.catalog.topic(name);
     assertOwner(principal.username, resource, "delete");
-    const deleted = await this.ctx.store.deleteTopic(name);
+    const deleted = await this.ctx.store.deleteTopic(name, this.ctx.clock.now());
     await this.ctx.catalog.changed("topic", name);
     if (!deleted) throw new AvisoError("TOPIC_NOT_FOUND", `No topic is named "${name}".`);
     this.ctx.owners.release("topic", name, new AvisoError("TOPIC_NOT_FOUND", `Topic "${name}" was deleted.`));

@@ -18,6 +18,12 @@ export interface QueueSettings {
   maxDeliveries: number | null;
   /** Queue that receives messages past maxDeliveries or TTL; null = drop them. */
   deadLetterQueue: string | null;
+  /**
+   * Id of the dead-letter queue as it was when this queue was defined. A
+   * dead letter goes only to a queue with this id: if the name now belongs to
+   * another queue (or to none), the message is dropped, counted and logged.
+   */
+  deadLetterQueueId: string | null;
   /** Age after which an undelivered message expires; null = never. */
   messageTtlMs: number | null;
   /** Most messages (ready + delayed + in flight) the queue holds; null = unbounded. */
@@ -25,6 +31,8 @@ export interface QueueSettings {
 }
 
 export interface QueueDefinition extends QueueSettings {
+  /** Immutable identity given at creation; a later queue with the same name has another id. */
+  id: string;
   name: string;
   /** Username of the creator; only they may delete it or grant access. */
   owner: string;
@@ -38,6 +46,8 @@ export interface TopicRetention {
 }
 
 export interface TopicDefinition {
+  /** Immutable identity given at creation; a later topic with the same name has another id. */
+  id: string;
   name: string;
   owner: string;
   private: boolean;
@@ -100,15 +110,28 @@ export interface TopicMessage {
   publishedAt: number;
 }
 
-/** A durable subscription: a queue bound to a topic with a pattern and a cursor into the topic log. */
+export type BindingState = "active" | "ended";
+
+/**
+ * A durable subscription: a queue bound to a topic with a pattern and a cursor
+ * into the topic log. It holds the ids of both ends: it copies only from the
+ * topic and into the queue it was made for, never into a later resource that
+ * took one of their names. An ended binding copies nothing and says why.
+ */
 export interface Binding {
   topic: string;
   queue: string;
+  topicId: string;
+  queueId: string;
   pattern: string;
   /** Next topic offset to copy into the queue. */
   nextOffset: number;
   createdBy: string;
   createdAt: number;
+  state: BindingState;
+  /** Why it ended: an error reason such as TOPIC_NOT_FOUND, QUEUE_NOT_FOUND or ACCESS_REVOKED. */
+  endedReason: string | null;
+  endedAt: number | null;
 }
 
 /** Result remembered for an idempotency key: the ids or offsets the first publish produced. */

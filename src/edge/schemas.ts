@@ -64,12 +64,28 @@ export const CreateQueueBody = Type.Object(
   closed,
 );
 export const QueueViewSchema = Type.Object({
+  id: Type.String({
+    description: "Immutable identity given at creation; a later one with the same name has another id.",
+  }),
   name: Type.String(),
   owner: Type.String(),
   private: Type.Boolean(),
   ackTimeoutMs: Type.Integer(),
   maxDeliveries: Type.Union([Type.Integer(), Type.Null()]),
   deadLetterQueue: Type.Union([Type.String(), Type.Null()]),
+  deadLetter: Type.Union(
+    [
+      Type.Object({
+        queue: Type.String(),
+        state: Type.Union([Type.Literal("ok"), Type.Literal("missing"), Type.Literal("denied")], {
+          description:
+            "ok; missing: the queue it was defined with is gone (even if another now has its name); denied: the creator may no longer publish there. Missing and denied dead letters are dropped.",
+        }),
+      }),
+      Type.Null(),
+    ],
+    { description: "Where dead letters go now; null without a dead-letter queue." },
+  ),
   messageTtlMs: Type.Union([Type.Integer(), Type.Null()]),
   maxLength: Type.Union([Type.Integer(), Type.Null()]),
   createdAt: EpochMs,
@@ -162,6 +178,9 @@ export const CreateTopicBody = Type.Object(
   closed,
 );
 export const TopicViewSchema = Type.Object({
+  id: Type.String({
+    description: "Immutable identity given at creation; a later one with the same name has another id.",
+  }),
   name: Type.String(),
   owner: Type.String(),
   private: Type.Boolean(),
@@ -221,10 +240,19 @@ export const BindBody = Type.Object(
 export const BindingView = Type.Object({
   topic: Type.String(),
   queue: Type.String(),
+  topicId: Type.String({ description: "Id of the topic it copies from; never a later topic of that name." }),
+  queueId: Type.String({ description: "Id of the queue it copies into; never a later queue of that name." }),
   pattern: Type.String(),
   nextOffset: Type.Integer({ description: "Next topic offset to copy into the queue." }),
   createdBy: Type.String(),
   createdAt: EpochMs,
+  state: Type.Union([Type.Literal("active"), Type.Literal("ended")], {
+    description: "An ended subscription copies nothing more; binding the same queue again replaces it.",
+  }),
+  endedReason: Type.Union([Type.String(), Type.Null()], {
+    description: "Why it ended: TOPIC_NOT_FOUND, QUEUE_NOT_FOUND or ACCESS_REVOKED.",
+  }),
+  endedAt: Type.Union([EpochMs, Type.Null()]),
 });
 export const BindingCreatedView = Type.Composite([
   BindingView,

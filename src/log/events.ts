@@ -104,6 +104,10 @@ const eventTable = {
     "warn",
     "write fenced: ownership moved to another node",
   ),
+  deadLettersLost: event<{ queue: string; count: number; why: "missing" | "denied" }>(
+    "warn",
+    "dead letters dropped: the dead-letter queue is gone or may not be published to",
+  ),
   peerUnavailable: event<{ nodeId: string; err?: unknown }>("warn", "peer node unreachable"),
 } as const;
 

@@ -17,6 +17,8 @@ export interface Metrics {
   readonly messagesPublished: Counter<"kind">;
   readonly messagesDelivered: Counter<"kind">;
   readonly messagesAcked: Counter;
+  /** Dead letters dropped: `reason` is "missing" (no queue with the target's id) or "denied" (may not publish). */
+  readonly deadLettersLost: Counter<"reason">;
   readonly publishLatencySeconds: Histogram<"kind">;
   readonly storeBatchOps: Histogram;
   readonly storeBatchMessages: Histogram;
@@ -83,6 +85,12 @@ export function createMetrics(): Metrics {
     messagesAcked: new Counter({
       name: "aviso_messages_acked_total",
       help: "Queue messages acked.",
+      registers,
+    }),
+    deadLettersLost: new Counter({
+      name: "aviso_dead_letters_lost_total",
+      help: "Dead letters dropped because the dead-letter queue is gone (missing) or may not be published to (denied).",
+      labelNames: ["reason"] as const,
       registers,
     }),
     publishLatencySeconds: new Histogram({

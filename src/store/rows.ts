@@ -29,18 +29,21 @@ export interface UserRow {
 export const userColumns = "username, password_hash, created_at, token_version, deleted_at";
 
 export interface QueueRow {
+  id: string;
   name: string;
   owner: string;
   private: number;
   ack_timeout_ms: number;
   max_deliveries: number | null;
   dead_letter_queue: string | null;
+  dead_letter_queue_id: string | null;
   message_ttl_ms: number | null;
   max_length: number | null;
   created_at: number;
 }
 
 export interface TopicRow {
+  id: string;
   name: string;
   owner: string;
   private: number;
@@ -78,10 +81,15 @@ export interface GrantRow {
 export interface BindingRow {
   topic: string;
   queue: string;
+  topic_id: string;
+  queue_id: string;
   pattern: string;
   next_offset: number;
   created_by: string;
   created_at: number;
+  state: string;
+  ended_reason: string | null;
+  ended_at: number | null;
 }
 
 export interface IdempotencyRow {
@@ -93,13 +101,22 @@ export interface IdempotencyRow {
 }
 
 export const queueColumns =
-  "name, owner, private, ack_timeout_ms, max_deliveries, dead_letter_queue, message_ttl_ms, max_length, created_at";
+  "id, name, owner, private, ack_timeout_ms, max_deliveries, dead_letter_queue, dead_letter_queue_id, message_ttl_ms, max_length, created_at";
 export const topicColumns =
-  "name, owner, private, durable, retention_max_age_ms, retention_max_messages, created_at";
+  "id, name, owner, private, durable, retention_max_age_ms, retention_max_messages, created_at";
 export const queueMessageColumns =
   "seq, payload, headers, published_at, available_at, expires_at, deliveries";
 export const topicMessageColumns = "msg_offset, routing_key, payload, headers, published_at";
-export const bindingColumns = "topic, queue, pattern, next_offset, created_by, created_at";
+export const bindingColumns =
+  "topic, queue, topic_id, queue_id, pattern, next_offset, created_by, created_at, state, ended_reason, ended_at";
+
+/** "?, ?, …" with one placeholder per column of a column list. */
+export function placeholders(columns: string): string {
+  return columns
+    .split(",")
+    .map(() => "?")
+    .join(", ");
+}
 
 export function toUser(row: UserRow): StoredUser {
   return {
@@ -113,12 +130,14 @@ export function toUser(row: UserRow): StoredUser {
 
 export function toQueue(row: QueueRow): QueueDefinition {
   return {
+    id: row.id,
     name: row.name,
     owner: row.owner,
     private: row.private !== 0,
     ackTimeoutMs: row.ack_timeout_ms,
     maxDeliveries: row.max_deliveries,
     deadLetterQueue: row.dead_letter_queue,
+    deadLetterQueueId: row.dead_letter_queue_id,
     messageTtlMs: row.message_ttl_ms,
     maxLength: row.max_length,
     createdAt: row.created_at,
@@ -128,12 +147,14 @@ export function toQueue(row: QueueRow): QueueDefinition {
 /** Column values for inserting a queue, in queueColumns order. */
 export function queueValues(q: QueueDefinition): (string | number | null)[] {
   return [
+    q.id,
     q.name,
     q.owner,
     q.private ? 1 : 0,
     q.ackTimeoutMs,
     q.maxDeliveries,
     q.deadLetterQueue,
+    q.deadLetterQueueId,
     q.messageTtlMs,
     q.maxLength,
     q.createdAt,
@@ -142,6 +163,7 @@ export function queueValues(q: QueueDefinition): (string | number | null)[] {
 
 export function toTopic(row: TopicRow): TopicDefinition {
   return {
+    id: row.id,
     name: row.name,
     owner: row.owner,
     private: row.private !== 0,
@@ -154,6 +176,7 @@ export function toTopic(row: TopicRow): TopicDefinition {
 /** Column values for inserting a topic, in topicColumns order. */
 export function topicValues(t: TopicDefinition): (string | number | null)[] {
   return [
+    t.id,
     t.name,
     t.owner,
     t.private ? 1 : 0,
@@ -213,15 +236,33 @@ export function toBinding(row: BindingRow): Binding {
   return {
     topic: row.topic,
     queue: row.queue,
+    topicId: row.topic_id,
+    queueId: row.queue_id,
     pattern: row.pattern,
     nextOffset: row.next_offset,
     createdBy: row.created_by,
     createdAt: row.created_at,
+    state: row.state === "ended" ? "ended" : "active",
+    endedReason: row.ended_reason,
+    endedAt: row.ended_at,
   };
 }
 
-export function bindingValues(b: Binding): (string | number)[] {
-  return [b.topic, b.queue, b.pattern, b.nextOffset, b.createdBy, b.createdAt];
+/** Column values for inserting a binding, in bindingColumns order. */
+export function bindingValues(b: Binding): (string | number | null)[] {
+  return [
+    b.topic,
+    b.queue,
+    b.topicId,
+    b.queueId,
+    b.pattern,
+    b.nextOffset,
+    b.createdBy,
+    b.createdAt,
+    b.state,
+    b.endedReason,
+    b.endedAt,
+  ];
 }
 
 export function toIdempotency(row: IdempotencyRow): IdempotencyRecord {

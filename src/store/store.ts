@@ -93,12 +93,15 @@ export interface Store {
   deleteUser(username: string, deletedAt: number): Promise<ResourceRef[] | undefined>;
 
   // queues
-  /** Throws QUEUE_EXISTS. Creates with nextSeq 1 and an epoch above any earlier queue of that name (a stale owner of a deleted queue stays fenced). */
+  /** Throws QUEUE_EXISTS. The definition carries its new id. Creates with nextSeq 1 and an epoch above any earlier queue of that name (a stale owner of a deleted queue stays fenced). */
   createQueue(definition: QueueDefinition): Promise<void>;
   getQueue(name: string): Promise<QueueDefinition | undefined>;
   listQueues(): Promise<QueueDefinition[]>;
-  /** Deletes the queue with its messages, grants, bindings and idempotency records. False if absent. */
-  deleteQueue(name: string): Promise<boolean>;
+  /**
+   * Deletes the queue with its messages, grants and idempotency records, and ends its active
+   * bindings (reason QUEUE_NOT_FOUND, at `at`), in one transaction. False if absent.
+   */
+  deleteQueue(name: string, at?: number): Promise<boolean>;
   countQueueMessages(name: string): Promise<number>;
   /** Stored messages with seq > afterSeq in seq order, at most `limit`. */
   readQueueMessages(name: string, afterSeq: number, limit: number): Promise<QueueMessage[]>;
@@ -108,8 +111,11 @@ export interface Store {
   createTopic(definition: TopicDefinition): Promise<void>;
   getTopic(name: string): Promise<TopicDefinition | undefined>;
   listTopics(): Promise<TopicDefinition[]>;
-  /** Deletes the topic with its messages, grants, bindings and idempotency records. False if absent. */
-  deleteTopic(name: string): Promise<boolean>;
+  /**
+   * Deletes the topic with its messages, grants and idempotency records, and ends its active
+   * bindings (reason TOPIC_NOT_FOUND, at `at`), in one transaction. False if absent.
+   */
+  deleteTopic(name: string, at?: number): Promise<boolean>;
   topicHead(name: string): Promise<TopicHead | undefined>;
   /** Messages with offset >= fromOffset in offset order, at most `limit`. */
   readTopic(name: string, fromOffset: number, limit: number): Promise<TopicMessage[]>;
@@ -120,9 +126,12 @@ export interface Store {
   listGrants(kind: ResourceKind, resource: string): Promise<Grant[]>;
 
   // durable subscriptions
-  /** Throws SUBSCRIPTION_EXISTS. */
+  /** Throws SUBSCRIPTION_EXISTS when an active binding has these names; an ended one is replaced. */
   createBinding(binding: Binding): Promise<void>;
+  /** Active and ended bindings, by names. */
   listBindings(filter: { topic?: string; queue?: string }): Promise<Binding[]>;
+  /** Marks an active binding ended with `reason` (an error reason) at `at`; false if none was active. */
+  endBinding(topic: string, queue: string, reason: string, at: number): Promise<boolean>;
   deleteBinding(topic: string, queue: string): Promise<boolean>;
 
   // ownership

@@ -3,6 +3,7 @@ import type { QueueDefinition } from "../../src/broker/types.ts";
 /** A queue definition with every setting at its default, for engine-level unit tests. */
 export function queueDefinition(overrides: Partial<QueueDefinition> = {}): QueueDefinition {
   return {
+    id: "jobs-id",
     name: "jobs",
     owner: "alice",
     private: false,
@@ -10,6 +11,7 @@ export function queueDefinition(overrides: Partial<QueueDefinition> = {}): Queue
     ackTimeoutMs: 1000,
     maxDeliveries: null,
     deadLetterQueue: null,
+    deadLetterQueueId: null,
     messageTtlMs: null,
     maxLength: null,
     ...overrides,

@@ -18,10 +18,15 @@ import { startNodeOn, storeKinds } from "../helpers/stores.ts";
 interface Binding {
   topic: string;
   queue: string;
+  topicId: string;
+  queueId: string;
   pattern: string;
   nextOffset: number;
   createdBy: string;
   createdAt: number;
+  state: "active" | "ended";
+  endedReason: string | null;
+  endedAt: number | null;
 }
 
 // Concurrent: every case uses its own resources; the waits (timers, copies) overlap.
@@ -72,26 +77,23 @@ describe.concurrent.each(storeKinds)("durable subscriptions (%s store)", (kind) 
       const queue = uniqueName("sub");
       const bound = await bind(bob, topic.name, { queue, pattern: "orders.*" });
       expect(bound.status).toBe(201);
-      expect(bound.body).toEqual({
+      const queueView = await getQueue(bob, queue);
+      expect(queueView).toMatchObject({ owner: bobName, depth: 0 });
+      const expected = {
         topic: topic.name,
         queue,
+        topicId: (topic as unknown as { id: string }).id,
+        queueId: (queueView as unknown as { id: string }).id,
         pattern: "orders.*",
         nextOffset: 2,
         createdBy: bobName,
-        createdAt: expect.any(Number),
-        queueCreated: true,
-      });
-      expect(await getQueue(bob, queue)).toMatchObject({ owner: bobName, depth: 0 });
-      expect(await listBindings(bob, topic.name)).toEqual([
-        {
-          topic: topic.name,
-          queue,
-          pattern: "orders.*",
-          nextOffset: 2,
-          createdBy: bobName,
-          createdAt: bound.body.createdAt,
-        },
-      ]);
+        createdAt: bound.body.createdAt,
+        state: "active",
+        endedReason: null,
+        endedAt: null,
+      };
+      expect(bound.body).toEqual({ ...expected, queueCreated: true });
+      expect(await listBindings(bob, topic.name)).toEqual([expected]);
     });
 
     it("binds a queue the caller already owns (queueCreated false) with pattern # by default", async () => {
@@ -245,11 +247,16 @@ describe.concurrent.each(storeKinds)("durable subscriptions (%s store)", (kind) 
       expect(await getQueue(bob, queue)).toMatchObject({ owner: bobName });
     });
 
-    it("ends with the topic or the queue: deleting either removes the binding, the other keeps working", async () => {
+    it("ends with the topic or the queue: deleting either ends the binding, the other keeps working", async () => {
       const topic = await createTopic(alice);
       const queue = uniqueName("sub");
       await bind(bob, topic.name, { queue });
       expect((await bob.delete(`/v1/queues/${queue}`)).status).toBe(204);
+      expect(await listBindings(alice, topic.name)).toMatchObject([
+        { queue, state: "ended", endedReason: "QUEUE_NOT_FOUND", endedAt: expect.any(Number) },
+      ]);
+      // An ended binding can be removed from the listing like an active one.
+      expect((await bob.delete(`/v1/topics/${topic.name}/subscriptions/${queue}`)).status).toBe(204);
       expect(await listBindings(alice, topic.name)).toEqual([]);
       expect(await publishToTopic(alice, topic.name, [{ payload: 1 }])).toEqual([0]);
 

@@ -154,6 +154,7 @@ let names = 0;
 async function newQueue(node: OwnerNode, settings: { ackTimeoutMs?: number } = {}): Promise<string> {
   const name = `q${++names}`;
   await node.store.createQueue({
+    id: `${name}-id`,
     name,
     owner: "alice",
     private: false,
@@ -161,6 +162,7 @@ async function newQueue(node: OwnerNode, settings: { ackTimeoutMs?: number } = {
     ackTimeoutMs: settings.ackTimeoutMs ?? 30_000,
     maxDeliveries: null,
     deadLetterQueue: null,
+    deadLetterQueueId: null,
     messageTtlMs: null,
     maxLength: null,
   });
@@ -173,6 +175,7 @@ async function newTopic(
 ): Promise<string> {
   const name = `t${++names}`;
   await node.store.createTopic({
+    id: `${name}-id`,
     name,
     owner: "alice",
     private: false,

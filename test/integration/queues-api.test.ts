@@ -38,12 +38,14 @@ describe.concurrent.each(storeKinds)("queue routes (%s store)", (kind) => {
       const created = await alice.post<QueueView>("/v1/queues", { name });
       expect(created.status).toBe(201);
       expect(created.body).toEqual({
+        id: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/),
         name,
         owner: aliceName,
         private: false,
         ackTimeoutMs: 30_000,
         maxDeliveries: null,
         deadLetterQueue: null,
+        deadLetter: null,
         messageTtlMs: null,
         maxLength: null,
         createdAt: expect.any(Number),

@@ -36,6 +36,7 @@ describe.concurrent.each(storeKinds)("topic routes (%s store)", (kind) => {
       const created = await alice.post<TopicView>("/v1/topics", { name });
       expect(created.status).toBe(201);
       expect(created.body).toEqual({
+        id: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/),
         name,
         owner: aliceName,
         private: false,

@@ -3,6 +3,7 @@ import type { IdempotencyRecord, QueueMessage } from "../../src/broker/types.ts"
 import type { Store } from "../../src/store/store.ts";
 import {
   baseTime,
+  bindingOf,
   ownedQueue,
   ownedTopic,
   queueMessage,
@@ -119,14 +120,7 @@ export function describeDurabilityConformance(store: () => Store): void {
     it("advances a binding's cursor atomically with the copied messages", async () => {
       const topic = await ownedTopic(store(), "src");
       const queue = await ownedQueue(store(), "sink");
-      await store().createBinding({
-        topic: topic.name,
-        queue: queue.name,
-        pattern: "#",
-        nextOffset: 0,
-        createdBy: "owner_user",
-        createdAt: baseTime,
-      });
+      await store().createBinding(bindingOf(topic.name, queue.name));
       const outcomes = await store().commit([
         {
           type: "topic.append",
@@ -152,14 +146,7 @@ export function describeDurabilityConformance(store: () => Store): void {
     it("leaves the cursor alone when the copying append is fenced", async () => {
       const topic = uniqueName("src");
       const queue = await ownedQueue(store(), "sink");
-      await store().createBinding({
-        topic,
-        queue: queue.name,
-        pattern: "#",
-        nextOffset: 5,
-        createdBy: "u",
-        createdAt: 1,
-      });
+      await store().createBinding(bindingOf(topic, queue.name, { nextOffset: 5 }));
       await store().claim("queue", queue.name);
       const outcomes = await store().commit([
         {

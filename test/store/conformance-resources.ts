@@ -3,6 +3,7 @@ import type { Binding } from "../../src/broker/types.ts";
 import type { Store } from "../../src/store/store.ts";
 import {
   baseTime,
+  bindingOf,
   ownedQueue,
   ownedTopic,
   queueDefinition,
@@ -13,15 +14,7 @@ import {
 } from "./fixtures.ts";
 
 function binding(topic: string, queue: string, overrides: Partial<Binding> = {}): Binding {
-  return {
-    topic,
-    queue,
-    pattern: "orders.#",
-    nextOffset: 0,
-    createdBy: "owner_user",
-    createdAt: baseTime,
-    ...overrides,
-  };
+  return bindingOf(topic, queue, { pattern: "orders.#", ...overrides });
 }
 
 /** Queues, topics, grants, bindings and claims: everything except commit. */
@@ -85,7 +78,7 @@ export function describeResourceConformance(store: () => Store): void {
       expect(await store().getQueue(lower)).toBeDefined();
     });
 
-    it("deletes a queue with its messages, grants, bindings and idempotency records", async () => {
+    it("deletes a queue with its messages, grants and idempotency records, and ends its bindings", async () => {
       const { name, epoch } = await ownedQueue(store(), "doomed");
       const topic = uniqueName("src");
       await store().createTopic(topicDefinition(topic));
@@ -105,12 +98,14 @@ export function describeResourceConformance(store: () => Store): void {
       ]);
       expect(outcomes).toEqual(["ok"]);
 
-      expect(await store().deleteQueue(name)).toBe(true);
+      expect(await store().deleteQueue(name, baseTime + 5)).toBe(true);
       expect(await store().getQueue(name)).toBeUndefined();
       expect(await store().deleteQueue(name)).toBe(false);
       expect(await store().countQueueMessages(name)).toBe(0);
       expect(await store().listGrants("queue", name)).toEqual([]);
-      expect(await store().listBindings({ queue: name })).toEqual([]);
+      expect(await store().listBindings({ queue: name })).toMatchObject([
+        { topic, state: "ended", endedReason: "QUEUE_NOT_FOUND", endedAt: baseTime + 5 },
+      ]);
       expect(await store().loadIdempotency("queue", name, baseTime)).toEqual([]);
       expect(await store().getTopic(topic)).toBeDefined();
 
@@ -171,7 +166,7 @@ export function describeResourceConformance(store: () => Store): void {
       expect(names).toEqual([`${prefix}_y`, `${prefix}_z`]);
     });
 
-    it("deletes a topic with its messages, grants, bindings and idempotency records", async () => {
+    it("deletes a topic with its messages, grants and idempotency records, and ends its bindings", async () => {
       const { name, epoch } = await ownedTopic(store(), "doomed");
       const queue = uniqueName("sink");
       await store().createQueue(queueDefinition(queue));
@@ -188,11 +183,13 @@ export function describeResourceConformance(store: () => Store): void {
         },
       ]);
 
-      expect(await store().deleteTopic(name)).toBe(true);
+      expect(await store().deleteTopic(name, baseTime + 6)).toBe(true);
       expect(await store().getTopic(name)).toBeUndefined();
       expect(await store().readTopic(name, 0, 10)).toEqual([]);
       expect(await store().listGrants("topic", name)).toEqual([]);
-      expect(await store().listBindings({ topic: name })).toEqual([]);
+      expect(await store().listBindings({ topic: name })).toMatchObject([
+        { queue, state: "ended", endedReason: "TOPIC_NOT_FOUND", endedAt: baseTime + 6 },
+      ]);
       expect(await store().loadIdempotency("topic", name, baseTime)).toEqual([]);
       expect(await store().getQueue(queue)).toBeDefined();
 
@@ -268,6 +265,96 @@ export function describeResourceConformance(store: () => Store): void {
         reason: "SUBSCRIPTION_EXISTS",
       });
       expect((await store().listBindings({ topic, queue }))[0]?.pattern).toBe("orders.#");
+    });
+
+    it("stores both ends' ids and reads them back", async () => {
+      const topic = topicDefinition(uniqueName("bt"));
+      const queue = queueDefinition(uniqueName("bq"));
+      await store().createTopic(topic);
+      await store().createQueue(queue);
+      const bound = binding(topic.name, queue.name, { topicId: topic.id, queueId: queue.id });
+      await store().createBinding(bound);
+      expect(await store().listBindings({ topic: topic.name })).toEqual([bound]);
+    });
+
+    it("ends an active binding once, keeping it listed with its reason and time", async () => {
+      const topic = uniqueName("bt");
+      const queue = uniqueName("bq");
+      const bound = binding(topic, queue, { nextOffset: 4 });
+      await store().createBinding(bound);
+      expect(await store().endBinding(topic, queue, "ACCESS_REVOKED", baseTime + 9)).toBe(true);
+      const ended = { ...bound, state: "ended", endedReason: "ACCESS_REVOKED", endedAt: baseTime + 9 };
+      expect(await store().listBindings({ topic, queue })).toEqual([ended]);
+      expect(await store().endBinding(topic, queue, "TOPIC_NOT_FOUND", baseTime + 10)).toBe(false);
+      expect(await store().listBindings({ topic, queue })).toEqual([ended]);
+      expect(await store().endBinding(uniqueName("bt"), queue, "ACCESS_REVOKED", baseTime)).toBe(false);
+    });
+
+    it("replaces an ended binding of the same names; an active one stays a duplicate", async () => {
+      const topic = uniqueName("bt");
+      const queue = uniqueName("bq");
+      await store().createBinding(binding(topic, queue, { pattern: "old" }));
+      await store().endBinding(topic, queue, "TOPIC_NOT_FOUND", baseTime);
+      const fresh = binding(topic, queue, { pattern: "new", nextOffset: 2 });
+      await store().createBinding(fresh);
+      expect(await store().listBindings({ topic, queue })).toEqual([fresh]);
+      await expect(store().createBinding(binding(topic, queue))).rejects.toMatchObject({
+        reason: "SUBSCRIPTION_EXISTS",
+      });
+    });
+
+    it("leaves a queue's ended bindings ended when a queue of its name is deleted again", async () => {
+      const topic = uniqueName("bt");
+      const queue = uniqueName("bq");
+      await store().createQueue(queueDefinition(queue));
+      await store().createBinding(binding(topic, queue));
+      await store().endBinding(topic, queue, "ACCESS_REVOKED", baseTime + 1);
+      await store().deleteQueue(queue, baseTime + 2);
+      expect(await store().listBindings({ queue })).toMatchObject([
+        { state: "ended", endedReason: "ACCESS_REVOKED", endedAt: baseTime + 1 },
+      ]);
+    });
+  });
+
+  describe("identity", () => {
+    it("reads back each queue's and topic's id and dead-letter target id", async () => {
+      const target = queueDefinition(uniqueName("dlq"));
+      const queue = queueDefinition(uniqueName("q"), {
+        deadLetterQueue: target.name,
+        deadLetterQueueId: target.id,
+      });
+      const topic = topicDefinition(uniqueName("t"));
+      for (const q of [target, queue]) await store().createQueue(q);
+      await store().createTopic(topic);
+      expect(await store().getQueue(queue.name)).toEqual(queue);
+      expect((await store().listQueues()).find((q) => q.name === target.name)).toEqual(target);
+      expect((await store().listTopics()).find((t) => t.name === topic.name)).toEqual(topic);
+    });
+
+    it("refuses a second resource with an id already in use", async () => {
+      const first = queueDefinition(uniqueName("q"));
+      await store().createQueue(first);
+      await expect(store().createQueue(queueDefinition(uniqueName("q"), { id: first.id }))).rejects.toThrow();
+      const topic = topicDefinition(uniqueName("t"));
+      await store().createTopic(topic);
+      await expect(store().createTopic(topicDefinition(uniqueName("t"), { id: topic.id }))).rejects.toThrow();
+    });
+
+    it("gives a resource re-created under a deleted one's name none of its grants", async () => {
+      for (const kind of ["queue", "topic"] as const) {
+        const name = uniqueName("reuse");
+        const create = () =>
+          kind === "queue"
+            ? store().createQueue(queueDefinition(name, { private: true }))
+            : store().createTopic(topicDefinition(name, { private: true }));
+        await create();
+        await store().putGrant({ kind, resource: name, username: "friend", permissions: ["consume"] });
+        expect(kind === "queue" ? await store().deleteQueue(name) : await store().deleteTopic(name)).toBe(
+          true,
+        );
+        await create();
+        expect(await store().listGrants(kind, name)).toEqual([]);
+      }
     });
   });
 

@@ -75,7 +75,8 @@ export function describeStoreConformance(label: string, open: () => Promise<Stor
       it("keeps committed data after close and reopen", async () => {
         const first = await open();
         const name = uniqueName("reopen");
-        await first.createQueue(queueDefinition(name));
+        const definition = queueDefinition(name);
+        await first.createQueue(definition);
         const claim = await first.claim("queue", name);
         expect(claim).toEqual({ epoch: 1 });
         const outcomes = await first.commit([
@@ -86,7 +87,7 @@ export function describeStoreConformance(label: string, open: () => Promise<Stor
 
         const second = await open();
         try {
-          expect(await second.getQueue(name)).toEqual(queueDefinition(name));
+          expect(await second.getQueue(name)).toEqual(definition);
           expect(await second.queueHead(name)).toEqual({ nextSeq: 4 });
           expect(await second.readQueueMessages(name, 0, 10)).toEqual(queueMessages(1, 3));
           expect(await second.claim("queue", name)).toEqual({ epoch: 2 });

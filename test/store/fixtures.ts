@@ -1,5 +1,12 @@
 import { randomBytes } from "node:crypto";
-import type { QueueDefinition, QueueMessage, TopicDefinition, TopicMessage } from "../../src/broker/types.ts";
+import type {
+  Binding,
+  QueueDefinition,
+  QueueMessage,
+  TopicDefinition,
+  TopicMessage,
+} from "../../src/broker/types.ts";
+import { newResourceId } from "../../src/shared/resource-id.ts";
 import type { Store } from "../../src/store/store.ts";
 
 /** Tests share one database, so every resource gets a name no other test uses. */
@@ -11,12 +18,14 @@ export const baseTime = 1_750_000_000_000;
 
 export function queueDefinition(name: string, overrides: Partial<QueueDefinition> = {}): QueueDefinition {
   return {
+    id: newResourceId(),
     name,
     owner: "owner_user",
     private: false,
     ackTimeoutMs: 30_000,
     maxDeliveries: null,
     deadLetterQueue: null,
+    deadLetterQueueId: null,
     messageTtlMs: null,
     maxLength: null,
     createdAt: baseTime,
@@ -26,6 +35,7 @@ export function queueDefinition(name: string, overrides: Partial<QueueDefinition
 
 export function topicDefinition(name: string, overrides: Partial<TopicDefinition> = {}): TopicDefinition {
   return {
+    id: newResourceId(),
     name,
     owner: "owner_user",
     private: false,
@@ -89,4 +99,22 @@ export async function ownedTopic(store: Store, prefix = "t"): Promise<{ name: st
   const claim = await store.claim("topic", name);
   if (claim === undefined) throw new Error(`claim of fresh topic ${name} returned undefined`);
   return { name, epoch: claim.epoch };
+}
+
+/** An active binding of `topic` into `queue`; ids default to fresh ones (pass the resources' ids to match them). */
+export function bindingOf(topic: string, queue: string, overrides: Partial<Binding> = {}): Binding {
+  return {
+    topic,
+    queue,
+    topicId: newResourceId(),
+    queueId: newResourceId(),
+    pattern: "#",
+    nextOffset: 0,
+    createdBy: "owner_user",
+    createdAt: baseTime,
+    state: "active",
+    endedReason: null,
+    endedAt: null,
+    ...overrides,
+  };
 }

@@ -51,7 +51,7 @@ class StoredQueue implements QueueWriter {
   async update(): Promise<void> {}
 }
 
-function setup() {
+function setup(stillBound: () => Promise<boolean> = async () => true) {
   const clock = new ManualClock();
   const log = new TopicLog();
   const queue = new StoredQueue();
@@ -71,11 +71,24 @@ function setup() {
   };
   const errors: unknown[] = [];
   const pump = new BindingPump(
-    { topic: "events", queue: "copies", pattern: "a.*", nextOffset: 0, createdBy: "alice", createdAt: 0 },
+    {
+      topic: "events",
+      queue: "copies",
+      topicId: "events-id",
+      queueId: "copies-id",
+      pattern: "a.*",
+      nextOffset: 0,
+      createdBy: "alice",
+      createdAt: 0,
+      state: "active",
+      endedReason: null,
+      endedAt: null,
+    },
     engine,
     topics,
     clock,
     (error) => errors.push(error),
+    stillBound,
   );
   const copied = () => queue.stored.map((message) => message.payload);
   return { clock, log, pump, copied, errors, queue };
@@ -105,6 +118,37 @@ describe("BindingPump", () => {
     expect(log.feeds).toHaveLength(2);
     expect(copied()).toEqual(['"a.1"', '"a.2"', '"a.3"']);
     pump.stop();
+  });
+
+  it("never follows a topic re-created under the name after its feed ended: the binding no longer holds", async () => {
+    let bound = true;
+    const { clock, log, pump, copied } = setup(async () => bound);
+    pump.start();
+    await settle();
+    log.commit("a.1");
+    await settle();
+    expect(copied()).toEqual(['"a.1"']);
+    // In a cluster the feed of a deleted topic may end like any lost link; meanwhile the delete ended the binding.
+    log.feeds[0]?.end(new AvisoError("OWNER_UNAVAILABLE"));
+    bound = false;
+    log.commit("a.2");
+    clock.advance(1000);
+    await settle();
+    await settle();
+    log.commit("a.3");
+    await settle();
+    expect(copied()).toEqual(['"a.1"']);
+    expect(pump.stopped).toBe(true);
+  });
+
+  it("copies nothing when the binding ended before the pump first attached", async () => {
+    const { log, pump, copied } = setup(async () => false);
+    pump.start();
+    await settle();
+    log.commit("a.1");
+    await settle();
+    expect(copied()).toEqual([]);
+    expect(pump.stopped).toBe(true);
   });
 
   it("stops for good when the topic is deleted", async () => {

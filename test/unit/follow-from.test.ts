@@ -7,6 +7,7 @@ import { ManualClock, settle } from "../helpers/manual-clock.ts";
 function memoryTopic(): TopicEngine {
   return new TopicEngine(
     {
+      id: "t-id",
       name: "t",
       owner: "alice",
       private: false,

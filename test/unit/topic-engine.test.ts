@@ -43,6 +43,7 @@ class FakeLog implements TopicWriter {
 
 function topic(overrides: Partial<TopicDefinition> = {}): TopicDefinition {
   return {
+    id: "events-id",
     name: "events",
     owner: "alice",
     private: false,

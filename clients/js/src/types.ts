@@ -28,12 +28,20 @@ export interface QueueSettings {
 }
 
 export interface QueueView {
+  /** Immutable identity; a later queue with the same name has another id. */
+  id: string;
   name: string;
   owner: string;
   private: boolean;
   ackTimeoutMs: number;
   maxDeliveries: number | null;
   deadLetterQueue: string | null;
+  /**
+   * Where dead letters go now; null without a dead-letter queue. "missing": the queue it was
+   * created with is gone (even if another took its name); "denied": the creator may no longer
+   * publish there. Missing and denied dead letters are dropped.
+   */
+  deadLetter: { queue: string; state: "ok" | "missing" | "denied" } | null;
   messageTtlMs: number | null;
   maxLength: number | null;
   createdAt: number;
@@ -52,6 +60,8 @@ export interface TopicSettings {
 }
 
 export interface TopicView {
+  /** Immutable identity; a later topic with the same name has another id. */
+  id: string;
   name: string;
   owner: string;
   private: boolean;
@@ -81,11 +91,19 @@ export interface Grant {
 export interface Binding {
   topic: string;
   queue: string;
+  /** Ids of the topic and queue it was made for; it never copies between later resources of those names. */
+  topicId: string;
+  queueId: string;
   pattern: string;
   /** Next topic offset to copy into the queue. */
   nextOffset: number;
   createdBy: string;
   createdAt: number;
+  /** An ended binding copies nothing more; binding the same queue again replaces it. */
+  state: "active" | "ended";
+  /** TOPIC_NOT_FOUND, QUEUE_NOT_FOUND or ACCESS_REVOKED once ended. */
+  endedReason: string | null;
+  endedAt: number | null;
 }
 
 export interface HistoryPage {

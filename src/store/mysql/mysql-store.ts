@@ -19,6 +19,7 @@ import {
   encodePermissions,
   type GrantRow,
   type IdempotencyRow,
+  placeholders,
   type QueueMessageRow,
   type QueueRow,
   queueColumns,
@@ -150,7 +151,7 @@ class MysqlStore implements Store {
   async createQueue(definition: QueueDefinition): Promise<void> {
     await this.#db.write(
       "createQueue",
-      `INSERT INTO queues (${queueColumns}, epoch, next_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ` +
+      `INSERT INTO queues (${queueColumns}, epoch, next_seq) VALUES (${placeholders(queueColumns)}, ` +
         "COALESCE((SELECT epoch + 1 FROM retired_epochs WHERE kind = 'queue' AND name = ?), 0), 1)",
       [...queueValues(definition), definition.name],
       "QUEUE_EXISTS",
@@ -172,8 +173,8 @@ class MysqlStore implements Store {
     ).map(toQueue);
   }
 
-  deleteQueue(name: string): Promise<boolean> {
-    return this.#db.transaction("deleteQueue", (connection) => deleteResource(connection, "queue", name));
+  deleteQueue(name: string, at = Date.now()): Promise<boolean> {
+    return this.#db.transaction("deleteQueue", (connection) => deleteResource(connection, "queue", name, at));
   }
 
   async countQueueMessages(name: string): Promise<number> {
@@ -198,7 +199,7 @@ class MysqlStore implements Store {
   async createTopic(definition: TopicDefinition): Promise<void> {
     await this.#db.write(
       "createTopic",
-      `INSERT INTO topics (${topicColumns}, epoch, next_offset) VALUES (?, ?, ?, ?, ?, ?, ?, ` +
+      `INSERT INTO topics (${topicColumns}, epoch, next_offset) VALUES (${placeholders(topicColumns)}, ` +
         "COALESCE((SELECT epoch + 1 FROM retired_epochs WHERE kind = 'topic' AND name = ?), 0), 0)",
       [...topicValues(definition), definition.name],
       "TOPIC_EXISTS",
@@ -220,8 +221,8 @@ class MysqlStore implements Store {
     ).map(toTopic);
   }
 
-  deleteTopic(name: string): Promise<boolean> {
-    return this.#db.transaction("deleteTopic", (connection) => deleteResource(connection, "topic", name));
+  deleteTopic(name: string, at = Date.now()): Promise<boolean> {
+    return this.#db.transaction("deleteTopic", (connection) => deleteResource(connection, "topic", name, at));
   }
 
   async topicHead(name: string): Promise<TopicHead | undefined> {
@@ -274,12 +275,29 @@ class MysqlStore implements Store {
   }
 
   async createBinding(binding: Binding): Promise<void> {
+    // An ended binding of the same names gives way; an active one is a duplicate. Two statements,
+    // not one transaction: of two racing creates one inserts and the other meets the key.
     await this.#db.write(
       "createBinding",
-      `INSERT INTO bindings (${bindingColumns}) VALUES (?, ?, ?, ?, ?, ?)`,
+      "DELETE FROM bindings WHERE topic = ? AND queue = ? AND state = 'ended'",
+      [binding.topic, binding.queue],
+    );
+    await this.#db.write(
+      "createBinding",
+      `INSERT INTO bindings (${bindingColumns}) VALUES (${placeholders(bindingColumns)})`,
       bindingValues(binding),
       "SUBSCRIPTION_EXISTS",
     );
+  }
+
+  async endBinding(topic: string, queue: string, reason: string, at: number): Promise<boolean> {
+    const result = await this.#db.write(
+      "endBinding",
+      "UPDATE bindings SET state = 'ended', ended_reason = ?, ended_at = ? " +
+        "WHERE topic = ? AND queue = ? AND state = 'active'",
+      [reason, at, topic, queue],
+    );
+    return result.affectedRows > 0;
   }
 
   async listBindings(filter: { topic?: string; queue?: string }): Promise<Binding[]> {
@@ -357,6 +375,7 @@ async function deleteResource(
   connection: PoolConnection,
   kind: ResourceKind,
   name: string,
+  at: number,
 ): Promise<boolean> {
   await connection.query("START TRANSACTION");
   const [rows] = await connection.query<RowDataPacket[]>(
@@ -368,12 +387,18 @@ async function deleteResource(
     await connection.query("ROLLBACK");
     return false;
   }
+  // Bindings end visibly rather than vanish; they hold the ids, so a later resource of this name never revives them.
+  const endBindings = (end: "queue" | "topic", reason: string) =>
+    connection.query(
+      `UPDATE bindings SET state = 'ended', ended_reason = ?, ended_at = ? WHERE ${end} = ? AND state = 'active'`,
+      [reason, at, name],
+    );
   if (kind === "queue") {
     await connection.query("DELETE FROM queue_messages WHERE queue = ?", [name]);
-    await connection.query("DELETE FROM bindings WHERE queue = ?", [name]);
+    await endBindings("queue", "QUEUE_NOT_FOUND");
   } else {
     await connection.query("DELETE FROM topic_messages WHERE topic = ?", [name]);
-    await connection.query("DELETE FROM bindings WHERE topic = ?", [name]);
+    await endBindings("topic", "TOPIC_NOT_FOUND");
   }
   await connection.query("DELETE FROM grants WHERE kind = ? AND resource = ?", [kind, name]);
   await connection.query("DELETE FROM idempotency WHERE kind = ? AND resource = ?", [kind, name]);

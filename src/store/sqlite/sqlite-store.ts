@@ -23,6 +23,7 @@ import {
   encodePermissions,
   type GrantRow,
   type IdempotencyRow,
+  placeholders,
   type QueueMessageRow,
   type QueueRow,
   queueColumns,
@@ -193,7 +194,7 @@ class SqliteStore implements Store {
       "createQueue",
       () => {
         this.#prepare(
-          `INSERT INTO queues (${queueColumns}, epoch, next_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ` +
+          `INSERT INTO queues (${queueColumns}, epoch, next_seq) VALUES (${placeholders(queueColumns)}, ` +
             "COALESCE((SELECT epoch + 1 FROM retired_epochs WHERE kind = 'queue' AND name = ?), 0), 1)",
         ).run(...queueValues(definition), definition.name);
       },
@@ -216,8 +217,8 @@ class SqliteStore implements Store {
     );
   }
 
-  deleteQueue(name: string): Promise<boolean> {
-    return this.#run("deleteQueue", () => this.#deleteResource("queue", name));
+  deleteQueue(name: string, at = Date.now()): Promise<boolean> {
+    return this.#run("deleteQueue", () => this.#deleteResource("queue", name, at));
   }
 
   countQueueMessages(name: string): Promise<number> {
@@ -246,7 +247,7 @@ class SqliteStore implements Store {
       "createTopic",
       () => {
         this.#prepare(
-          `INSERT INTO topics (${topicColumns}, epoch, next_offset) VALUES (?, ?, ?, ?, ?, ?, ?, ` +
+          `INSERT INTO topics (${topicColumns}, epoch, next_offset) VALUES (${placeholders(topicColumns)}, ` +
             "COALESCE((SELECT epoch + 1 FROM retired_epochs WHERE kind = 'topic' AND name = ?), 0), 0)",
         ).run(...topicValues(definition), definition.name);
       },
@@ -269,8 +270,8 @@ class SqliteStore implements Store {
     );
   }
 
-  deleteTopic(name: string): Promise<boolean> {
-    return this.#run("deleteTopic", () => this.#deleteResource("topic", name));
+  deleteTopic(name: string, at = Date.now()): Promise<boolean> {
+    return this.#run("deleteTopic", () => this.#deleteResource("topic", name, at));
   }
 
   topicHead(name: string): Promise<TopicHead | undefined> {
@@ -327,9 +328,18 @@ class SqliteStore implements Store {
     return this.#run(
       "createBinding",
       () => {
-        this.#prepare(`INSERT INTO bindings (${bindingColumns}) VALUES (?, ?, ?, ?, ?, ?)`).run(
-          ...bindingValues(binding),
-        );
+        this.#db
+          .transaction(() => {
+            // An ended binding of the same names gives way; an active one is a duplicate.
+            this.#prepare("DELETE FROM bindings WHERE topic = ? AND queue = ? AND state = 'ended'").run(
+              binding.topic,
+              binding.queue,
+            );
+            this.#prepare(
+              `INSERT INTO bindings (${bindingColumns}) VALUES (${placeholders(bindingColumns)})`,
+            ).run(...bindingValues(binding));
+          })
+          .immediate();
       },
       "SUBSCRIPTION_EXISTS",
     );
@@ -360,6 +370,17 @@ class SqliteStore implements Store {
     return this.#run(
       "deleteBinding",
       () => this.#prepare("DELETE FROM bindings WHERE topic = ? AND queue = ?").run(topic, queue).changes > 0,
+    );
+  }
+
+  endBinding(topic: string, queue: string, reason: string, at: number): Promise<boolean> {
+    return this.#run(
+      "endBinding",
+      () =>
+        this.#prepare(
+          "UPDATE bindings SET state = 'ended', ended_reason = ?, ended_at = ? " +
+            "WHERE topic = ? AND queue = ? AND state = 'active'",
+        ).run(reason, at, topic, queue).changes > 0,
     );
   }
 
@@ -410,19 +431,24 @@ class SqliteStore implements Store {
   }
 
   /** Deletes a queue or topic and everything hanging off it, in one transaction. */
-  #deleteResource(kind: ResourceKind, name: string): boolean {
+  #deleteResource(kind: ResourceKind, name: string, at: number): boolean {
     return this.#db
       .transaction((): boolean => {
         const epoch = this.#prepare<[string], number>(`SELECT epoch FROM ${tableOf[kind]} WHERE name = ?`)
           .pluck()
           .get(name);
         if (epoch === undefined) return false;
+        const endBindings = (end: "queue" | "topic", reason: string) =>
+          this.#prepare(
+            "UPDATE bindings SET state = 'ended', ended_reason = ?, ended_at = ? " +
+              `WHERE ${end} = ? AND state = 'active'`,
+          ).run(reason, at, name);
         if (kind === "queue") {
           this.#prepare("DELETE FROM queue_messages WHERE queue = ?").run(name);
-          this.#prepare("DELETE FROM bindings WHERE queue = ?").run(name);
+          endBindings("queue", "QUEUE_NOT_FOUND");
         } else {
           this.#prepare("DELETE FROM topic_messages WHERE topic = ?").run(name);
-          this.#prepare("DELETE FROM bindings WHERE topic = ?").run(name);
+          endBindings("topic", "TOPIC_NOT_FOUND");
         }
         this.#prepare("DELETE FROM grants WHERE kind = ? AND resource = ?").run(kind, name);
         this.#prepare("DELETE FROM idempotency WHERE kind = ? AND resource = ?").run(kind, name);
