@@ -10,6 +10,8 @@ import type {
   TopicMessage,
   UserRecord,
 } from "../../broker/types.ts";
+import type { ApiKeyRecord } from "../api-key-record.ts";
+import { type ApiKeyRow, apiKeyColumns, apiKeyValues, toApiKey } from "../api-key-rows.ts";
 import {
   type BindingRow,
   bindingColumns,
@@ -110,6 +112,46 @@ class MysqlStore implements Store {
       [username],
     );
     return rows[0] === undefined ? undefined : toUser(rows[0]);
+  }
+
+  async createApiKey(key: ApiKeyRecord): Promise<void> {
+    await this.#db.write(
+      "createApiKey",
+      `INSERT INTO api_keys (${apiKeyColumns}) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      apiKeyValues(key),
+    );
+  }
+
+  async getApiKeyBySecretHash(secretHash: string): Promise<ApiKeyRecord | undefined> {
+    const rows = await this.#db.select<ApiKeyRow>(
+      "getApiKeyBySecretHash",
+      `SELECT ${apiKeyColumns} FROM api_keys WHERE secret_hash = ?`,
+      [secretHash],
+    );
+    return rows[0] === undefined ? undefined : toApiKey(rows[0]);
+  }
+
+  async getApiKey(id: string): Promise<ApiKeyRecord | undefined> {
+    const rows = await this.#db.select<ApiKeyRow>(
+      "getApiKey",
+      `SELECT ${apiKeyColumns} FROM api_keys WHERE id = ?`,
+      [id],
+    );
+    return rows[0] === undefined ? undefined : toApiKey(rows[0]);
+  }
+
+  async listApiKeys(username: string): Promise<ApiKeyRecord[]> {
+    const rows = await this.#db.select<ApiKeyRow>(
+      "listApiKeys",
+      `SELECT ${apiKeyColumns} FROM api_keys WHERE username = ? ORDER BY created_at, id`,
+      [username],
+    );
+    return rows.map(toApiKey);
+  }
+
+  async deleteApiKey(id: string): Promise<boolean> {
+    const result = await this.#db.write("deleteApiKey", "DELETE FROM api_keys WHERE id = ?", [id]);
+    return result.affectedRows > 0;
   }
 
   async createQueue(definition: QueueDefinition): Promise<void> {
