@@ -2,6 +2,7 @@ import type { Grant, Permission, ResourceKind } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
 import { assertOwner } from "./access.ts";
 import type { AppContext, Principal } from "./context.ts";
+import { isExternalUsername } from "./names.ts";
 
 export interface GrantInput {
   username: string;
@@ -16,7 +17,8 @@ export class GrantService {
     const resource =
       kind === "queue" ? await this.ctx.catalog.queue(name) : await this.ctx.catalog.topic(name);
     assertOwner(principal.username, resource, "grant access to");
-    const user = await this.ctx.store.getUser(input.username);
+    // An external user (S14) is proved by its issuer's token, not by a row here.
+    const user = isExternalUsername(input.username) ? {} : await this.ctx.store.getUser(input.username);
     if (user === undefined) throw new AvisoError("USER_NOT_FOUND", `No user is named "${input.username}".`);
     const grant: Grant = {
       kind,

@@ -52,7 +52,10 @@ export class UserService {
     return { token: issued.token, expiresAt: issued.expiresAt };
   }
 
+  /** An API key, a token of the external issuer (S14), or else one of Aviso's own tokens. */
   async authenticate(token: string): Promise<Principal> {
+    const other = await this.ctx.credentials.authenticate(token);
+    if (other !== undefined) return other;
     const claims = await this.ctx.tokens.verify(token);
     return {
       username: claims.username,

@@ -103,6 +103,14 @@ export const reasons = {
     code: Code.Unauthenticated,
     summary: "Unknown user or wrong password (deliberately the same answer for both).",
   },
+  API_KEY_NOT_ALLOWED: {
+    code: Code.PermissionDenied,
+    summary: "API keys cannot manage API keys or users; use a login token.",
+  },
+  OUT_OF_SCOPE: {
+    code: Code.PermissionDenied,
+    summary: "The API key's scope does not cover this resource or action.",
+  },
   AUTH_TIMEOUT: {
     code: Code.Unauthenticated,
     summary: "A WebSocket did not authenticate in time (closed with 4001).",
@@ -131,6 +139,7 @@ export const reasons = {
   METHOD_NOT_ALLOWED: { code: Code.MethodNotAllowed, summary: "The route exists but not with this method." },
   QUEUE_NOT_FOUND: { code: Code.NotFound, summary: "No queue has that name." },
   TOPIC_NOT_FOUND: { code: Code.NotFound, summary: "No topic has that name." },
+  API_KEY_NOT_FOUND: { code: Code.NotFound, summary: "You hold no API key with that id." },
   USER_NOT_FOUND: { code: Code.NotFound, summary: "No user has that name." },
   SUBSCRIPTION_NOT_FOUND: {
     code: Code.NotFound,
@@ -166,6 +175,11 @@ export const reasons = {
     summary:
       "The store cannot be reached; the write was not acknowledged. Retry (an idempotency key makes it safe).",
     retry: "if-idempotent",
+  },
+  KEYS_UNAVAILABLE: {
+    code: Code.Unavailable,
+    summary: "The external issuer's public keys (jwtJwks) cannot be fetched or read; retry.",
+    retry: "always",
   },
   NOT_READY: {
     code: Code.Unavailable,
