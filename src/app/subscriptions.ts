@@ -1,7 +1,7 @@
 import { patternProblem } from "../broker/pattern.ts";
 import type { Binding } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
-import { assertMayUse, bindingExposure } from "./access.ts";
+import { assertMayUse, assertUnscoped, bindingExposure } from "./access.ts";
 import type { AppContext, Principal } from "./context.ts";
 import { assertValidName } from "./names.ts";
 import type { QueueService } from "./queues.ts";
@@ -31,8 +31,9 @@ export class SubscriptionService {
     const problem = patternProblem(pattern);
     if (problem !== undefined) throw new AvisoError("INVALID_PATTERN", `Pattern "${pattern}": ${problem}.`);
     assertValidName("queue", input.queue, this.ctx.config.maxNameLength);
+    assertUnscoped(principal, "create durable subscriptions");
     const topicResource = await this.ctx.catalog.topic(topic);
-    assertMayUse(principal.username, topicResource, "consume");
+    assertMayUse(principal, "topic", topicResource, "consume");
     // A private topic's copies go only into a queue as private (docs/security.md S3).
     const queueCreated = await this.ensureOwnQueue(principal, input.queue, topicResource.definition.private);
     const exposure = bindingExposure(topicResource, await this.ctx.catalog.queue(input.queue));
@@ -53,12 +54,13 @@ export class SubscriptionService {
 
   async list(principal: Principal, topic: string): Promise<Binding[]> {
     const topicResource = await this.ctx.catalog.topic(topic);
-    assertMayUse(principal.username, topicResource, "consume");
+    assertMayUse(principal, "topic", topicResource, "consume");
     return this.ctx.store.listBindings({ topic });
   }
 
   /** The queue's owner or the topic's owner may remove a binding. */
   async unbind(principal: Principal, topic: string, queue: string): Promise<void> {
+    assertUnscoped(principal, "remove durable subscriptions");
     const topicResource = await this.ctx.catalog.topic(topic);
     const bindings = await this.ctx.store.listBindings({ topic, queue });
     if (bindings.length === 0) {

@@ -111,6 +111,10 @@ export const reasons = {
     code: Code.PermissionDenied,
     summary: "The API key's scope does not cover this resource or action.",
   },
+  API_KEY_REVOKED: {
+    code: Code.Unauthenticated,
+    summary: "The API key this WebSocket authenticated with was revoked (closed with 4003).",
+  },
   AUTH_TIMEOUT: {
     code: Code.Unauthenticated,
     summary: "A WebSocket did not authenticate in time (closed with 4001).",

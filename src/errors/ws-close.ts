@@ -7,6 +7,8 @@ export const WsClose = {
   GoingAway: 1001,
   AuthTimeout: 4001,
   TokenExpired: 4002,
+  /** The credential the socket authenticated with was revoked (an API key, S14). */
+  TokenRevoked: 4003,
   SlowConsumer: 4008,
 } as const;
 

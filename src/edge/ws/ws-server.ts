@@ -1,6 +1,7 @@
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type WebSocket } from "uWebSockets.js";
 import type { Principal } from "../../app/context.ts";
 import { AvisoError } from "../../errors/aviso-error.ts";
+import { WsClose } from "../../errors/ws-close.ts";
 import { logEvents } from "../../log/events.ts";
 import type { Clock } from "../../shared/clock.ts";
 import { errorReply, writeReply } from "../http/respond.ts";
@@ -132,6 +133,15 @@ export function mountWebSocket(
       .then(accept, (error: unknown) => refuse(AvisoError.from(error)));
   }
 
+  // S14: a revoked API key closes the sockets it opened on this node at once.
+  const stopRevocations = deps.services.apiKeys.onRevoked((id) => {
+    for (const session of [...sessions]) {
+      if (session.principal?.apiKey?.id === id) {
+        session.closeWith(new AvisoError("API_KEY_REVOKED"), WsClose.TokenRevoked);
+      }
+    }
+  });
+
   const sweep = setInterval(() => {
     const now = deps.clock.now();
     for (const session of sessions) {
@@ -152,6 +162,7 @@ export function mountWebSocket(
     },
     stop() {
       clearInterval(sweep);
+      stopRevocations();
     },
   };
 }
