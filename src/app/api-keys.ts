@@ -64,6 +64,13 @@ export class ApiKeyService {
     for (const listener of this.revokedListeners) listener(id);
   }
 
+  /** Those of `ids` that no longer exist (revoked here or on another node): a live re-check for sockets. */
+  async revokedAmong(ids: Iterable<string>): Promise<string[]> {
+    const revoked: string[] = [];
+    for (const id of ids) if ((await this.ctx.store.getApiKey(id)) === undefined) revoked.push(id);
+    return revoked;
+  }
+
   /** Called with a key's id once it is revoked here, so live sockets it opened can close. */
   onRevoked(listener: (id: string) => void): () => void {
     this.revokedListeners.add(listener);

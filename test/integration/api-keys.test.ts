@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Api, newUser, uniqueName } from "../helpers/api.ts";
 import { startTestNode, type TestNode } from "../helpers/aviso-node.ts";
 import { eventually } from "../helpers/eventually.ts";
+import { createTestDatabase, dropTestDatabase } from "../helpers/mariadb.ts";
 import { TestSocket } from "../helpers/ws-client.ts";
 
 // docs/security.md S14: API keys for services.
@@ -230,5 +231,37 @@ describe("API keys (S14)", () => {
     expect((await api.get<{ apiKeys: unknown[] }>("/v1/api-keys")).body.apiKeys).toEqual([]);
     const unknown = await new Api(node.url, `avk_${"A".repeat(43)}`).get("/v1/me");
     expect([unknown.status, reasonOf(unknown)]).toEqual([401, "TOKEN_INVALID"]);
+  });
+});
+
+describe("API key revocation across nodes (S14)", () => {
+  const CACHE_MS = 300;
+  let store: string;
+  let nodeA: TestNode;
+  let nodeB: TestNode;
+
+  beforeAll(async () => {
+    // Two nodes on one database: what a cluster shares for keys.
+    store = await createTestDatabase("api_keys");
+    const env = { AVISO_API_KEY_CACHE_MS: String(CACHE_MS) };
+    nodeA = await startTestNode({ store, env });
+    nodeB = await startTestNode({ store, env });
+  });
+  afterAll(async () => {
+    await Promise.all([nodeA?.close(), nodeB?.close()]);
+    if (store !== undefined) await dropTestDatabase(store);
+  });
+
+  it("stops a key revoked on one node on the other within apiKeyCacheMs, closing its sockets there", async () => {
+    const { api } = await newUser(nodeA.url, "multi");
+    const { key } = await createKey(api, { name: "everywhere" });
+    const onB = new Api(nodeB.url, key.secret);
+    expect((await onB.get("/v1/me")).status).toBe(200);
+    const socket = await TestSocket.connect(nodeB.wsUrl, key.secret);
+    openSockets.push(socket);
+
+    expect((await api.delete(`/v1/api-keys/${key.id}`)).status).toBe(204);
+    await eventually(async () => expect((await onB.get("/v1/me")).status).toBe(401), { timeoutMs: 5000 });
+    expect((await socket.closed).code).toBe(4003);
   });
 });
