@@ -18,6 +18,7 @@ const noExpiry = Number.MAX_SAFE_INTEGER;
 export class Credentials {
   /** Verified keys by secret hash; an entry is trusted for apiKeyCacheMs, then read again. */
   private readonly keyCache = new Map<string, { record: ApiKeyRecord | undefined; readAt: number }>();
+  /** Bounds memory: past it the cache starts over (keys are re-read, never trusted longer). */
   private readonly maxCachedKeys = 10_000;
 
   constructor(
@@ -54,7 +55,9 @@ export class Credentials {
     let cached = this.keyCache.get(secretHash);
     if (cached === undefined || now - cached.readAt >= this.config.apiKeyCacheMs) {
       cached = { record: await this.store.getApiKeyBySecretHash(secretHash), readAt: now };
-      if (this.config.apiKeyCacheMs > 0) {
+      // Only keys that exist are remembered: guessed secrets cannot push real keys out.
+      if (cached.record === undefined) this.keyCache.delete(secretHash);
+      else if (this.config.apiKeyCacheMs > 0) {
         if (this.keyCache.size >= this.maxCachedKeys) this.keyCache.clear();
         this.keyCache.set(secretHash, cached);
       }
