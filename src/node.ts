@@ -2,6 +2,7 @@ import { AccessWatch } from "./app/access-watch.ts";
 import { Catalog } from "./app/catalog.ts";
 import type { ClusterInfo } from "./app/cluster-info.ts";
 import type { AppContext } from "./app/context.ts";
+import { createCredentials } from "./app/credentials.ts";
 import { EngineHost } from "./app/engine-host.ts";
 import { createLocalOwners } from "./app/local-owners.ts";
 import type { Owners } from "./app/owners.ts";
@@ -126,6 +127,7 @@ export async function startNode(
     clock,
     tokens: createTokenService({ secret: tokenSecret, ttlMs: config.tokenTtlMs, clock }),
     receiptKey: deriveReceiptKey(tokenSecret),
+    credentials: createCredentials(config, store, clock),
     passwords,
     loginLimiter: createLoginLimiter({
       maxFailures: config.loginMaxFailures,

@@ -1,12 +1,20 @@
-import type { Grant, Permission } from "../broker/types.ts";
+import type { Grant, Permission, ResourceKind } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
+import type { Principal } from "./context.ts";
 
 interface Guarded {
   definition: { name: string; owner: string; private: boolean };
   grants: readonly Grant[];
 }
 
-/** Public resources are open to every authenticated user; private ones to the owner and grantees. */
+/** Who asks, as the access rules see it: a user, narrowed by an API key's scope when a key proved it (S14). */
+export type Actor = Pick<Principal, "username" | "apiKey">;
+
+/**
+ * S1, for a user: public resources are open to every authenticated user;
+ * private ones to the owner and grantees. What runs on a user's behalf (access
+ * watches, binding readers) asks this; requests ask actorMayUse.
+ */
 export function mayUse(username: string, resource: Guarded, permission: Permission): boolean {
   const { definition } = resource;
   if (!definition.private || definition.owner === username) return true;
@@ -15,22 +23,70 @@ export function mayUse(username: string, resource: Guarded, permission: Permissi
   );
 }
 
-export function assertMayUse(username: string, resource: Guarded, permission: Permission): void {
-  if (!mayUse(username, resource, permission)) {
+/** An unscoped key (or no key) allows everything; a scope allows only the permissions it lists on its resources. */
+function scopeAllows(actor: Actor, kind: ResourceKind, name: string, permission: Permission): boolean {
+  const scope = actor.apiKey?.scope;
+  if (scope === undefined || scope === null) return true;
+  return scope.some(
+    (entry) => entry.kind === kind && entry.resource === name && entry.permissions.includes(permission),
+  );
+}
+
+/** S1, narrowed by S14: what the user may do AND what the key's scope allows. */
+export function actorMayUse(
+  actor: Actor,
+  kind: ResourceKind,
+  resource: Guarded,
+  permission: Permission,
+): boolean {
+  return (
+    mayUse(actor.username, resource, permission) &&
+    scopeAllows(actor, kind, resource.definition.name, permission)
+  );
+}
+
+export function assertMayUse(
+  actor: Actor,
+  kind: ResourceKind,
+  resource: Guarded,
+  permission: Permission,
+): void {
+  if (!mayUse(actor.username, resource, permission)) {
     throw new AvisoError(
       "ACCESS_DENIED",
       `"${resource.definition.name}" is private and you hold no ${permission} grant on it.`,
     );
   }
+  if (!scopeAllows(actor, kind, resource.definition.name, permission)) {
+    throw new AvisoError(
+      "OUT_OF_SCOPE",
+      `This API key may not ${permission} on ${kind} "${resource.definition.name}".`,
+    );
+  }
 }
 
-/** Only the creator deletes a resource or grants access to it. */
-export function assertOwner(username: string, resource: Guarded, action: string): void {
-  if (resource.definition.owner !== username) {
+/** Only the creator deletes a resource or grants access to it, and never through a scoped key. */
+export function assertOwner(actor: Actor, resource: Guarded, action: string): void {
+  if (resource.definition.owner !== actor.username) {
     throw new AvisoError(
       "NOT_RESOURCE_OWNER",
       `Only "${resource.definition.owner}", who created "${resource.definition.name}", may ${action} it.`,
     );
+  }
+  assertUnscoped(actor, `${action} resources`);
+}
+
+/** A scoped key only publishes, consumes and reads what its scope names: creating and managing need more. */
+export function assertUnscoped(actor: Actor, action: string): void {
+  if (actor.apiKey?.scope !== undefined && actor.apiKey.scope !== null) {
+    throw new AvisoError("OUT_OF_SCOPE", `A scoped API key may not ${action}.`);
+  }
+}
+
+/** Managing API keys and users needs a login token: a leaked key cannot mint more keys (S14). */
+export function assertNotApiKey(actor: Actor, action: string): void {
+  if (actor.apiKey !== undefined) {
+    throw new AvisoError("API_KEY_NOT_ALLOWED", `An API key may not ${action}; use a login token.`);
   }
 }
 
@@ -55,6 +111,6 @@ export function bindingExposure(topic: Guarded, queue: Guarded): AvisoError | un
 }
 
 /** Whether a user may see a resource in listings. */
-export function mayList(username: string, resource: Guarded): boolean {
-  return mayUse(username, resource, "publish") || mayUse(username, resource, "consume");
+export function mayList(actor: Actor, kind: ResourceKind, resource: Guarded): boolean {
+  return actorMayUse(actor, kind, resource, "publish") || actorMayUse(actor, kind, resource, "consume");
 }

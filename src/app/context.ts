@@ -7,9 +7,11 @@ import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { Clock } from "../shared/clock.ts";
+import type { ApiKeyScopeEntry } from "../store/api-key-record.ts";
 import type { Store } from "../store/store.ts";
 import type { AccessWatch } from "./access-watch.ts";
 import type { Catalog } from "./catalog.ts";
+import type { Credentials } from "./credentials.ts";
 import type { Owners } from "./owners.ts";
 import type { UserDirectory } from "./user-directory.ts";
 
@@ -25,6 +27,8 @@ export interface AppContext {
   tokens: TokenService;
   /** Seals pull receipts to their receiver (S5); derived from the token secret (src/app/receipts.ts). */
   receiptKey: Uint8Array;
+  /** API keys and external issuers' tokens (docs/security.md S14). */
+  credentials: Credentials;
   passwords: PasswordHasher;
   loginLimiter: LoginLimiter;
   registrationLimiter: RegistrationLimiter;
@@ -49,4 +53,12 @@ export interface Principal {
   tokenExpiresAt: number;
   /** Named in the `operators` setting: manages users, sees operational state (docs/security.md). */
   operator: boolean;
+  /** Set when an API key proved it: every access check is narrowed to the key's scope. */
+  apiKey?: ApiKeyAuth;
+}
+
+/** The API key behind a principal; `scope` null means whatever its user may do (but no key or user management). */
+export interface ApiKeyAuth {
+  id: string;
+  scope: readonly ApiKeyScopeEntry[] | null;
 }

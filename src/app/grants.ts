@@ -2,6 +2,7 @@ import type { Grant, Permission, ResourceKind } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
 import { assertOwner } from "./access.ts";
 import type { AppContext, Principal } from "./context.ts";
+import { isExternalUsername } from "./names.ts";
 
 export interface GrantInput {
   username: string;
@@ -15,10 +16,11 @@ export class GrantService {
   async grant(principal: Principal, kind: ResourceKind, name: string, input: GrantInput): Promise<Grant> {
     const resource =
       kind === "queue" ? await this.ctx.catalog.queue(name) : await this.ctx.catalog.topic(name);
-    assertOwner(principal.username, resource, "grant access to");
-    const user = await this.ctx.store.getUser(input.username);
+    assertOwner(principal, resource, "grant access to");
+    // An external user (S14) is proved by its issuer's token, not by a row here.
     // A deleted user keeps their row (the name stays taken) but can be granted nothing.
-    if (user === undefined || user.deletedAt !== undefined)
+    const user = isExternalUsername(input.username) ? {} : await this.ctx.store.getUser(input.username);
+    if (user === undefined || ("deletedAt" in user && user.deletedAt !== undefined))
       throw new AvisoError("USER_NOT_FOUND", `No user is named "${input.username}".`);
     const grant: Grant = {
       kind,
@@ -34,7 +36,7 @@ export class GrantService {
   async list(principal: Principal, kind: ResourceKind, name: string): Promise<Grant[]> {
     const resource =
       kind === "queue" ? await this.ctx.catalog.queue(name) : await this.ctx.catalog.topic(name);
-    assertOwner(principal.username, resource, "list the grants of");
+    assertOwner(principal, resource, "list the grants of");
     return this.ctx.store.listGrants(kind, name);
   }
 }

@@ -8,7 +8,7 @@ import type {
 import type { Permission, QueueDefinition } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
 import { newResourceId } from "../shared/resource-id.ts";
-import { assertMayUse, assertOwner, mayList, mayUse } from "./access.ts";
+import { actorMayUse, assertMayUse, assertOwner, assertUnscoped, mayList } from "./access.ts";
 import { watchOf } from "./access-watch.ts";
 import type { Resource } from "./catalog.ts";
 import type { AppContext, Principal, ServingNode } from "./context.ts";
@@ -64,6 +64,7 @@ export class QueueService {
 
   async create(principal: Principal, input: CreateQueueInput): Promise<QueueView> {
     const { config, store, clock } = this.ctx;
+    assertUnscoped(principal, "create queues");
     assertValidName("queue", input.name, config.maxNameLength);
     const deadLetterQueue = input.deadLetterQueue ?? null;
     const deadLetterQueueId =
@@ -93,7 +94,7 @@ export class QueueService {
     const visible: QueueView[] = [];
     for (const definition of definitions) {
       const grants = definition.private ? await this.ctx.store.listGrants("queue", definition.name) : [];
-      if (!mayList(principal.username, { definition, grants })) continue;
+      if (!mayList(principal, "queue", { definition, grants })) continue;
       visible.push(await this.view(definition));
     }
     return visible;
@@ -112,13 +113,13 @@ export class QueueService {
   /** The queue, if the caller may see it: listed for them, or usable (consume). */
   private async visible(principal: Principal, name: string): Promise<Resource<QueueDefinition>> {
     const resource = await this.ctx.catalog.queue(name);
-    if (!mayList(principal.username, resource)) assertMayUse(principal.username, resource, "consume");
+    if (!mayList(principal, "queue", resource)) assertMayUse(principal, "queue", resource, "consume");
     return resource;
   }
 
   async delete(principal: Principal, name: string): Promise<void> {
     const resource = await this.ctx.catalog.queue(name);
-    assertOwner(principal.username, resource, "delete");
+    assertOwner(principal, resource, "delete");
     const deleted = await this.ctx.store.deleteQueue(name, this.ctx.clock.now());
     await this.ctx.catalog.changed("queue", name);
     if (!deleted) throw new AvisoError("QUEUE_NOT_FOUND", `No queue is named "${name}".`);
@@ -290,7 +291,7 @@ export class QueueService {
     permission: Permission,
   ): Promise<Resource<QueueDefinition>> {
     const resource = await this.ctx.catalog.queue(name);
-    assertMayUse(principal.username, resource, permission);
+    assertMayUse(principal, "queue", resource, permission);
     return resource;
   }
 
@@ -343,7 +344,7 @@ export class QueueService {
       }
       throw error;
     });
-    if (!mayUse(principal.username, resource, "publish")) {
+    if (!actorMayUse(principal, "queue", resource, "publish")) {
       throw new AvisoError("ACCESS_DENIED", `You may not publish to dead-letter queue "${deadLetterQueue}".`);
     }
     return resource.definition.id;

@@ -1,3 +1,4 @@
+import { ApiKeyService } from "./api-keys.ts";
 import type { AppContext } from "./context.ts";
 import { GrantService } from "./grants.ts";
 import { QueueService } from "./queues.ts";
@@ -12,6 +13,7 @@ export interface Services {
   topics: TopicService;
   grants: GrantService;
   subscriptions: SubscriptionService;
+  apiKeys: ApiKeyService;
 }
 
 export function createServices(ctx: AppContext): Services {
@@ -22,5 +24,6 @@ export function createServices(ctx: AppContext): Services {
     topics: new TopicService(ctx),
     grants: new GrantService(ctx),
     subscriptions: new SubscriptionService(ctx, queues),
+    apiKeys: new ApiKeyService(ctx),
   };
 }

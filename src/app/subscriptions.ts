@@ -1,7 +1,7 @@
 import { patternProblem } from "../broker/pattern.ts";
 import type { Binding } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
-import { assertMayUse, bindingExposure } from "./access.ts";
+import { assertMayUse, assertUnscoped, bindingExposure } from "./access.ts";
 import type { AppContext, Principal } from "./context.ts";
 import { assertValidName } from "./names.ts";
 import type { QueueService } from "./queues.ts";
@@ -31,8 +31,9 @@ export class SubscriptionService {
     const problem = patternProblem(pattern);
     if (problem !== undefined) throw new AvisoError("INVALID_PATTERN", `Pattern "${pattern}": ${problem}.`);
     assertValidName("queue", input.queue, this.ctx.config.maxNameLength);
+    assertUnscoped(principal, "create durable subscriptions");
     const topicResource = await this.ctx.catalog.topic(topic);
-    assertMayUse(principal.username, topicResource, "consume");
+    assertMayUse(principal, "topic", topicResource, "consume");
     // A private topic's copies go only into a queue as private (docs/security.md S3).
     const { created: queueCreated, id: queueId } = await this.ensureOwnQueue(
       principal,
@@ -63,7 +64,7 @@ export class SubscriptionService {
   /** The topic's bindings, active and ended; not those of an earlier topic that had its name. */
   async list(principal: Principal, topic: string): Promise<Binding[]> {
     const topicResource = await this.ctx.catalog.topic(topic);
-    assertMayUse(principal.username, topicResource, "consume");
+    assertMayUse(principal, "topic", topicResource, "consume");
     const bindings = await this.ctx.store.listBindings({ topic });
     return bindings.filter((binding) => binding.topicId === topicResource.definition.id);
   }
@@ -87,6 +88,7 @@ export class SubscriptionService {
    * may remove it.
    */
   async unbind(principal: Principal, topic: string, queue: string): Promise<void> {
+    assertUnscoped(principal, "remove durable subscriptions");
     const topicResource = await this.ctx.catalog.topic(topic);
     const [binding] = (await this.ctx.store.listBindings({ topic, queue })).filter(
       (candidate) => candidate.topicId === topicResource.definition.id,

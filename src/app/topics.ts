@@ -3,7 +3,7 @@ import type { TopicPublishInput } from "../broker/topic/topic-ports.ts";
 import type { Permission, TopicDefinition, TopicMessage } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
 import { newResourceId } from "../shared/resource-id.ts";
-import { assertMayUse, assertOwner, mayList } from "./access.ts";
+import { assertMayUse, assertOwner, assertUnscoped, mayList } from "./access.ts";
 import { watchOf } from "./access-watch.ts";
 import type { Resource } from "./catalog.ts";
 import type { AppContext, Principal, ServingNode } from "./context.ts";
@@ -43,6 +43,7 @@ export class TopicService {
 
   async create(principal: Principal, input: CreateTopicInput): Promise<TopicView> {
     const { config, store, clock } = this.ctx;
+    assertUnscoped(principal, "create topics");
     assertValidName("topic", input.name, config.maxNameLength);
     const definition: TopicDefinition = {
       id: newResourceId(),
@@ -70,7 +71,7 @@ export class TopicService {
     const visible: TopicView[] = [];
     for (const definition of definitions) {
       const grants = definition.private ? await this.ctx.store.listGrants("topic", definition.name) : [];
-      if (!mayList(principal.username, { definition, grants })) continue;
+      if (!mayList(principal, "topic", { definition, grants })) continue;
       visible.push(await this.view(definition));
     }
     return visible;
@@ -89,13 +90,13 @@ export class TopicService {
   /** The topic, if the caller may see it: listed for them, or usable (consume). */
   private async visible(principal: Principal, name: string): Promise<Resource<TopicDefinition>> {
     const resource = await this.ctx.catalog.topic(name);
-    if (!mayList(principal.username, resource)) assertMayUse(principal.username, resource, "consume");
+    if (!mayList(principal, "topic", resource)) assertMayUse(principal, "topic", resource, "consume");
     return resource;
   }
 
   async delete(principal: Principal, name: string): Promise<void> {
     const resource = await this.ctx.catalog.topic(name);
-    assertOwner(principal.username, resource, "delete");
+    assertOwner(principal, resource, "delete");
     const deleted = await this.ctx.store.deleteTopic(name, this.ctx.clock.now());
     await this.ctx.catalog.changed("topic", name);
     if (!deleted) throw new AvisoError("TOPIC_NOT_FOUND", `No topic is named "${name}".`);
@@ -160,7 +161,7 @@ export class TopicService {
     permission: Permission,
   ): Promise<Resource<TopicDefinition>> {
     const resource = await this.ctx.catalog.topic(name);
-    assertMayUse(principal.username, resource, permission);
+    assertMayUse(principal, "topic", resource, permission);
     return resource;
   }
 

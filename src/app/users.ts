@@ -70,7 +70,14 @@ export class UserService {
     return { token: issued.token, expiresAt: issued.expiresAt };
   }
 
+  /** An API key, a token of the external issuer (S14), or else one of Aviso's own tokens. */
   async authenticate(token: string): Promise<Principal> {
+    const other = await this.ctx.credentials.authenticate(token);
+    if (other !== undefined) {
+      // A key belongs to a local user and dies with them (S9), on every node within the user cache's time.
+      if (other.apiKey !== undefined) await this.assertLive(other.username);
+      return other;
+    }
     const claims = await this.ctx.tokens.verify(token);
     await this.assertNotRevoked(claims.username, claims.version);
     return {
@@ -145,6 +152,12 @@ export class UserService {
     await userDirectory.revoked(username);
     await Promise.all(removedGrants.map(({ kind, resource }) => catalog.changed(kind, resource)));
     return true;
+  }
+
+  /** An API key counts only while its user exists. */
+  private async assertLive(username: string): Promise<void> {
+    const standing = await this.ctx.userDirectory.standing(username);
+    if (standing === undefined || standing.deleted) throw revokedError();
   }
 
   /** A token counts only at its user's current token version, and never for a deleted user. */

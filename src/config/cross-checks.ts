@@ -36,6 +36,8 @@ export function crossFieldProblems(config: Config): string[] {
     );
   }
 
+  problems.push(...externalIssuerProblems(config));
+
   if (config.zk !== undefined) {
     // A cluster shares durable state through MySQL and verifies tokens issued by any node.
     if (!config.store.startsWith("mysql://"))
@@ -65,6 +67,34 @@ export function crossFieldProblems(config: Config): string[] {
       `maxPayloadBytes (${config.maxPayloadBytes}) must not exceed slowConsumerBufferBytes ` +
         `(${config.slowConsumerBufferBytes}), or one large delivery closes any subscriber`,
     );
+  }
+  return problems;
+}
+
+/** docs/security.md S14: an external issuer is all three settings or none, with keys nobody on the path can swap. */
+function externalIssuerProblems(config: Config): string[] {
+  const { jwtIssuer, jwtAudience, jwtJwks } = config;
+  const set = [jwtIssuer, jwtAudience, jwtJwks].filter((value) => value !== undefined).length;
+  if (set === 0) return [];
+  if (set !== 3) {
+    return [
+      "jwtIssuer, jwtAudience and jwtJwks must be set together (AVISO_JWT_ISSUER / AVISO_JWT_AUDIENCE / AVISO_JWT_JWKS), or none",
+    ];
+  }
+  const problems: string[] = [];
+  if (jwtIssuer === "aviso")
+    problems.push('jwtIssuer must not be "aviso": that issuer names Aviso\'s own login tokens');
+  const jwks = jwtJwks as string;
+  if (/^https?:\/\//i.test(jwks)) {
+    const url = URL.canParse(jwks) ? new URL(jwks) : undefined;
+    if (url === undefined) problems.push(`jwtJwks "${jwks}" is not a valid URL`);
+    else if (url.protocol === "http:" && !isLoopback(url.hostname)) {
+      problems.push(
+        `jwtJwks "${jwks}": fetch keys over https:// (plain http:// only from a loopback host), or anyone on the path can swap them`,
+      );
+    }
+  } else if (!isReadableFile(jwks)) {
+    problems.push(`jwtJwks: file "${jwks}" does not exist or is not a file`);
   }
   return problems;
 }

@@ -95,6 +95,54 @@ export const configSchema = Type.Object(
         "Comma-separated usernames of operators: they manage users and see cluster-wide operational state (docs/security.md). Empty: no operators.",
     }),
 
+    // external identity (docs/security.md S14)
+    jwtIssuer: Type.Optional(
+      Type.String({
+        minLength: 1,
+        examples: ["https://auth.example.com/"],
+        description:
+          "Accept JWTs from this external issuer (`iss`, compared exactly); set with jwtAudience and jwtJwks. Unset: only Aviso's own tokens.",
+      }),
+    ),
+    jwtAudience: Type.Optional(
+      Type.String({
+        minLength: 1,
+        examples: ["aviso"],
+        description: "The `aud` an external token must carry (required with jwtIssuer).",
+      }),
+    ),
+    jwtJwks: Type.Optional(
+      Type.String({
+        minLength: 1,
+        examples: ["https://auth.example.com/.well-known/jwks.json", "/etc/aviso/jwks.json"],
+        description:
+          "The external issuer's public keys: an https:// URL (http:// only on loopback) or a file path, holding a JWKS document.",
+      }),
+    ),
+    jwtJwksRefreshMs: int(
+      30_000,
+      "Shortest time between two fetches of the JWKS URL when a token names an unknown key; how often a JWKS file is re-read.",
+      100,
+    ),
+    jwtUsernameClaim: Type.String({
+      default: "sub",
+      pattern: "^[A-Za-z0-9_.:-]{1,64}$",
+      description: "Claim of an external token that names the user (must pass Aviso's user-name rules).",
+    }),
+    jwtUserPrefix: Type.String({
+      default: "ext:",
+      pattern: "^[A-Za-z0-9._-]{0,31}:$",
+      description:
+        "Prefix of external user names, ending in `:` (which local user names cannot contain), so external and local users never collide.",
+    }),
+
+    // service credentials
+    apiKeyCacheMs: int(
+      10_000,
+      "How long a node trusts a verified API key before it reads it again: a key revoked on another node stops working there within this time.",
+      0,
+    ),
+
     // logging and mode
     logLevel: Type.Union(
       logLevels.map((level) => Type.Literal(level)),

@@ -9,6 +9,7 @@ import type { Metrics } from "../metrics/metrics.ts";
 import type { Clock } from "../shared/clock.ts";
 import { mountRoutes } from "./http/mount-routes.ts";
 import type { AnyRoute } from "./http/route.ts";
+import { apiKeyRoutes } from "./http/routes/api-key-routes.ts";
 import { authRoutes } from "./http/routes/auth-routes.ts";
 import { operationRoutes } from "./http/routes/operation-routes.ts";
 import { queueRoutes } from "./http/routes/queue-routes.ts";
@@ -45,7 +46,12 @@ export function routeTable(
   services: Services,
   operations: Omit<Parameters<typeof operationRoutes>[0], "apiRoutes">,
 ): AnyRoute[] {
-  const apiRoutes: AnyRoute[] = [...authRoutes(services), ...queueRoutes(services), ...topicRoutes(services)];
+  const apiRoutes: AnyRoute[] = [
+    ...authRoutes(services),
+    ...queueRoutes(services),
+    ...topicRoutes(services),
+    ...apiKeyRoutes(services),
+  ];
   return [...apiRoutes, ...operationRoutes({ ...operations, apiRoutes: () => apiRoutes })];
 }
 

@@ -108,6 +108,18 @@ export const reasons = {
     summary:
       "The token was revoked (log out everywhere, or the user was deleted); live WebSockets close with 4003.",
   },
+  API_KEY_NOT_ALLOWED: {
+    code: Code.PermissionDenied,
+    summary: "API keys cannot manage API keys or users; use a login token.",
+  },
+  OUT_OF_SCOPE: {
+    code: Code.PermissionDenied,
+    summary: "The API key's scope does not cover this resource or action.",
+  },
+  API_KEY_REVOKED: {
+    code: Code.Unauthenticated,
+    summary: "The API key this WebSocket authenticated with was revoked (closed with 4003).",
+  },
   AUTH_TIMEOUT: {
     code: Code.Unauthenticated,
     summary: "A WebSocket did not authenticate in time (closed with 4001).",
@@ -144,6 +156,7 @@ export const reasons = {
   METHOD_NOT_ALLOWED: { code: Code.MethodNotAllowed, summary: "The route exists but not with this method." },
   QUEUE_NOT_FOUND: { code: Code.NotFound, summary: "No queue has that name." },
   TOPIC_NOT_FOUND: { code: Code.NotFound, summary: "No topic has that name." },
+  API_KEY_NOT_FOUND: { code: Code.NotFound, summary: "You hold no API key with that id." },
   USER_NOT_FOUND: { code: Code.NotFound, summary: "No user has that name." },
   SUBSCRIPTION_NOT_FOUND: {
     code: Code.NotFound,
@@ -183,6 +196,11 @@ export const reasons = {
     summary:
       "The store cannot be reached; the write was not acknowledged. Retry (an idempotency key makes it safe).",
     retry: "if-idempotent",
+  },
+  KEYS_UNAVAILABLE: {
+    code: Code.Unavailable,
+    summary: "The external issuer's public keys (jwtJwks) cannot be fetched or read; retry.",
+    retry: "always",
   },
   NOT_READY: {
     code: Code.Unavailable,

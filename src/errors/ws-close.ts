@@ -7,6 +7,7 @@ export const WsClose = {
   GoingAway: 1001,
   AuthTimeout: 4001,
   TokenExpired: 4002,
+  /** The credential the socket authenticated with was revoked (log out everywhere, a deleted user, a revoked API key). */
   TokenRevoked: 4003,
   SlowConsumer: 4008,
 } as const;

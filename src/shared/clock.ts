@@ -10,12 +10,20 @@ export interface Clock {
   setTimer(delayMs: number, fn: () => void): Timer;
 }
 
+/** Node fires a longer setTimeout at once (with a warning); longer delays are chained. */
+const maxTimeoutMs = 2 ** 31 - 1;
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimer(delayMs, fn) {
-    const handle = setTimeout(fn, Math.max(0, delayMs));
-    // Broker timers (ack deadlines, delays, retention) must not keep a closing process alive.
-    handle.unref();
+    let handle: NodeJS.Timeout;
+    const arm = (remainingMs: number) => {
+      const stepMs = Math.min(Math.max(0, remainingMs), maxTimeoutMs);
+      handle = setTimeout(() => (remainingMs > stepMs ? arm(remainingMs - stepMs) : fn()), stepMs);
+      // Broker timers (ack deadlines, delays, retention) must not keep a closing process alive.
+      handle.unref();
+    };
+    arm(delayMs);
     return { cancel: () => clearTimeout(handle) };
   },
 };

@@ -11,6 +11,7 @@ import type {
   TopicMessage,
   UserRecord,
 } from "../broker/types.ts";
+import type { ApiKeyRecord } from "./api-key-record.ts";
 
 /**
  * One write an owner makes. Every owner write carries the epoch of its claim;
@@ -91,6 +92,16 @@ export interface Store {
    * undefined if no live user has the name.
    */
   deleteUser(username: string, deletedAt: number): Promise<ResourceRef[] | undefined>;
+
+  // API keys (docs/security.md S14)
+  createApiKey(key: ApiKeyRecord): Promise<void>;
+  /** The key whose secret hashes to `secretHash`, expired or not; undefined once revoked. */
+  getApiKeyBySecretHash(secretHash: string): Promise<ApiKeyRecord | undefined>;
+  getApiKey(id: string): Promise<ApiKeyRecord | undefined>;
+  /** The user's keys, oldest first. */
+  listApiKeys(username: string): Promise<ApiKeyRecord[]>;
+  /** False if absent. */
+  deleteApiKey(id: string): Promise<boolean>;
 
   // queues
   /** Throws QUEUE_EXISTS. The definition carries its new id. Creates with nextSeq 1 and an epoch above any earlier queue of that name (a stale owner of a deleted queue stays fenced). */

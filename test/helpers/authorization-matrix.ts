@@ -108,6 +108,13 @@ const restSamples: Record<string, (f: Fixture, creator: string) => Sample> = {
     body: { queue: uniqueName("bq") },
   }),
   listDurableSubscriptions: (f) => ({ method: "get", path: `/v1/topics/${f.topic}/subscriptions` }),
+  createApiKey: () => ({ method: "post", path: "/v1/api-keys", body: { name: "matrix" } }),
+  listApiKeys: () => ({ method: "get", path: "/v1/api-keys" }),
+  revokeApiKey: () => ({
+    method: "delete",
+    path: `/v1/api-keys/${uniqueName("key")}`,
+    allowedRefusals: ["API_KEY_NOT_FOUND"],
+  }),
   deleteDurableSubscription: (f) => ({
     method: "delete",
     path: `/v1/topics/${f.topic}/subscriptions/${f.boundQueue}`,

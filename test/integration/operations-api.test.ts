@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Services } from "../../src/app/services.ts";
 import type { AnyRoute } from "../../src/edge/http/route.ts";
+import { apiKeyRoutes } from "../../src/edge/http/routes/api-key-routes.ts";
 import { authRoutes } from "../../src/edge/http/routes/auth-routes.ts";
 import { type OperationDeps, operationRoutes } from "../../src/edge/http/routes/operation-routes.ts";
 import { queueRoutes } from "../../src/edge/http/routes/queue-routes.ts";
@@ -43,6 +44,7 @@ function definedRoutes(): AnyRoute[] {
     ...authRoutes(services),
     ...queueRoutes(services),
     ...topicRoutes(services),
+    ...apiKeyRoutes(services),
     ...operationRoutes({} as OperationDeps),
   ];
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Store } from "../../src/store/store.ts";
+import { describeApiKeyConformance } from "./conformance-api-keys.ts";
 import { describeCommitConformance } from "./conformance-commit.ts";
 import { describeDurabilityConformance } from "./conformance-durability.ts";
 import { describeResourceConformance } from "./conformance-resources.ts";
@@ -68,6 +69,7 @@ export function describeStoreConformance(label: string, open: () => Promise<Stor
 
     describeResourceConformance(current);
     describeUserConformance(current);
+    describeApiKeyConformance(current);
     describeCommitConformance(current);
     describeDurabilityConformance(current);
 

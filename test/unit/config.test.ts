@@ -66,6 +66,13 @@ describe("config schema", () => {
         "registration",
         "registrationsPerAddressPerHour",
         "operators",
+        "jwtIssuer",
+        "jwtAudience",
+        "jwtJwks",
+        "jwtJwksRefreshMs",
+        "jwtUsernameClaim",
+        "jwtUserPrefix",
+        "apiKeyCacheMs",
         "maxPayloadBytes",
         "maxBodyBytes",
         "maxFrameBytes",
@@ -372,6 +379,39 @@ describe("resolveTokenSecret", () => {
     await expect(resolveTokenSecret({ tokenSecret: undefined, dataDir: dir })).rejects.toBeInstanceOf(
       ConfigError,
     );
+  });
+
+  it("needs jwtIssuer, jwtAudience and jwtJwks together, and a JWKS over https or on loopback (S14)", () => {
+    expect(problemsOf({ argv: [], env: { AVISO_JWT_ISSUER: "https://id.example" } })).toEqual([
+      "jwtIssuer, jwtAudience and jwtJwks must be set together (AVISO_JWT_ISSUER / AVISO_JWT_AUDIENCE / AVISO_JWT_JWKS), or none",
+    ]);
+    const external = { AVISO_JWT_ISSUER: "https://id.example", AVISO_JWT_AUDIENCE: "aviso" };
+    expect(
+      problemsOf({ argv: [], env: { ...external, AVISO_JWT_JWKS: "http://id.example/jwks.json" } }),
+    ).toEqual([
+      'jwtJwks "http://id.example/jwks.json": fetch keys over https:// (plain http:// only from a loopback host), or anyone on the path can swap them',
+    ]);
+    expect(problemsOf({ argv: [], env: { ...external, AVISO_JWT_JWKS: "/nonexistent/jwks.json" } })).toEqual([
+      'jwtJwks: file "/nonexistent/jwks.json" does not exist or is not a file',
+    ]);
+    expect(
+      problemsOf({
+        argv: [],
+        env: { ...external, AVISO_JWT_ISSUER: "aviso", AVISO_JWT_JWKS: "https://id.example/jwks" },
+      }),
+    ).toEqual(['jwtIssuer must not be "aviso": that issuer names Aviso\'s own login tokens']);
+    expect(problemsOf({ argv: [], env: { AVISO_JWT_USER_PREFIX: "ext-" } })[0]).toContain(
+      "AVISO_JWT_USER_PREFIX",
+    );
+    const config = loadConfig({
+      argv: [],
+      env: { ...external, AVISO_JWT_JWKS: "http://127.0.0.1:9/jwks.json" },
+    });
+    expect(config).toMatchObject({
+      jwtUsernameClaim: "sub",
+      jwtUserPrefix: "ext:",
+      jwtJwksRefreshMs: 30_000,
+    });
   });
 
   it("names operators by a comma-separated list", () => {

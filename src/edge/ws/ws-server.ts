@@ -141,6 +141,31 @@ export function mountWebSocket(
     );
   }
 
+  // S14: a revoked API key closes the sockets it opened: on this node at once, on the others
+  // within apiKeyCacheMs (each node re-reads the keys its sockets hold that often).
+  const closeRevoked = (id: string) => {
+    for (const session of [...sessions]) {
+      if (session.principal?.apiKey?.id === id) {
+        session.closeWith(new AvisoError("API_KEY_REVOKED"), WsClose.TokenRevoked);
+      }
+    }
+  };
+  const stopRevocations = deps.services.apiKeys.onRevoked(closeRevoked);
+  const keyRecheck = setInterval(
+    () => {
+      const ids = new Set<string>();
+      for (const session of sessions) if (session.principal?.apiKey) ids.add(session.principal.apiKey.id);
+      if (ids.size === 0) return;
+      deps.services.apiKeys.revokedAmong(ids).then(
+        (revoked) => revoked.forEach(closeRevoked),
+        // The store is away: keep the sockets, the next round checks again.
+        () => {},
+      );
+    },
+    Math.max(config.apiKeyCacheMs, 250),
+  );
+  keyRecheck.unref();
+
   const sweep = setInterval(() => {
     const now = deps.clock.now();
     for (const session of sessions) {
@@ -162,6 +187,8 @@ export function mountWebSocket(
     stop() {
       clearInterval(sweep);
       revocations.stop();
+      stopRevocations();
+      clearInterval(keyRecheck);
     },
   };
 }

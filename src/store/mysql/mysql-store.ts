@@ -12,6 +12,8 @@ import type {
   TopicMessage,
   UserRecord,
 } from "../../broker/types.ts";
+import type { ApiKeyRecord } from "../api-key-record.ts";
+import { type ApiKeyRow, apiKeyColumns, apiKeyValues, toApiKey } from "../api-key-rows.ts";
 import {
   type BindingRow,
   bindingColumns,
@@ -143,9 +145,50 @@ class MysqlStore implements Store {
         [username],
       );
       await connection.query("DELETE FROM grants WHERE username = ?", [username]);
+      await connection.query("DELETE FROM api_keys WHERE username = ?", [username]);
       await connection.query("COMMIT");
       return grants.map((row) => ({ kind: row.kind as ResourceKind, resource: row.resource as string }));
     });
+  }
+
+  async createApiKey(key: ApiKeyRecord): Promise<void> {
+    await this.#db.write(
+      "createApiKey",
+      `INSERT INTO api_keys (${apiKeyColumns}) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      apiKeyValues(key),
+    );
+  }
+
+  async getApiKeyBySecretHash(secretHash: string): Promise<ApiKeyRecord | undefined> {
+    const rows = await this.#db.select<ApiKeyRow>(
+      "getApiKeyBySecretHash",
+      `SELECT ${apiKeyColumns} FROM api_keys WHERE secret_hash = ?`,
+      [secretHash],
+    );
+    return rows[0] === undefined ? undefined : toApiKey(rows[0]);
+  }
+
+  async getApiKey(id: string): Promise<ApiKeyRecord | undefined> {
+    const rows = await this.#db.select<ApiKeyRow>(
+      "getApiKey",
+      `SELECT ${apiKeyColumns} FROM api_keys WHERE id = ?`,
+      [id],
+    );
+    return rows[0] === undefined ? undefined : toApiKey(rows[0]);
+  }
+
+  async listApiKeys(username: string): Promise<ApiKeyRecord[]> {
+    const rows = await this.#db.select<ApiKeyRow>(
+      "listApiKeys",
+      `SELECT ${apiKeyColumns} FROM api_keys WHERE username = ? ORDER BY created_at, id`,
+      [username],
+    );
+    return rows.map(toApiKey);
+  }
+
+  async deleteApiKey(id: string): Promise<boolean> {
+    const result = await this.#db.write("deleteApiKey", "DELETE FROM api_keys WHERE id = ?", [id]);
+    return result.affectedRows > 0;
   }
 
   async createQueue(definition: QueueDefinition): Promise<void> {

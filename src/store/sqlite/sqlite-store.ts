@@ -16,6 +16,8 @@ import type {
 } from "../../broker/types.ts";
 import { AvisoError } from "../../errors/aviso-error.ts";
 import type { Reason } from "../../errors/reasons.ts";
+import type { ApiKeyRecord } from "../api-key-record.ts";
+import { type ApiKeyRow, apiKeyColumns, apiKeyValues, toApiKey } from "../api-key-rows.ts";
 import {
   type BindingRow,
   bindingColumns,
@@ -183,9 +185,53 @@ class SqliteStore implements Store {
             "SELECT kind, resource FROM grants WHERE username = ? ORDER BY kind, resource",
           ).all(username);
           this.#prepare("DELETE FROM grants WHERE username = ?").run(username);
+          this.#prepare("DELETE FROM api_keys WHERE username = ?").run(username);
           return grants;
         })
         .immediate(),
+    );
+  }
+
+  createApiKey(key: ApiKeyRecord): Promise<void> {
+    return this.#run("createApiKey", () => {
+      this.#prepare(`INSERT INTO api_keys (${apiKeyColumns}) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(
+        ...apiKeyValues(key),
+      );
+    });
+  }
+
+  getApiKeyBySecretHash(secretHash: string): Promise<ApiKeyRecord | undefined> {
+    return this.#run("getApiKeyBySecretHash", () => {
+      const row = this.#prepare<[string], ApiKeyRow>(
+        `SELECT ${apiKeyColumns} FROM api_keys WHERE secret_hash = ?`,
+      ).get(secretHash);
+      return row === undefined ? undefined : toApiKey(row);
+    });
+  }
+
+  getApiKey(id: string): Promise<ApiKeyRecord | undefined> {
+    return this.#run("getApiKey", () => {
+      const row = this.#prepare<[string], ApiKeyRow>(
+        `SELECT ${apiKeyColumns} FROM api_keys WHERE id = ?`,
+      ).get(id);
+      return row === undefined ? undefined : toApiKey(row);
+    });
+  }
+
+  listApiKeys(username: string): Promise<ApiKeyRecord[]> {
+    return this.#run("listApiKeys", () =>
+      this.#prepare<[string], ApiKeyRow>(
+        `SELECT ${apiKeyColumns} FROM api_keys WHERE username = ? ORDER BY created_at, id`,
+      )
+        .all(username)
+        .map(toApiKey),
+    );
+  }
+
+  deleteApiKey(id: string): Promise<boolean> {
+    return this.#run(
+      "deleteApiKey",
+      () => this.#prepare("DELETE FROM api_keys WHERE id = ?").run(id).changes > 0,
     );
   }
 
