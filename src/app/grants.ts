@@ -15,7 +15,7 @@ export class GrantService {
   async grant(principal: Principal, kind: ResourceKind, name: string, input: GrantInput): Promise<Grant> {
     const resource =
       kind === "queue" ? await this.ctx.catalog.queue(name) : await this.ctx.catalog.topic(name);
-    assertOwner(principal.username, resource, "grant access to");
+    assertOwner(principal.username, kind, resource, "grant access to");
     const user = await this.ctx.store.getUser(input.username);
     if (user === undefined) throw new AvisoError("USER_NOT_FOUND", `No user is named "${input.username}".`);
     const grant: Grant = {
@@ -32,7 +32,7 @@ export class GrantService {
   async list(principal: Principal, kind: ResourceKind, name: string): Promise<Grant[]> {
     const resource =
       kind === "queue" ? await this.ctx.catalog.queue(name) : await this.ctx.catalog.topic(name);
-    assertOwner(principal.username, resource, "list the grants of");
+    assertOwner(principal.username, kind, resource, "list the grants of");
     return this.ctx.store.listGrants(kind, name);
   }
 }

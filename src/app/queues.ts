@@ -7,7 +7,14 @@ import type {
 } from "../broker/queue/queue-ports.ts";
 import type { Permission, QueueDefinition } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
-import { assertMayUse, assertOwner, mayList, mayUse } from "./access.ts";
+import {
+  assertMaySee,
+  assertMayUse,
+  assertOwner,
+  maySee,
+  type Visible,
+  withoutHiddenOwner,
+} from "./access.ts";
 import { watchOf } from "./access-watch.ts";
 import type { Resource } from "./catalog.ts";
 import type { AppContext, Principal, ServingNode } from "./context.ts";
@@ -70,19 +77,19 @@ export class QueueService {
     return { ...definition, depth: 0, inFlight: 0, consumers: 0 };
   }
 
-  async list(principal: Principal): Promise<QueueView[]> {
+  async list(principal: Principal): Promise<Visible<QueueView>[]> {
     const definitions = await this.ctx.store.listQueues();
-    const visible: QueueView[] = [];
+    const visible: Visible<QueueView>[] = [];
     for (const definition of definitions) {
       const grants = definition.private ? await this.ctx.store.listGrants("queue", definition.name) : [];
-      if (!mayList(principal.username, { definition, grants })) continue;
-      visible.push(await this.view(definition));
+      if (!maySee(principal.username, { definition, grants })) continue;
+      visible.push(withoutHiddenOwner(principal, await this.view(definition)));
     }
     return visible;
   }
 
-  async get(principal: Principal, name: string): Promise<QueueView> {
-    return this.view((await this.visible(principal, name)).definition);
+  async get(principal: Principal, name: string): Promise<Visible<QueueView>> {
+    return withoutHiddenOwner(principal, await this.view((await this.visible(principal, name)).definition));
   }
 
   /** The node serving the queue now: clients that connect there skip a hop between nodes. */
@@ -91,16 +98,16 @@ export class QueueService {
     return this.ctx.locate("queue", name);
   }
 
-  /** The queue, if the caller may see it: listed for them, or usable (consume). */
+  /** The queue, if the caller may see it; QUEUE_NOT_FOUND otherwise, as if it did not exist (S7). */
   private async visible(principal: Principal, name: string): Promise<Resource<QueueDefinition>> {
     const resource = await this.ctx.catalog.queue(name);
-    if (!mayList(principal.username, resource)) assertMayUse(principal.username, resource, "consume");
+    assertMaySee(principal.username, "queue", resource);
     return resource;
   }
 
   async delete(principal: Principal, name: string): Promise<void> {
     const resource = await this.ctx.catalog.queue(name);
-    assertOwner(principal.username, resource, "delete");
+    assertOwner(principal.username, "queue", resource, "delete");
     const deleted = await this.ctx.store.deleteQueue(name);
     await this.ctx.catalog.changed("queue", name);
     if (!deleted) throw new AvisoError("QUEUE_NOT_FOUND", `No queue is named "${name}".`);
@@ -272,7 +279,7 @@ export class QueueService {
     permission: Permission,
   ): Promise<Resource<QueueDefinition>> {
     const resource = await this.ctx.catalog.queue(name);
-    assertMayUse(principal.username, resource, permission);
+    assertMayUse(principal.username, "queue", resource, permission);
     return resource;
   }
 
@@ -289,7 +296,10 @@ export class QueueService {
     if (deadLetterQueue === queue) {
       throw new AvisoError("INVALID_DEAD_LETTER_QUEUE", "A queue cannot be its own dead-letter queue.");
     }
-    const resource = await this.ctx.catalog.queue(deadLetterQueue).catch((error: unknown) => {
+    try {
+      // A queue the caller may not see answers like a missing one (S7).
+      assertMayUse(principal.username, "queue", await this.ctx.catalog.queue(deadLetterQueue), "publish");
+    } catch (error) {
       if (error instanceof AvisoError && error.reason === "QUEUE_NOT_FOUND") {
         throw new AvisoError(
           "INVALID_DEAD_LETTER_QUEUE",
@@ -297,9 +307,6 @@ export class QueueService {
         );
       }
       throw error;
-    });
-    if (!mayUse(principal.username, resource, "publish")) {
-      throw new AvisoError("ACCESS_DENIED", `You may not publish to dead-letter queue "${deadLetterQueue}".`);
     }
   }
 }

@@ -7,6 +7,7 @@ import { WsClose } from "../errors/ws-close.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { Clock } from "../shared/clock.ts";
+import { metricsAccess } from "./http/metrics-access.ts";
 import { mountRoutes } from "./http/mount-routes.ts";
 import type { AnyRoute } from "./http/route.ts";
 import { authRoutes } from "./http/routes/auth-routes.ts";
@@ -75,6 +76,7 @@ export async function startEdge(deps: EdgeDeps): Promise<RunningEdge> {
   });
   const routes = routeTable(services, {
     metrics,
+    metricsResourceLabels: metricsAccess(config, services.users),
     version: deps.version,
     checkReady: deps.checkReady,
     cluster: deps.cluster,

@@ -61,7 +61,9 @@ export const CreateQueueBody = Type.Object(
 );
 export const QueueViewSchema = Type.Object({
   name: Type.String(),
-  owner: Type.String(),
+  owner: Type.Optional(
+    Type.String({ description: "The creator; shown only to the creator and to operators." }),
+  ),
   private: Type.Boolean(),
   ackTimeoutMs: Type.Integer(),
   maxDeliveries: Type.Union([Type.Integer(), Type.Null()]),
@@ -159,7 +161,9 @@ export const CreateTopicBody = Type.Object(
 );
 export const TopicViewSchema = Type.Object({
   name: Type.String(),
-  owner: Type.String(),
+  owner: Type.Optional(
+    Type.String({ description: "The creator; shown only to the creator and to operators." }),
+  ),
   private: Type.Boolean(),
   durable: Type.Boolean(),
   retention: Type.Object({
@@ -219,7 +223,9 @@ export const BindingView = Type.Object({
   queue: Type.String(),
   pattern: Type.String(),
   nextOffset: Type.Integer({ description: "Next topic offset to copy into the queue." }),
-  createdBy: Type.String(),
+  createdBy: Type.Optional(
+    Type.String({ description: "Shown only to the topic's creator, the binding's creator and operators." }),
+  ),
   createdAt: EpochMs,
 });
 export const BindingCreatedView = Type.Composite([
@@ -240,7 +246,12 @@ export const ClusterView = Type.Object({
   mode: Type.Union([Type.Literal("standalone"), Type.Literal("cluster")]),
   self: MemberView,
   members: Type.Array(MemberView),
-  owned: Type.Object({ queues: Type.Array(Type.String()), topics: Type.Array(Type.String()) }),
+  owned: Type.Optional(
+    Type.Object(
+      { queues: Type.Array(Type.String()), topics: Type.Array(Type.String()) },
+      { description: "Resources this node serves; shown to operators only." },
+    ),
+  ),
 });
 export const ErrorView = Type.Object({
   error: Type.Object({

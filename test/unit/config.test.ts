@@ -64,6 +64,8 @@ describe("config schema", () => {
         "loginMaxFailures",
         "loginWindowMs",
         "operators",
+        "metricsToken",
+        "metricsResourceLabels",
         "maxPayloadBytes",
         "maxBodyBytes",
         "maxFrameBytes",

@@ -27,7 +27,8 @@ export interface QueueSettings {
 
 export interface QueueView {
   name: string;
-  owner: string;
+  /** The creator; shown only to the creator and to operators. */
+  owner?: string;
   private: boolean;
   ackTimeoutMs: number;
   maxDeliveries: number | null;
@@ -51,7 +52,8 @@ export interface TopicSettings {
 
 export interface TopicView {
   name: string;
-  owner: string;
+  /** The creator; shown only to the creator and to operators. */
+  owner?: string;
   private: boolean;
   durable: boolean;
   retention: { maxAgeMs: number | null; maxMessages: number | null };
@@ -82,7 +84,8 @@ export interface Binding {
   pattern: string;
   /** Next topic offset to copy into the queue. */
   nextOffset: number;
-  createdBy: string;
+  /** Shown only to the topic's creator, the binding's creator and operators. */
+  createdBy?: string;
   createdAt: number;
 }
 
@@ -104,7 +107,8 @@ export interface ClusterView {
   mode: "standalone" | "cluster";
   self: ClusterMember;
   members: ClusterMember[];
-  owned: { queues: string[]; topics: string[] };
+  /** Resources this node serves; shown to operators only. */
+  owned?: { queues: string[]; topics: string[] };
 }
 
 /** Result of acking or nacking receipts (REST): how many took effect and which were no longer in flight. */

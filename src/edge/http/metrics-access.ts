@@ -1,0 +1,26 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { UserService } from "../../app/users.ts";
+import type { Config } from "../../config/schema.ts";
+import { bearerToken } from "./mount-routes.ts";
+
+/**
+ * Whether a /metrics scrape may see per-resource labels (S7): with
+ * `metricsResourceLabels` set, always; otherwise only with `metricsToken` or
+ * an operator's token as Bearer. No credentials: no labels; credentials that
+ * do not verify: the token error, so a misconfigured scraper notices.
+ */
+export function metricsAccess(
+  config: Pick<Config, "metricsToken" | "metricsResourceLabels">,
+  users: Pick<UserService, "authenticate">,
+): (authorization: string) => Promise<boolean> {
+  const sha256 = (text: string) => createHash("sha256").update(text).digest();
+  const expected = config.metricsToken === undefined ? undefined : sha256(config.metricsToken);
+  return async (authorization) => {
+    if (config.metricsResourceLabels) return true;
+    if (authorization === "") return false;
+    const token = bearerToken(authorization);
+    // Equal-length digests: the comparison time says nothing about the token.
+    if (expected !== undefined && timingSafeEqual(sha256(token), expected)) return true;
+    return (await users.authenticate(token)).operator;
+  };
+}
