@@ -165,7 +165,8 @@ export function expectedAnswer(
 }
 
 const unauthenticatedReasons = ["AUTH_REQUIRED", "TOKEN_INVALID", "TOKEN_EXPIRED"];
-const forbiddenReasons = ["ACCESS_DENIED", "NOT_RESOURCE_OWNER"];
+// A binding into a queue the caller may not see does not exist for them, even on a topic they see (S7).
+const forbiddenReasons = ["ACCESS_DENIED", "NOT_RESOURCE_OWNER", "SUBSCRIPTION_NOT_FOUND"];
 /** S7: a resource the caller may not see answers like a missing one (test/integration/no-leaks.test.ts compares them). */
 const hiddenReasons = ["QUEUE_NOT_FOUND", "TOPIC_NOT_FOUND"];
 

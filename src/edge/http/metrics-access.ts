@@ -6,8 +6,8 @@ import { bearerToken } from "./mount-routes.ts";
 /**
  * Whether a /metrics scrape may see per-resource labels (S7): with
  * `metricsResourceLabels` set, always; otherwise only with `metricsToken` or
- * an operator's token as Bearer. No credentials: no labels; credentials that
- * do not verify: the token error, so a misconfigured scraper notices.
+ * an operator's token as Bearer. Anything else, a token that does not
+ * verify included, gets no labels: /metrics stays open to anyone (S1).
  */
 export function metricsAccess(
   config: Pick<Config, "metricsToken" | "metricsResourceLabels">,
@@ -21,6 +21,9 @@ export function metricsAccess(
     const token = bearerToken(authorization);
     // Equal-length digests: the comparison time says nothing about the token.
     if (expected !== undefined && timingSafeEqual(sha256(token), expected)) return true;
-    return (await users.authenticate(token)).operator;
+    return users.authenticate(token).then(
+      (principal) => principal.operator,
+      () => false,
+    );
   };
 }

@@ -64,7 +64,7 @@ export function operationRoutes(deps: OperationDeps): AnyRoute[] {
       auth: false,
       access: anyone,
       responses: { 200: { description: "Prometheus text format.", contentType: "text/plain" } },
-      errors: ["AUTH_REQUIRED", "TOKEN_INVALID", "TOKEN_EXPIRED"],
+      errors: ["AUTH_REQUIRED"],
       handle: async ({ authorization }) => ({
         status: 200,
         text: await deps.metrics.scrape({
