@@ -11,6 +11,16 @@ interface Guarded {
 export type Actor = Pick<Principal, "username" | "apiKey">;
 
 /**
+ * S7: the one answer for "no such resource" and "not yours to see" — same
+ * reason, same message — so a refusal never tells whether a private name exists.
+ */
+export function resourceNotFound(kind: ResourceKind, name: string): AvisoError {
+  return kind === "queue"
+    ? new AvisoError("QUEUE_NOT_FOUND", `No queue is named "${name}".`)
+    : new AvisoError("TOPIC_NOT_FOUND", `No topic is named "${name}".`);
+}
+
+/**
  * S1, for a user: public resources are open to every authenticated user;
  * private ones to the owner and grantees. What runs on a user's behalf (access
  * watches, binding readers) asks this; requests ask actorMayUse.
@@ -45,16 +55,37 @@ export function actorMayUse(
   );
 }
 
+/**
+ * Whether a user may know the resource exists: public, created by them, or
+ * granted to them. A key's scope does not hide what its user may see: it
+ * narrows what the key may do (OUT_OF_SCOPE), and listings (mayList).
+ */
+export function maySee(username: string, resource: Guarded): boolean {
+  const { definition } = resource;
+  if (!definition.private || definition.owner === username) return true;
+  return resource.grants.some((grant) => grant.username === username && grant.permissions.length > 0);
+}
+
+/** Refuses, as if it did not exist, a resource the user may not see (S7). */
+export function assertMaySee(actor: Actor, kind: ResourceKind, resource: Guarded): void {
+  if (!maySee(actor.username, resource)) throw resourceNotFound(kind, resource.definition.name);
+}
+
+/**
+ * Not found when the user may not see it; 403 ACCESS_DENIED, naming nobody,
+ * when they lack the permission; 403 OUT_OF_SCOPE when the key's scope does.
+ */
 export function assertMayUse(
   actor: Actor,
   kind: ResourceKind,
   resource: Guarded,
   permission: Permission,
 ): void {
+  assertMaySee(actor, kind, resource);
   if (!mayUse(actor.username, resource, permission)) {
     throw new AvisoError(
       "ACCESS_DENIED",
-      `"${resource.definition.name}" is private and you hold no ${permission} grant on it.`,
+      `${kind === "queue" ? "Queue" : "Topic"} "${resource.definition.name}" is private and you hold no ${permission} grant on it.`,
     );
   }
   if (!scopeAllows(actor, kind, resource.definition.name, permission)) {
@@ -65,12 +96,16 @@ export function assertMayUse(
   }
 }
 
-/** Only the creator deletes a resource or grants access to it, and never through a scoped key. */
-export function assertOwner(actor: Actor, resource: Guarded, action: string): void {
+/**
+ * Only the creator deletes a resource or grants access to it, and never
+ * through a scoped key; others who may see it learn no creator's name.
+ */
+export function assertOwner(actor: Actor, kind: ResourceKind, resource: Guarded, action: string): void {
+  assertMaySee(actor, kind, resource);
   if (resource.definition.owner !== actor.username) {
     throw new AvisoError(
       "NOT_RESOURCE_OWNER",
-      `Only "${resource.definition.owner}", who created "${resource.definition.name}", may ${action} it.`,
+      `Only the creator of ${kind} "${resource.definition.name}" may ${action} it.`,
     );
   }
   assertUnscoped(actor, `${action} resources`);
@@ -110,7 +145,25 @@ export function bindingExposure(topic: Guarded, queue: Guarded): AvisoError | un
   );
 }
 
-/** Whether a user may see a resource in listings. */
+/** Whether a listing shows the resource: the user may see it and, for a scoped key, the scope names it. */
 export function mayList(actor: Actor, kind: ResourceKind, resource: Guarded): boolean {
-  return actorMayUse(actor, kind, resource, "publish") || actorMayUse(actor, kind, resource, "consume");
+  if (!maySee(actor.username, resource)) return false;
+  const scope = actor.apiKey?.scope;
+  if (scope === undefined || scope === null) return true;
+  return scope.some((entry) => entry.kind === kind && entry.resource === resource.definition.name);
+}
+
+/** Creators are shown to themselves and to operators only (S7). */
+export function mayKnowCreator(principal: Principal, creator: string): boolean {
+  return principal.operator || principal.username === creator;
+}
+
+/** A view whose `owner` is left out for callers who may not know the creator. */
+export type Visible<T extends { owner: string }> = Omit<T, "owner"> & { owner?: string };
+
+/** A definition as the caller may see it: without `owner` unless they may know the creator. */
+export function withoutHiddenOwner<T extends { owner: string }>(principal: Principal, view: T): Visible<T> {
+  if (mayKnowCreator(principal, view.owner)) return view;
+  const { owner: _owner, ...rest } = view;
+  return rest;
 }

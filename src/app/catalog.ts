@@ -1,7 +1,7 @@
 import type { Grant, QueueDefinition, ResourceKind, TopicDefinition } from "../broker/types.ts";
-import { AvisoError } from "../errors/aviso-error.ts";
 import type { Clock } from "../shared/clock.ts";
 import type { Store } from "../store/store.ts";
+import { resourceNotFound } from "./access.ts";
 import { assertLookupName } from "./names.ts";
 
 interface Cached<T> {
@@ -98,11 +98,7 @@ export class Catalog {
     load: () => Promise<T | undefined>,
   ): Promise<Resource<T>> {
     const [definition, grants] = await Promise.all([load(), this.store.listGrants(kind, name)]);
-    if (definition === undefined) {
-      throw kind === "queue"
-        ? new AvisoError("QUEUE_NOT_FOUND", `No queue is named "${name}".`)
-        : new AvisoError("TOPIC_NOT_FOUND", `No topic is named "${name}".`);
-    }
+    if (definition === undefined) throw resourceNotFound(kind, name);
     return { definition, grants };
   }
 }

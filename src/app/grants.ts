@@ -16,7 +16,7 @@ export class GrantService {
   async grant(principal: Principal, kind: ResourceKind, name: string, input: GrantInput): Promise<Grant> {
     const resource =
       kind === "queue" ? await this.ctx.catalog.queue(name) : await this.ctx.catalog.topic(name);
-    assertOwner(principal, resource, "grant access to");
+    assertOwner(principal, kind, resource, "grant access to");
     // An external user (S14) is proved by its issuer's token, not by a row here.
     // A deleted user keeps their row (the name stays taken) but can be granted nothing.
     const user = isExternalUsername(input.username) ? {} : await this.ctx.store.getUser(input.username);
@@ -36,7 +36,7 @@ export class GrantService {
   async list(principal: Principal, kind: ResourceKind, name: string): Promise<Grant[]> {
     const resource =
       kind === "queue" ? await this.ctx.catalog.queue(name) : await this.ctx.catalog.topic(name);
-    assertOwner(principal, resource, "list the grants of");
+    assertOwner(principal, kind, resource, "list the grants of");
     return this.ctx.store.listGrants(kind, name);
   }
 }

@@ -8,7 +8,15 @@ import type {
 import type { Permission, QueueDefinition } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
 import { newResourceId } from "../shared/resource-id.ts";
-import { actorMayUse, assertMayUse, assertOwner, assertUnscoped, mayList } from "./access.ts";
+import {
+  assertMaySee,
+  assertMayUse,
+  assertOwner,
+  assertUnscoped,
+  mayList,
+  type Visible,
+  withoutHiddenOwner,
+} from "./access.ts";
 import { watchOf } from "./access-watch.ts";
 import type { Resource } from "./catalog.ts";
 import type { AppContext, Principal, ServingNode } from "./context.ts";
@@ -89,19 +97,19 @@ export class QueueService {
     return this.view(definition, { depth: 0, inFlight: 0, consumers: 0 });
   }
 
-  async list(principal: Principal): Promise<QueueView[]> {
+  async list(principal: Principal): Promise<Visible<QueueView>[]> {
     const definitions = await this.ctx.store.listQueues();
-    const visible: QueueView[] = [];
+    const visible: Visible<QueueView>[] = [];
     for (const definition of definitions) {
       const grants = definition.private ? await this.ctx.store.listGrants("queue", definition.name) : [];
       if (!mayList(principal, "queue", { definition, grants })) continue;
-      visible.push(await this.view(definition));
+      visible.push(withoutHiddenOwner(principal, await this.view(definition)));
     }
     return visible;
   }
 
-  async get(principal: Principal, name: string): Promise<QueueView> {
-    return this.view((await this.visible(principal, name)).definition);
+  async get(principal: Principal, name: string): Promise<Visible<QueueView>> {
+    return withoutHiddenOwner(principal, await this.view((await this.visible(principal, name)).definition));
   }
 
   /** The node serving the queue now: clients that connect there skip a hop between nodes. */
@@ -110,16 +118,16 @@ export class QueueService {
     return this.ctx.locate("queue", name);
   }
 
-  /** The queue, if the caller may see it: listed for them, or usable (consume). */
+  /** The queue, if the caller may see it; QUEUE_NOT_FOUND otherwise, as if it did not exist (S7). */
   private async visible(principal: Principal, name: string): Promise<Resource<QueueDefinition>> {
     const resource = await this.ctx.catalog.queue(name);
-    if (!mayList(principal, "queue", resource)) assertMayUse(principal, "queue", resource, "consume");
+    assertMaySee(principal, "queue", resource);
     return resource;
   }
 
   async delete(principal: Principal, name: string): Promise<void> {
     const resource = await this.ctx.catalog.queue(name);
-    assertOwner(principal, resource, "delete");
+    assertOwner(principal, "queue", resource, "delete");
     const deleted = await this.ctx.store.deleteQueue(name, this.ctx.clock.now());
     await this.ctx.catalog.changed("queue", name);
     if (!deleted) throw new AvisoError("QUEUE_NOT_FOUND", `No queue is named "${name}".`);
@@ -335,7 +343,12 @@ export class QueueService {
     if (deadLetterQueue === queue) {
       throw new AvisoError("INVALID_DEAD_LETTER_QUEUE", "A queue cannot be its own dead-letter queue.");
     }
-    const resource = await this.ctx.catalog.queue(deadLetterQueue).catch((error: unknown) => {
+    let resource: Resource<QueueDefinition>;
+    try {
+      resource = await this.ctx.catalog.queue(deadLetterQueue);
+      // A queue the caller may not see answers like a missing one (S7).
+      assertMayUse(principal, "queue", resource, "publish");
+    } catch (error) {
       if (error instanceof AvisoError && error.reason === "QUEUE_NOT_FOUND") {
         throw new AvisoError(
           "INVALID_DEAD_LETTER_QUEUE",
@@ -343,9 +356,6 @@ export class QueueService {
         );
       }
       throw error;
-    });
-    if (!actorMayUse(principal, "queue", resource, "publish")) {
-      throw new AvisoError("ACCESS_DENIED", `You may not publish to dead-letter queue "${deadLetterQueue}".`);
     }
     return resource.definition.id;
   }

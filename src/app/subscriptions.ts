@@ -1,7 +1,15 @@
 import { patternProblem } from "../broker/pattern.ts";
-import type { Binding } from "../broker/types.ts";
+import type { Binding, QueueDefinition } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
-import { assertMayUse, assertUnscoped, bindingExposure } from "./access.ts";
+import {
+  assertMaySee,
+  assertMayUse,
+  assertUnscoped,
+  bindingExposure,
+  mayKnowCreator,
+  maySee,
+} from "./access.ts";
+import type { Resource } from "./catalog.ts";
 import type { AppContext, Principal } from "./context.ts";
 import { assertValidName } from "./names.ts";
 import type { QueueService } from "./queues.ts";
@@ -61,12 +69,32 @@ export class SubscriptionService {
     return { binding, queueCreated };
   }
 
-  /** The topic's bindings, active and ended; not those of an earlier topic that had its name. */
-  async list(principal: Principal, topic: string): Promise<Binding[]> {
+  /**
+   * The topic's bindings, active and ended, not those of an earlier topic that
+   * had its name, for a caller who may consume the topic. The topic's creator
+   * sees every one (they decide where their topic flows); others see only
+   * bindings they created or into queues they may see, so a private queue's
+   * binding stays unknown (S7). `createdBy` is shown to the topic's creator,
+   * the binding's creator and operators.
+   */
+  async list(
+    principal: Principal,
+    topic: string,
+  ): Promise<Array<Omit<Binding, "createdBy"> & { createdBy?: string }>> {
     const topicResource = await this.ctx.catalog.topic(topic);
     assertMayUse(principal, "topic", topicResource, "consume");
-    const bindings = await this.ctx.store.listBindings({ topic });
-    return bindings.filter((binding) => binding.topicId === topicResource.definition.id);
+    const topicCreator = topicResource.definition.owner === principal.username;
+    const listed = [];
+    for (const binding of await this.ctx.store.listBindings({ topic })) {
+      if (binding.topicId !== topicResource.definition.id) continue;
+      if (!topicCreator && !(await this.bindingVisible(principal, binding))) continue;
+      if (topicCreator || mayKnowCreator(principal, binding.createdBy)) listed.push(binding);
+      else {
+        const { createdBy: _createdBy, ...rest } = binding;
+        listed.push(rest);
+      }
+    }
+    return listed;
   }
 
   /**
@@ -83,32 +111,55 @@ export class SubscriptionService {
   }
 
   /**
-   * Removes a binding, active or ended. The topic's owner, the binding's
-   * creator or the owner of the queue it copies into (that very queue, by id)
-   * may remove it.
+   * Removes a binding, active or ended. The topic's creator, the binding's
+   * creator or the creator of the queue it copies into (that very queue, by
+   * id) may remove it; to others a binding into a queue they may not see
+   * does not exist.
    */
   async unbind(principal: Principal, topic: string, queue: string): Promise<void> {
     assertUnscoped(principal, "remove durable subscriptions");
     const topicResource = await this.ctx.catalog.topic(topic);
+    assertMaySee(principal, "topic", topicResource);
+    const topicCreator = topicResource.definition.owner === principal.username;
     const [binding] = (await this.ctx.store.listBindings({ topic, queue })).filter(
       (candidate) => candidate.topicId === topicResource.definition.id,
     );
-    if (binding === undefined) {
+    if (binding === undefined || !(topicCreator || (await this.bindingVisible(principal, binding)))) {
       throw new AvisoError("SUBSCRIPTION_NOT_FOUND", `Queue "${queue}" is not bound to topic "${topic}".`);
     }
-    const boundQueue = await this.ctx.store.getQueue(queue);
+    const boundQueue = await this.queueIfAny(queue);
     const allowed =
-      topicResource.definition.owner === principal.username ||
+      topicCreator ||
       binding.createdBy === principal.username ||
-      (boundQueue?.id === binding.queueId && boundQueue.owner === principal.username);
+      (boundQueue?.definition.id === binding.queueId && boundQueue.definition.owner === principal.username);
     if (!allowed) {
       throw new AvisoError(
         "NOT_RESOURCE_OWNER",
-        "Only the owner of the queue or of the topic may remove this subscription.",
+        "Only the creator of the queue or of the topic may remove this subscription.",
       );
     }
     await this.ctx.store.deleteBinding(topic, queue);
     await this.ctx.owners.bindingRemoved(topic, queue);
+  }
+
+  /** A binding the caller created, or one into a queue (that very queue, by id) they may see. */
+  private async bindingVisible(principal: Principal, binding: Binding): Promise<boolean> {
+    if (binding.createdBy === principal.username) return true;
+    const resource = await this.queueIfAny(binding.queue);
+    return (
+      resource !== undefined &&
+      resource.definition.id === binding.queueId &&
+      maySee(principal.username, resource)
+    );
+  }
+
+  private async queueIfAny(queue: string): Promise<Resource<QueueDefinition> | undefined> {
+    try {
+      return await this.ctx.catalog.queue(queue);
+    } catch (error) {
+      if (error instanceof AvisoError && error.reason === "QUEUE_NOT_FOUND") return undefined;
+      throw error;
+    }
   }
 
   /** The caller's queue of that name, created if absent; its id is what the binding holds. */
@@ -117,15 +168,16 @@ export class SubscriptionService {
     queue: string,
     private_: boolean,
   ): Promise<{ created: boolean; id: string }> {
-    const existing = await this.ctx.store.getQueue(queue);
+    const existing = await this.queueIfAny(queue);
     if (existing !== undefined) {
-      if (existing.owner !== principal.username) {
-        throw new AvisoError(
-          "NOT_RESOURCE_OWNER",
-          `Queue "${queue}" belongs to "${existing.owner}"; bind a queue you created.`,
-        );
-      }
-      return { created: false, id: existing.id };
+      if (existing.definition.owner === principal.username)
+        return { created: false, id: existing.definition.id };
+      // Someone else's queue the caller may not see answers like creating a taken name (S7).
+      if (!maySee(principal.username, existing)) throw new AvisoError("QUEUE_EXISTS");
+      throw new AvisoError(
+        "NOT_RESOURCE_OWNER",
+        `Queue "${queue}" was created by someone else; bind a queue you created.`,
+      );
     }
     try {
       return {
@@ -135,7 +187,8 @@ export class SubscriptionService {
     } catch (error) {
       // Created concurrently by the same user is fine.
       if (error instanceof AvisoError && error.reason === "QUEUE_EXISTS") {
-        return this.ensureOwnQueue(principal, queue, private_);
+        const raced = await this.ctx.store.getQueue(queue);
+        if (raced?.owner === principal.username) return { created: false, id: raced.id };
       }
       throw error;
     }

@@ -3,7 +3,15 @@ import type { TopicPublishInput } from "../broker/topic/topic-ports.ts";
 import type { Permission, TopicDefinition, TopicMessage } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
 import { newResourceId } from "../shared/resource-id.ts";
-import { assertMayUse, assertOwner, assertUnscoped, mayList } from "./access.ts";
+import {
+  assertMaySee,
+  assertMayUse,
+  assertOwner,
+  assertUnscoped,
+  mayList,
+  type Visible,
+  withoutHiddenOwner,
+} from "./access.ts";
 import { watchOf } from "./access-watch.ts";
 import type { Resource } from "./catalog.ts";
 import type { AppContext, Principal, ServingNode } from "./context.ts";
@@ -66,19 +74,19 @@ export class TopicService {
     return { ...definition, nextOffset: 0, firstOffset: 0 };
   }
 
-  async list(principal: Principal): Promise<TopicView[]> {
+  async list(principal: Principal): Promise<Visible<TopicView>[]> {
     const definitions = await this.ctx.store.listTopics();
-    const visible: TopicView[] = [];
+    const visible: Visible<TopicView>[] = [];
     for (const definition of definitions) {
       const grants = definition.private ? await this.ctx.store.listGrants("topic", definition.name) : [];
       if (!mayList(principal, "topic", { definition, grants })) continue;
-      visible.push(await this.view(definition));
+      visible.push(withoutHiddenOwner(principal, await this.view(definition)));
     }
     return visible;
   }
 
-  async get(principal: Principal, name: string): Promise<TopicView> {
-    return this.view((await this.visible(principal, name)).definition);
+  async get(principal: Principal, name: string): Promise<Visible<TopicView>> {
+    return withoutHiddenOwner(principal, await this.view((await this.visible(principal, name)).definition));
   }
 
   /** The node serving the topic now: clients that connect there skip a hop between nodes. */
@@ -87,16 +95,16 @@ export class TopicService {
     return this.ctx.locate("topic", name);
   }
 
-  /** The topic, if the caller may see it: listed for them, or usable (consume). */
+  /** The topic, if the caller may see it; TOPIC_NOT_FOUND otherwise, as if it did not exist (S7). */
   private async visible(principal: Principal, name: string): Promise<Resource<TopicDefinition>> {
     const resource = await this.ctx.catalog.topic(name);
-    if (!mayList(principal, "topic", resource)) assertMayUse(principal, "topic", resource, "consume");
+    assertMaySee(principal, "topic", resource);
     return resource;
   }
 
   async delete(principal: Principal, name: string): Promise<void> {
     const resource = await this.ctx.catalog.topic(name);
-    assertOwner(principal, resource, "delete");
+    assertOwner(principal, "topic", resource, "delete");
     const deleted = await this.ctx.store.deleteTopic(name, this.ctx.clock.now());
     await this.ctx.catalog.changed("topic", name);
     if (!deleted) throw new AvisoError("TOPIC_NOT_FOUND", `No topic is named "${name}".`);

@@ -24,6 +24,7 @@ const secretKeys: ReadonlySet<ConfigKey> = new Set<ConfigKey>([
   "tokenSecret",
   "clusterSecret",
   "zkAuth",
+  "metricsToken",
   "store",
 ]);
 

@@ -94,6 +94,17 @@ export const configSchema = Type.Object(
       description:
         "Comma-separated usernames of operators: they manage users and see cluster-wide operational state (docs/security.md). Empty: no operators.",
     }),
+    metricsToken: Type.Optional(
+      Type.String({
+        minLength: 32,
+        description:
+          "Bearer token (≥ 32 chars) with which a scraper reads /metrics with per-resource labels (queue names), as an operator's token does.",
+      }),
+    ),
+    metricsResourceLabels: bool(
+      false,
+      "Show per-resource labels (queue names) on /metrics to every scraper, credentials or not (S7: only where the scrape port is private).",
+    ),
 
     // external identity (docs/security.md S14)
     jwtIssuer: Type.Optional(

@@ -7,6 +7,7 @@ import { WsClose } from "../errors/ws-close.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { Clock } from "../shared/clock.ts";
+import { metricsAccess } from "./http/metrics-access.ts";
 import { mountRoutes } from "./http/mount-routes.ts";
 import type { AnyRoute } from "./http/route.ts";
 import { apiKeyRoutes } from "./http/routes/api-key-routes.ts";
@@ -81,6 +82,7 @@ export async function startEdge(deps: EdgeDeps): Promise<RunningEdge> {
   });
   const routes = routeTable(services, {
     metrics,
+    metricsResourceLabels: metricsAccess(config, services.users),
     version: deps.version,
     checkReady: deps.checkReady,
     cluster: deps.cluster,

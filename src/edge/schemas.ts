@@ -68,7 +68,9 @@ export const QueueViewSchema = Type.Object({
     description: "Immutable identity given at creation; a later one with the same name has another id.",
   }),
   name: Type.String(),
-  owner: Type.String(),
+  owner: Type.Optional(
+    Type.String({ description: "The creator; shown only to the creator and to operators." }),
+  ),
   private: Type.Boolean(),
   ackTimeoutMs: Type.Integer(),
   maxDeliveries: Type.Union([Type.Integer(), Type.Null()]),
@@ -182,7 +184,9 @@ export const TopicViewSchema = Type.Object({
     description: "Immutable identity given at creation; a later one with the same name has another id.",
   }),
   name: Type.String(),
-  owner: Type.String(),
+  owner: Type.Optional(
+    Type.String({ description: "The creator; shown only to the creator and to operators." }),
+  ),
   private: Type.Boolean(),
   durable: Type.Boolean(),
   retention: Type.Object({
@@ -244,7 +248,9 @@ export const BindingView = Type.Object({
   queueId: Type.String({ description: "Id of the queue it copies into; never a later queue of that name." }),
   pattern: Type.String(),
   nextOffset: Type.Integer({ description: "Next topic offset to copy into the queue." }),
-  createdBy: Type.String(),
+  createdBy: Type.Optional(
+    Type.String({ description: "Shown only to the topic's creator, the binding's creator and operators." }),
+  ),
   createdAt: EpochMs,
   state: Type.Union([Type.Literal("active"), Type.Literal("ended")], {
     description: "An ended subscription copies nothing more; binding the same queue again replaces it.",
@@ -272,7 +278,12 @@ export const ClusterView = Type.Object({
   mode: Type.Union([Type.Literal("standalone"), Type.Literal("cluster")]),
   self: MemberView,
   members: Type.Array(MemberView),
-  owned: Type.Object({ queues: Type.Array(Type.String()), topics: Type.Array(Type.String()) }),
+  owned: Type.Optional(
+    Type.Object(
+      { queues: Type.Array(Type.String()), topics: Type.Array(Type.String()) },
+      { description: "Resources this node serves; shown to operators only." },
+    ),
+  ),
 });
 export const ErrorView = Type.Object({
   error: Type.Object({

@@ -8,9 +8,17 @@ export interface QueueStats {
   inFlight: number;
 }
 
-/** The node's metrics: its own registry (never prom-client's global) plus typed handles. */
+/**
+ * The node's metrics: its own registries (never prom-client's global) plus
+ * typed handles. Per-resource series (labelled by queue name) live apart, so
+ * a scrape that may not see resource names gets the same metrics summed over
+ * every resource instead (S7).
+ */
 export interface Metrics {
+  /** Every metric without a per-resource label. */
   readonly registry: Registry;
+  /** The Prometheus text of a scrape: per-resource series, or the same summed without their resource label. */
+  scrape(options: { resourceLabels: boolean }): Promise<string>;
   readonly wsConnections: Gauge;
   /** `route` is the route template (`/v1/queues/{name}`), never the raw path, to bound cardinality. */
   readonly httpRequests: Counter<"route" | "status">;
@@ -34,20 +42,33 @@ const batchSizeBuckets = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000];
 export function createMetrics(): Metrics {
   const registry = new Registry();
   const registers = [registry];
+  const labelled = new Registry();
+  const summed = new Registry();
   let queueStats: () => Iterable<QueueStats> = () => [];
 
   // Queue gauges are computed at scrape time and reset first, so deleted queues drop out.
-  const queueGauge = (name: string, help: string, pick: (stats: QueueStats) => number) =>
+  const queueGauge = (name: string, help: string, pick: (stats: QueueStats) => number) => {
     new Gauge({
       name,
       help,
       labelNames: ["queue"] as const,
-      registers,
+      registers: [labelled],
       collect() {
         this.reset();
         for (const stats of queueStats()) this.set({ queue: stats.queue }, pick(stats));
       },
     });
+    new Gauge({
+      name,
+      help: `${help} Summed over every queue.`,
+      registers: [summed],
+      collect() {
+        let total = 0;
+        for (const stats of queueStats()) total += pick(stats);
+        this.set(total);
+      },
+    });
+  };
   queueGauge(
     "aviso_queue_depth",
     "Messages ready or delayed in the queue, not in flight.",
@@ -59,6 +80,13 @@ export function createMetrics(): Metrics {
 
   return {
     registry,
+    async scrape({ resourceLabels }) {
+      const [shared, perResource] = await Promise.all([
+        registry.metrics(),
+        (resourceLabels ? labelled : summed).metrics(),
+      ]);
+      return `${shared}${shared.endsWith("\n") ? "" : "\n"}${perResource}`;
+    },
     wsConnections: new Gauge({
       name: "aviso_ws_connections",
       help: "Open WebSocket connections.",

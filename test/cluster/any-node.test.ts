@@ -5,8 +5,19 @@ import { createTestDatabase } from "../helpers/mariadb.ts";
 import { TestSocket } from "../helpers/ws-client.ts";
 
 let cluster: TestCluster;
+/** /v1/cluster names owned resources to operators only (S7). */
+const operatorName = uniqueName("ops");
+let operatorToken: string;
 beforeAll(async () => {
-  cluster = await startCluster({ nodes: 3, store: await createTestDatabase("cluster_any_node") });
+  cluster = await startCluster({
+    nodes: 3,
+    store: await createTestDatabase("cluster_any_node"),
+    env: { AVISO_OPERATORS: operatorName },
+  });
+  const anonymous = new Api(cluster.node(0).url);
+  const credentials = { username: operatorName, password: "correct horse battery" };
+  expect((await anonymous.post("/v1/auth/register", credentials)).status).toBe(201);
+  operatorToken = (await anonymous.post<{ token: string }>("/v1/auth/login", credentials)).body.token;
 });
 afterAll(async () => {
   await cluster?.stop();
@@ -32,9 +43,10 @@ async function expectLookupNamesOwner(token: string, kind: "queue" | "topic", na
   expect(lookup.status).toBe(200);
   const { node, httpUrl } = lookup.body as { node: string; httpUrl: string };
   expect(NODES.map((i) => cluster.node(i).url)).toContain(httpUrl);
-  const there = await new Api(httpUrl, token).get<{ self: { id: string }; owned: Record<string, string[]> }>(
-    "/v1/cluster",
-  );
+  const there = await new Api(httpUrl, operatorToken).get<{
+    self: { id: string };
+    owned: Record<string, string[]>;
+  }>("/v1/cluster");
   expect(there.body.self.id).toBe(node);
   expect(there.body.owned[`${kind}s`]).toContain(name);
 }

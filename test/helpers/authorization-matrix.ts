@@ -125,6 +125,7 @@ const restSamples: Record<string, (f: Fixture, creator: string) => Sample> = {
 export function servedRoutes(): AnyRoute[] {
   const operations = {
     metrics: {} as never,
+    metricsResourceLabels: async () => false,
     version: "matrix",
     checkReady: async () => {},
     cluster: {} as never,
@@ -187,8 +188,15 @@ function isUnauthenticated(
 }
 
 const unauthenticatedReasons = ["AUTH_REQUIRED", "TOKEN_INVALID", "TOKEN_EXPIRED", "TOKEN_REVOKED"];
-const forbiddenReasons = ["ACCESS_DENIED", "NOT_RESOURCE_OWNER", "OPERATOR_REQUIRED"];
-const hiddenReasons = ["ACCESS_DENIED", "NOT_RESOURCE_OWNER", "QUEUE_NOT_FOUND", "TOPIC_NOT_FOUND"];
+// A binding into a queue the caller may not see does not exist for them, even on a topic they see (S7).
+const forbiddenReasons = [
+  "ACCESS_DENIED",
+  "NOT_RESOURCE_OWNER",
+  "OPERATOR_REQUIRED",
+  "SUBSCRIPTION_NOT_FOUND",
+];
+/** S7: a resource the caller may not see answers like a missing one (test/integration/no-leaks.test.ts compares them). */
+const hiddenReasons = ["QUEUE_NOT_FOUND", "TOPIC_NOT_FOUND"];
 
 /** Checks one answer against the expectation; returns whether the call was refused. */
 export function checkAnswer(

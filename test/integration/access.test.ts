@@ -40,17 +40,17 @@ describe.concurrent.each(storeKinds)("access rules (%s store)", (kind) => {
     alice.post(`/v1/topics/${topic}/grants`, { username, permissions });
 
   describe("private queues", () => {
-    it("refuse every use by another user with 403 ACCESS_DENIED and change nothing", async () => {
+    it("answer every use by a user without a grant as if they did not exist (404 QUEUE_NOT_FOUND, S7) and change nothing", async () => {
       const queue = await createQueue(alice, { private: true });
       await publishToQueue(alice, queue.name, [{ payload: "secret" }]);
       const [leased] = await receive(alice, queue.name);
       const receipts = [(leased as Delivery).receipt];
       const base = `/v1/queues/${queue.name}`;
-      expectError(await bob.post(`${base}/messages`, { payload: "intruder" }), "ACCESS_DENIED");
-      expectError(await bob.post(`${base}/receive`, {}), "ACCESS_DENIED");
-      expectError(await bob.post(`${base}/ack`, { receipts }), "ACCESS_DENIED");
-      expectError(await bob.post(`${base}/nack`, { receipts }), "ACCESS_DENIED");
-      expectError(await bob.get(base), "ACCESS_DENIED");
+      expectError(await bob.post(`${base}/messages`, { payload: "intruder" }), "QUEUE_NOT_FOUND");
+      expectError(await bob.post(`${base}/receive`, {}), "QUEUE_NOT_FOUND");
+      expectError(await bob.post(`${base}/ack`, { receipts }), "QUEUE_NOT_FOUND");
+      expectError(await bob.post(`${base}/nack`, { receipts }), "QUEUE_NOT_FOUND");
+      expectError(await bob.get(base), "QUEUE_NOT_FOUND");
       expect(await getQueue(alice, queue.name)).toMatchObject({ depth: 0, inFlight: 1 });
     });
 
@@ -82,7 +82,7 @@ describe.concurrent.each(storeKinds)("access rules (%s store)", (kind) => {
       });
     });
 
-    it("refuse grants to unknown users (404 USER_NOT_FOUND), by non-owners (403) and on unknown queues (404)", async () => {
+    it("refuse grants to unknown users (404 USER_NOT_FOUND), by grantees (403) and on unknown queues (404)", async () => {
       const queue = await createQueue(alice, { private: true });
       expectError(await grantQueue(queue.name, uniqueName("ghost"), ["consume"]), "USER_NOT_FOUND");
       expect((await grantQueue(queue.name, bobName, ["publish", "consume"])).status).toBe(200);
@@ -97,7 +97,7 @@ describe.concurrent.each(storeKinds)("access rules (%s store)", (kind) => {
       );
       expectError(await bob.get(`/v1/queues/${queue.name}/grants`), "NOT_RESOURCE_OWNER");
       expectError(await grantQueue(uniqueName("nope"), bobName, ["consume"]), "QUEUE_NOT_FOUND");
-      expectError(await carol.api.post(`/v1/queues/${queue.name}/receive`, {}), "ACCESS_DENIED");
+      expectError(await carol.api.post(`/v1/queues/${queue.name}/receive`, {}), "QUEUE_NOT_FOUND");
     });
 
     it("are hidden from other users' lists, shown to grantees and the owner", async () => {
@@ -119,13 +119,18 @@ describe.concurrent.each(storeKinds)("access rules (%s store)", (kind) => {
       expect((await alice.delete(`/v1/queues/${queue.name}`)).status).toBe(204);
       const carol = await newUser(node.url, "carol");
       expect((await carol.api.post("/v1/queues", { name: queue.name, private: true })).status).toBe(201);
-      expectError(await bob.post(`/v1/queues/${queue.name}/messages`, { payload: 1 }), "ACCESS_DENIED");
+      expectError(await bob.post(`/v1/queues/${queue.name}/messages`, { payload: 1 }), "QUEUE_NOT_FOUND");
       expect((await carol.api.get(`/v1/queues/${queue.name}/grants`)).body).toEqual({ grants: [] });
     });
 
-    it("refuse a private dead-letter queue the creator may not publish to (403 ACCESS_DENIED)", async () => {
+    it("refuse a private dead-letter queue the creator may not see (as missing) or not publish to (403 ACCESS_DENIED)", async () => {
       const dlq = await createQueue(alice, { private: true });
       const name = uniqueName("q");
+      expectError(
+        await bob.post("/v1/queues", { name, deadLetterQueue: dlq.name }),
+        "INVALID_DEAD_LETTER_QUEUE",
+      );
+      await grantQueue(dlq.name, bobName, ["consume"]);
       expectError(await bob.post("/v1/queues", { name, deadLetterQueue: dlq.name }), "ACCESS_DENIED");
       expectError(await bob.get(`/v1/queues/${name}`), "QUEUE_NOT_FOUND");
       await grantQueue(dlq.name, bobName, ["publish"]);
@@ -134,15 +139,15 @@ describe.concurrent.each(storeKinds)("access rules (%s store)", (kind) => {
   });
 
   describe("private topics", () => {
-    it("refuse publish, history, get and binding by another user with 403 ACCESS_DENIED", async () => {
+    it("answer publish, history, get and binding by a user without a grant as if they did not exist (404 TOPIC_NOT_FOUND, S7)", async () => {
       const topic = await createTopic(alice, { private: true });
       await publishToTopic(alice, topic.name, [{ payload: "secret" }]);
       const base = `/v1/topics/${topic.name}`;
-      expectError(await bob.post(`${base}/messages`, { payload: "intruder" }), "ACCESS_DENIED");
-      expectError(await bob.get(`${base}/messages`), "ACCESS_DENIED");
-      expectError(await bob.get(base), "ACCESS_DENIED");
-      expectError(await bob.post(`${base}/subscriptions`, { queue: uniqueName("q") }), "ACCESS_DENIED");
-      expectError(await bob.get(`${base}/subscriptions`), "ACCESS_DENIED");
+      expectError(await bob.post(`${base}/messages`, { payload: "intruder" }), "TOPIC_NOT_FOUND");
+      expectError(await bob.get(`${base}/messages`), "TOPIC_NOT_FOUND");
+      expectError(await bob.get(base), "TOPIC_NOT_FOUND");
+      expectError(await bob.post(`${base}/subscriptions`, { queue: uniqueName("q") }), "TOPIC_NOT_FOUND");
+      expectError(await bob.get(`${base}/subscriptions`), "TOPIC_NOT_FOUND");
       expect(await getTopic(alice, topic.name)).toMatchObject({ nextOffset: 1 });
       const topics = (await bob.get<{ topics: TopicView[] }>("/v1/topics")).body.topics;
       expect(topics.map((t) => t.name)).not.toContain(topic.name);

@@ -109,7 +109,8 @@ describe("API keys (S14)", () => {
     const other = await keyApi.post(`/v1/queues/${outOfScope}/messages`, { payload: 1 });
     expect([other.status, reasonOf(other)]).toEqual([403, "OUT_OF_SCOPE"]);
     const foreign = await keyApi.post(`/v1/queues/${alicePrivate}/messages`, { payload: 1 });
-    expect([foreign.status, reasonOf(foreign)]).toEqual([403, "ACCESS_DENIED"]);
+    // Hidden from bob, so hidden from his key: as if it did not exist (S7).
+    expect([foreign.status, reasonOf(foreign)]).toEqual([404, "QUEUE_NOT_FOUND"]);
     const create = await keyApi.post("/v1/queues", { name: uniqueName("new") });
     expect([create.status, reasonOf(create)]).toEqual([403, "OUT_OF_SCOPE"]);
     const remove = await keyApi.delete(`/v1/queues/${inScope}`);

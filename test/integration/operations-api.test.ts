@@ -6,7 +6,7 @@ import { authRoutes } from "../../src/edge/http/routes/auth-routes.ts";
 import { type OperationDeps, operationRoutes } from "../../src/edge/http/routes/operation-routes.ts";
 import { queueRoutes } from "../../src/edge/http/routes/queue-routes.ts";
 import { topicRoutes } from "../../src/edge/http/routes/topic-routes.ts";
-import { Api, newUser } from "../helpers/api.ts";
+import { Api, newUser, uniqueName } from "../helpers/api.ts";
 import type { TestNode } from "../helpers/aviso-node.ts";
 import {
   ack,
@@ -64,11 +64,18 @@ describe.each(storeKinds)("operations routes (%s store)", (kind) => {
   let node: TestNode;
   let anonymous: Api;
   let alice: Api;
+  let operator: Api;
 
   beforeAll(async () => {
-    node = await startNodeOn(kind, { prefix: "operations" });
+    const operatorName = uniqueName("ops");
+    node = await startNodeOn(kind, { prefix: "operations", env: { AVISO_OPERATORS: operatorName } });
     anonymous = new Api(node.url);
     alice = (await newUser(node.url, "alice")).api;
+    const credentials = { username: operatorName, password: "correct horse battery" };
+    expect((await anonymous.post("/v1/auth/register", credentials)).status).toBe(201);
+    operator = anonymous.withToken(
+      (await anonymous.post<{ token: string }>("/v1/auth/login", credentials)).body.token,
+    );
   });
   afterAll(async () => {
     await node?.close();
@@ -84,7 +91,8 @@ describe.each(storeKinds)("operations routes (%s store)", (kind) => {
   });
 
   it("serves Prometheus metrics that count REST requests and publishes", async () => {
-    const before = samples((await anonymous.get<string>("/metrics")).body);
+    // An operator's scrape carries per-queue labels (S7).
+    const before = samples((await operator.get<string>("/metrics")).body);
     const queue = await createQueue(alice);
     await publishToQueue(alice, queue.name, [{ payload: 1 }, { payload: 2 }, { payload: 3 }]);
     const topic = await createTopic(alice);
@@ -92,7 +100,7 @@ describe.each(storeKinds)("operations routes (%s store)", (kind) => {
     const [leased] = await receive(alice, queue.name);
     await receive(alice, queue.name);
     await ack(alice, queue.name, [(leased as Delivery).receipt]);
-    const scraped = await anonymous.get<string>("/metrics");
+    const scraped = await operator.get<string>("/metrics");
     expect(scraped.status).toBe(200);
     expect(scraped.headers.get("content-type")).toContain("text/plain");
     for (const name of [
@@ -194,7 +202,7 @@ describe.each(storeKinds)("operations routes (%s store)", (kind) => {
     expect(page.body).toContain("/openapi.json");
   });
 
-  it("describes the standalone cluster and what this node owns at /v1/cluster", async () => {
+  it("describes the standalone cluster at /v1/cluster, naming what this node owns to operators only", async () => {
     const queue = await createQueue(alice);
     await publishToQueue(alice, queue.name, [{ payload: 1 }]);
     const topic = await createTopic(alice);
@@ -210,7 +218,9 @@ describe.each(storeKinds)("operations routes (%s store)", (kind) => {
     expect(cluster.body.mode).toBe("standalone");
     expect(cluster.body.self.httpUrl).toBe(node.url);
     expect(cluster.body.members).toEqual([cluster.body.self]);
-    expect(cluster.body.owned.queues).toContain(queue.name);
-    expect(cluster.body.owned.topics).toContain(topic.name);
+    expect(cluster.body).not.toHaveProperty("owned");
+    const asOperator = await operator.get<{ owned: { queues: string[]; topics: string[] } }>("/v1/cluster");
+    expect(asOperator.body.owned.queues).toContain(queue.name);
+    expect(asOperator.body.owned.topics).toContain(topic.name);
   });
 });

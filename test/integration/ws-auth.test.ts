@@ -181,7 +181,7 @@ describe("WebSocket authentication", () => {
     expect(publish).toMatchObject({ op: "ok", id: "p", messageId: expect.any(String) });
     const bobSocket = await connect(node.wsUrl, bob.api.token);
     const denied = await bobSocket.request({ op: "publish", id: "p", queue: privateQueue, payload: 1 });
-    expect(denied).toMatchObject({ op: "error", reason: "ACCESS_DENIED" });
+    expect(denied).toMatchObject({ op: "error", reason: "QUEUE_NOT_FOUND" });
   });
 });
 

@@ -262,7 +262,7 @@ describe("WebSocket topic subscriptions", () => {
     expect(socket.messagesFor(fresh)).toEqual([expect.objectContaining({ offset: 0, payload: "new" })]);
   });
 
-  it("refuses a private topic without a grant with ACCESS_DENIED, and accepts it with one", async () => {
+  it("answers a private topic without a grant as missing (TOPIC_NOT_FOUND, S7), and accepts it with one", async () => {
     const owner = await topicFixture({ private: true });
     const stranger = await newUser(node.url, "stranger");
     const socket = await connect(stranger.api.token);
@@ -270,13 +270,13 @@ describe("WebSocket topic subscriptions", () => {
     expect(denied).toMatchObject({
       op: "error",
       id: "no",
-      code: "permission_denied",
-      reason: "ACCESS_DENIED",
+      code: "not_found",
+      reason: "TOPIC_NOT_FOUND",
     });
     const replay = await socket.request({ op: "subscribe", id: "no2", topic: owner.topic, from: "earliest" });
-    expect(replay).toMatchObject({ op: "error", reason: "ACCESS_DENIED" });
+    expect(replay).toMatchObject({ op: "error", reason: "TOPIC_NOT_FOUND" });
     const publishDenied = await socket.request({ op: "publish", id: "p", topic: owner.topic, payload: 1 });
-    expect(publishDenied).toMatchObject({ op: "error", reason: "ACCESS_DENIED" });
+    expect(publishDenied).toMatchObject({ op: "error", reason: "TOPIC_NOT_FOUND" });
 
     const granted = await owner.api.post(`/v1/topics/${owner.topic}/grants`, {
       username: stranger.username,

@@ -73,6 +73,8 @@ describe("config schema", () => {
         "jwtUsernameClaim",
         "jwtUserPrefix",
         "apiKeyCacheMs",
+        "metricsToken",
+        "metricsResourceLabels",
         "maxPayloadBytes",
         "maxBodyBytes",
         "maxFrameBytes",

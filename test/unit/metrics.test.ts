@@ -8,7 +8,7 @@ describe("createMetrics", () => {
     metrics.httpRequests.inc({ route: "/v1/queues", status: 201 });
     metrics.messagesPublished.inc({ kind: "topic" }, 3);
     metrics.publishLatencySeconds.observe({ kind: "queue" }, 0.002);
-    const text = await metrics.registry.metrics();
+    const text = await metrics.scrape({ resourceLabels: true });
     for (const name of [
       "aviso_ws_connections",
       "aviso_http_requests_total",
@@ -39,14 +39,28 @@ describe("createMetrics", () => {
       { queue: "emails", depth: 0, inFlight: 1 },
     ];
     metrics.setQueueStatsSource(() => queues);
-    let text = await metrics.registry.metrics();
+    let text = await metrics.scrape({ resourceLabels: true });
     expect(text).toContain('aviso_queue_depth{queue="orders"} 5');
     expect(text).toContain('aviso_queue_in_flight{queue="orders"} 2');
     expect(text).toContain('aviso_queue_in_flight{queue="emails"} 1');
     queues = [{ queue: "emails", depth: 7, inFlight: 0 }];
-    text = await metrics.registry.metrics();
+    text = await metrics.scrape({ resourceLabels: true });
     expect(text).not.toContain('queue="orders"');
     expect(text).toContain('aviso_queue_depth{queue="emails"} 7');
+  });
+
+  it("sums queue gauges without their queue label for a scrape that may not see resource names (S7)", async () => {
+    const metrics = createMetrics();
+    metrics.setQueueStatsSource(() => [
+      { queue: "orders", depth: 5, inFlight: 2 },
+      { queue: "emails", depth: 1, inFlight: 1 },
+    ]);
+    const text = await metrics.scrape({ resourceLabels: false });
+    expect(text).not.toContain("queue=");
+    expect(text).not.toContain("orders");
+    expect(text).toMatch(/^aviso_queue_depth 6$/m);
+    expect(text).toMatch(/^aviso_queue_in_flight 3$/m);
+    expect(text).toContain("# TYPE aviso_messages_acked_total counter");
   });
 
   it("uses its own registry, so two nodes in one process do not clash", async () => {

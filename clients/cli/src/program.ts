@@ -75,9 +75,12 @@ export function buildProgram(onSession: (session: CliSession) => void): Command 
         ],
         "No members.",
       );
-      session.output.line(
-        `Owned here: ${cluster.owned.queues.length} queues, ${cluster.owned.topics.length} topics.`,
-      );
+      // Only operators are told what a node owns.
+      if (cluster.owned !== undefined) {
+        session.output.line(
+          `Owned here: ${cluster.owned.queues.length} queues, ${cluster.owned.topics.length} topics.`,
+        );
+      }
     });
 
   for (const command of program.commands) command.exitOverride();

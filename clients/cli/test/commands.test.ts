@@ -131,7 +131,8 @@ describe("aviso queue", () => {
     await owner.api.post("/v1/queues", { name: queue });
     const result = await runCli(["queue", "delete", queue], other.config);
     expect(result.code).toBe(5);
-    expect(result.stderr).toContain(`Only "${owner.username}", who created "${queue}", may delete it.`);
+    expect(result.stderr).toContain(`Only the creator of queue "${queue}" may delete it.`);
+    expect(result.stderr).not.toContain(owner.username);
     expect(result.stderr).toContain("403 NOT_RESOURCE_OWNER");
   });
 });

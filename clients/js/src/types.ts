@@ -31,7 +31,8 @@ export interface QueueView {
   /** Immutable identity; a later queue with the same name has another id. */
   id: string;
   name: string;
-  owner: string;
+  /** The creator; shown only to the creator and to operators. */
+  owner?: string;
   private: boolean;
   ackTimeoutMs: number;
   maxDeliveries: number | null;
@@ -63,7 +64,8 @@ export interface TopicView {
   /** Immutable identity; a later topic with the same name has another id. */
   id: string;
   name: string;
-  owner: string;
+  /** The creator; shown only to the creator and to operators. */
+  owner?: string;
   private: boolean;
   durable: boolean;
   retention: { maxAgeMs: number | null; maxMessages: number | null };
@@ -97,7 +99,8 @@ export interface Binding {
   pattern: string;
   /** Next topic offset to copy into the queue. */
   nextOffset: number;
-  createdBy: string;
+  /** Shown only to the topic's creator, the binding's creator and operators. */
+  createdBy?: string;
   createdAt: number;
   /** An ended binding copies nothing more; binding the same queue again replaces it. */
   state: "active" | "ended";
@@ -124,7 +127,8 @@ export interface ClusterView {
   mode: "standalone" | "cluster";
   self: ClusterMember;
   members: ClusterMember[];
-  owned: { queues: string[]; topics: string[] };
+  /** Resources this node serves; shown to operators only. */
+  owned?: { queues: string[]; topics: string[] };
 }
 
 /** Result of acking or nacking receipts (REST): how many took effect and which were no longer in flight. */

@@ -14,9 +14,14 @@ describe("request/reply", () => {
       return a + b;
     });
     await server.ready();
+    // The server hides the queue's creator from other users, so the caller names the responder.
+    await expect(caller.client.request<number>(queue, { a: 0, b: 0 })).rejects.toMatchObject({
+      reason: "INVALID_ARGUMENT",
+    });
+    const replyFrom = [service.username];
     const answers = await Promise.all([
-      caller.client.request<number>(queue, { a: 1, b: 2 }),
-      caller.client.request<number>(queue, { a: 20, b: 22 }),
+      caller.client.request<number>(queue, { a: 1, b: 2 }, { replyFrom }),
+      caller.client.request<number>(queue, { a: 20, b: 22 }, { replyFrom }),
     ]);
     expect(answers).toEqual([3, 42]);
     const replyQueues = (await caller.client.queues.list()).filter((queue) =>
@@ -24,7 +29,7 @@ describe("request/reply", () => {
     );
     expect(replyQueues).toHaveLength(1);
     expect(replyQueues[0]).toMatchObject({ owner: caller.username, private: true });
-    // Only the service's owner was granted the right to publish replies.
+    // Only the named responder was granted the right to publish replies.
     expect(await caller.client.queues.grants(replyQueues[0]?.name as string)).toEqual([
       expect.objectContaining({ username: service.username, permissions: ["publish"] }),
     ]);

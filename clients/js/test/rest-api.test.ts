@@ -69,15 +69,15 @@ describe("queues", () => {
     expect(await failure(client.queues.create("bad name!"))).toMatchObject({ reason: "INVALID_NAME" });
   });
 
-  it("refuses a delete by another user with 403 NOT_RESOURCE_OWNER, and grants access to private queues", async () => {
+  it("hides a private queue from another user (404, as if missing), and grants access to it", async () => {
     const owner = await userClient(node().url);
     const other = await userClient(node().url);
     const name = uniqueName("private");
     await owner.client.queues.create(name, { private: true });
-    const denied = await failure(other.client.queues.delete(name));
-    expect(denied).toMatchObject({ code: "permission_denied", reason: "NOT_RESOURCE_OWNER", status: 403 });
-    expect(denied.message).toContain(owner.username);
-    expect(await failure(other.client.queues.publish(name, 1))).toMatchObject({ reason: "ACCESS_DENIED" });
+    const hidden = await failure(other.client.queues.delete(name));
+    expect(hidden).toMatchObject({ code: "not_found", reason: "QUEUE_NOT_FOUND", status: 404 });
+    expect(hidden.message).not.toContain(owner.username);
+    expect(await failure(other.client.queues.publish(name, 1))).toMatchObject({ reason: "QUEUE_NOT_FOUND" });
     const grant = await owner.client.queues.grant(name, other.username, ["publish"]);
     expect(grant).toEqual({
       kind: "queue",
@@ -179,8 +179,8 @@ describe("topics", () => {
     const name = uniqueName("pt");
     await owner.client.topics.create(name, { private: true });
     expect(await failure(other.client.topics.history(name))).toMatchObject({
-      reason: "ACCESS_DENIED",
-      status: 403,
+      reason: "TOPIC_NOT_FOUND",
+      status: 404,
     });
     await owner.client.topics.grant(name, other.username, ["consume"]);
     expect((await owner.client.topics.grants(name))[0]).toMatchObject({ username: other.username });

@@ -1,20 +1,15 @@
-/**
- * A self-contained page that renders /openapi.json (no CDN: nodes often run
- * without internet access). It lists each operation with its parameters,
- * body and response schemas.
- */
-export const docsPage = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Aviso API</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
+import { createHash } from "node:crypto";
+
+/** The page's only style and script, inline so the page is one request; allowed by hash in the CSP. */
+const style = `
 body{font:15px/1.5 system-ui,sans-serif;margin:0 auto;max-width:980px;padding:1rem 2rem;color:#222}
 h1{margin-bottom:0}.op{border:1px solid #ddd;border-radius:6px;margin:.6rem 0;padding:.4rem .8rem}
 .m{display:inline-block;min-width:4.2rem;font-weight:700;text-transform:uppercase}
 .get{color:#0a7}.post{color:#06c}.delete{color:#c33}code,pre{font:13px ui-monospace,monospace}
 pre{background:#f6f6f6;padding:.5rem;overflow:auto;max-height:22rem}details summary{cursor:pointer}
-</style></head><body>
-<h1>Aviso API</h1><p id="intro">Loading <a href="/openapi.json">/openapi.json</a>…</p><div id="ops"></div>
-<script>
+`;
+
+const script = `
 fetch("/openapi.json").then(r => r.json()).then(doc => {
   document.getElementById("intro").textContent = doc.info.description + " Version " + doc.info.version + ".";
   const ops = document.getElementById("ops");
@@ -32,4 +27,33 @@ fetch("/openapi.json").then(r => r.json()).then(doc => {
     }
   }
 });
-</script></body></html>`;
+`;
+
+/**
+ * A self-contained page that renders /openapi.json (no CDN: nodes often run
+ * without internet access). It lists each operation with its parameters,
+ * body and response schemas.
+ */
+export const docsPage = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Aviso API</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>${style}</style></head><body>
+<h1>Aviso API</h1><p id="intro">Loading <a href="/openapi.json">/openapi.json</a>…</p><div id="ops"></div>
+<script>${script}</script></body></html>`;
+
+const sha256 = (text: string) => `'sha256-${createHash("sha256").update(text).digest("base64")}'`;
+
+/**
+ * S13: the page may run its own script and style (by hash), fetch this
+ * origin, and nothing else — no other script, frame, form or base URL.
+ */
+export const docsContentSecurityPolicy = [
+  "default-src 'none'",
+  `script-src ${sha256(script)}`,
+  `style-src ${sha256(style)}`,
+  "connect-src 'self'",
+  "img-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join("; ");

@@ -90,6 +90,8 @@ function compileRoute(route: AnyRoute): CompiledRoute {
   };
 }
 
+const noStore = { "Cache-Control": "no-store" } as const;
+
 function corsHeadersFor(origin: string): Record<string, string> {
   return origin === "" ? {} : { "Access-Control-Allow-Origin": origin, Vary: "Origin" };
 }
@@ -135,7 +137,9 @@ function serve(
     })
     .then((reply) => {
       deps.metrics.httpRequests.inc({ route: entry.route.path, status: reply.status });
-      writeReply(res, reply, corsHeaders, aborted);
+      // S13: nothing answered to credentials is kept by a cache on the way.
+      const credentialed = entry.route.auth || authorization !== "";
+      writeReply(res, reply, credentialed ? { ...corsHeaders, ...noStore } : corsHeaders, aborted);
     });
 }
 
@@ -178,7 +182,15 @@ async function handle(
   const decodedParams = decodeParams(raw.rawParams);
   const params = entry.params === undefined ? decodedParams : entry.params.check(decodedParams, "path");
   const query = entry.query === undefined ? {} : entry.query.check(queryObject, "query");
-  return route.handle({ params, query, body: bodyValue, principal, ip: raw.ip, signal });
+  return route.handle({
+    params,
+    query,
+    body: bodyValue,
+    principal,
+    authorization: raw.authorization,
+    ip: raw.ip,
+    signal,
+  });
 }
 
 /** Decodes path parameters here, not in the uWS callback: a throw there (bad `%` escapes) kills the process. */
@@ -196,7 +208,8 @@ function decodeParams(raw: Record<string, string>): Record<string, string> {
   return decoded;
 }
 
-async function authenticate(authorization: string, users: UserService): Promise<Principal> {
+/** The token of an `Authorization: Bearer <token>` header; AUTH_REQUIRED otherwise. */
+export function bearerToken(authorization: string): string {
   const match = /^Bearer\s+(\S+)$/i.exec(authorization);
   if (match === null) {
     throw new AvisoError(
@@ -206,5 +219,9 @@ async function authenticate(authorization: string, users: UserService): Promise<
         : "Authorization must be `Bearer <token>`.",
     );
   }
-  return users.authenticate(match[1] as string);
+  return match[1] as string;
+}
+
+function authenticate(authorization: string, users: UserService): Promise<Principal> {
+  return users.authenticate(bearerToken(authorization));
 }

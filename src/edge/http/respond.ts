@@ -7,6 +7,9 @@ export function statusLine(status: number): string {
   return `${status} ${httpStatusText[status] ?? ""}`.trimEnd();
 }
 
+/** On every answer (S13): a browser never guesses a content type other than the one sent. */
+const standardHeaders: Readonly<Record<string, string>> = { "X-Content-Type-Options": "nosniff" };
+
 /** Writes a whole reply in one corked write; does nothing if the client already went away. */
 export function writeReply(
   res: HttpResponse,
@@ -24,6 +27,7 @@ export function writeReply(
   } else if (reply.body !== undefined) body = JSON.stringify(reply.body);
   res.cork(() => {
     res.writeStatus(statusLine(reply.status));
+    for (const [name, value] of Object.entries(standardHeaders)) res.writeHeader(name, value);
     for (const [name, value] of Object.entries(extraHeaders)) res.writeHeader(name, value);
     for (const [name, value] of Object.entries(reply.headers ?? {})) res.writeHeader(name, value);
     if (body === undefined) {

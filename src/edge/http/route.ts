@@ -19,6 +19,8 @@ export interface RouteCall<Params, Query, Body, Authenticated extends boolean> {
   query: Query;
   body: Body;
   principal: Authenticated extends true ? Principal : Principal | undefined;
+  /** The raw Authorization header ("" when absent), for routes that take other credentials than a user token. */
+  authorization: string;
   ip: string;
   /** Aborts when the client goes away (long-polls stop waiting). */
   signal: AbortSignal;

@@ -9,7 +9,7 @@ type SessionFactory = () => CliSession;
 
 export const topicColumns: ReadonlyArray<Column<TopicView>> = [
   { header: "name", value: (topic) => topic.name },
-  { header: "owner", value: (topic) => topic.owner },
+  { header: "owner", value: (topic) => topic.owner ?? "" },
   { header: "private", value: (topic) => (topic.private ? "yes" : "") },
   { header: "durable", value: (topic) => (topic.durable ? "yes" : "no") },
   { header: "offsets", value: (topic) => `${topic.firstOffset}–${topic.nextOffset}` },
@@ -19,7 +19,7 @@ const bindingColumns: ReadonlyArray<Column<Binding>> = [
   { header: "queue", value: (binding) => binding.queue },
   { header: "pattern", value: (binding) => binding.pattern },
   { header: "next offset", value: (binding) => binding.nextOffset },
-  { header: "created by", value: (binding) => binding.createdBy },
+  { header: "created by", value: (binding) => binding.createdBy ?? "" },
 ];
 
 export function topicLabel(message: TopicMessageData): string {

@@ -17,7 +17,8 @@ export interface RequestOptions {
   headers?: Headers;
   /**
    * Users allowed to publish the reply. The reply queue is private, so the
-   * responder needs a grant; default: the owner of the request queue.
+   * responder needs a grant; default: the owner of the request queue, when
+   * the server shows it (to the creator and operators only), else required.
    */
   replyFrom?: readonly string[];
 }
@@ -182,7 +183,14 @@ export class RequestReply {
   private ownerOf(queue: string): Promise<string> {
     let owner = this.owners.get(queue);
     if (owner === undefined) {
-      owner = this.queues.get(queue).then((view) => view.owner);
+      owner = this.queues.get(queue).then((view) => {
+        // The server shows a queue's creator only to the creator and operators.
+        if (view.owner !== undefined) return view.owner;
+        throw AvisoClientError.client(
+          "INVALID_ARGUMENT",
+          `The creator of "${queue}" is not shown to you: name the responders with replyFrom.`,
+        );
+      });
       owner.catch(() => this.owners.delete(queue));
       this.owners.set(queue, owner);
     }

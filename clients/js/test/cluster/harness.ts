@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll } from "vitest";
 import WebSocket from "ws";
-import { newUser } from "../../../../test/helpers/api.ts";
+import { Api, newUser, uniqueName } from "../../../../test/helpers/api.ts";
 import { startCluster, type TestCluster } from "../../../../test/helpers/cluster.ts";
 import { eventually } from "../../../../test/helpers/eventually.ts";
 import { createTestDatabase } from "../../../../test/helpers/mariadb.ts";
@@ -52,8 +52,9 @@ export interface SdkCluster {
  */
 export function useSdkCluster(): SdkCluster {
   let cluster: TestCluster | undefined;
-  /** Token of a user that asks the nodes for their cluster view (owned lists are node-wide). */
+  /** Token of an operator that asks the nodes for their cluster view (owned lists are node-wide). */
   let adminToken: string | undefined;
+  const adminName = uniqueName("sdk-admin");
   const clients = new Set<AvisoClient>();
 
   const running = (): TestCluster => {
@@ -66,8 +67,14 @@ export function useSdkCluster(): SdkCluster {
       nodes: NODE_COUNT,
       store: await createTestDatabase("sdk_failover"),
       zkSessionTimeoutMs: ZK_SESSION_TIMEOUT_MS,
+      // /v1/cluster lists owned resources to operators only (docs/security.md S7).
+      env: { AVISO_OPERATORS: adminName },
     });
-    adminToken = (await newUser(cluster.node(0).url, "sdk-admin")).api.token;
+    const anonymous = new Api(cluster.node(0).url);
+    const credentials = { username: adminName, password: "correct horse battery" };
+    if ((await anonymous.post("/v1/auth/register", credentials)).status !== 201)
+      throw new Error("register failed");
+    adminToken = (await anonymous.post<{ token: string }>("/v1/auth/login", credentials)).body.token;
     await waitForWholeCluster();
   });
 
@@ -144,6 +151,7 @@ export function useSdkCluster(): SdkCluster {
         async () => {
           const owners = (await views()).flatMap((answer) => {
             if (answer === null) return [];
+            if (answer.view.owned === undefined) throw new Error("the cluster view lists no owned resources");
             const owned = kind === "queue" ? answer.view.owned.queues : answer.view.owned.topics;
             return owned.includes(name) ? [answer.index] : [];
           });

@@ -4,12 +4,14 @@ import { AvisoError } from "../../../errors/aviso-error.ts";
 import type { Metrics } from "../../../metrics/metrics.ts";
 import { anyone, anyUser } from "../../access-spec.ts";
 import { ClusterView, HealthView } from "../../schemas.ts";
-import { docsPage } from "../docs-page.ts";
+import { docsContentSecurityPolicy, docsPage } from "../docs-page.ts";
 import { buildOpenApi } from "../openapi.ts";
 import { type AnyRoute, AUTH_ERRORS, defineRoute } from "../route.ts";
 
 export interface OperationDeps {
   metrics: Metrics;
+  /** Whether a scrape with this Authorization header gets per-resource labels (S7). */
+  metricsResourceLabels(authorization: string): Promise<boolean>;
   /** Resolves when the node can serve (store reachable, cluster joined); throws NOT_READY otherwise. */
   checkReady(): Promise<void>;
   cluster: ClusterInfo;
@@ -56,15 +58,18 @@ export function operationRoutes(deps: OperationDeps): AnyRoute[] {
       method: "get",
       path: "/metrics",
       operationId: "metrics",
-      summary: "Prometheus metrics.",
+      summary:
+        "Prometheus metrics; per-queue labels only with an operator's token or the metricsToken as Bearer (otherwise summed).",
       tag: "operations",
       auth: false,
       access: anyone,
       responses: { 200: { description: "Prometheus text format.", contentType: "text/plain" } },
-      errors: [],
-      handle: async () => ({
+      errors: ["AUTH_REQUIRED"],
+      handle: async ({ authorization }) => ({
         status: 200,
-        text: await deps.metrics.registry.metrics(),
+        text: await deps.metrics.scrape({
+          resourceLabels: await deps.metricsResourceLabels(authorization),
+        }),
         contentType: deps.metrics.registry.contentType,
       }),
     }),
@@ -93,25 +98,31 @@ export function operationRoutes(deps: OperationDeps): AnyRoute[] {
       access: anyone,
       responses: { 200: { description: "HTML.", contentType: "text/html" } },
       errors: [],
-      handle: async () => ({ status: 200, text: docsPage, contentType: "text/html; charset=utf-8" }),
+      handle: async () => ({
+        status: 200,
+        text: docsPage,
+        contentType: "text/html; charset=utf-8",
+        headers: { "Content-Security-Policy": docsContentSecurityPolicy },
+      }),
     }),
     defineRoute({
       method: "get",
       path: "/v1/cluster",
       operationId: "cluster",
-      summary: "Members of the cluster and what this node owns.",
+      summary: "Members of the cluster and, for operators, what this node owns.",
       tag: "operations",
       auth: true,
       access: anyUser,
       responses: { 200: { description: "Cluster view.", schema: ClusterView } },
       errors: [...AUTH_ERRORS],
-      handle: async () => ({
+      handle: async ({ principal }) => ({
         status: 200,
         body: {
           mode: deps.cluster.mode,
           self: deps.cluster.self,
           members: deps.cluster.members(),
-          owned: deps.cluster.owned(),
+          // Resource names only to operators (S7).
+          ...(principal.operator ? { owned: deps.cluster.owned() } : {}),
         },
       }),
     }),

@@ -185,6 +185,7 @@ export function topicRoutes(services: Services): AnyRoute[] {
         "INVALID_NAME",
         "INVALID_PATTERN",
         "NOT_RESOURCE_OWNER",
+        "QUEUE_EXISTS",
         "SUBSCRIPTION_EXISTS",
         "BINDING_WOULD_EXPOSE",
       ],
@@ -197,7 +198,8 @@ export function topicRoutes(services: Services): AnyRoute[] {
       method: "get",
       path: "/v1/topics/{name}/subscriptions",
       operationId: "listDurableSubscriptions",
-      summary: "Durable subscriptions of a topic.",
+      summary:
+        "Durable subscriptions of a topic into queues the caller may see (all of them for its creator).",
       tag: "subscriptions",
       auth: true,
       access: onResource("topic", "consume"),
