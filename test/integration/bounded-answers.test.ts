@@ -33,7 +33,11 @@ describe("bounded answers", () => {
   it("a receive stops before maxResponseBytes and leases only what it returns", async () => {
     const queue = await createQueue(alice);
     const payload = "p".repeat(3000);
-    await publishToQueue(alice, queue.name, Array.from({ length: 5 }, () => ({ payload })));
+    await publishToQueue(
+      alice,
+      queue.name,
+      Array.from({ length: 5 }, () => ({ payload })),
+    );
     const first = await alice.post<{ messages: unknown[] }>(`/v1/queues/${queue.name}/receive`, { max: 5 });
     expect(first.status).toBe(200);
     expect(first.body.messages.length).toBeGreaterThan(0);
@@ -60,7 +64,11 @@ describe("bounded answers", () => {
     const waiting = receive(bob, queue.name, { max: 5, waitMs: 10_000 });
     // Whether the publish lands before or after the receive waits, the page is bounded the same.
     const payload = "w".repeat(3000);
-    await publishToQueue(alice, queue.name, Array.from({ length: 5 }, () => ({ payload })));
+    await publishToQueue(
+      alice,
+      queue.name,
+      Array.from({ length: 5 }, () => ({ payload })),
+    );
     const got = await waiting;
     expect(got.length).toBeGreaterThan(0);
     expect(got.length).toBeLessThan(5);
@@ -70,7 +78,11 @@ describe("bounded answers", () => {
   it("a history page stops before maxResponseBytes; the next page goes on from there", async () => {
     const topic = await createTopic(alice);
     const payload = "h".repeat(3000);
-    await publishToTopic(alice, topic.name, Array.from({ length: 5 }, () => ({ payload })));
+    await publishToTopic(
+      alice,
+      topic.name,
+      Array.from({ length: 5 }, () => ({ payload })),
+    );
     const page = await alice.get<{ messages: Array<{ offset: number }> }>(
       `/v1/topics/${topic.name}/messages?from=0&limit=5`,
     );

@@ -79,7 +79,8 @@ describe("unauthenticated capacity", () => {
     await expect(TestSocket.connect(node.wsUrl)).rejects.toThrow(/429/);
     const { api } = await newUser(node.url, "user");
     const user = await TestSocket.connect(node.wsUrl, api.token);
-    expect(await user.request({ op: "ping", id: 1 })).toMatchObject({ op: "pong" });
+    user.send({ op: "ping", id: 1 });
+    expect(await user.waitFor((frame) => frame.op === "pong")).toMatchObject({ id: 1 });
     // An anonymous socket that authenticates frees its anonymous slot.
     const first = anonymous[0] as TestSocket;
     expect(await first.request({ op: "auth", id: 1, token: api.token })).toMatchObject({ op: "ok" });

@@ -1,14 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newUser } from "../helpers/api.ts";
 import type { TestNode } from "../helpers/aviso-node.ts";
-import {
-  ack,
-  createQueue,
-  createTopic,
-  getQueue,
-  publishToQueue,
-  receive,
-} from "../helpers/broker-api.ts";
+import { ack, createQueue, createTopic, getQueue, publishToQueue, receive } from "../helpers/broker-api.ts";
 import { expectError } from "../helpers/expect-error.ts";
 import { startNodeOn, storeKinds } from "../helpers/stores.ts";
 import { TestSocket } from "../helpers/ws-client.ts";
