@@ -13,6 +13,7 @@ import type { Resource } from "./catalog.ts";
 import type { AppContext, Principal, ServingNode } from "./context.ts";
 import { assertBatchSize, encodeHeaders, encodePayload, publisherIdempotency } from "./encode.ts";
 import { assertValidName } from "./names.ts";
+import type { Quotas } from "./quotas.ts";
 import { openReceipt, sealReceipt } from "./receipts.ts";
 
 export interface CreateQueueInput {
@@ -46,7 +47,10 @@ export interface QueueView extends QueueDefinition {
 
 /** The v1 queue operations, whichever transport calls them. */
 export class QueueService {
-  constructor(private readonly ctx: AppContext) {}
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly quotas: Quotas,
+  ) {}
 
   async create(principal: Principal, input: CreateQueueInput): Promise<QueueView> {
     const { config, store, clock } = this.ctx;
@@ -65,7 +69,7 @@ export class QueueService {
       maxLength: input.maxLength ?? null,
       createdAt: clock.now(),
     };
-    await store.createQueue(definition);
+    await this.quotas.createOwned("queue", principal.username, () => store.createQueue(definition));
     await this.ctx.catalog.changed("queue", definition.name);
     return { ...definition, depth: 0, inFlight: 0, consumers: 0 };
   }
@@ -122,6 +126,7 @@ export class QueueService {
     }));
     const started = performance.now();
     await this.authorize(principal, name, "publish");
+    this.quotas.takePublishTokens(principal.username, inputs.length);
     const ids = await this.ctx.owners.queues.publish(name, inputs);
     this.ctx.metrics.messagesPublished.inc({ kind: "queue" }, ids.length);
     this.ctx.metrics.publishLatencySeconds.observe({ kind: "queue" }, (performance.now() - started) / 1000);

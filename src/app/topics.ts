@@ -8,6 +8,7 @@ import type { Resource } from "./catalog.ts";
 import type { AppContext, Principal, ServingNode } from "./context.ts";
 import { assertBatchSize, encodeHeaders, encodePayload, publisherIdempotency } from "./encode.ts";
 import { assertValidName } from "./names.ts";
+import type { Quotas } from "./quotas.ts";
 
 export interface CreateTopicInput {
   name: string;
@@ -38,7 +39,10 @@ export interface HistoryPage {
 
 /** The v1 topic operations, whichever transport calls them. */
 export class TopicService {
-  constructor(private readonly ctx: AppContext) {}
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly quotas: Quotas,
+  ) {}
 
   async create(principal: Principal, input: CreateTopicInput): Promise<TopicView> {
     const { config, store, clock } = this.ctx;
@@ -58,7 +62,7 @@ export class TopicService {
       },
       createdAt: clock.now(),
     };
-    await store.createTopic(definition);
+    await this.quotas.createOwned("topic", principal.username, () => store.createTopic(definition));
     await this.ctx.catalog.changed("topic", definition.name);
     return { ...definition, nextOffset: 0, firstOffset: 0 };
   }
@@ -121,6 +125,7 @@ export class TopicService {
     });
     const started = performance.now();
     await this.authorize(principal, name, "publish");
+    this.quotas.takePublishTokens(principal.username, inputs.length);
     const offsets = await this.ctx.owners.topics.publish(name, inputs);
     this.ctx.metrics.messagesPublished.inc({ kind: "topic" }, offsets.length);
     this.ctx.metrics.publishLatencySeconds.observe({ kind: "topic" }, (performance.now() - started) / 1000);

@@ -85,6 +85,8 @@ export interface Store {
   createQueue(definition: QueueDefinition): Promise<void>;
   getQueue(name: string): Promise<QueueDefinition | undefined>;
   listQueues(): Promise<QueueDefinition[]>;
+  /** How many queues or topics `owner` created and still exist (per-user quotas). */
+  countOwned(kind: ResourceKind, owner: string): Promise<number>;
   /** Deletes the queue with its messages, grants, bindings and idempotency records. False if absent. */
   deleteQueue(name: string): Promise<boolean>;
   countQueueMessages(name: string): Promise<number>;

@@ -93,7 +93,7 @@ describe.each(storeKinds)("per-user quotas (%s store)", (kind) => {
     // An auth frame is counted too.
     const late = await TestSocket.connect(node.wsUrl);
     const reply = await late.request({ op: "auth", id: 1, token: alice.token });
-    expect(reply).toMatchObject({ op: "error", error: { reason: "QUOTA_EXCEEDED" } });
+    expect(reply).toMatchObject({ op: "error", reason: "QUOTA_EXCEEDED" });
     const other = await TestSocket.connect(node.wsUrl, bob.token);
     await Promise.all([...held, late, other].map((socket) => socket.close()));
     // A closed socket frees its slot.
