@@ -149,7 +149,7 @@ export class QueueService {
       );
     }
     const resource = await this.authorize(principal, name, "consume");
-    const request = { max, waitMs, ackTimeoutMs: input.ackTimeoutMs };
+    const request = { max, waitMs, ackTimeoutMs: input.ackTimeoutMs, maxBytes: config.maxResponseBytes };
     // A wait ends at once when the caller's access goes (docs/security.md S2).
     const waiting = new AbortController();
     let revoked: AvisoError | undefined;
@@ -174,11 +174,13 @@ export class QueueService {
     }
     if (revoked !== undefined) {
       // Leased in the instant before the wait ended: hand them straight back to the queue.
-      if (deliveries.length > 0) {
-        const receipts = deliveries.map((delivery) => delivery.receipt);
-        await this.ctx.owners.queues.nack(name, receipts, 0).catch(() => {});
-      }
+      await this.giveBack(name, deliveries);
       throw revoked;
+    }
+    if (signal?.aborted === true) {
+      // The caller went away while the page was leased: nobody will see it, so it goes back now.
+      await this.giveBack(name, deliveries);
+      return [];
     }
     this.ctx.metrics.messagesDelivered.inc({ kind: "queue" }, deliveries.length);
     const { receiptKey } = this.ctx;
@@ -186,6 +188,13 @@ export class QueueService {
       ...delivery,
       receipt: sealReceipt(receiptKey, name, principal.username, delivery.receipt),
     }));
+  }
+
+  /** Returns leased deliveries nobody will see to the queue at once (best effort). */
+  private async giveBack(name: string, deliveries: readonly Delivery[]): Promise<void> {
+    if (deliveries.length === 0) return;
+    const receipts = deliveries.map((delivery) => delivery.receipt);
+    await this.ctx.owners.queues.nack(name, receipts, 0).catch(() => {});
   }
 
   async ack(principal: Principal, name: string, receipts: string[]): Promise<AckResult> {

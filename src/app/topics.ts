@@ -29,6 +29,24 @@ export interface TopicView extends TopicDefinition {
   firstOffset: number;
 }
 
+/** Room one message takes in a history page beyond its payload, headers and key. */
+const MESSAGE_OVERHEAD_BYTES = 128;
+
+/** The longest prefix of `messages` within maxResponseBytes (at least one message). */
+function boundedPage(messages: TopicMessage[], config: { maxResponseBytes: number }): TopicMessage[] {
+  let bytes = 0;
+  for (let index = 0; index < messages.length; index++) {
+    const message = messages[index] as TopicMessage;
+    bytes +=
+      Buffer.byteLength(message.payload) +
+      (message.headers === null ? 0 : Buffer.byteLength(message.headers)) +
+      Buffer.byteLength(message.key) +
+      MESSAGE_OVERHEAD_BYTES;
+    if (index > 0 && bytes > config.maxResponseBytes) return messages.slice(0, index);
+  }
+  return messages;
+}
+
 export interface HistoryPage {
   messages: TopicMessage[];
   /** False when retention already dropped part of what was asked for. */
@@ -152,7 +170,7 @@ export class TopicService {
         },
       );
     }
-    const messages = await feed.read(Math.max(start, firstOffset), limit);
+    const messages = boundedPage(await feed.read(Math.max(start, firstOffset), limit), this.ctx.config);
     const complete = start >= firstOffset && (messages[0] === undefined || messages[0].offset === start);
     return { messages, complete, firstOffset, nextOffset };
   }

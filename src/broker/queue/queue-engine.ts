@@ -5,7 +5,7 @@ import { idempotencyRecords, splitByIdempotencyKey } from "../idempotent-batch.t
 import type { IdempotencyRecord, QueueDefinition, QueueMessage } from "../types.ts";
 import { DeadLetterMover } from "./dead-letter-mover.ts";
 import { DeliveryCounts } from "./delivery-counts.ts";
-import { PullWaiters } from "./pull-waiters.ts";
+import { type PullLimits, PullWaiters } from "./pull-waiters.ts";
 import { type ConsumerHost, ConsumerRing, PushConsumer } from "./push-consumer.ts";
 import type { Entry } from "./queue-entry.ts";
 import type {
@@ -20,6 +20,7 @@ import type {
   QueueStats,
   ReceiveRequest,
 } from "./queue-ports.ts";
+import { deliveryBytes } from "./queue-ports.ts";
 import { QueueTimeline } from "./queue-timeline.ts";
 import { ReadyMessages } from "./ready-messages.ts";
 import { formatReceipt, parseMessageId, parseReceipt, queueTagOf } from "./receipt.ts";
@@ -151,16 +152,20 @@ export class QueueEngine implements ConsumerHost {
     return split.assemble(appended);
   }
 
-  /** Pull: leases up to `max` messages, waiting up to `waitMs` for the first one. */
+  /** Pull: leases up to `max` messages (and `maxBytes`), waiting up to `waitMs` for the first one. */
   receive(request: ReceiveRequest, signal?: AbortSignal): Promise<Delivery[]> {
     this.assertOpen();
-    const ackTimeoutMs = request.ackTimeoutMs ?? this.definition.ackTimeoutMs;
+    const limits: PullLimits = {
+      max: request.max,
+      maxBytes: request.maxBytes ?? Number.POSITIVE_INFINITY,
+      ackTimeoutMs: request.ackTimeoutMs ?? this.definition.ackTimeoutMs,
+    };
     if (signal?.aborted === true) return Promise.resolve([]);
     if (this.waiters.isEmpty) {
-      const deliveries = this.takeForPull(request.max, ackTimeoutMs);
+      const deliveries = this.takeForPull(limits);
       if (deliveries.length > 0 || request.waitMs <= 0) return Promise.resolve(deliveries);
     }
-    const waiting = this.waiters.wait(request.max, ackTimeoutMs, request.waitMs, signal);
+    const waiting = this.waiters.wait(limits, request.waitMs, signal);
     this.schedulePump();
     return waiting;
   }
@@ -361,7 +366,7 @@ export class QueueEngine implements ConsumerHost {
   /** Hands ready messages to waiting pullers first, then round-robin to consumers with credit. */
   private pump(): void {
     if (this.closedReason !== null) return;
-    this.waiters.serve((max, ackTimeoutMs) => this.takeForPull(max, ackTimeoutMs));
+    this.waiters.serve((limits) => this.takeForPull(limits));
     const batches = new Map<PushConsumer, Delivery[]>();
     while (this.consumers.size > 0) {
       const consumer = this.consumers.nextReady();
@@ -381,11 +386,15 @@ export class QueueEngine implements ConsumerHost {
     this.armNextWake();
   }
 
-  private takeForPull(max: number, ackTimeoutMs: number): Delivery[] {
+  /** Leases only what the page returns: a message that would overflow maxBytes stays ready. */
+  private takeForPull({ max, maxBytes, ackTimeoutMs }: PullLimits): Delivery[] {
     const deliveries: Delivery[] = [];
+    let bytes = 0;
+    const fits = (entry: Entry) => deliveries.length === 0 || bytes + deliveryBytes(entry.msg) <= maxBytes;
     while (deliveries.length < max) {
-      const entry = this.popReady();
+      const entry = this.popReady(fits);
       if (entry === undefined) break;
+      bytes += deliveryBytes(entry.msg);
       deliveries.push(this.lease(entry, null, ackTimeoutMs));
     }
     if (deliveries.length > 0) this.armNextWake();
@@ -393,8 +402,8 @@ export class QueueEngine implements ConsumerHost {
   }
 
   /** Next deliverable message in seq order, expiring any whose TTL has passed. */
-  private popReady(): Entry | undefined {
-    return this.ready.take(this.deps.clock.now(), (entry) => this.leave(entry, "expired"));
+  private popReady(fits?: (entry: Entry) => boolean): Entry | undefined {
+    return this.ready.take(this.deps.clock.now(), (entry) => this.leave(entry, "expired"), fits);
   }
 
   private lease(entry: Entry, holder: PushConsumer | null, ackTimeoutMs: number): Delivery {

@@ -60,6 +60,20 @@ export interface ReceiveRequest {
   max: number;
   waitMs: number;
   ackTimeoutMs: number | undefined;
+  /**
+   * Past the first message, stop before the page's messages exceed this many
+   * bytes (deliveryBytes); what does not fit stays ready. Absent: no bound.
+   */
+  maxBytes?: number;
+}
+
+/** Room one delivery takes in an answer beyond its payload and headers: ids, receipt, field names. */
+const DELIVERY_OVERHEAD_BYTES = 256;
+
+/** The bytes a delivery of this message adds to a page, at most (UTF-8 payload and headers plus overhead). */
+export function deliveryBytes(message: { payload: JsonText; headers: JsonText | null }): number {
+  const headers = message.headers === null ? 0 : Buffer.byteLength(message.headers);
+  return Buffer.byteLength(message.payload) + headers + DELIVERY_OVERHEAD_BYTES;
 }
 
 export interface AckResult {
