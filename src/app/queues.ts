@@ -123,6 +123,7 @@ export class QueueService {
       headers: encodeHeaders(message.headers),
       delayMs: message.delayMs ?? 0,
       ...publisherIdempotency(principal.username, message.idempotencyKey),
+      publisher: principal.username,
     }));
     const started = performance.now();
     await this.authorize(principal, name, "publish");

@@ -24,6 +24,7 @@ import { deliveryBytes } from "./queue-ports.ts";
 import { QueueTimeline } from "./queue-timeline.ts";
 import { ReadyMessages } from "./ready-messages.ts";
 import { formatReceipt, parseMessageId, parseReceipt, queueTagOf } from "./receipt.ts";
+import { QueueCharges } from "./stored-bytes.ts";
 
 /** How long to wait before retrying a failed dead-letter move or removal. */
 const RETRY_DELAY_MS = 1000;
@@ -45,6 +46,7 @@ export class QueueEngine implements ConsumerHost {
   private readonly idempotency: IdempotencyCache<string>;
   private readonly deadLetters: DeadLetterMover;
   private readonly deliveryCounts: DeliveryCounts;
+  private readonly charges: QueueCharges;
   private nextSeq: number;
   private nextLeaseId = 1;
   private pendingAppends = 0;
@@ -62,6 +64,7 @@ export class QueueEngine implements ConsumerHost {
     this.nextSeq = head.nextSeq;
     this.idempotency = new IdempotencyCache(deps.clock);
     this.waiters = new PullWaiters(deps.clock);
+    this.charges = new QueueCharges(deps.storedBytes);
     this.deliveryCounts = new DeliveryCounts(
       deps.clock,
       (entries) => void this.persistDeliveryCounts(entries),
@@ -70,7 +73,7 @@ export class QueueEngine implements ConsumerHost {
     this.deadLetters = new DeadLetterMover(
       (messages, cause) => deps.deadLetter(messages, cause),
       (messages) => {
-        for (const message of messages) this.entries.delete(message.seq);
+        for (const message of messages) this.forget(message.seq);
         void this.deps.writer.remove(messages.map((message) => message.seq)).catch(() => {});
       },
       () => this.scheduleWake(this.deps.clock.now() + RETRY_DELAY_MS),
@@ -118,6 +121,12 @@ export class QueueEngine implements ConsumerHost {
       );
     }
     if (fresh.length === 0 && options.cursor === undefined) return split.assemble(Promise.resolve([]));
+    let charges: ReturnType<QueueCharges["reserve"]>;
+    try {
+      charges = this.charges.reserve(fresh);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const now = this.deps.clock.now();
     const ttlMs = this.definition.messageTtlMs;
     const messages: QueueMessage[] = fresh.map((input) => {
@@ -141,14 +150,26 @@ export class QueueEngine implements ConsumerHost {
       .finally(() => {
         this.pendingAppends -= messages.length;
       })
-      .then(() => {
-        for (const record of idempotency)
-          this.idempotency.set(record.key, JSON.parse(record.result), expiresAt);
-        if (this.closedReason !== null) return ids;
-        for (const msg of messages) this.admit(msg, now, false);
-        this.schedulePump();
-        return ids;
-      });
+      .then(
+        () => {
+          for (const record of idempotency)
+            this.idempotency.set(record.key, JSON.parse(record.result), expiresAt);
+          if (this.closedReason !== null) {
+            this.charges.cancel(charges);
+            return ids;
+          }
+          messages.forEach((msg, index) => {
+            this.admit(msg, now, false);
+            this.charges.hold(msg.seq, charges[index]);
+          });
+          this.schedulePump();
+          return ids;
+        },
+        (error: unknown) => {
+          this.charges.cancel(charges);
+          throw error;
+        },
+      );
     return split.assemble(appended);
   }
 
@@ -200,6 +221,7 @@ export class QueueEngine implements ConsumerHost {
     this.deliveryCounts.stop();
     this.waiters.failAll(reason);
     for (const consumer of this.consumers.removeAll()) consumer.sink.closed(reason);
+    this.charges.releaseAll();
   }
 
   // ---- used by PushConsumer ----
@@ -285,7 +307,7 @@ export class QueueEngine implements ConsumerHost {
   private finish(entry: Entry): Promise<void> {
     this.deliveryCounts.forget(entry);
     this.release(entry);
-    this.entries.delete(entry.msg.seq);
+    this.forget(entry.msg.seq);
     entry.state = "leaving";
     return this.deps.writer.remove([entry.msg.seq]);
   }
@@ -323,6 +345,12 @@ export class QueueEngine implements ConsumerHost {
     else this.ready.add(entry, returned);
   }
 
+  /** The message left the queue: untracked, and its publisher's bytes released. */
+  private forget(seq: number): void {
+    this.entries.delete(seq);
+    this.charges.release(seq);
+  }
+
   private delay(entry: Entry): void {
     this.timeline.delay(entry);
     this.scheduleWake(entry.msg.availableAt);
@@ -332,7 +360,7 @@ export class QueueEngine implements ConsumerHost {
     entry.state = "leaving";
     entry.holder = null;
     if (this.definition.deadLetterQueue === null) {
-      this.entries.delete(entry.msg.seq);
+      this.forget(entry.msg.seq);
       void this.deps.writer.remove([entry.msg.seq]).catch(() => {});
       this.deps.onDropped?.(1, cause);
       return;

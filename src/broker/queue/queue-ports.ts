@@ -1,6 +1,7 @@
 import type { AvisoError } from "../../errors/aviso-error.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { IdempotencyRecord, JsonText, QueueMessage } from "../types.ts";
+import type { StoredBytes } from "./stored-bytes.ts";
 
 /** Persistence of one queue's messages, bound to the owner's epoch (fenced writes reject with FENCED). */
 export interface QueueWriter {
@@ -28,6 +29,8 @@ export interface QueueEngineDeps {
   deadLetter(messages: QueueMessage[], cause: DeadLetterCause): Promise<void>;
   /** Told about messages dropped without a dead-letter queue (for logs and metrics). */
   onDropped?(count: number, cause: DeadLetterCause): void;
+  /** The node's ledger of bytes per publisher (maxStoredBytesPerUser); absent: nothing is charged. */
+  storedBytes?: StoredBytes;
 }
 
 export interface QueuePublishInput {
@@ -37,6 +40,8 @@ export interface QueuePublishInput {
   delayMs: number;
   /** A retry with the same key within the window gets the first publish's id and stores nothing. */
   idempotencyKey?: string;
+  /** Who published it: its bytes count against that user's maxStoredBytesPerUser until it leaves. */
+  publisher?: string;
 }
 
 export interface PublishOptions {
