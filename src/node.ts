@@ -101,6 +101,7 @@ export async function startNode(
     clock,
     settings: {
       idempotencyWindowMs: config.idempotencyWindowMs,
+      maxStoredBytesPerUser: config.maxStoredBytesPerUser,
       maxBatchMessages: config.maxBatchMessages,
       topicMemoryMessages: 10_000,
       retentionIntervalMs: 1000,

@@ -1,5 +1,6 @@
 import { QueueEngine } from "../broker/queue/queue-engine.ts";
 import type { DeadLetterCause } from "../broker/queue/queue-ports.ts";
+import { StoredBytes } from "../broker/queue/stored-bytes.ts";
 import { TopicEngine } from "../broker/topic/topic-engine.ts";
 import type { Binding, QueueDefinition, QueueMessage, ResourceKind } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
@@ -17,6 +18,8 @@ export interface EngineSettings {
   /** Recent topic messages kept in memory per topic. */
   topicMemoryMessages: number;
   retentionIntervalMs: number;
+  /** Bytes of un-acked queue messages one publisher may hold on this node; absent: no bound. */
+  maxStoredBytesPerUser?: number;
 }
 
 export interface EngineHostDeps {
@@ -61,8 +64,13 @@ export class EngineHost {
   private readonly fencedEpochs = new Map<string, number>();
   private readonly pumps = new Map<string, BindingPump[]>();
   private closed: AvisoError | null = null;
+  /** One ledger for every queue this node serves: the quota is per user and node, not per queue. */
+  private readonly storedBytes: StoredBytes | undefined;
 
-  constructor(private readonly deps: EngineHostDeps) {}
+  constructor(private readonly deps: EngineHostDeps) {
+    const limit = deps.settings.maxStoredBytesPerUser;
+    this.storedBytes = limit === undefined ? undefined : new StoredBytes(limit);
+  }
 
   queue(name: string): Promise<QueueEngine> {
     return this.load(this.queues, name, () => this.loadQueue(name), "queue");
@@ -209,6 +217,7 @@ export class EngineHost {
       ),
       deadLetter: (dead, cause) => this.deadLetter(definition, dead, cause),
       onDropped: (count, cause) => this.deps.onDropped?.(name, count, cause),
+      ...(this.storedBytes === undefined ? {} : { storedBytes: this.storedBytes }),
     });
     engine.restore(messages, idempotency);
     this.loadedQueues.set(name, engine);

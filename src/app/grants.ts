@@ -3,6 +3,7 @@ import { AvisoError } from "../errors/aviso-error.ts";
 import { assertOwner } from "./access.ts";
 import type { AppContext, Principal } from "./context.ts";
 import { isExternalUsername } from "./names.ts";
+import type { Quotas } from "./quotas.ts";
 
 export interface GrantInput {
   username: string;
@@ -11,7 +12,10 @@ export interface GrantInput {
 
 /** Grants on private queues and topics; only the creator gives or takes them. */
 export class GrantService {
-  constructor(private readonly ctx: AppContext) {}
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly quotas: Quotas,
+  ) {}
 
   async grant(principal: Principal, kind: ResourceKind, name: string, input: GrantInput): Promise<Grant> {
     const resource =
@@ -28,7 +32,9 @@ export class GrantService {
       username: input.username,
       permissions: [...new Set(input.permissions)].sort(),
     };
-    await this.ctx.store.putGrant(grant);
+    await this.quotas.putGrant(kind, name, grant.username, grant.permissions, () =>
+      this.ctx.store.putGrant(grant),
+    );
     await this.ctx.catalog.changed(kind, name);
     return grant;
   }

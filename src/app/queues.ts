@@ -23,6 +23,7 @@ import type { AppContext, Principal, ServingNode } from "./context.ts";
 import { deadLetterState } from "./dead-letter.ts";
 import { assertBatchSize, encodeHeaders, encodePayload, publisherIdempotency } from "./encode.ts";
 import { assertValidName } from "./names.ts";
+import type { Quotas } from "./quotas.ts";
 import { openReceipt, sealReceipt } from "./receipts.ts";
 
 export interface CreateQueueInput {
@@ -68,7 +69,10 @@ export interface QueueView extends Omit<QueueDefinition, "deadLetterQueueId"> {
 
 /** The v1 queue operations, whichever transport calls them. */
 export class QueueService {
-  constructor(private readonly ctx: AppContext) {}
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly quotas: Quotas,
+  ) {}
 
   async create(principal: Principal, input: CreateQueueInput): Promise<QueueView> {
     const { config, store, clock } = this.ctx;
@@ -92,7 +96,7 @@ export class QueueService {
       maxLength: input.maxLength ?? null,
       createdAt: clock.now(),
     };
-    await store.createQueue(definition);
+    await this.quotas.createOwned("queue", principal.username, () => store.createQueue(definition));
     await this.ctx.catalog.changed("queue", definition.name);
     return this.view(definition, { depth: 0, inFlight: 0, consumers: 0 });
   }
@@ -146,9 +150,11 @@ export class QueueService {
       headers: encodeHeaders(message.headers),
       delayMs: message.delayMs ?? 0,
       ...publisherIdempotency(principal.username, message.idempotencyKey),
+      publisher: principal.username,
     }));
     const started = performance.now();
     await this.authorize(principal, name, "publish");
+    this.quotas.takePublishTokens(principal.username, inputs.length);
     const ids = await this.ctx.owners.queues.publish(name, inputs);
     this.ctx.metrics.messagesPublished.inc({ kind: "queue" }, ids.length);
     this.ctx.metrics.publishLatencySeconds.observe({ kind: "queue" }, (performance.now() - started) / 1000);
@@ -171,7 +177,7 @@ export class QueueService {
       );
     }
     const resource = await this.authorize(principal, name, "consume");
-    const request = { max, waitMs, ackTimeoutMs: input.ackTimeoutMs };
+    const request = { max, waitMs, ackTimeoutMs: input.ackTimeoutMs, maxBytes: config.maxResponseBytes };
     // A wait ends at once when the caller's access goes (docs/security.md S2).
     const waiting = new AbortController();
     let revoked: AvisoError | undefined;
@@ -196,11 +202,13 @@ export class QueueService {
     }
     if (revoked !== undefined) {
       // Leased in the instant before the wait ended: hand them straight back to the queue.
-      if (deliveries.length > 0) {
-        const receipts = deliveries.map((delivery) => delivery.receipt);
-        await this.ctx.owners.queues.nack(name, receipts, 0).catch(() => {});
-      }
+      await this.giveBack(name, deliveries);
       throw revoked;
+    }
+    if (signal?.aborted === true) {
+      // The caller went away while the page was leased: nobody will see it, so it goes back now.
+      await this.giveBack(name, deliveries);
+      return [];
     }
     this.ctx.metrics.messagesDelivered.inc({ kind: "queue" }, deliveries.length);
     const { receiptKey } = this.ctx;
@@ -208,6 +216,13 @@ export class QueueService {
       ...delivery,
       receipt: sealReceipt(receiptKey, name, principal.username, delivery.receipt),
     }));
+  }
+
+  /** Returns leased deliveries nobody will see to the queue at once (best effort). */
+  private async giveBack(name: string, deliveries: readonly Delivery[]): Promise<void> {
+    if (deliveries.length === 0) return;
+    const receipts = deliveries.map((delivery) => delivery.receipt);
+    await this.ctx.owners.queues.nack(name, receipts, 0).catch(() => {});
   }
 
   async ack(principal: Principal, name: string, receipts: string[]): Promise<AckResult> {

@@ -2,6 +2,7 @@ import { ApiKeyService } from "./api-keys.ts";
 import type { AppContext } from "./context.ts";
 import { GrantService } from "./grants.ts";
 import { QueueService } from "./queues.ts";
+import { Quotas } from "./quotas.ts";
 import { SubscriptionService } from "./subscriptions.ts";
 import { TopicService } from "./topics.ts";
 import { UserService } from "./users.ts";
@@ -17,12 +18,13 @@ export interface Services {
 }
 
 export function createServices(ctx: AppContext): Services {
-  const queues = new QueueService(ctx);
+  const quotas = new Quotas(ctx);
+  const queues = new QueueService(ctx, quotas);
   return {
     users: new UserService(ctx),
     queues,
-    topics: new TopicService(ctx),
-    grants: new GrantService(ctx),
+    topics: new TopicService(ctx, quotas),
+    grants: new GrantService(ctx, quotas),
     subscriptions: new SubscriptionService(ctx, queues),
     apiKeys: new ApiKeyService(ctx),
   };

@@ -17,6 +17,7 @@ import type { Resource } from "./catalog.ts";
 import type { AppContext, Principal, ServingNode } from "./context.ts";
 import { assertBatchSize, encodeHeaders, encodePayload, publisherIdempotency } from "./encode.ts";
 import { assertValidName } from "./names.ts";
+import type { Quotas } from "./quotas.ts";
 
 export interface CreateTopicInput {
   name: string;
@@ -37,6 +38,24 @@ export interface TopicView extends TopicDefinition {
   firstOffset: number;
 }
 
+/** Room one message takes in a history page beyond its payload, headers and key. */
+const MESSAGE_OVERHEAD_BYTES = 128;
+
+/** The longest prefix of `messages` within maxResponseBytes (at least one message). */
+function boundedPage(messages: TopicMessage[], config: { maxResponseBytes: number }): TopicMessage[] {
+  let bytes = 0;
+  for (let index = 0; index < messages.length; index++) {
+    const message = messages[index] as TopicMessage;
+    bytes +=
+      Buffer.byteLength(message.payload) +
+      (message.headers === null ? 0 : Buffer.byteLength(message.headers)) +
+      Buffer.byteLength(message.key) +
+      MESSAGE_OVERHEAD_BYTES;
+    if (index > 0 && bytes > config.maxResponseBytes) return messages.slice(0, index);
+  }
+  return messages;
+}
+
 export interface HistoryPage {
   messages: TopicMessage[];
   /** False when retention already dropped part of what was asked for. */
@@ -47,7 +66,10 @@ export interface HistoryPage {
 
 /** The v1 topic operations, whichever transport calls them. */
 export class TopicService {
-  constructor(private readonly ctx: AppContext) {}
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly quotas: Quotas,
+  ) {}
 
   async create(principal: Principal, input: CreateTopicInput): Promise<TopicView> {
     const { config, store, clock } = this.ctx;
@@ -69,7 +91,7 @@ export class TopicService {
       },
       createdAt: clock.now(),
     };
-    await store.createTopic(definition);
+    await this.quotas.createOwned("topic", principal.username, () => store.createTopic(definition));
     await this.ctx.catalog.changed("topic", definition.name);
     return { ...definition, nextOffset: 0, firstOffset: 0 };
   }
@@ -132,6 +154,7 @@ export class TopicService {
     });
     const started = performance.now();
     await this.authorize(principal, name, "publish");
+    this.quotas.takePublishTokens(principal.username, inputs.length);
     const offsets = await this.ctx.owners.topics.publish(name, inputs);
     this.ctx.metrics.messagesPublished.inc({ kind: "topic" }, offsets.length);
     this.ctx.metrics.publishLatencySeconds.observe({ kind: "topic" }, (performance.now() - started) / 1000);
@@ -158,7 +181,7 @@ export class TopicService {
         },
       );
     }
-    const messages = await feed.read(Math.max(start, firstOffset), limit);
+    const messages = boundedPage(await feed.read(Math.max(start, firstOffset), limit), this.ctx.config);
     const complete = start >= firstOffset && (messages[0] === undefined || messages[0].offset === start);
     return { messages, complete, firstOffset, nextOffset };
   }

@@ -177,6 +177,10 @@ export const configSchema = Type.Object(
     // WebSocket sessions
     maxSubscriptionsPerSocket: int(1000, "Most subscriptions one WebSocket may hold."),
     maxConnections: int(15_000, "Most WebSocket connections this node accepts."),
+    maxUnauthenticatedConnections: int(
+      1000,
+      "Most WebSockets on this node that have not authenticated yet; anonymous upgrades past it are refused (429), users still connect up to maxConnections.",
+    ),
     wsAuthTimeoutMs: int(5000, "Time a WebSocket has to authenticate before it is closed with 4001."),
     wsIdleTimeoutSec: int(
       120,
@@ -209,6 +213,35 @@ export const configSchema = Type.Object(
     ),
     topicDefaultMaxAgeMs: int(86_400_000, "Retention by age for topics that do not set one."),
     topicDefaultMaxMessages: int(1_000_000, "Retention by count for topics that do not set one."),
+
+    // per-user quotas (docs/operations.md "Quotas")
+    maxQueuesPerUser: int(1000, "Most queues one user may have created (403 QUOTA_EXCEEDED past it)."),
+    maxTopicsPerUser: int(1000, "Most topics one user may have created (403 QUOTA_EXCEEDED past it)."),
+    maxGrantsPerResource: int(
+      1000,
+      "Most users a queue or topic may grant permissions to (403 QUOTA_EXCEEDED past it).",
+    ),
+    maxConnectionsPerUser: int(
+      100,
+      "Most WebSockets one user may hold on this node (counted per node; 403 QUOTA_EXCEEDED past it).",
+    ),
+    maxStoredBytesPerUser: int(
+      268_435_456,
+      "Most bytes of un-acked queue messages one user's publishes may hold on the node serving the queues (429 STORED_BYTES_EXCEEDED past it).",
+    ),
+    publishRatePerUser: int(
+      10_000,
+      "Messages per second one user may publish through this node, on average (429 PUBLISH_RATE_LIMITED past it).",
+    ),
+    publishBurstPerUser: int(
+      20_000,
+      "Messages one user may publish through this node at once before publishRatePerUser applies (the token bucket's size).",
+    ),
+    maxResponseBytes: int(
+      8_388_608,
+      "Largest REST receive or topic history page in bytes: a page stops before it (one message is always returned).",
+      1024,
+    ),
 
     // lifecycle
     shutdownTimeoutMs: int(

@@ -190,6 +190,26 @@ export const reasons = {
     code: Code.ResourceExhausted,
     summary: "The node holds its configured maximum of WebSocket connections.",
   },
+  TOO_MANY_UNAUTHENTICATED_CONNECTIONS: {
+    code: Code.ResourceExhausted,
+    summary:
+      "The node holds `maxUnauthenticatedConnections` sockets that have not authenticated; connect with a token in the Authorization header.",
+  },
+  QUOTA_EXCEEDED: {
+    code: Code.PermissionDenied,
+    summary:
+      "The user holds its quota of queues, topics or WebSocket connections, or the resource its quota of grants; `details` names the `quota` and its `limit`.",
+  },
+  STORED_BYTES_EXCEEDED: {
+    code: Code.ResourceExhausted,
+    summary:
+      "The user's un-acked queue messages hold `maxStoredBytesPerUser` bytes on the serving node; publish again after consumers ack.",
+  },
+  PUBLISH_RATE_LIMITED: {
+    code: Code.ResourceExhausted,
+    summary:
+      "The user publishes faster than `publishRatePerUser`; retry after `details.retryAfterMs` (also sent as `Retry-After`).",
+  },
   // availability
   STORE_UNAVAILABLE: {
     code: Code.Unavailable,

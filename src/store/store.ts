@@ -108,6 +108,8 @@ export interface Store {
   createQueue(definition: QueueDefinition): Promise<void>;
   getQueue(name: string): Promise<QueueDefinition | undefined>;
   listQueues(): Promise<QueueDefinition[]>;
+  /** How many queues or topics `owner` created and still exist (per-user quotas). */
+  countOwned(kind: ResourceKind, owner: string): Promise<number>;
   /**
    * Deletes the queue with its messages, grants and idempotency records, and ends its active
    * bindings (reason QUEUE_NOT_FOUND, at `at`), in one transaction. False if absent.

@@ -3,9 +3,15 @@ import type { Clock } from "../../shared/clock.ts";
 import { Fifo } from "../fifo.ts";
 import type { Delivery } from "./queue-ports.ts";
 
-interface Waiter {
+/** What one pull asks for: at most `max` messages, and past the first, at most `maxBytes` of them. */
+export interface PullLimits {
   max: number;
+  maxBytes: number;
   ackTimeoutMs: number;
+}
+
+interface Waiter {
+  limits: PullLimits;
   /** Set once answered (messages, timeout, abort or close); a done waiter is skipped. */
   done: boolean;
   finish(deliveries: Delivery[]): void;
@@ -27,7 +33,7 @@ export class PullWaiters {
     return this.waiters.size === 0;
   }
 
-  wait(max: number, ackTimeoutMs: number, waitMs: number, signal?: AbortSignal): Promise<Delivery[]> {
+  wait(limits: PullLimits, waitMs: number, signal?: AbortSignal): Promise<Delivery[]> {
     return new Promise<Delivery[]>((resolve, reject) => {
       const onAbort = (): void => waiter.finish([]);
       const settle = (): void => {
@@ -36,8 +42,7 @@ export class PullWaiters {
         signal?.removeEventListener("abort", onAbort);
       };
       const waiter: Waiter = {
-        max,
-        ackTimeoutMs,
+        limits,
         done: false,
         finish(deliveries) {
           if (waiter.done) return;
@@ -57,10 +62,10 @@ export class PullWaiters {
   }
 
   /** Answers waiters in order while `take` finds messages for them. */
-  serve(take: (max: number, ackTimeoutMs: number) => Delivery[]): void {
+  serve(take: (limits: PullLimits) => Delivery[]): void {
     this.dropAnswered();
     for (let waiter = this.waiters.peek(); waiter !== undefined; waiter = this.waiters.peek()) {
-      const deliveries = take(waiter.max, waiter.ackTimeoutMs);
+      const deliveries = take(waiter.limits);
       if (deliveries.length === 0) return;
       this.waiters.shift();
       waiter.finish(deliveries);

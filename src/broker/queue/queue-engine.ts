@@ -5,7 +5,7 @@ import { idempotencyRecords, splitByIdempotencyKey } from "../idempotent-batch.t
 import type { IdempotencyRecord, QueueDefinition, QueueMessage } from "../types.ts";
 import { DeadLetterMover } from "./dead-letter-mover.ts";
 import { DeliveryCounts } from "./delivery-counts.ts";
-import { PullWaiters } from "./pull-waiters.ts";
+import { type PullLimits, PullWaiters } from "./pull-waiters.ts";
 import { type ConsumerHost, ConsumerRing, PushConsumer } from "./push-consumer.ts";
 import type { Entry } from "./queue-entry.ts";
 import type {
@@ -20,9 +20,11 @@ import type {
   QueueStats,
   ReceiveRequest,
 } from "./queue-ports.ts";
+import { deliveryBytes } from "./queue-ports.ts";
 import { QueueTimeline } from "./queue-timeline.ts";
 import { ReadyMessages } from "./ready-messages.ts";
 import { formatReceipt, parseMessageId, parseReceipt, queueTagOf } from "./receipt.ts";
+import { QueueCharges } from "./stored-bytes.ts";
 
 /** How long to wait before retrying a failed dead-letter move or removal. */
 const RETRY_DELAY_MS = 1000;
@@ -44,6 +46,7 @@ export class QueueEngine implements ConsumerHost {
   private readonly idempotency: IdempotencyCache<string>;
   private readonly deadLetters: DeadLetterMover;
   private readonly deliveryCounts: DeliveryCounts;
+  private readonly charges: QueueCharges;
   private nextSeq: number;
   private nextLeaseId = 1;
   private pendingAppends = 0;
@@ -61,6 +64,7 @@ export class QueueEngine implements ConsumerHost {
     this.nextSeq = head.nextSeq;
     this.idempotency = new IdempotencyCache(deps.clock);
     this.waiters = new PullWaiters(deps.clock);
+    this.charges = new QueueCharges(deps.storedBytes);
     this.deliveryCounts = new DeliveryCounts(
       deps.clock,
       (entries) => void this.persistDeliveryCounts(entries),
@@ -69,7 +73,7 @@ export class QueueEngine implements ConsumerHost {
     this.deadLetters = new DeadLetterMover(
       (messages, cause) => deps.deadLetter(messages, cause),
       (messages) => {
-        for (const message of messages) this.entries.delete(message.seq);
+        for (const message of messages) this.forget(message.seq);
         void this.deps.writer.remove(messages.map((message) => message.seq)).catch(() => {});
       },
       () => this.scheduleWake(this.deps.clock.now() + RETRY_DELAY_MS),
@@ -117,6 +121,12 @@ export class QueueEngine implements ConsumerHost {
       );
     }
     if (fresh.length === 0 && options.cursor === undefined) return split.assemble(Promise.resolve([]));
+    let charges: ReturnType<QueueCharges["reserve"]>;
+    try {
+      charges = this.charges.reserve(fresh);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const now = this.deps.clock.now();
     const ttlMs = this.definition.messageTtlMs;
     const messages: QueueMessage[] = fresh.map((input) => {
@@ -140,27 +150,43 @@ export class QueueEngine implements ConsumerHost {
       .finally(() => {
         this.pendingAppends -= messages.length;
       })
-      .then(() => {
-        for (const record of idempotency)
-          this.idempotency.set(record.key, JSON.parse(record.result), expiresAt);
-        if (this.closedReason !== null) return ids;
-        for (const msg of messages) this.admit(msg, now, false);
-        this.schedulePump();
-        return ids;
-      });
+      .then(
+        () => {
+          for (const record of idempotency)
+            this.idempotency.set(record.key, JSON.parse(record.result), expiresAt);
+          if (this.closedReason !== null) {
+            this.charges.cancel(charges);
+            return ids;
+          }
+          messages.forEach((msg, index) => {
+            this.admit(msg, now, false);
+            this.charges.hold(msg.seq, charges[index]);
+          });
+          this.schedulePump();
+          return ids;
+        },
+        (error: unknown) => {
+          this.charges.cancel(charges);
+          throw error;
+        },
+      );
     return split.assemble(appended);
   }
 
-  /** Pull: leases up to `max` messages, waiting up to `waitMs` for the first one. */
+  /** Pull: leases up to `max` messages (and `maxBytes`), waiting up to `waitMs` for the first one. */
   receive(request: ReceiveRequest, signal?: AbortSignal): Promise<Delivery[]> {
     this.assertOpen();
-    const ackTimeoutMs = request.ackTimeoutMs ?? this.definition.ackTimeoutMs;
+    const limits: PullLimits = {
+      max: request.max,
+      maxBytes: request.maxBytes ?? Number.POSITIVE_INFINITY,
+      ackTimeoutMs: request.ackTimeoutMs ?? this.definition.ackTimeoutMs,
+    };
     if (signal?.aborted === true) return Promise.resolve([]);
     if (this.waiters.isEmpty) {
-      const deliveries = this.takeForPull(request.max, ackTimeoutMs);
+      const deliveries = this.takeForPull(limits);
       if (deliveries.length > 0 || request.waitMs <= 0) return Promise.resolve(deliveries);
     }
-    const waiting = this.waiters.wait(request.max, ackTimeoutMs, request.waitMs, signal);
+    const waiting = this.waiters.wait(limits, request.waitMs, signal);
     this.schedulePump();
     return waiting;
   }
@@ -195,6 +221,7 @@ export class QueueEngine implements ConsumerHost {
     this.deliveryCounts.stop();
     this.waiters.failAll(reason);
     for (const consumer of this.consumers.removeAll()) consumer.sink.closed(reason);
+    this.charges.releaseAll();
   }
 
   // ---- used by PushConsumer ----
@@ -280,7 +307,7 @@ export class QueueEngine implements ConsumerHost {
   private finish(entry: Entry): Promise<void> {
     this.deliveryCounts.forget(entry);
     this.release(entry);
-    this.entries.delete(entry.msg.seq);
+    this.forget(entry.msg.seq);
     entry.state = "leaving";
     return this.deps.writer.remove([entry.msg.seq]);
   }
@@ -318,6 +345,12 @@ export class QueueEngine implements ConsumerHost {
     else this.ready.add(entry, returned);
   }
 
+  /** The message left the queue: untracked, and its publisher's bytes released. */
+  private forget(seq: number): void {
+    this.entries.delete(seq);
+    this.charges.release(seq);
+  }
+
   private delay(entry: Entry): void {
     this.timeline.delay(entry);
     this.scheduleWake(entry.msg.availableAt);
@@ -327,7 +360,7 @@ export class QueueEngine implements ConsumerHost {
     entry.state = "leaving";
     entry.holder = null;
     if (this.definition.deadLetterQueue === null) {
-      this.entries.delete(entry.msg.seq);
+      this.forget(entry.msg.seq);
       void this.deps.writer.remove([entry.msg.seq]).catch(() => {});
       this.deps.onDropped?.(1, cause);
       return;
@@ -361,7 +394,7 @@ export class QueueEngine implements ConsumerHost {
   /** Hands ready messages to waiting pullers first, then round-robin to consumers with credit. */
   private pump(): void {
     if (this.closedReason !== null) return;
-    this.waiters.serve((max, ackTimeoutMs) => this.takeForPull(max, ackTimeoutMs));
+    this.waiters.serve((limits) => this.takeForPull(limits));
     const batches = new Map<PushConsumer, Delivery[]>();
     while (this.consumers.size > 0) {
       const consumer = this.consumers.nextReady();
@@ -381,11 +414,15 @@ export class QueueEngine implements ConsumerHost {
     this.armNextWake();
   }
 
-  private takeForPull(max: number, ackTimeoutMs: number): Delivery[] {
+  /** Leases only what the page returns: a message that would overflow maxBytes stays ready. */
+  private takeForPull({ max, maxBytes, ackTimeoutMs }: PullLimits): Delivery[] {
     const deliveries: Delivery[] = [];
+    let bytes = 0;
+    const fits = (entry: Entry) => deliveries.length === 0 || bytes + deliveryBytes(entry.msg) <= maxBytes;
     while (deliveries.length < max) {
-      const entry = this.popReady();
+      const entry = this.popReady(fits);
       if (entry === undefined) break;
+      bytes += deliveryBytes(entry.msg);
       deliveries.push(this.lease(entry, null, ackTimeoutMs));
     }
     if (deliveries.length > 0) this.armNextWake();
@@ -393,8 +430,8 @@ export class QueueEngine implements ConsumerHost {
   }
 
   /** Next deliverable message in seq order, expiring any whose TTL has passed. */
-  private popReady(): Entry | undefined {
-    return this.ready.take(this.deps.clock.now(), (entry) => this.leave(entry, "expired"));
+  private popReady(fits?: (entry: Entry) => boolean): Entry | undefined {
+    return this.ready.take(this.deps.clock.now(), (entry) => this.leave(entry, "expired"), fits);
   }
 
   private lease(entry: Entry, holder: PushConsumer | null, ackTimeoutMs: number): Delivery {

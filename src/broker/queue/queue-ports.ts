@@ -1,6 +1,7 @@
 import type { AvisoError } from "../../errors/aviso-error.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { IdempotencyRecord, JsonText, QueueMessage } from "../types.ts";
+import type { StoredBytes } from "./stored-bytes.ts";
 
 /** Persistence of one queue's messages, bound to the owner's epoch (fenced writes reject with FENCED). */
 export interface QueueWriter {
@@ -28,6 +29,8 @@ export interface QueueEngineDeps {
   deadLetter(messages: QueueMessage[], cause: DeadLetterCause): Promise<void>;
   /** Told about messages dropped without a dead-letter queue (for logs and metrics). */
   onDropped?(count: number, cause: DeadLetterCause): void;
+  /** The node's ledger of bytes per publisher (maxStoredBytesPerUser); absent: nothing is charged. */
+  storedBytes?: StoredBytes;
 }
 
 export interface QueuePublishInput {
@@ -37,6 +40,8 @@ export interface QueuePublishInput {
   delayMs: number;
   /** A retry with the same key within the window gets the first publish's id and stores nothing. */
   idempotencyKey?: string;
+  /** Who published it: its bytes count against that user's maxStoredBytesPerUser until it leaves. */
+  publisher?: string;
 }
 
 export interface PublishOptions {
@@ -60,6 +65,20 @@ export interface ReceiveRequest {
   max: number;
   waitMs: number;
   ackTimeoutMs: number | undefined;
+  /**
+   * Past the first message, stop before the page's messages exceed this many
+   * bytes (deliveryBytes); what does not fit stays ready. Absent: no bound.
+   */
+  maxBytes?: number;
+}
+
+/** Room one delivery takes in an answer beyond its payload and headers: ids, receipt, field names. */
+const DELIVERY_OVERHEAD_BYTES = 256;
+
+/** The bytes a delivery of this message adds to a page, at most (UTF-8 payload and headers plus overhead). */
+export function deliveryBytes(message: { payload: JsonText; headers: JsonText | null }): number {
+  const headers = message.headers === null ? 0 : Buffer.byteLength(message.headers);
+  return Buffer.byteLength(message.payload) + headers + DELIVERY_OVERHEAD_BYTES;
 }
 
 export interface AckResult {

@@ -18,17 +18,24 @@ export class ReadyMessages {
     else this.fresh.push(entry);
   }
 
-  /** The next deliverable entry; ones whose TTL passed go to `expire` instead. */
-  take(now: number, expire: (entry: Entry) => void): Entry | undefined {
+  /**
+   * The next deliverable entry; ones whose TTL passed go to `expire` instead.
+   * An entry `fits` refuses stays where it is (a bounded page stops before it).
+   */
+  take(now: number, expire: (entry: Entry) => void, fits?: (entry: Entry) => boolean): Entry | undefined {
     for (;;) {
       const returned = this.returned.peek();
       const fresh = this.fresh.peek();
       const fromReturned =
         returned !== undefined && (fresh === undefined || returned.msg.seq < fresh.msg.seq);
-      const entry = fromReturned ? this.returned.pop() : this.fresh.shift();
+      const entry = fromReturned ? returned : fresh;
       if (entry === undefined) return undefined;
+      const usable = entry.state === "ready" && (entry.msg.expiresAt === null || entry.msg.expiresAt > now);
+      if (usable && fits !== undefined && !fits(entry)) return undefined;
+      if (fromReturned) this.returned.pop();
+      else this.fresh.shift();
       if (entry.state !== "ready") continue;
-      if (entry.msg.expiresAt !== null && entry.msg.expiresAt <= now) {
+      if (!usable) {
         expire(entry);
         continue;
       }

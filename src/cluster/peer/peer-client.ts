@@ -78,6 +78,7 @@ export function createPeerClient(options: PeerClientOptions): PeerClient {
             max: request.max,
             waitMs: request.waitMs,
             ackTimeoutMs: request.ackTimeoutMs,
+            maxBytes: request.maxBytes,
           }),
           { extraMs: request.waitMs, signal },
         );

@@ -38,6 +38,7 @@ export function queueInputToWire(input: QueuePublishInput): PublishInput {
     headersJson: input.headers ?? undefined,
     delayMs: input.delayMs,
     idempotencyKey: input.idempotencyKey,
+    publisher: input.publisher,
   });
 }
 
@@ -57,6 +58,7 @@ export function queueInputFromWire(input: PublishInput): QueuePublishInput {
     delayMs: input.delayMs,
   };
   if (input.idempotencyKey !== undefined) result.idempotencyKey = input.idempotencyKey;
+  if (input.publisher !== undefined) result.publisher = input.publisher;
   return result;
 }
 

@@ -75,7 +75,12 @@ export function unaryHandlers(handler: PeerHandler, reportInternal: ReportIntern
       try {
         const deliveries = await owners.queues.receive(
           request.queue,
-          { max: request.max, waitMs: request.waitMs, ackTimeoutMs: request.ackTimeoutMs },
+          {
+            max: request.max,
+            waitMs: request.waitMs,
+            ackTimeoutMs: request.ackTimeoutMs,
+            ...(request.maxBytes === undefined ? {} : { maxBytes: request.maxBytes }),
+          },
           abort.signal,
         );
         return create(ReceiveResponseSchema, { deliveries: deliveries.map(deliveryToWire) });

@@ -7,7 +7,7 @@ import { logEvents } from "../../log/events.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { Metrics } from "../../metrics/metrics.ts";
 import { createQueryValidator, createValidator, type Validator } from "../validation.ts";
-import { parseJsonBody, readBody } from "./request-body.ts";
+import { openBody, type PendingBody, parseJsonBody } from "./request-body.ts";
 import { errorReply, writeReply } from "./respond.ts";
 import type { AnyRoute, Reply } from "./route.ts";
 
@@ -116,14 +116,17 @@ function serve(
   const abort = new AbortController();
   res.onAborted(() => abort.abort());
   const aborted = () => abort.signal.aborted;
+  // The body handler must be registered now (uWS drops chunks nobody listens for), but
+  // nothing is read past the first packet until the token is checked (S10).
+  const declared = contentLength === "" ? undefined : Number(contentLength);
+  const pending =
+    entry.body === undefined ? undefined : openBody(res, deps.config.maxBodyBytes, declared, aborted);
+  if (entry.route.auth) pending?.pause();
+  // A body left unread (refused before it was needed, or sent to a route that takes none) is
+  // never read: the reply closes the connection instead of draining it.
+  const bodyLeftUnread = () => (pending === undefined ? (declared ?? 0) > 0 : !pending.reusable);
 
-  handle(
-    entry,
-    res,
-    deps,
-    { rawParams, rawQuery, authorization, contentType, contentLength, ip },
-    abort.signal,
-  )
+  handle(entry, deps, { rawParams, rawQuery, authorization, contentType, ip }, pending, abort.signal)
     .catch((thrown: unknown) => {
       const error = AvisoError.from(thrown);
       logEvents.requestFailed(deps.log, {
@@ -139,7 +142,7 @@ function serve(
       deps.metrics.httpRequests.inc({ route: entry.route.path, status: reply.status });
       // S13: nothing answered to credentials is kept by a cache on the way.
       const credentialed = entry.route.auth || authorization !== "";
-      writeReply(res, reply, credentialed ? { ...corsHeaders, ...noStore } : corsHeaders, aborted);
+      writeReply(res, reply, credentialed ? { ...corsHeaders, ...noStore } : corsHeaders, aborted, bodyLeftUnread());
     });
 }
 
@@ -148,30 +151,28 @@ interface RawRequest {
   rawQuery: string;
   authorization: string;
   contentType: string;
-  contentLength: string;
   ip: string;
 }
 
 async function handle(
   entry: CompiledRoute,
-  res: HttpResponse,
   deps: MountDeps,
   raw: RawRequest,
+  pending: PendingBody | undefined,
   signal: AbortSignal,
 ): Promise<Reply> {
   const { route } = entry;
   if (deps.isShuttingDown()) throw new AvisoError("SHUTTING_DOWN");
   const queryObject = Object.fromEntries(new URLSearchParams(raw.rawQuery));
   if ("token" in queryObject || "access_token" in queryObject) throw new AvisoError("TOKEN_IN_URL");
-  // Read the body first: uWS streams it whether or not we want it.
-  let body: Buffer | undefined;
-  if (entry.body !== undefined) {
-    const declared = raw.contentLength === "" ? undefined : Number(raw.contentLength);
-    body = await readBody(res, deps.config.maxBodyBytes, declared);
-  }
-  // Then who is asking: a caller without a valid token learns nothing about its request but 401.
+  // Who is asking, before the body: a caller without a valid token learns nothing about its
+  // request but 401, and costs no more than its headers.
   let principal: Principal | undefined;
-  if (route.auth) principal = await authenticate(raw.authorization, deps.users);
+  if (route.auth) {
+    principal = await authenticate(raw.authorization, deps.users);
+    pending?.resume();
+  }
+  const body = await pending?.body;
   let bodyValue: unknown;
   if (entry.body !== undefined && body !== undefined) {
     if (body.length > 0 && !/^application\/json\b/i.test(raw.contentType)) {

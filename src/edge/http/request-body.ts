@@ -1,16 +1,33 @@
 import type { HttpResponse } from "uWebSockets.js";
 import { AvisoError } from "../../errors/aviso-error.ts";
 
+/** A request body being collected; see openBody. */
+export interface PendingBody {
+  /** Resolves with the whole body, or rejects with BODY_TOO_LARGE. */
+  readonly body: Promise<Buffer>;
+  /** True once the last chunk arrived and reading is not paused: the connection may serve another request. */
+  readonly reusable: boolean;
+  /** Stops uWS reading the socket: what is not read yet stays in the kernel, not in our memory. */
+  pause(): void;
+  resume(): void;
+}
+
 /**
- * Collects a request body, refusing more than `limitBytes`. uWS hands chunks
- * that are invalid after the callback returns, so each is copied.
+ * Starts collecting a request body, refusing more than `limitBytes`. Must be
+ * called in the request callback: uWS drops chunks that arrive while no
+ * handler is registered. uWS hands chunks that are invalid after the callback
+ * returns, so each is copied. A declared length over the limit is refused
+ * without registering a handler.
  */
-export function readBody(
+export function openBody(
   res: HttpResponse,
   limitBytes: number,
   declaredLength: number | undefined,
-): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
+  aborted: () => boolean,
+): PendingBody {
+  let complete = false;
+  let paused = false;
+  const body = new Promise<Buffer>((resolve, reject) => {
     if (declaredLength !== undefined && declaredLength > limitBytes) {
       reject(bodyTooLarge(limitBytes));
       return;
@@ -27,9 +44,31 @@ export function readBody(
         return;
       }
       chunks.push(Buffer.from(chunk.slice(0)));
-      if (isLast) resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+      if (isLast) {
+        complete = true;
+        resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+      }
     });
   });
+  // Callers that fail before awaiting the body (a bad token) must not leave an unhandled rejection.
+  body.catch(() => undefined);
+  return {
+    body,
+    get reusable() {
+      return complete && !paused;
+    },
+    pause() {
+      if (complete || paused || aborted()) return;
+      paused = true;
+      res.pause();
+    },
+    resume() {
+      // Even when the last chunk came in while paused: the socket itself stays paused until resumed.
+      if (!paused || aborted()) return;
+      paused = false;
+      res.resume();
+    },
+  };
 }
 
 function bodyTooLarge(limitBytes: number): AvisoError {

@@ -10,12 +10,17 @@ export function statusLine(status: number): string {
 /** On every answer (S13): a browser never guesses a content type other than the one sent. */
 const standardHeaders: Readonly<Record<string, string>> = { "X-Content-Type-Options": "nosniff" };
 
-/** Writes a whole reply in one corked write; does nothing if the client already went away. */
+/**
+ * Writes a whole reply in one corked write; does nothing if the client already went away.
+ * `closeConnection` ends the connection after the reply: a request body we did not read
+ * (refused before it was needed) is then never read at all.
+ */
 export function writeReply(
   res: HttpResponse,
   reply: Reply,
   extraHeaders: Record<string, string>,
   aborted: () => boolean,
+  closeConnection = false,
 ) {
   if (aborted()) return;
   let body: string | undefined;
@@ -31,11 +36,11 @@ export function writeReply(
     for (const [name, value] of Object.entries(extraHeaders)) res.writeHeader(name, value);
     for (const [name, value] of Object.entries(reply.headers ?? {})) res.writeHeader(name, value);
     if (body === undefined) {
-      res.end();
+      res.end(undefined, closeConnection);
       return;
     }
     res.writeHeader("Content-Type", contentType);
-    res.end(body);
+    res.end(body, closeConnection);
   });
 }
 

@@ -7,6 +7,7 @@ import { logEvents } from "../../log/events.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { Metrics } from "../../metrics/metrics.ts";
 import type { Clock, Timer } from "../../shared/clock.ts";
+import type { ConnectionSlot } from "./connection-slots.ts";
 import { errorFrame, type RequestIdValue } from "./frames.ts";
 import type { TopicFanouts } from "./topic-fanouts.ts";
 
@@ -67,6 +68,8 @@ export class WsSession {
   constructor(
     readonly socket: SocketPort,
     readonly deps: SessionDeps,
+    /** The socket's place in the node's connection limits; unit tests need none. */
+    private readonly slot: ConnectionSlot = { authenticated: () => undefined, release: () => undefined },
   ) {}
 
   get principal(): Principal | null {
@@ -106,6 +109,7 @@ export class WsSession {
     if (current !== null && current.username !== principal.username) {
       throw new AvisoError("TOKEN_INVALID", "The new token belongs to another user; open a new connection.");
     }
+    this.slot.authenticated(principal.username);
     this.principalValue = principal;
     this.tokenValue = token;
     this.deps.onAuthenticated?.(this);
@@ -310,6 +314,7 @@ export class WsSession {
   }
 
   private cleanUp(): void {
+    this.slot.release();
     for (const listener of [...this.drainListeners]) listener();
     this.drainListeners.clear();
     this.authTimer?.cancel();

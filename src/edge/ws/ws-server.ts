@@ -6,6 +6,7 @@ import { WsClose } from "../../errors/ws-close.ts";
 import { logEvents } from "../../log/events.ts";
 import type { Clock } from "../../shared/clock.ts";
 import { errorReply, writeReply } from "../http/respond.ts";
+import { ConnectionSlots } from "./connection-slots.ts";
 import { dispatchFrame } from "./dispatch.ts";
 import { type SessionDeps, type SocketPort, WsSession } from "./session.ts";
 
@@ -28,7 +29,7 @@ export interface WebSocketEndpoint {
 /** How often every socket is checked for backpressure and stalls. */
 const SLOW_CONSUMER_SWEEP_MS = 250;
 
-/** Mounts /v1/ws: upgrade checks (token in header, no token in URL, connection limit), then one session per socket. */
+/** Mounts /v1/ws: upgrade checks (token in header, no token in URL, connection limits), then one session per socket. */
 export function mountWebSocket(
   app: TemplatedApp,
   deps: SessionDeps & { clock: Clock; isShuttingDown(): boolean },
@@ -37,6 +38,7 @@ export function mountWebSocket(
   const { config, log, metrics } = deps;
   const revocations = trackRevocations(deps.services.users);
   const sessionDeps: SessionDeps = { ...deps, onAuthenticated: (session) => revocations.add(session) };
+  const slots = new ConnectionSlots(config);
 
   app.ws<SocketData>("/v1/ws", {
     maxPayloadLength: config.maxFrameBytes,
@@ -49,7 +51,9 @@ export function mountWebSocket(
     upgrade: (res, req, context) => upgrade(res, req, context),
     open: (ws) => {
       const data = ws.getUserData();
-      const session = new WsSession(socketPort(ws), sessionDeps);
+      // Taken in the same tick as the upgrade's last check: uWS opens the socket inside res.upgrade.
+      const slot = slots.take(data.principal?.username ?? null);
+      const session = new WsSession(socketPort(ws), sessionDeps, slot);
       data.session = session;
       sessions.add(session);
       metrics.wsConnections.inc();
@@ -77,17 +81,17 @@ export function mountWebSocket(
     },
   });
 
-  function upgradeProblem(query: URLSearchParams): AvisoError | undefined {
+  /** `principal` undefined: not known yet (the token is being checked). */
+  function upgradeProblem(
+    query: URLSearchParams,
+    principal: Principal | null | undefined,
+  ): AvisoError | undefined {
     if (deps.isShuttingDown()) return new AvisoError("SHUTTING_DOWN");
     if (query.has("token") || query.has("access_token")) return new AvisoError("TOKEN_IN_URL");
-    if (sessions.size >= config.maxConnections) {
+    const problem = slots.problem(principal === undefined ? undefined : (principal?.username ?? null));
+    if (problem?.reason === "TOO_MANY_CONNECTIONS")
       logEvents.connectionLimitReached(log, { maxConnections: config.maxConnections });
-      return new AvisoError(
-        "TOO_MANY_CONNECTIONS",
-        `This node accepts at most ${config.maxConnections} WebSockets.`,
-      );
-    }
-    return undefined;
+    return problem;
   }
 
   function upgrade(res: HttpResponse, req: HttpRequest, context: uWS.us_socket_context_t): void {
@@ -102,7 +106,7 @@ export function mountWebSocket(
       aborted = true;
     });
     const refuse = (error: AvisoError) => writeReply(res, errorReply(error), {}, () => aborted);
-    const problem = upgradeProblem(query);
+    const problem = upgradeProblem(query, authorization === "" ? null : undefined);
     if (problem !== undefined) {
       refuse(problem);
       return;
@@ -110,7 +114,7 @@ export function mountWebSocket(
     const accept = (principal: Principal | null, token: string | null) => {
       if (aborted) return;
       // Checked again: while the token was verified, other upgrades may have filled the node.
-      const lateProblem = upgradeProblem(query);
+      const lateProblem = upgradeProblem(query, principal);
       if (lateProblem !== undefined) {
         refuse(lateProblem);
         return;

@@ -216,6 +216,16 @@ class MysqlStore implements Store {
     ).map(toQueue);
   }
 
+  async countOwned(kind: ResourceKind, owner: string): Promise<number> {
+    const table = kind === "queue" ? "queues" : "topics";
+    const rows = await this.#db.select<{ n: number }>(
+      "countOwned",
+      `SELECT COUNT(*) AS n FROM ${table} WHERE owner = ?`,
+      [owner],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
   deleteQueue(name: string, at = Date.now()): Promise<boolean> {
     return this.#db.transaction("deleteQueue", (connection) => deleteResource(connection, "queue", name, at));
   }

@@ -263,6 +263,16 @@ class SqliteStore implements Store {
     );
   }
 
+  countOwned(kind: ResourceKind, owner: string): Promise<number> {
+    const table = kind === "queue" ? "queues" : "topics";
+    return this.#run(
+      "countOwned",
+      () =>
+        this.#prepare<[string], number>(`SELECT COUNT(*) FROM ${table} WHERE owner = ?`).pluck().get(owner) ??
+        0,
+    );
+  }
+
   deleteQueue(name: string, at = Date.now()): Promise<boolean> {
     return this.#run("deleteQueue", () => this.#deleteResource("queue", name, at));
   }

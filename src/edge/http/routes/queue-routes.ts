@@ -42,6 +42,7 @@ export function queueRoutes(services: Services): AnyRoute[] {
         "QUEUE_EXISTS",
         "INVALID_DEAD_LETTER_QUEUE",
         "ACCESS_DENIED",
+        "QUOTA_EXCEEDED",
       ],
       handle: async ({ principal, body }) => ({ status: 201, body: await queues.create(principal, body) }),
     }),
@@ -108,6 +109,8 @@ export function queueRoutes(services: Services): AnyRoute[] {
         "TOO_MANY_MESSAGES",
         "BODY_TOO_LARGE",
         "QUEUE_FULL",
+        "STORED_BYTES_EXCEEDED",
+        "PUBLISH_RATE_LIMITED",
       ],
       handle: async ({ principal, params, body }) => {
         const messages = "messages" in body ? body.messages : [body];
@@ -182,6 +185,7 @@ export function queueRoutes(services: Services): AnyRoute[] {
         "QUEUE_NOT_FOUND",
         "NOT_RESOURCE_OWNER",
         "USER_NOT_FOUND",
+        "QUOTA_EXCEEDED",
       ],
       handle: async ({ principal, params, body }) => ({
         status: 200,

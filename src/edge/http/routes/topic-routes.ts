@@ -36,7 +36,7 @@ export function topicRoutes(services: Services): AnyRoute[] {
       access: anyUser,
       body: CreateTopicBody,
       responses: { 201: { description: "Created.", schema: TopicViewSchema } },
-      errors: [...AUTH_ERRORS, "VALIDATION_FAILED", "INVALID_NAME", "TOPIC_EXISTS"],
+      errors: [...AUTH_ERRORS, "VALIDATION_FAILED", "INVALID_NAME", "TOPIC_EXISTS", "QUOTA_EXCEEDED"],
       handle: async ({ principal, body }) => ({ status: 201, body: await topics.create(principal, body) }),
     }),
     defineRoute({
@@ -102,6 +102,7 @@ export function topicRoutes(services: Services): AnyRoute[] {
         "RESERVED_HEADER",
         "TOO_MANY_MESSAGES",
         "BODY_TOO_LARGE",
+        "PUBLISH_RATE_LIMITED",
       ],
       handle: async ({ principal, params, body }) => {
         const messages = "messages" in body ? body.messages : [body];
@@ -147,6 +148,7 @@ export function topicRoutes(services: Services): AnyRoute[] {
         "TOPIC_NOT_FOUND",
         "NOT_RESOURCE_OWNER",
         "USER_NOT_FOUND",
+        "QUOTA_EXCEEDED",
       ],
       handle: async ({ principal, params, body }) => ({
         status: 200,
@@ -188,6 +190,7 @@ export function topicRoutes(services: Services): AnyRoute[] {
         "QUEUE_EXISTS",
         "SUBSCRIPTION_EXISTS",
         "BINDING_WOULD_EXPOSE",
+        "QUOTA_EXCEEDED",
       ],
       handle: async ({ principal, params, body }) => {
         const { binding, queueCreated } = await subscriptions.bind(principal, params.name, body);
