@@ -333,6 +333,23 @@ export class MatrixWorld {
     return this.urls[index % this.urls.length] as string;
   }
 
+  /**
+   * The snapshot once earlier calls have settled: a binding copies a topic's
+   * messages asynchronously (in a cluster, on the topic's owner), so an
+   * allowed publish just before may still move the binding's cursor.
+   * Two equal snapshots 25 ms apart, within 5 s.
+   */
+  async settledSnapshot(f: Fixture): Promise<unknown> {
+    let previous = await this.snapshot(f);
+    for (let attempt = 0; attempt < 200; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      const current = await this.snapshot(f);
+      if (JSON.stringify(current) === JSON.stringify(previous)) return current;
+      previous = current;
+    }
+    throw new Error("the fixture never settled");
+  }
+
   /** What a refused call must leave untouched, as the creator sees it. */
   async snapshot(f: Fixture): Promise<unknown> {
     const api = this.creator.api;
@@ -374,7 +391,7 @@ export async function runRestMatrix(world: MatrixWorld): Promise<number> {
       const spent = request.spendsCaller === true && (caller.kind === "user" || caller.kind === "creator");
       const token = spent ? await world.spareToken(index) : world.tokenOf(name, caller);
       const api = new Api(world.urlFor(index), token);
-      const before = await world.snapshot(fixture);
+      const before = await world.settledSnapshot(fixture);
       const answer = await api.request(request.method.toUpperCase(), request.path, request.body);
       const context = `${route.method.toUpperCase()} ${route.path} as ${name}`;
       const expected = expectedAnswer(route.access, caller);
@@ -428,7 +445,7 @@ export async function runWsMatrix(world: MatrixWorld): Promise<number> {
         const socket = await TestSocket.connect(`${world.urlFor(index).replace(/^http/, "ws")}/v1/ws`);
         try {
           if (token !== undefined && op !== "auth") await socket.request({ op: "auth", id: "login", token });
-          const before = await world.snapshot(fixture);
+          const before = await world.settledSnapshot(fixture);
           const frame = wsSample(op, target, fixture, token);
           socket.send(frame);
           const reply = await socket.waitFor(

@@ -142,7 +142,13 @@ function serve(
       deps.metrics.httpRequests.inc({ route: entry.route.path, status: reply.status });
       // S13: nothing answered to credentials is kept by a cache on the way.
       const credentialed = entry.route.auth || authorization !== "";
-      writeReply(res, reply, credentialed ? { ...corsHeaders, ...noStore } : corsHeaders, aborted, bodyLeftUnread());
+      writeReply(
+        res,
+        reply,
+        credentialed ? { ...corsHeaders, ...noStore } : corsHeaders,
+        aborted,
+        bodyLeftUnread(),
+      );
     });
 }
 
