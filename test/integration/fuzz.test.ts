@@ -60,7 +60,10 @@ const stateBefore: Record<string, unknown> = {};
 const prototypeKeysBefore = Object.getOwnPropertyNames(Object.prototype);
 
 beforeAll(async () => {
-  node = await startTestNode({ env: { AVISO_MAX_BODY_BYTES: "1048576" } });
+  node = await startTestNode({
+    // A long auth deadline: the anonymous sockets below must outlive their fuzz runs on a slow machine.
+    env: { AVISO_MAX_BODY_BYTES: "1048576", AVISO_WS_AUTH_TIMEOUT_MS: "120000" },
+  });
   const user = await newUser(node.url, "fuzz");
   alice = user.api;
   token = alice.token as string;
@@ -256,6 +259,8 @@ function echoedId(frame: Record<string, unknown> | undefined, raw: string | Buff
  * error, possibly after later frames' replies), else what arrives before a
  * ping sent after it.
  */
+let frameCounter = 0;
+
 async function exchange(socket: TestSocket, raw: string | Buffer, binary: boolean): Promise<Frame[]> {
   const seen = socket.frames.length;
   const isNew = (frame: Frame) => socket.frames.indexOf(frame) >= seen;
@@ -272,10 +277,53 @@ async function exchange(socket: TestSocket, raw: string | Buffer, binary: boolea
   return socket.frames.slice(seen).filter((frame) => frame.id !== ping);
 }
 
+type FuzzFrame = { text: string; withOp: boolean } | { bytes: Uint8Array };
+
+/** Sends generated frames for `opName` on `socket`, one at a time; every answer is a clean one. */
+async function fuzzFrames(
+  socket: TestSocket,
+  opName: string,
+  frame: fc.Arbitrary<FuzzFrame>,
+  numRuns: number,
+): Promise<void> {
+  await fc.assert(
+    fc.asyncProperty(frame, async (input) => {
+      const id = `fz-${frameCounter++}`;
+      let raw: string | Buffer;
+      let binary = false;
+      if ("bytes" in input) {
+        raw = Buffer.from(input.bytes);
+        binary = true;
+      } else if (input.withOp && input.text.startsWith("{")) {
+        // The op and a tracking id go first; a fuzzed `op`/`id` later in the text overrides them.
+        const rest = input.text.slice(1);
+        raw = `{"op":${JSON.stringify(opName)},"id":"${id}"${rest === "}" ? "" : ","}${rest}`;
+      } else raw = input.text;
+      const replies = await exchange(socket, raw, binary);
+      const what = `${opName}: ${String(raw).slice(0, 300)} → ${JSON.stringify(replies).slice(0, 500)}`;
+      expect(replies.length, what).toBeGreaterThan(0);
+      for (const reply of replies) {
+        if (reply.op === "error") {
+          expect(reply.reason, what).not.toBe("INTERNAL");
+          expect(Object.keys(reasons), what).toContain(reply.reason);
+        }
+        if (reply.op === "ok") {
+          const sent = parsedFrame(raw) ?? {};
+          const toQueue = "queue" in sent || !("topic" in sent);
+          noteSuccess("ws", opName, String(raw), JSON.stringify(reply));
+          if (sent.op === "publish" && toQueue && sent.queue === queue) succeeded.queueMessages += 1;
+          if (sent.op === "publish" && !toQueue && sent.topic === topic) succeeded.topicMessages += 1;
+          if (sent.op === "subscribe" && toQueue && sent.queue === queue) succeeded.leased = true;
+        }
+      }
+    }),
+    { numRuns, seed: SEED, endOnFailure: true },
+  );
+}
+
 describe("fuzz: every WebSocket op answers hostile frames with an error frame", () => {
   let socket: TestSocket;
   let bystander: TestSocket;
-  let counter = 0;
   beforeAll(async () => {
     socket = await TestSocket.connect(node.wsUrl, token);
     bystander = await TestSocket.connect(node.wsUrl, token);
@@ -300,39 +348,15 @@ describe("fuzz: every WebSocket op answers hostile frames with an error frame", 
         { weight: 1, arbitrary: hostileStrings.map((text) => ({ text, withOp: false })) },
         { weight: 1, arbitrary: fc.uint8Array({ maxLength: 64 }).map((bytes) => ({ bytes })) },
       );
-      await fc.assert(
-        fc.asyncProperty(frame, async (input) => {
-          const id = `fz-${counter++}`;
-          let raw: string | Buffer;
-          let binary = false;
-          if ("bytes" in input) {
-            raw = Buffer.from(input.bytes);
-            binary = true;
-          } else if (input.withOp && input.text.startsWith("{")) {
-            // The op and a tracking id go first; a fuzzed `op`/`id` later in the text overrides them.
-            const rest = input.text.slice(1);
-            raw = `{"op":${JSON.stringify(opName)},"id":"${id}"${rest === "}" ? "" : ","}${rest}`;
-          } else raw = input.text;
-          const replies = await exchange(socket, raw, binary);
-          const what = `${opName}: ${String(raw).slice(0, 300)} → ${JSON.stringify(replies).slice(0, 500)}`;
-          expect(replies.length, what).toBeGreaterThan(0);
-          for (const reply of replies) {
-            if (reply.op === "error") {
-              expect(reply.reason, what).not.toBe("INTERNAL");
-              expect(Object.keys(reasons), what).toContain(reply.reason);
-            }
-            if (reply.op === "ok") {
-              const sent = parsedFrame(raw) ?? {};
-              const toQueue = "queue" in sent || !("topic" in sent);
-              noteSuccess("ws", opName, String(raw), JSON.stringify(reply));
-              if (sent.op === "publish" && toQueue && sent.queue === queue) succeeded.queueMessages += 1;
-              if (sent.op === "publish" && !toQueue && sent.topic === topic) succeeded.topicMessages += 1;
-              if (sent.op === "subscribe" && toQueue && sent.queue === queue) succeeded.leased = true;
-            }
-          }
-        }),
-        { numRuns: RUNS_PER_OP, seed: SEED, endOnFailure: true },
-      );
+      await fuzzFrames(socket, opName, frame, RUNS_PER_OP);
+      // Before authentication only auth and ping are served; everything else must still be a clean refusal.
+      const anonymous = await TestSocket.connect(node.wsUrl);
+      try {
+        await fuzzFrames(anonymous, opName, frame, Math.ceil(RUNS_PER_OP / 4));
+        expect(anonymous.ws.readyState).toBe(anonymous.ws.OPEN);
+      } finally {
+        await anonymous.close();
+      }
       // Both sockets stay open and answer; the node still serves REST.
       const pong = `after-${opName}`;
       bystander.send({ op: "ping", id: pong });
