@@ -8,7 +8,11 @@ import type { Logger } from "../log/logger.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { Clock } from "../shared/clock.ts";
 import { mountRoutes } from "./http/mount-routes.ts";
-import { routeTable } from "./http/route-table.ts";
+import type { AnyRoute } from "./http/route.ts";
+import { authRoutes } from "./http/routes/auth-routes.ts";
+import { operationRoutes } from "./http/routes/operation-routes.ts";
+import { queueRoutes } from "./http/routes/queue-routes.ts";
+import { topicRoutes } from "./http/routes/topic-routes.ts";
 import { TopicFanouts } from "./ws/topic-fanouts.ts";
 import { mountWebSocket } from "./ws/ws-server.ts";
 

@@ -1,9 +1,9 @@
 import { Agent, request as httpRequest } from "node:http";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { routeTable } from "../../src/edge/http/route-table.ts";
+import { routeTable } from "../../src/edge/edge-server.ts";
 import { assertJsonDepth } from "../../src/edge/json-depth.ts";
-import { wsOpNames } from "../../src/edge/ws/dispatch.ts";
+import { wsOps } from "../../src/edge/ws/dispatch.ts";
 import { clientFrameSchemas } from "../../src/edge/ws/frames.ts";
 import { reasons } from "../../src/errors/reasons.ts";
 import { type Api, newUser, uniqueName } from "../helpers/api.ts";
@@ -332,7 +332,7 @@ describe("fuzz: every WebSocket op answers hostile frames with an error frame", 
     await Promise.all([socket?.close(), bystander?.close()]);
   });
 
-  for (const opName of wsOpNames) {
+  for (const opName of Object.keys(wsOps)) {
     it(`op ${opName}`, async () => {
       const schemas = opSchemas.filter((schema) => schema.properties.op.const === opName);
       const keys = [...new Set(schemas.flatMap((schema) => schemaKeys(schema)))];
