@@ -106,6 +106,26 @@ describe.each(storeKinds)("bad HTTP input (%s store)", (kind) => {
     }
   });
 
+  // fuzz.test.ts has the 10,000-deep payload that overflowed the stack (500); bodies here are capped at 16 KiB.
+  it("answers JSON nested deeper than 64 levels with 400 VALIDATION_FAILED on every route that takes a body", async () => {
+    const nested = (depth: number) => `${"[".repeat(depth)}${"]".repeat(depth)}`;
+    for (const [method, template] of jsonRoutes) {
+      for (const text of [
+        nested(5_000),
+        `{"payload":${nested(64)}}`,
+        `{"name":${'{"a":'.repeat(100)}1${"}".repeat(100)}}`,
+      ]) {
+        const answer = await refused("VALIDATION_FAILED", method, template, text);
+        expect(answer.body).toMatchObject({
+          error: { details: { problems: [{ path: "/", message: "JSON nested deeper than 64 levels" }] } },
+        });
+      }
+    }
+    // 64 levels in all is allowed: the body's object and a payload 63 deep.
+    expect((await alice.post(`/v1/queues/${queue}/messages`, `{"payload":${nested(63)}}`)).status).toBe(201);
+    queueDepth += 1;
+  });
+
   it("answers a body that is not application/json with 415 UNSUPPORTED_MEDIA_TYPE", async () => {
     const valid = JSON.stringify({ payload: "x" });
     for (const contentType of ["text/plain", "application/x-www-form-urlencoded", "application/xml"]) {

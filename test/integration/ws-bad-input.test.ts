@@ -92,6 +92,18 @@ const badFrames: BadFrame[] = [
   { name: "an unknown op", raw: () => '{"op":"frobnicate","id":"u1"}', reason: "UNKNOWN_OP", id: "u1" },
   { name: "no op", raw: () => '{"id":"u2"}', reason: "UNKNOWN_OP", id: "u2" },
   { name: "a non-string op", raw: () => '{"op":7,"id":"u3"}', reason: "UNKNOWN_OP", id: "u3" },
+  // Refused unparsed, so the reply cannot carry the id (fuzz.test.ts has the 10,000-deep crash case).
+  {
+    name: "an op nested 3,000 levels deep",
+    raw: () => `{"op":${"[".repeat(3_000)}${"]".repeat(3_000)},"id":"d1"}`,
+    reason: "VALIDATION_FAILED",
+    details: { problems: [{ path: "/", message: "JSON nested deeper than 64 levels" }] },
+  },
+  {
+    name: "a payload nesting the frame 65 levels deep",
+    raw: () => `{"op":"publish","id":"d2","queue":"${queue}","payload":${"[".repeat(64)}${"]".repeat(64)}}`,
+    reason: "VALIDATION_FAILED",
+  },
   {
     name: "prefetch of the wrong type",
     raw: () => JSON.stringify({ op: "subscribe", id: "v1", queue, prefetch: "ten" }),

@@ -1,5 +1,6 @@
 import type { HttpResponse } from "uWebSockets.js";
 import { AvisoError } from "../../errors/aviso-error.ts";
+import { assertJsonDepth } from "../json-depth.ts";
 
 /** A request body being collected; see openBody. */
 export interface PendingBody {
@@ -75,11 +76,13 @@ function bodyTooLarge(limitBytes: number): AvisoError {
   return new AvisoError("BODY_TOO_LARGE", `A request body is at most ${limitBytes} bytes.`);
 }
 
-/** Parses a JSON body; an empty body is `{}` (routes whose fields are all optional). */
+/** Parses a JSON body; an empty body is `{}` (routes whose fields are all optional). Too deep: refused unparsed. */
 export function parseJsonBody(body: Buffer): unknown {
   if (body.length === 0) return {};
+  const text = body.toString("utf8");
+  assertJsonDepth(text);
   try {
-    return JSON.parse(body.toString("utf8"));
+    return JSON.parse(text);
   } catch {
     throw new AvisoError("BAD_JSON", "The request body is not valid JSON.");
   }

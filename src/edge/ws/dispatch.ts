@@ -1,5 +1,6 @@
 import { AvisoError } from "../../errors/aviso-error.ts";
 import { type AccessSpec, anyone, anyUser, onResource } from "../access-spec.ts";
+import { assertJsonDepth } from "../json-depth.ts";
 import { createValidator, type Validator } from "../validation.ts";
 import {
   type AckFrame,
@@ -84,6 +85,12 @@ export const wsOps: Readonly<Record<string, WsOp>> = {
 export function dispatchFrame(session: WsSession, text: string): void {
   let frame: unknown;
   try {
+    assertJsonDepth(text);
+  } catch (error) {
+    session.sendError(AvisoError.from(error));
+    return;
+  }
+  try {
     frame = JSON.parse(text);
   } catch {
     session.sendError(new AvisoError("BAD_JSON", "The frame is not valid JSON."));
@@ -100,7 +107,7 @@ export function dispatchFrame(session: WsSession, text: string): void {
   if (handler === undefined) {
     const known = Object.keys(wsOps).join(", ");
     session.sendError(
-      new AvisoError("UNKNOWN_OP", `Unknown op ${JSON.stringify(fields.op)}; one of ${known}.`),
+      new AvisoError("UNKNOWN_OP", `Unknown op ${describeOp(fields.op)}; one of ${known}.`),
       context,
     );
     return;
@@ -112,6 +119,14 @@ export function dispatchFrame(session: WsSession, text: string): void {
   } catch (error) {
     session.sendError(AvisoError.from(error), context);
   }
+}
+
+/** The op as the error message quotes it: short, whatever the client sent. */
+function describeOp(op: unknown): string {
+  if (typeof op === "string") return JSON.stringify(op.length > 40 ? `${op.slice(0, 40)}…` : op);
+  return op === undefined
+    ? "(none)"
+    : `of type ${op === null ? "null" : Array.isArray(op) ? "array" : typeof op}`;
 }
 
 function replyContext(fields: Record<string, unknown>): { id?: RequestIdValue; sub?: string } {
