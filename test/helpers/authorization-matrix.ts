@@ -32,11 +32,12 @@ interface Sample {
   body?: unknown;
   /** Refusals that are not about access and that an allowed caller may meet (a receipt that is not theirs). */
   allowedRefusals?: readonly string[];
-  /** The call, when allowed, spends the caller (deletes it or revokes its tokens): a signed-in caller uses a fresh user of its own instead. */
-  spendsCaller?: true;
 }
 
 const password = "correct horse battery";
+
+/** Routes that, allowed, spend their caller (delete it or revoke its tokens); other suites give them a throwaway user. */
+export const operationsSpendingCaller: ReadonlySet<string> = new Set(["deleteMe", "logoutAll"]);
 
 /** One sample request per route, by operationId. */
 const restSamples: Record<string, (f: Fixture, creator: string) => Sample> = {
@@ -47,8 +48,9 @@ const restSamples: Record<string, (f: Fixture, creator: string) => Sample> = {
   }),
   login: (_f, creator) => ({ method: "post", path: "/v1/auth/login", body: { username: creator, password } }),
   me: () => ({ method: "get", path: "/v1/me" }),
-  deleteMe: () => ({ method: "delete", path: "/v1/me", spendsCaller: true }),
-  logoutAll: () => ({ method: "post", path: "/v1/me/logout-all", spendsCaller: true }),
+  // Both spend their caller (operationsSpendingCaller): a signed-in caller uses a fresh user of its own.
+  deleteMe: () => ({ method: "delete", path: "/v1/me" }),
+  logoutAll: () => ({ method: "post", path: "/v1/me/logout-all" }),
   createUser: () => ({ method: "post", path: "/v1/users", body: { username: uniqueName("made"), password } }),
   logoutUser: () => ({ method: "post", path: `/v1/users/${uniqueName("nobody")}/logout-all` }),
   deleteUser: () => ({ method: "delete", path: `/v1/users/${uniqueName("nobody")}` }),
@@ -388,7 +390,9 @@ export async function runRestMatrix(world: MatrixWorld): Promise<number> {
     const fixture = await world.fixture();
     for (const [index, { name, caller }] of callers.entries()) {
       const request = sample(fixture, world.creator.username);
-      const spent = request.spendsCaller === true && (caller.kind === "user" || caller.kind === "creator");
+      const spent =
+        operationsSpendingCaller.has(route.operationId) &&
+        (caller.kind === "user" || caller.kind === "creator");
       const token = spent ? await world.spareToken(index) : world.tokenOf(name, caller);
       const api = new Api(world.urlFor(index), token);
       const before = await world.settledSnapshot(fixture);

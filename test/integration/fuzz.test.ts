@@ -7,6 +7,7 @@ import { wsOps } from "../../src/edge/ws/dispatch.ts";
 import { clientFrameSchemas } from "../../src/edge/ws/frames.ts";
 import { reasons } from "../../src/errors/reasons.ts";
 import { type Api, newUser, uniqueName } from "../helpers/api.ts";
+import { operationsSpendingCaller } from "../helpers/authorization-matrix.ts";
 import { startTestNode, type TestNode } from "../helpers/aviso-node.ts";
 import {
   deepNesting,
@@ -208,8 +209,13 @@ describe("fuzz: every REST route answers hostile input with a client error", () 
           if (input.query !== "") path = `${path}?${input.query}`;
           const headers: Record<string, string> = {};
           if (input.contentType !== "") headers["content-type"] = input.contentType;
+          // A route that spends its caller (deletes it, revokes its tokens) gets a throwaway user.
+          const callerToken = operationsSpendingCaller.has(route.operationId)
+            ? ((await newUser(node.url, "spent")).api.token as string)
+            : token;
           if (input.authorization !== "")
-            headers.authorization = input.authorization === "token" ? `Bearer ${token}` : input.authorization;
+            headers.authorization =
+              input.authorization === "token" ? `Bearer ${callerToken}` : input.authorization;
           const bytes = input.body === null ? undefined : Buffer.from(input.body);
           // Node's client sends a GET/DELETE body with no length at all, which no server can frame.
           if (bytes !== undefined) headers["content-length"] = String(bytes.length);
