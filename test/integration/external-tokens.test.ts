@@ -164,8 +164,9 @@ describe("tokens from an external issuer (S14)", () => {
     expect((await local.api.post("/v1/queues", { name: queue, private: true })).status).toBe(201);
     const external = new Api(node.url, await mint(rsa, { sub: local.username }));
     expect((await external.get("/v1/me")).body).toMatchObject({ username: `ext:${local.username}` });
+    // Hidden from the external namesake like from anyone without a grant (S7).
     const denied = await external.post(`/v1/queues/${queue}/messages`, { payload: 1 });
-    expect(denied.status).toBe(403);
+    expect(denied.status).toBe(404);
     // A grant names the external user explicitly; it needs no row in the users table.
     const granted = await local.api.post(`/v1/queues/${queue}/grants`, {
       username: `ext:${local.username}`,
