@@ -1,10 +1,16 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createTokenService } from "../../src/auth/tokens.ts";
 import { isRunning, type MariadbState } from "../../test/helpers/mariadb.ts";
 import { claimDataDir, type DataDir, dataDirLayout, loadSecrets, recordProcess } from "./data-dir.ts";
 import { startLauncherMariadb } from "./mariadb.ts";
-import { hasExited, type LauncherNode, spawnClusterNode, waitMembership, waitNodeReady } from "./nodes.ts";
+import {
+  asThrowawayUser,
+  hasExited,
+  type LauncherNode,
+  spawnClusterNode,
+  waitMembership,
+  waitNodeReady,
+} from "./nodes.ts";
 import { type LauncherOptions, nodePorts } from "./options.ts";
 import { checkPortsFree, probePort } from "./ports.ts";
 import { ensurePrerequisites } from "./prerequisites.ts";
@@ -157,14 +163,10 @@ export class Launcher {
     }
     const deadlineAtMs = Date.now() + startTimeoutMs;
     await Promise.all(this.nodes.map((node) => waitNodeReady(node, deadlineAtMs)));
-    // A short-lived token nobody registered: the nodes only check its signature.
-    const tokens = createTokenService({
-      secret: new TextEncoder().encode(secrets.tokenSecret),
-      ttlMs: startTimeoutMs,
-    });
-    const { token } = await tokens.issue("aviso-launcher");
     // A node id re-used after a crash may wait out its old ZooKeeper session first.
-    await waitMembership(this.nodes, token, deadlineAtMs + 2 * options.sessionTimeoutMs);
+    await asThrowawayUser(this.nodes[0]?.url ?? "", (token) =>
+      waitMembership(this.nodes, token, deadlineAtMs + 2 * options.sessionTimeoutMs),
+    );
     this.checkStop();
     this.ready = true;
     this.watchForDeaths(mariadb.state);

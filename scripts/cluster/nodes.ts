@@ -1,4 +1,5 @@
 import type { ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { logTail, spawnLogged } from "./processes.ts";
@@ -100,6 +101,46 @@ export async function waitNodeReady(node: LauncherNode, deadlineAtMs: number): P
     await sleep(pollIntervalMs);
   }
   throw new Error(`${node.id} not ready at ${node.url} in time (last: ${last}); see ${node.logFile}`);
+}
+
+/**
+ * Runs `use` with the token of a user registered for it and deleted after:
+ * GET /v1/cluster needs a live user (tokens carry their user's version, so a
+ * token minted for nobody is refused), and the launcher leaves no account behind.
+ */
+export async function asThrowawayUser<T>(url: string, use: (token: string) => Promise<T>): Promise<T> {
+  const credentials = {
+    username: `aviso-launcher-${randomBytes(4).toString("hex")}`,
+    password: randomBytes(18).toString("base64url"),
+  };
+  const post = (path: string, body: unknown, token?: string) =>
+    fetch(`${url}${path}`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+      },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(10_000),
+    });
+  const registered = await post("/v1/auth/register", credentials);
+  if (registered.status !== 201) {
+    throw new Error(
+      `could not register the launcher's user: ${registered.status} ${await registered.text()}`,
+    );
+  }
+  const login = await post("/v1/auth/login", credentials);
+  if (login.status !== 200) throw new Error(`could not log in: ${login.status} ${await login.text()}`);
+  const { token } = (await login.json()) as { token: string };
+  try {
+    return await use(token);
+  } finally {
+    await fetch(`${url}/v1/me`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(10_000),
+    }).catch(() => undefined);
+  }
 }
 
 /** Resolves once every node's GET /v1/cluster lists exactly the given member ids. */

@@ -96,10 +96,10 @@ describe("any node gives the same answer", () => {
     const view = await sameEverywhere(alice.api.token as string, `/v1/queues/${queue}`);
     await expectLookupNamesOwner(alice.api.token as string, "queue", queue);
     expect(view.body).toMatchObject({ depth: 3, inFlight: 0, owner: alice.username, private: true });
-    // Private: bob is refused on every node the same way, until granted.
+    // Private: hidden from bob on every node the same way (404, S7), until granted.
     for (const i of NODES) {
       const refused = await on(i, bob.api).post(`/v1/queues/${queue}/messages`, { payload: "x" });
-      expect(refused.status).toBe(403);
+      expect(refused.status).toBe(404);
     }
     expect(
       (await on(2).post(`/v1/queues/${queue}/grants`, { username: bob.username, permissions: ["consume"] }))

@@ -59,7 +59,14 @@ export async function newUser(
   baseUrl: string,
   prefix = "user",
 ): Promise<{ username: string; password: string; api: Api }> {
-  const username = uniqueName(prefix);
+  return registerUser(baseUrl, uniqueName(prefix));
+}
+
+/** Registers and logs in a user of that exact name (e.g. one named in AVISO_OPERATORS). */
+export async function registerUser(
+  baseUrl: string,
+  username: string,
+): Promise<{ username: string; password: string; api: Api }> {
   const password = "correct horse battery";
   const anonymous = new Api(baseUrl);
   const registered = await anonymous.post("/v1/auth/register", { username, password });

@@ -2,7 +2,7 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { expect } from "vitest";
-import { newUser } from "../../helpers/api.ts";
+import { registerUser, uniqueName } from "../../helpers/api.ts";
 import { startCluster, type TestCluster } from "../../helpers/cluster.ts";
 import { createTestDatabase, dropTestDatabase } from "../../helpers/mariadb.ts";
 import { checkHistory, type FaultReport } from "./checker.ts";
@@ -56,11 +56,18 @@ export async function runFault<T>(
   const loadStart = loadavg();
   const nodes = options.nodes ?? 3;
   const store = await createTestDatabase(`faults_${options.name}`);
-  const cluster = await startCluster({ nodes, store, zkSessionTimeoutMs: SESSION_TIMEOUT_MS });
+  // The workload's user is an operator: /v1/cluster names owned resources to operators only (S7).
+  const operator = uniqueName("faults");
+  const cluster = await startCluster({
+    nodes,
+    store,
+    zkSessionTimeoutMs: SESSION_TIMEOUT_MS,
+    env: { AVISO_OPERATORS: operator },
+  });
   const clusterStart = Date.now() - started;
   let workload: Workload | undefined;
   try {
-    const { api } = await newUser(cluster.node(0).url, "faults");
+    const { api } = await registerUser(cluster.node(0).url, operator);
     const token = api.token as string;
     const members = Array.from({ length: nodes }, (_, index) => nodeId(index));
     const plan = planResources({ members, ...options.owners });
