@@ -51,7 +51,8 @@ describe("durable subscriptions in a cluster", () => {
     const topicOwner = await ownerIndex(alice, "topics", topic);
     const queueOwner = await ownerIndex(bob, "queues", queue);
     const elsewhere =
-      NODES.find((i) => i !== topicOwner && i !== queueOwner) ?? (NODES.find((i) => i !== topicOwner) as number);
+      NODES.find((i) => i !== topicOwner && i !== queueOwner) ??
+      (NODES.find((i) => i !== topicOwner) as number);
     expect((await grant([], on(elsewhere, alice))).status).toBe(200);
     await publish("right after");
 

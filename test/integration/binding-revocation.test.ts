@@ -39,7 +39,8 @@ async function grant(kind: "queues" | "topics", name: string, username: string, 
 const publish = async (topic: string, payload: string) =>
   expect((await alice.post(`/v1/topics/${topic}/messages`, { key: "k", payload })).status).toBe(201);
 
-const depth = async (api: Api, queue: string): Promise<unknown> => (await api.get(`/v1/queues/${queue}`)).body.depth;
+const depth = async (api: Api, queue: string): Promise<unknown> =>
+  (await api.get(`/v1/queues/${queue}`)).body.depth;
 
 /** The binding as the topic's creator (Alice) lists it. */
 async function listed(topic: string, queue: string): Promise<Record<string, unknown> | undefined> {
