@@ -35,7 +35,7 @@ type Footing = "holds" | "revoked" | "gone";
 
 /**
  * Durable subscriptions whose footing goes end (docs/security.md S2, S3).
- * A binding stands while its creator exists and may consume the topic (S1)
+ * A binding stands while its creator is not deleted and may consume the topic (S1)
  * and the topic may flow into the queue (S3, bindingExposure). Checked where
  * the binding is copied: by its pump before each batch, and here whenever
  * the catalog forgets the topic or the queue (changed on this node or
@@ -126,9 +126,9 @@ export class BindingWatch {
           .getUser(binding.createdBy)
           .then((user) => user && { deleted: user.deletedAt !== undefined })
       : await this.deps.users.standing(binding.createdBy);
+    // No row at all is an external issuer's user (S14), who exists as long as the issuer says so.
     const holds =
-      creator !== undefined &&
-      !creator.deleted &&
+      creator?.deleted !== true &&
       mayUse(binding.createdBy, topic, "consume") &&
       bindingExposure(topic, queue) === undefined;
     return holds ? "holds" : "revoked";

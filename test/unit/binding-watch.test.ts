@@ -155,6 +155,14 @@ describe("BindingWatch", () => {
     expect(ended.map((binding) => binding.createdBy)).toEqual(["bob"]);
   });
 
+  it("keeps a binding made by an external issuer's user, who has no row in the users table", async () => {
+    const { world, pump, ended, watch } = setup();
+    world.users.delete("bob");
+    expect(await watch.mayCopy(pump)).toBe(true);
+    expect(await watch.mayCopy(pump, true)).toBe(true);
+    expect(ended).toEqual([]);
+  });
+
   it("finds an unannounced change within one sweep interval", async () => {
     const { clock, pump, ended, watch, revokeBob } = setup();
     expect(await watch.mayCopy(pump)).toBe(true);
