@@ -1,4 +1,5 @@
 import { AccessWatch } from "./app/access-watch.ts";
+import { BindingWatch } from "./app/binding-watch.ts";
 import { Catalog } from "./app/catalog.ts";
 import type { ClusterInfo } from "./app/cluster-info.ts";
 import type { AppContext } from "./app/context.ts";
@@ -93,6 +94,19 @@ export async function startNode(
   const catalog = new Catalog(store, clock, CATALOG_TTL_MS);
   const access = new AccessWatch(catalog, clock, log, config.accessRecheckMs);
   const userDirectory = new UserDirectory(store, clock, USER_CACHE_TTL_MS);
+  // Durable subscriptions copied here (on their queues' owner) end once their access goes (S2, S3).
+  const bindingWatch = new BindingWatch({
+    catalog,
+    users: userDirectory,
+    store,
+    clock,
+    log,
+    recheckMs: config.accessRecheckMs,
+    copying: () => host.copying,
+    end: async ({ topic, queue }) => {
+      await services.subscriptions.end(topic, queue, "ACCESS_REVOKED");
+    },
+  });
   const passwords = createPasswordPool(PASSWORD_THREADS);
   let cluster: ClusterRuntime | null = null;
   const host: EngineHost = new EngineHost({
@@ -113,6 +127,7 @@ export async function startNode(
       metrics.deadLettersLost.inc({ reason: why }, count);
       logEvents.deadLettersLost(log, { queue, count, why });
     },
+    mayCopy: (pump) => bindingWatch.mayCopy(pump),
     ...(clustered ? { mayOwn: (kind, name) => cluster?.mayOwn(kind, name) === true } : {}),
   });
   if (clustered)
@@ -191,6 +206,7 @@ export async function startNode(
     await cluster.join({ id: nodeId, httpUrl, peerUrl: `${advertiseHost}:${peerPort}` });
   }
   access.start();
+  bindingWatch.start();
   logEvents.nodeListening(log, { url: httpUrl });
   logEvents.nodeReady(log, { startupMs: clock.now() - started });
 
@@ -210,6 +226,7 @@ export async function startNode(
         shuttingDown = true;
         clearInterval(purgeTimer);
         access.stop();
+        bindingWatch.stop();
         edge.stopAccepting();
         edge.closeSockets();
         const shutdownError = new AvisoError("SHUTTING_DOWN");

@@ -34,15 +34,16 @@ export function watchOf(
   };
 }
 
-/** What distinguishes one incarnation of a name from the next. */
+/** What distinguishes one incarnation of a name from the next: its immutable id (docs/security.md S4). */
 export function resourceIdentity(definition: QueueDefinition | TopicDefinition): string {
-  return String(definition.createdAt);
+  return definition.id;
 }
 
 /**
  * Access that follows changes (docs/security.md S2). Everything that keeps
- * running on a user's behalf — a live subscription, a long-poll wait, a
- * binding — is watched here, and re-checked whenever the catalog forgets its
+ * running on a user's behalf on one resource — a live subscription, a
+ * long-poll wait — is watched here (bindings, which rest on two, by
+ * BindingWatch), and re-checked whenever the catalog forgets its
  * resource (a change made on this node or announced by a peer) and, as a
  * safety net for a lost announcement, every `recheckMs`. A watcher whose
  * access is gone is ended with ACCESS_REVOKED, or the resource's NOT_FOUND

@@ -5,6 +5,7 @@ import type { TopicFeed } from "../broker/topic/topic-ports.ts";
 import type { Binding, TopicMessage } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
 import type { Clock, Timer } from "../shared/clock.ts";
+import type { CopyingBinding } from "./binding-watch.ts";
 import type { TopicOwners } from "./owners.ts";
 
 const PAGE = 500;
@@ -16,7 +17,7 @@ const RETRY_DELAY_MS = 1000;
  * commit as the copied messages, so a crash neither loses nor doubles a copy,
  * and nothing is missed while the queue's consumers are away.
  */
-export class BindingPump {
+export class BindingPump implements CopyingBinding {
   readonly topic: string;
   private readonly matches: KeyMatcher;
   private cursor: number;
@@ -27,7 +28,7 @@ export class BindingPump {
   private readonly unsubscribe: Array<() => void> = [];
 
   constructor(
-    binding: Binding,
+    readonly binding: Binding,
     private readonly engine: QueueEngine,
     private readonly topics: TopicOwners,
     private readonly clock: Clock,
@@ -38,6 +39,11 @@ export class BindingPump {
      * and re-created under the same name is never followed.
      */
     private readonly stillBound: () => Promise<boolean> = async () => true,
+    /**
+     * Whether the binding still has its footing (docs/security.md S2, S3),
+     * asked before each batch is published; false means it was stopped.
+     */
+    private readonly mayCopy: () => Promise<boolean> = async () => true,
   ) {
     this.topic = binding.topic;
     this.matches = compilePattern(binding.pattern);
@@ -118,6 +124,11 @@ export class BindingPump {
         }
         const inputs = page.filter((message) => this.matches(message.key)).map((m) => this.toInput(m));
         const nextOffset = last.offset + 1;
+        // Asked after the page is read and before it is published, rather than trusting a flag the
+        // access watch clears once it has re-read the store: a revocation applied on this node (the
+        // catalog forgets at once, before the change is answered) is seen by the next such check, so
+        // nothing published after that is copied, even before the watch has ended the binding.
+        if (!(await this.mayCopy()) || this.ended) return;
         await this.engine.publish(inputs, { cursor: { topic: this.topic, nextOffset } });
         this.cursor = nextOffset;
       }

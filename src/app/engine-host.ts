@@ -45,6 +45,8 @@ export interface EngineHostDeps {
    * only while it holds the lease. Standalone nodes own everything.
    */
   mayOwn?(kind: ResourceKind, name: string): boolean;
+  /** Whether a binding copying here may publish its next batch (BindingWatch.mayCopy); absent: always. */
+  mayCopy?(pump: BindingPump): Promise<boolean>;
 }
 
 const PAGE = 1000;
@@ -89,6 +91,11 @@ export class EngineHost {
     return this.loadedQueues.values();
   }
 
+  /** The durable subscriptions copying on this node now (their queues are owned here). */
+  get copying(): BindingPump[] {
+    return [...this.pumps.values()].flat().filter((pump) => !pump.stopped);
+  }
+
   /** Topics served here (loaded or loading). */
   get topicNames(): string[] {
     return [...this.topics.keys()];
@@ -121,13 +128,14 @@ export class EngineHost {
     for (const binding of bindings) {
       if (!isBindingOf(binding, engine.definition)) continue;
       if (pumps.some((pump) => pump.topic === binding.topic)) continue;
-      const pump = new BindingPump(
+      const pump: BindingPump = new BindingPump(
         binding,
         engine,
         this.deps.owners().topics,
         this.deps.clock,
         (error) => this.deps.onBackgroundError(`durable subscription ${topic} -> ${queue}`, error),
         () => this.stillBound(binding, engine.definition),
+        () => this.deps.mayCopy?.(pump) ?? Promise.resolve(true),
       );
       pumps.push(pump);
       pump.start();

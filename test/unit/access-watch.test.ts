@@ -22,7 +22,7 @@ const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 function setup() {
   const clock = new ManualClock();
-  const queue = queueDefinition({ name: "jobs", owner: "alice", private: true, createdAt: 1 });
+  const queue = queueDefinition({ id: "jobs-1", name: "jobs", owner: "alice", private: true, createdAt: 1 });
   const queues = new Map([["jobs", queue]]);
   const grants: Grant[] = [{ kind: "queue", resource: "jobs", username: "bob", permissions: ["consume"] }];
   // A catalog TTL far longer than the sweep: only the sweep can notice a change nobody announced.
@@ -63,11 +63,15 @@ describe("AccessWatch", () => {
     watch.stop();
   });
 
-  it("ends with QUEUE_NOT_FOUND when the name now belongs to another queue", async () => {
+  it("ends with QUEUE_NOT_FOUND when the name now belongs to another queue, even one made the same millisecond", async () => {
     const { queues, catalog, ended, watchBob } = setup();
     watchBob();
     await settle();
-    queues.set("jobs", queueDefinition({ name: "jobs", owner: "mallory", private: false, createdAt: 2 }));
+    // Told apart by id (S4), not by creation time: a clock can give two queues the same instant.
+    queues.set(
+      "jobs",
+      queueDefinition({ id: "jobs-2", name: "jobs", owner: "mallory", private: false, createdAt: 1 }),
+    );
     catalog.forget("queue", "jobs");
     await settle();
     expect(ended.map((reason) => reason.reason)).toEqual(["QUEUE_NOT_FOUND"]);

@@ -51,7 +51,10 @@ class StoredQueue implements QueueWriter {
   async update(): Promise<void> {}
 }
 
-function setup(stillBound: () => Promise<boolean> = async () => true) {
+function setup(
+  stillBound: () => Promise<boolean> = async () => true,
+  mayCopy: (pump: BindingPump) => Promise<boolean> = async () => true,
+) {
   const clock = new ManualClock();
   const log = new TopicLog();
   const queue = new StoredQueue();
@@ -70,7 +73,7 @@ function setup(stillBound: () => Promise<boolean> = async () => true) {
     },
   };
   const errors: unknown[] = [];
-  const pump = new BindingPump(
+  const pump: BindingPump = new BindingPump(
     {
       topic: "events",
       queue: "copies",
@@ -89,6 +92,7 @@ function setup(stillBound: () => Promise<boolean> = async () => true) {
     clock,
     (error) => errors.push(error),
     stillBound,
+    () => mayCopy(pump),
   );
   const copied = () => queue.stored.map((message) => message.payload);
   return { clock, log, pump, copied, errors, queue };
@@ -184,5 +188,45 @@ describe("BindingPump", () => {
     log.commit("a.3");
     await settle();
     expect(copied()).toEqual(['"a.1"']);
+  });
+
+  it("asks before each batch whether it may copy, and publishes nothing once the answer is no", async () => {
+    let allowed = true;
+    const { log, pump, copied } = setup(undefined, async (self) => {
+      // As the binding watch does: a binding whose footing went is stopped before the answer.
+      if (!allowed) self.stop();
+      return allowed;
+    });
+    pump.start();
+    await settle();
+    log.commit("a.1");
+    await settle();
+    expect(copied()).toEqual(['"a.1"']);
+    allowed = false;
+    log.commit("a.2");
+    await settle();
+    log.commit("a.3");
+    await settle();
+    expect(copied()).toEqual(['"a.1"']);
+    expect(pump.stopped).toBe(true);
+  });
+
+  it("copies nothing while the check cannot be answered, and copies once it can", async () => {
+    const failures = [new AvisoError("STORE_UNAVAILABLE")];
+    const { clock, log, pump, copied, errors } = setup(undefined, async () => {
+      const failure = failures.shift();
+      if (failure !== undefined) throw failure;
+      return true;
+    });
+    pump.start();
+    await settle();
+    log.commit("a.1");
+    await settle();
+    expect(copied()).toEqual([]);
+    expect(errors).toHaveLength(1);
+    clock.advance(1000);
+    await settle();
+    expect(copied()).toEqual(['"a.1"']);
+    pump.stop();
   });
 });
