@@ -12,6 +12,7 @@ import type {
   UserRecord,
 } from "../broker/types.ts";
 import type { ApiKeyRecord } from "./api-key-record.ts";
+import type { ApiKeyPosition, KeyPage } from "./key-page.ts";
 
 /**
  * One write an owner makes. Every owner write carries the epoch of its claim;
@@ -98,8 +99,8 @@ export interface Store {
   /** The key whose secret hashes to `secretHash`, expired or not; undefined once revoked. */
   getApiKeyBySecretHash(secretHash: string): Promise<ApiKeyRecord | undefined>;
   getApiKey(id: string): Promise<ApiKeyRecord | undefined>;
-  /** The user's keys, oldest first. */
-  listApiKeys(username: string): Promise<ApiKeyRecord[]>;
+  /** The user's keys, oldest first; with `page`, those after its position, at most its limit. */
+  listApiKeys(username: string, page?: KeyPage<ApiKeyPosition>): Promise<ApiKeyRecord[]>;
   /** False if absent. */
   deleteApiKey(id: string): Promise<boolean>;
 
@@ -107,7 +108,8 @@ export interface Store {
   /** Throws QUEUE_EXISTS. The definition carries its new id. Creates with nextSeq 1 and an epoch above any earlier queue of that name (a stale owner of a deleted queue stays fenced). */
   createQueue(definition: QueueDefinition): Promise<void>;
   getQueue(name: string): Promise<QueueDefinition | undefined>;
-  listQueues(): Promise<QueueDefinition[]>;
+  /** By name; with `page`, names after `page.after`, at most `page.limit`. */
+  listQueues(page?: KeyPage): Promise<QueueDefinition[]>;
   /** How many queues or topics `owner` created and still exist (per-user quotas). */
   countOwned(kind: ResourceKind, owner: string): Promise<number>;
   /**
@@ -123,7 +125,8 @@ export interface Store {
   /** Throws TOPIC_EXISTS. Creates with nextOffset 0 and an epoch above any earlier topic of that name. */
   createTopic(definition: TopicDefinition): Promise<void>;
   getTopic(name: string): Promise<TopicDefinition | undefined>;
-  listTopics(): Promise<TopicDefinition[]>;
+  /** By name; with `page`, names after `page.after`, at most `page.limit`. */
+  listTopics(page?: KeyPage): Promise<TopicDefinition[]>;
   /**
    * Deletes the topic with its messages, grants and idempotency records, and ends its active
    * bindings (reason TOPIC_NOT_FOUND, at `at`), in one transaction. False if absent.
@@ -136,13 +139,16 @@ export interface Store {
   // grants
   /** Replaces the user's permissions on the resource (an empty list removes the grant). */
   putGrant(grant: Grant): Promise<void>;
-  listGrants(kind: ResourceKind, resource: string): Promise<Grant[]>;
+  /** By username; with `page`, usernames after `page.after`, at most `page.limit`. */
+  listGrants(kind: ResourceKind, resource: string, page?: KeyPage): Promise<Grant[]>;
 
   // durable subscriptions
   /** Throws SUBSCRIPTION_EXISTS when an active binding has these names; an ended one is replaced. */
   createBinding(binding: Binding): Promise<void>;
   /** Active and ended bindings, by names. */
   listBindings(filter: { topic?: string; queue?: string }): Promise<Binding[]>;
+  /** A topic's bindings (active and ended) by queue name: queues after `page.after`, at most `page.limit`. */
+  pageTopicBindings(topic: string, page: KeyPage): Promise<Binding[]>;
   /** Marks an active binding ended with `reason` (an error reason) at `at`; false if none was active. */
   endBinding(topic: string, queue: string, reason: string, at: number): Promise<boolean>;
   deleteBinding(topic: string, queue: string): Promise<boolean>;

@@ -3,6 +3,7 @@ import type { Store } from "../../src/store/store.ts";
 import { describeApiKeyConformance } from "./conformance-api-keys.ts";
 import { describeCommitConformance } from "./conformance-commit.ts";
 import { describeDurabilityConformance } from "./conformance-durability.ts";
+import { describePagingConformance } from "./conformance-paging.ts";
 import { describeResourceConformance } from "./conformance-resources.ts";
 import { describeUserConformance } from "./conformance-users.ts";
 import { baseTime, queueDefinition, queueMessages, uniqueName } from "./fixtures.ts";
@@ -72,6 +73,7 @@ export function describeStoreConformance(label: string, open: () => Promise<Stor
     describeApiKeyConformance(current);
     describeCommitConformance(current);
     describeDurabilityConformance(current);
+    describePagingConformance(current);
 
     describe("lifecycle", () => {
       it("keeps committed data after close and reopen", async () => {

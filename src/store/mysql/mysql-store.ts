@@ -15,6 +15,14 @@ import type {
 import type { ApiKeyRecord } from "../api-key-record.ts";
 import { type ApiKeyRow, apiKeyColumns, apiKeyValues, toApiKey } from "../api-key-rows.ts";
 import {
+  type ApiKeyPosition,
+  apiKeyPageSql,
+  type KeyPage,
+  namePageSql,
+  type PageSql,
+  whereSql,
+} from "../key-page.ts";
+import {
   type BindingRow,
   bindingColumns,
   bindingValues,
@@ -177,11 +185,14 @@ class MysqlStore implements Store {
     return rows[0] === undefined ? undefined : toApiKey(rows[0]);
   }
 
-  async listApiKeys(username: string): Promise<ApiKeyRecord[]> {
-    const rows = await this.#db.select<ApiKeyRow>(
+  async listApiKeys(username: string, page?: KeyPage<ApiKeyPosition>): Promise<ApiKeyRecord[]> {
+    const rows = await this.#paged<ApiKeyRow>(
       "listApiKeys",
-      `SELECT ${apiKeyColumns} FROM api_keys WHERE username = ? ORDER BY created_at, id`,
+      `SELECT ${apiKeyColumns} FROM api_keys`,
+      ["username = ?"],
       [username],
+      "ORDER BY created_at, id",
+      apiKeyPageSql(page),
     );
     return rows.map(toApiKey);
   }
@@ -210,9 +221,10 @@ class MysqlStore implements Store {
     return rows[0] === undefined ? undefined : toQueue(rows[0]);
   }
 
-  async listQueues(): Promise<QueueDefinition[]> {
+  async listQueues(page?: KeyPage): Promise<QueueDefinition[]> {
+    const sql = `SELECT ${queueColumns} FROM queues`;
     return (
-      await this.#db.select<QueueRow>("listQueues", `SELECT ${queueColumns} FROM queues ORDER BY name`)
+      await this.#paged<QueueRow>("listQueues", sql, [], [], "ORDER BY name", namePageSql("name", page))
     ).map(toQueue);
   }
 
@@ -268,9 +280,10 @@ class MysqlStore implements Store {
     return rows[0] === undefined ? undefined : toTopic(rows[0]);
   }
 
-  async listTopics(): Promise<TopicDefinition[]> {
+  async listTopics(page?: KeyPage): Promise<TopicDefinition[]> {
+    const sql = `SELECT ${topicColumns} FROM topics`;
     return (
-      await this.#db.select<TopicRow>("listTopics", `SELECT ${topicColumns} FROM topics ORDER BY name`)
+      await this.#paged<TopicRow>("listTopics", sql, [], [], "ORDER BY name", namePageSql("name", page))
     ).map(toTopic);
   }
 
@@ -318,11 +331,14 @@ class MysqlStore implements Store {
     );
   }
 
-  async listGrants(kind: ResourceKind, resource: string): Promise<Grant[]> {
-    const rows = await this.#db.select<GrantRow>(
+  async listGrants(kind: ResourceKind, resource: string, page?: KeyPage): Promise<Grant[]> {
+    const rows = await this.#paged<GrantRow>(
       "listGrants",
-      "SELECT kind, resource, username, permissions FROM grants WHERE kind = ? AND resource = ? ORDER BY username",
+      "SELECT kind, resource, username, permissions FROM grants",
+      ["kind = ?", "resource = ?"],
       [kind, resource],
+      "ORDER BY username",
+      namePageSql("username", page),
     );
     return rows.map(toGrant);
   }
@@ -371,6 +387,34 @@ class MysqlStore implements Store {
       values,
     );
     return rows.map(toBinding);
+  }
+
+  async pageTopicBindings(topic: string, page: KeyPage): Promise<Binding[]> {
+    const rows = await this.#paged<BindingRow>(
+      "pageTopicBindings",
+      `SELECT ${bindingColumns} FROM bindings`,
+      ["topic = ?"],
+      [topic],
+      "ORDER BY queue",
+      namePageSql("queue", page),
+    );
+    return rows.map(toBinding);
+  }
+
+  /** `select WHERE conditions AND page's ORDER BY order LIMIT`: one listing read, whole or one page. */
+  #paged<R>(
+    action: string,
+    select: string,
+    conditions: string[],
+    values: unknown[],
+    order: string,
+    page: PageSql,
+  ): Promise<R[]> {
+    return this.#db.select<R>(
+      action,
+      `${select} ${whereSql([...conditions, ...page.conditions])} ${order}${page.limit}`,
+      [...values, ...page.values, ...page.limitValues],
+    );
   }
 
   async deleteBinding(topic: string, queue: string): Promise<boolean> {

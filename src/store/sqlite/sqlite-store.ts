@@ -19,6 +19,14 @@ import type { Reason } from "../../errors/reasons.ts";
 import type { ApiKeyRecord } from "../api-key-record.ts";
 import { type ApiKeyRow, apiKeyColumns, apiKeyValues, toApiKey } from "../api-key-rows.ts";
 import {
+  type ApiKeyPosition,
+  apiKeyPageSql,
+  type KeyPage,
+  namePageSql,
+  type PageSql,
+  whereSql,
+} from "../key-page.ts";
+import {
   type BindingRow,
   bindingColumns,
   bindingValues,
@@ -218,13 +226,15 @@ class SqliteStore implements Store {
     });
   }
 
-  listApiKeys(username: string): Promise<ApiKeyRecord[]> {
+  listApiKeys(username: string, page?: KeyPage<ApiKeyPosition>): Promise<ApiKeyRecord[]> {
     return this.#run("listApiKeys", () =>
-      this.#prepare<[string], ApiKeyRow>(
-        `SELECT ${apiKeyColumns} FROM api_keys WHERE username = ? ORDER BY created_at, id`,
-      )
-        .all(username)
-        .map(toApiKey),
+      this.#paged<ApiKeyRow>(
+        `SELECT ${apiKeyColumns} FROM api_keys`,
+        ["username = ?"],
+        [username],
+        "ORDER BY created_at, id",
+        apiKeyPageSql(page),
+      ).map(toApiKey),
     );
   }
 
@@ -257,9 +267,15 @@ class SqliteStore implements Store {
     });
   }
 
-  listQueues(): Promise<QueueDefinition[]> {
+  listQueues(page?: KeyPage): Promise<QueueDefinition[]> {
     return this.#run("listQueues", () =>
-      this.#prepare<[], QueueRow>(`SELECT ${queueColumns} FROM queues ORDER BY name`).all().map(toQueue),
+      this.#paged<QueueRow>(
+        `SELECT ${queueColumns} FROM queues`,
+        [],
+        [],
+        "ORDER BY name",
+        namePageSql("name", page),
+      ).map(toQueue),
     );
   }
 
@@ -320,9 +336,15 @@ class SqliteStore implements Store {
     });
   }
 
-  listTopics(): Promise<TopicDefinition[]> {
+  listTopics(page?: KeyPage): Promise<TopicDefinition[]> {
     return this.#run("listTopics", () =>
-      this.#prepare<[], TopicRow>(`SELECT ${topicColumns} FROM topics ORDER BY name`).all().map(toTopic),
+      this.#paged<TopicRow>(
+        `SELECT ${topicColumns} FROM topics`,
+        [],
+        [],
+        "ORDER BY name",
+        namePageSql("name", page),
+      ).map(toTopic),
     );
   }
 
@@ -370,13 +392,15 @@ class SqliteStore implements Store {
     });
   }
 
-  listGrants(kind: ResourceKind, resource: string): Promise<Grant[]> {
+  listGrants(kind: ResourceKind, resource: string, page?: KeyPage): Promise<Grant[]> {
     return this.#run("listGrants", () =>
-      this.#prepare<[string, string], GrantRow>(
-        "SELECT kind, resource, username, permissions FROM grants WHERE kind = ? AND resource = ? ORDER BY username",
-      )
-        .all(kind, resource)
-        .map(toGrant),
+      this.#paged<GrantRow>(
+        "SELECT kind, resource, username, permissions FROM grants",
+        ["kind = ?", "resource = ?"],
+        [kind, resource],
+        "ORDER BY username",
+        namePageSql("username", page),
+      ).map(toGrant),
     );
   }
 
@@ -420,6 +444,25 @@ class SqliteStore implements Store {
         .all(...params)
         .map(toBinding);
     });
+  }
+
+  pageTopicBindings(topic: string, page: KeyPage): Promise<Binding[]> {
+    return this.#run("pageTopicBindings", () =>
+      this.#paged<BindingRow>(
+        `SELECT ${bindingColumns} FROM bindings`,
+        ["topic = ?"],
+        [topic],
+        "ORDER BY queue",
+        namePageSql("queue", page),
+      ).map(toBinding),
+    );
+  }
+
+  /** `select WHERE conditions AND page's ORDER BY order LIMIT`: one listing read, whole or one page. */
+  #paged<R>(select: string, conditions: string[], values: unknown[], order: string, page: PageSql): R[] {
+    return this.#prepare<unknown[], R>(
+      `${select} ${whereSql([...conditions, ...page.conditions])} ${order}${page.limit}`,
+    ).all(...values, ...page.values, ...page.limitValues);
   }
 
   deleteBinding(topic: string, queue: string): Promise<boolean> {
