@@ -199,6 +199,12 @@ export const configSchema = Type.Object(
     // queues and topics
     maxReceiveWaitMs: int(20_000, "Longest long-poll wait a REST receive may ask for.", 0),
     maxReceiveMessages: int(1000, "Most messages one REST receive returns."),
+    maxListItems: int(
+      100,
+      "Most items one listing page holds (queues, topics, grants, subscriptions, API keys): the default and largest `limit`.",
+      1,
+      1000,
+    ),
     accessRecheckMs: int(
       5000,
       "Every live subscription, wait and binding is re-checked against the store at least this often, so withdrawn access ends within it even when a peer's announcement is lost (docs/security.md S2).",

@@ -96,6 +96,7 @@ describe("config schema", () => {
         "slowConsumerBufferBytes",
         "maxReceiveWaitMs",
         "maxReceiveMessages",
+        "maxListItems",
         "accessRecheckMs",
         "maxPrefetch",
         "defaultAckTimeoutMs",
@@ -123,6 +124,11 @@ describe("config schema", () => {
       kind: "integer",
     });
     expect(configKeys.find((info) => info.key === "tokenSecret")?.default).toBeUndefined();
+    expect(configKeys.find((info) => info.key === "maxListItems")).toMatchObject({
+      env: "AVISO_MAX_LIST_ITEMS",
+      default: 100,
+      kind: "integer",
+    });
   });
 });
 
