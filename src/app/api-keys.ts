@@ -3,8 +3,10 @@ import { hashApiKeySecret, newApiKeySecret } from "../auth/api-key-secret.ts";
 import type { Permission } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
 import type { ApiKeyRecord, ApiKeyScopeEntry } from "../store/api-key-record.ts";
+import type { ApiKeyPosition, KeyPage } from "../store/key-page.ts";
 import { assertNotApiKey } from "./access.ts";
 import type { AppContext, Principal } from "./context.ts";
+import { type Page, type PageRequest, pagerOf } from "./list-page.ts";
 import { assertValidName } from "./names.ts";
 
 export interface CreateApiKeyInput {
@@ -47,9 +49,15 @@ export class ApiKeyService {
     return { ...view(record), secret };
   }
 
-  async list(principal: Principal): Promise<ApiKeyView[]> {
+  /** One page of the caller's keys, oldest first (src/app/list-page.ts). */
+  async list(principal: Principal, request: PageRequest = {}): Promise<Page<ApiKeyView>> {
     assertNotApiKey(principal, "list API keys");
-    return (await this.ctx.store.listApiKeys(principal.username)).map(view);
+    const { username } = principal;
+    return pagerOf(this.ctx).page(`api-keys:${username}`, request, {
+      read: (page: KeyPage<ApiKeyPosition>) => this.ctx.store.listApiKeys(username, page),
+      keyOf: (record: ApiKeyRecord): ApiKeyPosition => ({ createdAt: record.createdAt, id: record.id }),
+      admit: view,
+    });
   }
 
   /** Its user or an operator; anyone else gets the same answer as for a key that does not exist. */

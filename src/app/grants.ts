@@ -2,6 +2,7 @@ import type { Grant, Permission, ResourceKind } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
 import { assertOwner } from "./access.ts";
 import type { AppContext, Principal } from "./context.ts";
+import { type Page, type PageRequest, pagerOf } from "./list-page.ts";
 import { isExternalUsername } from "./names.ts";
 import type { Quotas } from "./quotas.ts";
 
@@ -39,10 +40,20 @@ export class GrantService {
     return grant;
   }
 
-  async list(principal: Principal, kind: ResourceKind, name: string): Promise<Grant[]> {
+  /** One page of the resource's grants, by username (src/app/list-page.ts). */
+  async list(
+    principal: Principal,
+    kind: ResourceKind,
+    name: string,
+    request: PageRequest = {},
+  ): Promise<Page<Grant>> {
     const resource =
       kind === "queue" ? await this.ctx.catalog.queue(name) : await this.ctx.catalog.topic(name);
     assertOwner(principal, kind, resource, "list the grants of");
-    return this.ctx.store.listGrants(kind, name);
+    return pagerOf(this.ctx).page(`grants:${kind}:${name}`, request, {
+      read: (page) => this.ctx.store.listGrants(kind, name, page),
+      keyOf: (grant: Grant) => grant.username,
+      admit: (grant) => grant,
+    });
   }
 }

@@ -8,12 +8,12 @@ import type {
 import type { Permission, QueueDefinition } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
 import { newResourceId } from "../shared/resource-id.ts";
+import type { KeyPage } from "../store/key-page.ts";
 import {
   assertMaySee,
   assertMayUse,
   assertOwner,
   assertUnscoped,
-  mayList,
   type Visible,
   withoutHiddenOwner,
 } from "./access.ts";
@@ -22,6 +22,7 @@ import type { Resource } from "./catalog.ts";
 import type { AppContext, Principal, ServingNode } from "./context.ts";
 import { deadLetterState } from "./dead-letter.ts";
 import { assertBatchSize, encodeHeaders, encodePayload, publisherIdempotency } from "./encode.ts";
+import { type Page, type PageRequest, visibleResourcePage } from "./list-page.ts";
 import { assertValidName } from "./names.ts";
 import type { Quotas } from "./quotas.ts";
 import { openReceipt, sealReceipt } from "./receipts.ts";
@@ -101,15 +102,12 @@ export class QueueService {
     return this.view(definition, { depth: 0, inFlight: 0, consumers: 0 });
   }
 
-  async list(principal: Principal): Promise<Visible<QueueView>[]> {
-    const definitions = await this.ctx.store.listQueues();
-    const visible: Visible<QueueView>[] = [];
-    for (const definition of definitions) {
-      const grants = definition.private ? await this.ctx.store.listGrants("queue", definition.name) : [];
-      if (!mayList(principal, "queue", { definition, grants })) continue;
-      visible.push(withoutHiddenOwner(principal, await this.view(definition)));
-    }
-    return visible;
+  /** One page of the queues the caller may see, by name (src/app/list-page.ts). */
+  list(principal: Principal, request: PageRequest = {}): Promise<Page<Visible<QueueView>>> {
+    const read = (page: KeyPage) => this.ctx.store.listQueues(page);
+    return visibleResourcePage(this.ctx, principal, "queue", request, read, (definition) =>
+      this.view(definition),
+    );
   }
 
   async get(principal: Principal, name: string): Promise<Visible<QueueView>> {

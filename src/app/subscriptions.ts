@@ -11,6 +11,7 @@ import {
 } from "./access.ts";
 import type { Resource } from "./catalog.ts";
 import type { AppContext, Principal } from "./context.ts";
+import { type Page, type PageRequest, pagerOf } from "./list-page.ts";
 import { assertValidName } from "./names.ts";
 import type { QueueService } from "./queues.ts";
 
@@ -80,21 +81,22 @@ export class SubscriptionService {
   async list(
     principal: Principal,
     topic: string,
-  ): Promise<Array<Omit<Binding, "createdBy"> & { createdBy?: string }>> {
+    request: PageRequest = {},
+  ): Promise<Page<Omit<Binding, "createdBy"> & { createdBy?: string }>> {
     const topicResource = await this.ctx.catalog.topic(topic);
     assertMayUse(principal, "topic", topicResource, "consume");
     const topicCreator = topicResource.definition.owner === principal.username;
-    const listed = [];
-    for (const binding of await this.ctx.store.listBindings({ topic })) {
-      if (binding.topicId !== topicResource.definition.id) continue;
-      if (!topicCreator && !(await this.bindingVisible(principal, binding))) continue;
-      if (topicCreator || mayKnowCreator(principal, binding.createdBy)) listed.push(binding);
-      else {
+    return pagerOf(this.ctx).page(`subscriptions:${topic}`, request, {
+      read: (page) => this.ctx.store.pageTopicBindings(topic, page),
+      keyOf: (binding: Binding) => binding.queue,
+      admit: async (binding): Promise<(Omit<Binding, "createdBy"> & { createdBy?: string }) | undefined> => {
+        if (binding.topicId !== topicResource.definition.id) return undefined;
+        if (!topicCreator && !(await this.bindingVisible(principal, binding))) return undefined;
+        if (topicCreator || mayKnowCreator(principal, binding.createdBy)) return binding;
         const { createdBy: _createdBy, ...rest } = binding;
-        listed.push(rest);
-      }
-    }
-    return listed;
+        return rest;
+      },
+    });
   }
 
   /**

@@ -3,12 +3,12 @@ import type { TopicPublishInput } from "../broker/topic/topic-ports.ts";
 import type { Permission, TopicDefinition, TopicMessage } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
 import { newResourceId } from "../shared/resource-id.ts";
+import type { KeyPage } from "../store/key-page.ts";
 import {
   assertMaySee,
   assertMayUse,
   assertOwner,
   assertUnscoped,
-  mayList,
   type Visible,
   withoutHiddenOwner,
 } from "./access.ts";
@@ -16,6 +16,7 @@ import { watchOf } from "./access-watch.ts";
 import type { Resource } from "./catalog.ts";
 import type { AppContext, Principal, ServingNode } from "./context.ts";
 import { assertBatchSize, encodeHeaders, encodePayload, publisherIdempotency } from "./encode.ts";
+import { type Page, type PageRequest, visibleResourcePage } from "./list-page.ts";
 import { assertValidName } from "./names.ts";
 import type { Quotas } from "./quotas.ts";
 
@@ -96,15 +97,12 @@ export class TopicService {
     return { ...definition, nextOffset: 0, firstOffset: 0 };
   }
 
-  async list(principal: Principal): Promise<Visible<TopicView>[]> {
-    const definitions = await this.ctx.store.listTopics();
-    const visible: Visible<TopicView>[] = [];
-    for (const definition of definitions) {
-      const grants = definition.private ? await this.ctx.store.listGrants("topic", definition.name) : [];
-      if (!mayList(principal, "topic", { definition, grants })) continue;
-      visible.push(withoutHiddenOwner(principal, await this.view(definition)));
-    }
-    return visible;
+  /** One page of the topics the caller may see, by name (src/app/list-page.ts). */
+  list(principal: Principal, request: PageRequest = {}): Promise<Page<Visible<TopicView>>> {
+    const read = (page: KeyPage) => this.ctx.store.listTopics(page);
+    return visibleResourcePage(this.ctx, principal, "topic", request, read, (definition) =>
+      this.view(definition),
+    );
   }
 
   async get(principal: Principal, name: string): Promise<Visible<TopicView>> {

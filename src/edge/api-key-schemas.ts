@@ -1,4 +1,5 @@
 import { Type } from "@sinclair/typebox";
+import { NextCursor } from "./schemas.ts";
 
 /** Request and response shapes of /v1/api-keys (docs/protocol.md, docs/security.md S14). */
 
@@ -50,4 +51,4 @@ export const CreatedApiKeyView = Type.Object({
   ...apiKeyFields,
   secret: Type.String({ description: "The key itself (`avk_…`): shown only in this answer." }),
 });
-export const ApiKeyListView = Type.Object({ apiKeys: Type.Array(ApiKeyView) });
+export const ApiKeyListView = Type.Object({ apiKeys: Type.Array(ApiKeyView), next: NextCursor });

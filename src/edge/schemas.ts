@@ -95,7 +95,35 @@ export const QueueViewSchema = Type.Object({
   inFlight: Type.Integer({ description: "Delivered, not yet acked." }),
   consumers: Type.Integer(),
 });
-export const QueueListView = Type.Object({ queues: Type.Array(QueueViewSchema) });
+/** The query of every listing (docs/protocol.md "Paging"). */
+export const ListQuery = Type.Object(
+  {
+    limit: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 1000,
+        description:
+          "Most items in the page; the default and the largest allowed are the node's maxListItems (100).",
+      }),
+    ),
+    after: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 1024,
+        pattern: "^[A-Za-z0-9_-]+$",
+        description: "The `next` of the previous page (an opaque cursor); omit it for the first page.",
+      }),
+    ),
+  },
+  closed,
+);
+
+/** Every listing's cursor for its following page. */
+export const NextCursor = Type.Union([Type.String(), Type.Null()], {
+  description: "Pass as `after` for the following page; null when there is none.",
+});
+
+export const QueueListView = Type.Object({ queues: Type.Array(QueueViewSchema), next: NextCursor });
 
 export const QueueMessageBody = Type.Object(
   {
@@ -157,7 +185,7 @@ export const GrantView = Type.Object({
   username: Type.String(),
   permissions: Type.Array(Permission),
 });
-export const GrantListView = Type.Object({ grants: Type.Array(GrantView) });
+export const GrantListView = Type.Object({ grants: Type.Array(GrantView), next: NextCursor });
 
 // topics
 export const CreateTopicBody = Type.Object(
@@ -197,7 +225,7 @@ export const TopicViewSchema = Type.Object({
   nextOffset: Type.Integer({ description: "Offset the next message will get." }),
   firstOffset: Type.Integer({ description: "Oldest offset still retained." }),
 });
-export const TopicListView = Type.Object({ topics: Type.Array(TopicViewSchema) });
+export const TopicListView = Type.Object({ topics: Type.Array(TopicViewSchema), next: NextCursor });
 export const TopicMessageBody = Type.Object(
   {
     payload: Payload,
@@ -264,7 +292,7 @@ export const BindingCreatedView = Type.Composite([
   BindingView,
   Type.Object({ queueCreated: Type.Boolean() }),
 ]);
-export const BindingListView = Type.Object({ subscriptions: Type.Array(BindingView) });
+export const BindingListView = Type.Object({ subscriptions: Type.Array(BindingView), next: NextCursor });
 
 export const LookupView = Type.Object({
   node: Type.String({ description: "Id of the node serving it now (its owner)." }),

@@ -79,6 +79,7 @@ describe.concurrent.each(storeKinds)("access rules (%s store)", (kind) => {
       expect(acked.body).toEqual({ acked: 1, stale: [] });
       expect((await alice.get(`${base}/grants`)).body).toEqual({
         grants: [{ kind: "queue", resource: queue.name, username: bobName, permissions: ["consume"] }],
+        next: null,
       });
     });
 
@@ -120,7 +121,10 @@ describe.concurrent.each(storeKinds)("access rules (%s store)", (kind) => {
       const carol = await newUser(node.url, "carol");
       expect((await carol.api.post("/v1/queues", { name: queue.name, private: true })).status).toBe(201);
       expectError(await bob.post(`/v1/queues/${queue.name}/messages`, { payload: 1 }), "QUEUE_NOT_FOUND");
-      expect((await carol.api.get(`/v1/queues/${queue.name}/grants`)).body).toEqual({ grants: [] });
+      expect((await carol.api.get(`/v1/queues/${queue.name}/grants`)).body).toEqual({
+        grants: [],
+        next: null,
+      });
     });
 
     it("refuse a private dead-letter queue the creator may not see (as missing) or not publish to (403 ACCESS_DENIED)", async () => {

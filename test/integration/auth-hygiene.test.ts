@@ -227,7 +227,7 @@ describe("user deletion", () => {
       grants: [{ username: bob.username }],
     });
     expect((await bob.api.delete("/v1/me")).status).toBe(204);
-    expect((await alice.api.get(`/v1/queues/${queue}/grants`)).body).toEqual({ grants: [] });
+    expect((await alice.api.get(`/v1/queues/${queue}/grants`)).body).toEqual({ grants: [], next: null });
     expect((await alice.api.get(`/v1/queues/${bobsQueue}`)).status).toBe(200);
   });
 

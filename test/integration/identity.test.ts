@@ -246,8 +246,8 @@ describe.each(storeKinds)("resource identity and name reuse (%s store)", (kind) 
       expect((await alice.delete(`/v1/topics/${topic.name}`)).status).toBe(204);
       await createQueue(carol, { name: queue.name, private: true });
       await createTopic(carol, { name: topic.name, private: true });
-      expect((await carol.get(`/v1/queues/${queue.name}/grants`)).body).toEqual({ grants: [] });
-      expect((await carol.get(`/v1/topics/${topic.name}/grants`)).body).toEqual({ grants: [] });
+      expect((await carol.get(`/v1/queues/${queue.name}/grants`)).body).toEqual({ grants: [], next: null });
+      expect((await carol.get(`/v1/topics/${topic.name}/grants`)).body).toEqual({ grants: [], next: null });
       expect([403, 404]).toContain((await bob.post(`/v1/queues/${queue.name}/receive`, {})).status);
       expect([403, 404]).toContain(
         (await bob.post(`/v1/topics/${topic.name}/messages`, { payload: 1 })).status,

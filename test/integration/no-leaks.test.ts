@@ -266,7 +266,8 @@ describe("no leaks (S7)", () => {
       // Not found (or, for a dead-letter queue, "does not exist"), or an empty listing: never a
       // refusal that admits the resource exists, nor a validation error that would hide one.
       const reason = (answered.body as { error?: { reason?: string } }).error?.reason;
-      if (answered.status === 200) expect(answered.body, answered.label).toEqual({ subscriptions: [] });
+      if (answered.status === 200)
+        expect(answered.body, answered.label).toEqual({ subscriptions: [], next: null });
       else
         expect(
           ["QUEUE_NOT_FOUND", "TOPIC_NOT_FOUND", "SUBSCRIPTION_NOT_FOUND", "INVALID_DEAD_LETTER_QUEUE"],

@@ -57,6 +57,8 @@ describe("SubscriptionService.end", () => {
       catalog: new Catalog(store, systemClock, 60_000),
       owners,
       clock: systemClock,
+      // Listings seal their cursors with a key derived from it (src/app/list-page.ts).
+      receiptKey: new Uint8Array(32),
       metrics: createMetrics(),
       log: createLogger(config),
       locate: () => ({ node: "n", httpUrl: "http://n" }),
@@ -78,7 +80,7 @@ describe("SubscriptionService.end", () => {
     });
 
     expect(await services.subscriptions.end("events", "copies", "ACCESS_REVOKED")).toBe(true);
-    expect(await services.subscriptions.list(alice, "events")).toMatchObject([
+    expect((await services.subscriptions.list(alice, "events")).items).toMatchObject([
       { queue: "copies", state: "ended", endedReason: "ACCESS_REVOKED", endedAt: expect.any(Number) },
     ]);
     expect(await services.subscriptions.end("events", "copies", "ACCESS_REVOKED")).toBe(false);
@@ -96,7 +98,7 @@ describe("SubscriptionService.end", () => {
     await eventually(async () => {
       expect((await services.queues.get(bob, "copies")).depth).toBe(2);
     });
-    expect(await services.subscriptions.list(alice, "events")).toMatchObject([
+    expect((await services.subscriptions.list(alice, "events")).items).toMatchObject([
       { queue: "copies", state: "active", endedReason: null },
       { queue: "witness", state: "active" },
     ]);

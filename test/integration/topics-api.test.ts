@@ -330,7 +330,7 @@ describe.concurrent.each(storeKinds)("topic routes (%s store)", (kind) => {
         permissions: ["consume", "publish"],
       });
       const listed = await alice.get(`/v1/topics/${topic.name}/grants`);
-      expect(listed.body).toEqual({ grants: [granted.body] });
+      expect(listed.body).toEqual({ grants: [granted.body], next: null });
       expectError(await bob.get(`/v1/topics/${topic.name}/grants`), "NOT_RESOURCE_OWNER");
       expectError(
         await bob.post(`/v1/topics/${topic.name}/grants`, { username: bobName, permissions: ["consume"] }),
@@ -342,7 +342,7 @@ describe.concurrent.each(storeKinds)("topic routes (%s store)", (kind) => {
         permissions: [],
       });
       expect(revoked.status).toBe(200);
-      expect((await alice.get(`/v1/topics/${topic.name}/grants`)).body).toEqual({ grants: [] });
+      expect((await alice.get(`/v1/topics/${topic.name}/grants`)).body).toEqual({ grants: [], next: null });
       // No grant left: the private topic is hidden again (S7).
       expectError(await bob.post(`/v1/topics/${topic.name}/messages`, { payload: 1 }), "TOPIC_NOT_FOUND");
     });
@@ -367,7 +367,7 @@ describe.concurrent.each(storeKinds)("topic routes (%s store)", (kind) => {
         await alice.post(`/v1/topics/${topic.name}/grants`, { username: bobName, permissions: ["delete"] }),
         "VALIDATION_FAILED",
       );
-      expect((await alice.get(`/v1/topics/${topic.name}/grants`)).body).toEqual({ grants: [] });
+      expect((await alice.get(`/v1/topics/${topic.name}/grants`)).body).toEqual({ grants: [], next: null });
     });
   });
 });

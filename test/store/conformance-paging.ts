@@ -79,7 +79,10 @@ export function describePagingConformance(store: () => Store): void {
       const ids = (records: { id: string }[]) => records.map((record) => record.id);
       expect(ids(await store().listApiKeys(username, { limit: 2 }))).toEqual([keys[0]?.id, keys[1]?.id]);
       const after = { createdAt: baseTime + 2, id: `${username}_a` };
-      expect(ids(await store().listApiKeys(username, { after, limit: 5 }))).toEqual([keys[2]?.id, keys[3]?.id]);
+      expect(ids(await store().listApiKeys(username, { after, limit: 5 }))).toEqual([
+        keys[2]?.id,
+        keys[3]?.id,
+      ]);
     });
   });
 }

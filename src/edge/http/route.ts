@@ -70,3 +70,8 @@ export function defineRoute<P extends TSchema, Q extends TSchema, B extends TSch
 ): AnyRoute {
   return route as AnyRoute;
 }
+
+/** A listing page as the REST answer: `{<field>: items, next}` (docs/protocol.md "Paging"). */
+export function pageReply(field: string, page: { items: unknown[]; next: string | null }): Reply {
+  return { status: 200, body: { [field]: page.items, next: page.next } };
+}

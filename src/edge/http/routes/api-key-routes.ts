@@ -6,7 +6,8 @@ import {
   CreateApiKeyBody,
   CreatedApiKeyView,
 } from "../../api-key-schemas.ts";
-import { type AnyRoute, defineRoute } from "../route.ts";
+import { ListQuery } from "../../schemas.ts";
+import { type AnyRoute, defineRoute, pageReply } from "../route.ts";
 
 const AUTH_ERRORS = ["AUTH_REQUIRED", "TOKEN_INVALID", "TOKEN_EXPIRED", "API_KEY_NOT_ALLOWED"] as const;
 
@@ -37,9 +38,10 @@ export function apiKeyRoutes(services: Services): AnyRoute[] {
       auth: true,
       // Any user, for their own keys (an operator revokes anyone's); never through an API key.
       access: anyUser,
-      responses: { 200: { description: "Keys.", schema: ApiKeyListView } },
-      errors: [...AUTH_ERRORS],
-      handle: async ({ principal }) => ({ status: 200, body: { apiKeys: await apiKeys.list(principal) } }),
+      query: ListQuery,
+      responses: { 200: { description: "One page of keys, oldest first.", schema: ApiKeyListView } },
+      errors: [...AUTH_ERRORS, "VALIDATION_FAILED"],
+      handle: async ({ principal, query }) => pageReply("apiKeys", await apiKeys.list(principal, query)),
     }),
     defineRoute({
       method: "delete",

@@ -8,6 +8,7 @@ import {
   GrantListView,
   GrantView,
   IdsView,
+  ListQuery,
   NackBody,
   NameParams,
   QueueListView,
@@ -17,7 +18,7 @@ import {
   ReceiveView,
 } from "../../schemas.ts";
 import { deliveryJson, jsonArray } from "../../wire.ts";
-import { type AnyRoute, AUTH_ERRORS, defineRoute } from "../route.ts";
+import { type AnyRoute, AUTH_ERRORS, defineRoute, pageReply } from "../route.ts";
 import { lookupRoute } from "./lookup-route.ts";
 
 const USE_ERRORS = [...AUTH_ERRORS, "QUEUE_NOT_FOUND", "ACCESS_DENIED", "VALIDATION_FAILED"] as const;
@@ -54,9 +55,10 @@ export function queueRoutes(services: Services): AnyRoute[] {
       tag: "queues",
       auth: true,
       access: anyUser,
-      responses: { 200: { description: "Queues.", schema: QueueListView } },
-      errors: [...AUTH_ERRORS],
-      handle: async ({ principal }) => ({ status: 200, body: { queues: await queues.list(principal) } }),
+      query: ListQuery,
+      responses: { 200: { description: "One page of queues, by name.", schema: QueueListView } },
+      errors: [...AUTH_ERRORS, "VALIDATION_FAILED"],
+      handle: async ({ principal, query }) => pageReply("queues", await queues.list(principal, query)),
     }),
     defineRoute({
       method: "get",
@@ -201,12 +203,11 @@ export function queueRoutes(services: Services): AnyRoute[] {
       auth: true,
       access: onResource("queue", "creator"),
       params: NameParams,
-      responses: { 200: { description: "Grants.", schema: GrantListView } },
-      errors: [...AUTH_ERRORS, "QUEUE_NOT_FOUND", "NOT_RESOURCE_OWNER"],
-      handle: async ({ principal, params }) => ({
-        status: 200,
-        body: { grants: await grants.list(principal, "queue", params.name) },
-      }),
+      query: ListQuery,
+      responses: { 200: { description: "One page of grants, by username.", schema: GrantListView } },
+      errors: [...AUTH_ERRORS, "QUEUE_NOT_FOUND", "NOT_RESOURCE_OWNER", "VALIDATION_FAILED"],
+      handle: async ({ principal, params, query }) =>
+        pageReply("grants", await grants.list(principal, "queue", params.name, query)),
     }),
   ];
 }

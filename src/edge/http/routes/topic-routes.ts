@@ -10,6 +10,7 @@ import {
   GrantView,
   HistoryQuery,
   HistoryView,
+  ListQuery,
   NameParams,
   OffsetsView,
   SubscriptionParams,
@@ -18,7 +19,7 @@ import {
   TopicViewSchema,
 } from "../../schemas.ts";
 import { jsonArray, topicMessageJson } from "../../wire.ts";
-import { type AnyRoute, AUTH_ERRORS, defineRoute } from "../route.ts";
+import { type AnyRoute, AUTH_ERRORS, defineRoute, pageReply } from "../route.ts";
 import { lookupRoute } from "./lookup-route.ts";
 
 const USE_ERRORS = [...AUTH_ERRORS, "TOPIC_NOT_FOUND", "ACCESS_DENIED", "VALIDATION_FAILED"] as const;
@@ -47,9 +48,10 @@ export function topicRoutes(services: Services): AnyRoute[] {
       tag: "topics",
       auth: true,
       access: anyUser,
-      responses: { 200: { description: "Topics.", schema: TopicListView } },
-      errors: [...AUTH_ERRORS],
-      handle: async ({ principal }) => ({ status: 200, body: { topics: await topics.list(principal) } }),
+      query: ListQuery,
+      responses: { 200: { description: "One page of topics, by name.", schema: TopicListView } },
+      errors: [...AUTH_ERRORS, "VALIDATION_FAILED"],
+      handle: async ({ principal, query }) => pageReply("topics", await topics.list(principal, query)),
     }),
     defineRoute({
       method: "get",
@@ -164,12 +166,11 @@ export function topicRoutes(services: Services): AnyRoute[] {
       auth: true,
       access: onResource("topic", "creator"),
       params: NameParams,
-      responses: { 200: { description: "Grants.", schema: GrantListView } },
-      errors: [...AUTH_ERRORS, "TOPIC_NOT_FOUND", "NOT_RESOURCE_OWNER"],
-      handle: async ({ principal, params }) => ({
-        status: 200,
-        body: { grants: await grants.list(principal, "topic", params.name) },
-      }),
+      query: ListQuery,
+      responses: { 200: { description: "One page of grants, by username.", schema: GrantListView } },
+      errors: [...AUTH_ERRORS, "TOPIC_NOT_FOUND", "NOT_RESOURCE_OWNER", "VALIDATION_FAILED"],
+      handle: async ({ principal, params, query }) =>
+        pageReply("grants", await grants.list(principal, "topic", params.name, query)),
     }),
     defineRoute({
       method: "post",
@@ -207,12 +208,13 @@ export function topicRoutes(services: Services): AnyRoute[] {
       auth: true,
       access: onResource("topic", "consume"),
       params: NameParams,
-      responses: { 200: { description: "Subscriptions.", schema: BindingListView } },
+      query: ListQuery,
+      responses: {
+        200: { description: "One page of subscriptions, by queue name.", schema: BindingListView },
+      },
       errors: [...USE_ERRORS],
-      handle: async ({ principal, params }) => ({
-        status: 200,
-        body: { subscriptions: await subscriptions.list(principal, params.name) },
-      }),
+      handle: async ({ principal, params, query }) =>
+        pageReply("subscriptions", await subscriptions.list(principal, params.name, query)),
     }),
     defineRoute({
       method: "delete",
