@@ -195,6 +195,49 @@ describe("aviso topic", () => {
   });
 });
 
+describe("aviso list commands", () => {
+  it("print every page by default, one page with --limit and a hint that continues it", async () => {
+    const { config, api } = await loggedInUser();
+    const prefix = uniqueName("pages");
+    for (const suffix of ["b", "a", "c"]) {
+      expect((await api.post("/v1/queues", { name: `${prefix}-${suffix}`, private: true })).status).toBe(201);
+    }
+    const all = await runJson<Array<{ name: string }>>(["queue", "list"], config);
+    expect(all.map((queue) => queue.name).filter((name) => name.startsWith(prefix))).toEqual(
+      ["a", "b", "c"].map((suffix) => `${prefix}-${suffix}`),
+    );
+    const page = await runJson<{ queues: Array<{ name: string }>; next: string | null }>(
+      ["queue", "list", "--limit", "1"],
+      config,
+    );
+    expect(page.queues).toHaveLength(1);
+    expect(page.next).toEqual(expect.any(String));
+    const human = await runCli(["queue", "list", "--limit", "1"], config);
+    expect(human.stderr).toContain("More: aviso queue list --limit 1 --after ");
+    const cursor = /--after (\S+)/.exec(human.stderr)?.[1] ?? "";
+    const next = await runJson<{ queues: Array<{ name: string }> }>(
+      ["queue", "list", "--limit", "1", "--after", cursor],
+      config,
+    );
+    expect(next.queues[0]?.name).not.toBe(page.queues[0]?.name);
+  });
+
+  it("shows a topic's retained offsets as an inclusive range", async () => {
+    const { config, api } = await loggedInUser();
+    const empty = uniqueName("empty");
+    const full = uniqueName("full");
+    expect((await api.post("/v1/topics", { name: empty, private: true })).status).toBe(201);
+    expect((await api.post("/v1/topics", { name: full, private: true })).status).toBe(201);
+    for (const payload of [1, 2, 3]) {
+      expect((await api.post(`/v1/topics/${full}/messages`, { payload })).status).toBe(201);
+    }
+    const table = (await runCli(["topic", "list"], config)).stdout;
+    const row = (name: string) => table.split("\n").find((line) => line.includes(` ${name} `)) ?? "";
+    expect(row(full)).toContain("0–2");
+    expect(row(empty)).toContain("none");
+  });
+});
+
 describe("aviso cluster, usage and exit codes", () => {
   it("shows the cluster as a table or JSON", async () => {
     const { config } = await loggedInUser();

@@ -52,3 +52,4 @@ export type {
   TopicSubscription,
 } from "./subscriptions/topic-subscription.ts";
 export type * from "./types.ts";
+export { eachItem, type ListPage, type PageOptions } from "./util/pages.ts";

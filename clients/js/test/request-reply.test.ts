@@ -24,13 +24,13 @@ describe("request/reply", () => {
       caller.client.request<number>(queue, { a: 20, b: 22 }, { replyFrom }),
     ]);
     expect(answers).toEqual([3, 42]);
-    const replyQueues = (await caller.client.queues.list()).filter((queue) =>
+    const replyQueues = (await caller.client.queues.list()).items.filter((queue) =>
       queue.name.startsWith("reply-"),
     );
     expect(replyQueues).toHaveLength(1);
     expect(replyQueues[0]).toMatchObject({ owner: caller.username, private: true });
     // Only the named responder was granted the right to publish replies.
-    expect(await caller.client.queues.grants(replyQueues[0]?.name as string)).toEqual([
+    expect((await caller.client.queues.grants(replyQueues[0]?.name as string)).items).toEqual([
       expect.objectContaining({ username: service.username, permissions: ["publish"] }),
     ]);
     await caller.client.close();

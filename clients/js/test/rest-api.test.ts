@@ -58,7 +58,7 @@ describe("queues", () => {
     const created = await client.queues.create(name, { ackTimeoutMs: 5000, maxDeliveries: 3, maxLength: 10 });
     expect(created).toMatchObject({ name, owner: username, ackTimeoutMs: 5000, maxDeliveries: 3, depth: 0 });
     expect(await client.queues.get(name)).toMatchObject({ name, maxLength: 10 });
-    expect((await client.queues.list()).map((queue) => queue.name)).toContain(name);
+    expect((await client.queues.list()).items.map((queue) => queue.name)).toContain(name);
     expect(await client.queues.lookup(name)).toEqual({ node: expect.any(String), httpUrl: node().url });
     await client.queues.delete(name);
     expect(await failure(client.queues.get(name))).toMatchObject({ reason: "QUEUE_NOT_FOUND", status: 404 });
@@ -85,7 +85,7 @@ describe("queues", () => {
       username: other.username,
       permissions: ["publish"],
     });
-    expect(await owner.client.queues.grants(name)).toEqual([grant]);
+    expect(await owner.client.queues.grants(name)).toEqual({ items: [grant], next: null });
     expect(await other.client.queues.publish(name, { hello: 1 })).toEqual({ id: "1" });
   });
 
@@ -160,7 +160,7 @@ describe("topics", () => {
       [2, "a.b", { o: 2 }],
     ]);
     expect((await client.topics.history(name)).messages).toHaveLength(4);
-    expect((await client.topics.list()).map((topic) => topic.name)).toContain(name);
+    expect((await client.topics.list()).items.map((topic) => topic.name)).toContain(name);
     expect((await client.topics.get(name)).nextOffset).toBe(4);
     expect(await client.topics.lookup(name)).toEqual({ node: expect.any(String), httpUrl: node().url });
     expect(await failure(client.topics.publish(name, 1, { key: "bad key" }))).toMatchObject({
@@ -183,7 +183,7 @@ describe("topics", () => {
       status: 404,
     });
     await owner.client.topics.grant(name, other.username, ["consume"]);
-    expect((await owner.client.topics.grants(name))[0]).toMatchObject({ username: other.username });
+    expect((await owner.client.topics.grants(name)).items[0]).toMatchObject({ username: other.username });
     expect((await other.client.topics.history(name)).messages).toEqual([]);
     expect(await failure(other.client.topics.delete(name))).toMatchObject({ reason: "NOT_RESOURCE_OWNER" });
   });
@@ -201,7 +201,7 @@ describe("topics", () => {
       createdBy: username,
       queueCreated: true,
     });
-    expect(await client.topics.bindings(topic)).toEqual([
+    expect((await client.topics.bindings(topic)).items).toEqual([
       expect.objectContaining({ queue, pattern: "orders.*" }),
     ]);
     await client.topics.publish(topic, "skip", { key: "other" });
@@ -210,7 +210,7 @@ describe("topics", () => {
     expect(copied?.payload).toBe("copy");
     expect(copied?.headers).toMatchObject({ "aviso-topic": topic, "aviso-routing-key": "orders.eu" });
     await client.topics.unbind(topic, queue);
-    expect(await client.topics.bindings(topic)).toEqual([]);
+    expect((await client.topics.bindings(topic)).items).toEqual([]);
     expect(await failure(client.topics.unbind(topic, queue))).toMatchObject({
       reason: "SUBSCRIPTION_NOT_FOUND",
     });

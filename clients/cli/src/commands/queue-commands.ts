@@ -3,6 +3,7 @@ import { type Command, Option } from "commander";
 import type { Column } from "../output.ts";
 import { collect, parseHeaders, parseInteger, parsePayload, readStdin } from "../payload.ts";
 import type { CliSession } from "../session.ts";
+import { type PageFlags, pageFlags, printListing, resourceListing } from "./list-pages.ts";
 import { streamUntilStopped } from "./streaming.ts";
 
 type SessionFactory = () => CliSession;
@@ -37,14 +38,17 @@ export function addQueueCommands(program: Command, session: SessionFactory): voi
     .command("queue")
     .description("work queues: each message goes to one consumer, until acked");
 
-  queue
-    .command("list")
-    .description("queues you may use")
-    .action(async () => {
+  pageFlags(queue.command("list").description("queues you may use, by name")).action(
+    async (flags: PageFlags) => {
       const current = session();
-      const queues = await (await current.client()).queues.list();
-      current.output.table(queues, queueColumns, "No queues yet: aviso queue create <name>");
-    });
+      const client = await current.client();
+      await printListing(
+        current.output,
+        flags,
+        resourceListing(client, "queues", queueColumns, "No queues yet: aviso queue create <name>"),
+      );
+    },
+  );
 
   queue
     .command("create")

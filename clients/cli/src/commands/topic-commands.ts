@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import type { Column } from "../output.ts";
 import { collect, parseFrom, parseHeaders, parseInteger, parsePayload, readStdin } from "../payload.ts";
 import type { CliSession } from "../session.ts";
+import { type PageFlags, pageFlags, printListing, resourceListing } from "./list-pages.ts";
 import { streamUntilStopped } from "./streaming.ts";
 
 type SessionFactory = () => CliSession;
@@ -12,7 +13,12 @@ export const topicColumns: ReadonlyArray<Column<TopicView>> = [
   { header: "owner", value: (topic) => topic.owner ?? "" },
   { header: "private", value: (topic) => (topic.private ? "yes" : "") },
   { header: "durable", value: (topic) => (topic.durable ? "yes" : "no") },
-  { header: "offsets", value: (topic) => `${topic.firstOffset}–${topic.nextOffset}` },
+  // nextOffset is the offset the next message gets: the retained ones end one before it.
+  {
+    header: "offsets",
+    value: (topic) =>
+      topic.nextOffset > topic.firstOffset ? `${topic.firstOffset}–${topic.nextOffset - 1}` : "none",
+  },
 ];
 
 const bindingColumns: ReadonlyArray<Column<Binding>> = [
@@ -36,14 +42,17 @@ export function addTopicCommands(program: Command, session: SessionFactory): voi
     .command("topic")
     .description("topics: every subscriber gets every message, with history");
 
-  topic
-    .command("list")
-    .description("topics you may use")
-    .action(async () => {
+  pageFlags(topic.command("list").description("topics you may use, by name")).action(
+    async (flags: PageFlags) => {
       const current = session();
-      const topics = await (await current.client()).topics.list();
-      current.output.table(topics, topicColumns, "No topics yet: aviso topic create <name>");
-    });
+      const client = await current.client();
+      await printListing(
+        current.output,
+        flags,
+        resourceListing(client, "topics", topicColumns, "No topics yet: aviso topic create <name>"),
+      );
+    },
+  );
 
   topic
     .command("create")
@@ -167,14 +176,18 @@ export function addTopicCommands(program: Command, session: SessionFactory): voi
       );
     });
 
-  topic
-    .command("bindings")
-    .description("queues bound to a topic")
+  pageFlags(topic.command("bindings").description("queues bound to a topic, by queue name"))
     .argument("<topic>")
-    .action(async (name: string) => {
+    .action(async (name: string, flags: PageFlags) => {
       const current = session();
-      const bindings = await (await current.client()).topics.bindings(name);
-      current.output.table(bindings, bindingColumns, `No queue is bound to ${name}.`);
+      const client = await current.client();
+      await printListing(current.output, flags, {
+        field: "subscriptions",
+        command: `aviso topic bindings ${name}`,
+        columns: bindingColumns,
+        empty: `No queue is bound to ${name}.`,
+        page: (page) => client.topics.bindings(name, page),
+      });
     });
 
   topic

@@ -1,5 +1,6 @@
 import type { QueueSubscription, TopicMessage, TopicSubscription } from "@aviso/client";
 import { logIn, register } from "../commands/auth-commands.ts";
+import { printListing, resourceListing } from "../commands/list-pages.ts";
 import { queueColumns } from "../commands/queue-commands.ts";
 import { topicColumns, topicLabel } from "../commands/topic-commands.ts";
 import { ExitCode } from "../exit-codes.ts";
@@ -64,8 +65,11 @@ const ITEMS: MenuItem[] = [
   {
     label: "List queues",
     async run(state) {
-      const queues = await (await state.session.client()).queues.list();
-      state.out.table(queues, queueColumns, "No queues.");
+      await printListing(
+        state.out,
+        {},
+        resourceListing(await state.session.client(), "queues", queueColumns, "No queues."),
+      );
     },
   },
   {
@@ -140,8 +144,11 @@ const ITEMS: MenuItem[] = [
   {
     label: "List topics",
     async run(state) {
-      const topics = await (await state.session.client()).topics.list();
-      state.out.table(topics, topicColumns, "No topics.");
+      await printListing(
+        state.out,
+        {},
+        resourceListing(await state.session.client(), "topics", topicColumns, "No topics."),
+      );
     },
   },
   {

@@ -1,5 +1,6 @@
 import type { ResourceRef } from "../http/owner-hints.ts";
 import type { Grant, Permission, ServingNode } from "../types.ts";
+import { eachItem, type ListPage, type PageOptions, pageQuery } from "../util/pages.ts";
 import { type ClientContext, resourcePath } from "./context.ts";
 
 export interface ApiCall {
@@ -31,10 +32,18 @@ export abstract class ResourceApi<View, Settings> {
     });
   }
 
-  /** Those the caller may use. */
-  async list(): Promise<View[]> {
-    const answer = await this.call<Record<string, View[]>>({ method: "GET", path: `/v1/${this.kind}` });
-    return answer[this.kind] ?? [];
+  /** One page of those the caller may see, by name; pass its `next` as `after` for the following page. */
+  async list(page: PageOptions = {}): Promise<ListPage<View>> {
+    const answer = await this.call<Record<string, unknown>>({
+      method: "GET",
+      path: `/v1/${this.kind}${pageQuery(page)}`,
+    });
+    return { items: (answer[this.kind] as View[] | undefined) ?? [], next: nextOf(answer) };
+  }
+
+  /** All of them, page after page: `for await (const view of aviso.queues.listAll())`. */
+  listAll(options: { limit?: number } = {}): AsyncGenerator<View, void, undefined> {
+    return eachItem((page) => this.list(page), options);
   }
 
   get(name: string): Promise<View> {
@@ -64,12 +73,13 @@ export abstract class ResourceApi<View, Settings> {
     });
   }
 
-  async grants(name: string): Promise<Grant[]> {
-    const answer = await this.call<{ grants: Grant[] }>({
+  /** One page of its grants, by username (owner only); every page: `eachItem((page) => api.grants(name, page))`. */
+  async grants(name: string, page: PageOptions = {}): Promise<ListPage<Grant>> {
+    const answer = await this.call<{ grants: Grant[]; next?: string | null }>({
       method: "GET",
-      path: resourcePath(this.kind, name, "/grants"),
+      path: resourcePath(this.kind, name, `/grants${pageQuery(page)}`),
     });
-    return answer.grants;
+    return { items: answer.grants, next: nextOf(answer) };
   }
 
   /** `call` for `/v1/{kind}/{name}{rest}`, marked as being about that resource. */
@@ -82,4 +92,9 @@ export abstract class ResourceApi<View, Settings> {
     this.context.assertOpen();
     return this.context.http.call<T>({ retry: "idempotent", auth: true, ...call });
   }
+}
+
+/** A listing answer's cursor; null when the node sent none. */
+export function nextOf(answer: { next?: unknown }): string | null {
+  return typeof answer.next === "string" ? answer.next : null;
 }

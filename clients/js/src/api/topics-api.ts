@@ -12,6 +12,7 @@ import type {
   TopicSettings,
   TopicView,
 } from "../types.ts";
+import { type ListPage, type PageOptions, pageQuery } from "../util/pages.ts";
 import { randomId } from "../util/runtime.ts";
 import {
   type ClientContext,
@@ -20,7 +21,7 @@ import {
   resourcePath,
   withIdempotencyKey,
 } from "./context.ts";
-import { ResourceApi } from "./resource-api.ts";
+import { nextOf, ResourceApi } from "./resource-api.ts";
 
 /** Topics: manage, publish, read history, bind queues (durable subscriptions) and subscribe live. */
 export class TopicsApi extends ResourceApi<TopicView, TopicSettings> {
@@ -89,12 +90,13 @@ export class TopicsApi extends ResourceApi<TopicView, TopicSettings> {
     });
   }
 
-  async bindings(topic: string): Promise<Binding[]> {
-    const answer = await this.call<{ subscriptions: Binding[] }>({
+  /** One page of the topic's bindings, by queue name; every page: `eachItem((page) => api.bindings(topic, page))`. */
+  async bindings(topic: string, page: PageOptions = {}): Promise<ListPage<Binding>> {
+    const answer = await this.call<{ subscriptions: Binding[]; next?: string | null }>({
       method: "GET",
-      path: resourcePath("topics", topic, "/subscriptions"),
+      path: resourcePath("topics", topic, `/subscriptions${pageQuery(page)}`),
     });
-    return answer.subscriptions;
+    return { items: answer.subscriptions, next: nextOf(answer) };
   }
 
   /** Removes a binding; the queue stays. */
