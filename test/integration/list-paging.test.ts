@@ -172,6 +172,25 @@ describe.each(storeKinds)("listing pages (%s store)", (kind) => {
     expect(first.body.next).toEqual(expect.any(String));
   });
 
+  it("declares limit and after on every listing in /openapi.json", async () => {
+    const doc = (
+      await alice.get<{
+        paths: Record<string, { get?: { parameters?: Array<{ name: string; in: string }> } }>;
+      }>("/openapi.json")
+    ).body;
+    for (const path of [
+      "/v1/queues",
+      "/v1/topics",
+      "/v1/queues/{name}/grants",
+      "/v1/topics/{name}/grants",
+      "/v1/topics/{name}/subscriptions",
+      "/v1/api-keys",
+    ]) {
+      const query = (doc.paths[path]?.get?.parameters ?? []).filter((parameter) => parameter.in === "query");
+      expect(query.map((parameter) => parameter.name).sort(), path).toEqual(["after", "limit"]);
+    }
+  });
+
   it("refuses a bad limit or cursor with 400 VALIDATION_FAILED", async () => {
     const topicsPage = await alice.get<{ next: string | null }>("/v1/topics?limit=1");
     const foreignCursor = topicsPage.body.next;
