@@ -28,6 +28,9 @@ async function main(): Promise<void> {
     node = await startNode(config, log);
   } catch (err) {
     logEvents.fatalError(log, { err });
+    // The log line is for machines (and may be silenced); a person reads this one, which
+    // says what to do for the refusals we expect (port in use, data directory held).
+    process.stderr.write(`aviso: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);
   }
   let stopping = false;

@@ -59,23 +59,8 @@ export interface ChildNode {
  * Starts `npm start`'s entry (src/main.ts) as a child process, for crash and
  * shutdown tests. Resolves once it logs that it listens.
  */
-export async function spawnNode(options: {
-  dataDir: string;
-  store?: string;
-  env?: Record<string, string>;
-  startTimeoutMs?: number;
-}): Promise<ChildNode> {
-  const env = {
-    ...process.env,
-    ...baseEnv(options.dataDir, options.store ?? "sqlite:"),
-    AVISO_LOG_LEVEL: "info",
-    ...options.env,
-  };
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-    cwd: new URL("../..", import.meta.url).pathname,
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+export async function spawnNode(options: SpawnOptions & { startTimeoutMs?: number }): Promise<ChildNode> {
+  const child = spawnMain(options);
   let output = "";
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.on("exit", (code, signal) => resolve({ code, signal }));
@@ -111,4 +96,47 @@ export async function spawnNode(options: {
       return exited;
     },
   };
+}
+
+interface SpawnOptions {
+  dataDir: string;
+  store?: string;
+  env?: Record<string, string>;
+}
+
+/** `npm start`'s entry (src/main.ts) as a child process with the test env. */
+function spawnMain(options: SpawnOptions): ChildProcess {
+  const env = {
+    ...process.env,
+    ...baseEnv(options.dataDir, options.store ?? "sqlite:"),
+    AVISO_LOG_LEVEL: "info",
+    ...options.env,
+  };
+  return spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+    cwd: new URL("../..", import.meta.url).pathname,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+}
+
+/**
+ * Starts a node that is expected to refuse to start, and resolves with how it
+ * exited and what it wrote. A node that is still running after `timeoutMs`
+ * (it started after all) is killed and reported with signal SIGKILL.
+ */
+export async function runRefusedNode(
+  options: SpawnOptions & { timeoutMs?: number },
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  const child = spawnMain(options);
+  const written = { stdout: "", stderr: "" };
+  for (const stream of ["stdout", "stderr"] as const)
+    child[stream]?.on("data", (chunk: Buffer) => {
+      written[stream] += chunk.toString();
+    });
+  const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 30_000);
+  const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
+    (resolve) => child.on("close", (exitCode, exitSignal) => resolve({ code: exitCode, signal: exitSignal })),
+  );
+  clearTimeout(timer);
+  return { code, signal, ...written };
 }
