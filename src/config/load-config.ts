@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { clientEnvNames } from "./client-env.ts";
 import { ConfigError } from "./config-error.ts";
 import { crossFieldProblems } from "./cross-checks.ts";
 import { type Config, type ConfigKey, type ConfigKeyInfo, configKeys, configSchema } from "./schema.ts";
@@ -133,9 +134,11 @@ function parseEnv(env: Readonly<Record<string, string | undefined>>, problems: s
   const layer = emptyLayer();
   for (const [name, text] of Object.entries(env)) {
     if (!name.startsWith("AVISO_") || name === configFileEnv || text === undefined) continue;
+    if (Object.hasOwn(clientEnvNames, name)) continue; // a client's or tool's variable, not the node's
     const info = byEnv.get(name);
     if (info === undefined) {
-      problems.push(`unknown environment variable ${name}${suggest(name, [...byEnv.keys(), configFileEnv])}`);
+      const known = [...byEnv.keys(), configFileEnv, ...Object.keys(clientEnvNames)];
+      problems.push(`unknown environment variable ${name}${suggest(name, known)}`);
       continue;
     }
     // An empty variable counts as unset, as compose files and shells commonly produce them.

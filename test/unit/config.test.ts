@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isOperator } from "../../src/app/users.ts";
+import { clientEnvNames } from "../../src/config/client-env.ts";
 import { ConfigError } from "../../src/config/config-error.ts";
 import { loadConfig } from "../../src/config/load-config.ts";
 import { configKeys, envNameOf, flagNameOf } from "../../src/config/schema.ts";
@@ -226,6 +227,22 @@ describe("loadConfig", () => {
         problem.includes('unknown key "maxPayloadByte" (did you mean maxPayloadBytes?)'),
       ),
     ).toBe(true);
+  });
+
+  it("ignores the AVISO_* variables clients and tools use, and still names a near miss of one", () => {
+    const clientEnv = Object.fromEntries(Object.keys(clientEnvNames).map((name) => [name, "client value"]));
+    expect(Object.keys(clientEnv)).toContain("AVISO_PASSWORD");
+    expect(loadConfig({ argv: [], env: { ...clientEnv, AVISO_PORT: "1004" } }).port).toBe(1004);
+    expect(problemsOf({ argv: [], env: { AVISO_PASWORD: "x" } })).toEqual([
+      "unknown environment variable AVISO_PASWORD (did you mean AVISO_PASSWORD?)",
+    ]);
+  });
+
+  it("keeps client variable names apart from node settings", () => {
+    const settings = new Set(configKeys.map((info) => info.env));
+    expect(
+      Object.keys(clientEnvNames).filter((name) => settings.has(name) || name === "AVISO_CONFIG"),
+    ).toEqual([]);
   });
 
   it("reports a missing or malformed config file and a flag without a value", () => {
