@@ -48,8 +48,9 @@ export function clusterNodeEnv(
 }
 
 /**
- * Starts `npm start`'s entry (src/main.ts) for one node. The data dir goes on
- * the command line (not only the environment) so a later launcher can tell
+ * Starts the node's entry from source (src/main.ts, what `npm run dev` runs)
+ * for one node. The data dir goes on the command line (not only the
+ * environment) so a later launcher can tell
  * a leftover node of this data dir from any other process.
  */
 export async function spawnClusterNode(options: {

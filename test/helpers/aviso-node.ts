@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterEach } from "vitest";
 import { loadConfig } from "../../src/config/load-config.ts";
 import { createLogger } from "../../src/log/logger.ts";
 import { type RunningNode, startNode } from "../../src/node.ts";
@@ -56,8 +57,10 @@ export interface ChildNode {
 }
 
 /**
- * Starts `npm start`'s entry (src/main.ts) as a child process, for crash and
- * shutdown tests. Resolves once it logs that it listens.
+ * Starts a node as a child process, for crash and shutdown tests: by default
+ * the entry from source (src/main.ts through tsx, so tests need no build);
+ * `entry: "npm start"` runs the documented command (build if stale, then the
+ * compiled dist/main.js). Resolves once it logs that it listens.
  */
 export async function spawnNode(options: SpawnOptions & { startTimeoutMs?: number }): Promise<ChildNode> {
   const child = spawnMain(options);
@@ -92,7 +95,11 @@ export async function spawnNode(options: SpawnOptions & { startTimeoutMs?: numbe
     process: child,
     output: () => output,
     async kill(signal) {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      if (child.exitCode === null && child.signalCode === null) {
+        // npm runs the node as its child: signal the whole process group it leads.
+        if (options.entry === "npm start") process.kill(-(child.pid as number), signal);
+        else child.kill(signal);
+      }
       return exited;
     },
   };
@@ -102,9 +109,10 @@ interface SpawnOptions {
   dataDir: string;
   store?: string;
   env?: Record<string, string>;
+  entry?: "source" | "npm start";
 }
 
-/** `npm start`'s entry (src/main.ts) as a child process with the test env. */
+/** A node as a child process with the test env (see spawnNode for `entry`). */
 function spawnMain(options: SpawnOptions): ChildProcess {
   const env = {
     ...process.env,
@@ -112,10 +120,15 @@ function spawnMain(options: SpawnOptions): ChildProcess {
     AVISO_LOG_LEVEL: "info",
     ...options.env,
   };
-  return spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+  const [command, args] =
+    options.entry === "npm start"
+      ? ["npm", ["start"]]
+      : [process.execPath, ["--import", "tsx", "src/main.ts"]];
+  return spawn(command, args, {
     cwd: new URL("../..", import.meta.url).pathname,
     env,
     stdio: ["ignore", "pipe", "pipe"],
+    detached: options.entry === "npm start",
   });
 }
 
@@ -139,4 +152,32 @@ export async function runRefusedNode(
   );
   clearTimeout(timer);
   return { code, signal, ...written };
+}
+
+/**
+ * For a test file that spawns nodes: temp data dirs and child nodes made
+ * through it are killed and removed after each test.
+ */
+export function childNodesPerTest(): {
+  tempDir(): Promise<string>;
+  spawn(options: Parameters<typeof spawnNode>[0]): Promise<ChildNode>;
+} {
+  const running: ChildNode[] = [];
+  const dirs: string[] = [];
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((child) => child.kill("SIGKILL")));
+    await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+  });
+  return {
+    async tempDir() {
+      const dir = await mkdtemp(join(tmpdir(), "aviso-node-"));
+      dirs.push(dir);
+      return dir;
+    },
+    async spawn(options) {
+      const child = await spawnNode(options);
+      running.push(child);
+      return child;
+    },
+  };
 }

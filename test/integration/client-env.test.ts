@@ -1,10 +1,9 @@
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, readFile } from "node:fs/promises";
 import { extname, join, relative } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { clientEnvNames } from "../../src/config/client-env.ts";
 import { configKeys } from "../../src/config/schema.ts";
-import { type ChildNode, spawnNode } from "../helpers/aviso-node.ts";
+import { childNodesPerTest } from "../helpers/aviso-node.ts";
 
 /**
  * Issue 9, item 2: every AVISO_* variable the repository mentions (docs,
@@ -54,12 +53,7 @@ async function mentionedNames(): Promise<Map<string, string>> {
   return names;
 }
 
-const running: ChildNode[] = [];
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((child) => child.kill("SIGKILL")));
-  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
-});
+const nodes = childNodesPerTest();
 
 describe("client environment variables", () => {
   it("are all known to the node, which starts with every one of them exported", async () => {
@@ -75,11 +69,8 @@ describe("client environment variables", () => {
     const unlisted = clientNames.filter((name) => !Object.hasOwn(clientEnvNames, name));
     expect(unlisted.map((name) => `${name} (in ${mentioned.get(name)})`)).toEqual([]);
 
-    const dataDir = await mkdtemp(join(tmpdir(), "aviso-client-env-"));
-    dirs.push(dataDir);
     const exported = Object.fromEntries(clientNames.map((name) => [name, "exported for a client"]));
-    const node = await spawnNode({ dataDir, env: exported });
-    running.push(node);
+    const node = await nodes.spawn({ dataDir: await nodes.tempDir(), env: exported });
     expect((await fetch(`${node.url}/healthz`)).status).toBe(200);
   });
 });

@@ -1,9 +1,8 @@
 import { spawn } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { type ChildNode, runRefusedNode, spawnNode } from "../helpers/aviso-node.ts";
+import { describe, expect, it } from "vitest";
+import { childNodesPerTest, runRefusedNode } from "../helpers/aviso-node.ts";
 
 /**
  * Issue 9, item 1: a second node on a port or data directory another node
@@ -11,24 +10,9 @@ import { type ChildNode, runRefusedNode, spawnNode } from "../helpers/aviso-node
  * instead of silently sharing it; a lock left by a dead node is taken over.
  */
 
-const running: ChildNode[] = [];
-const dirs: string[] = [];
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((child) => child.kill("SIGKILL")));
-  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
-});
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "aviso-place-"));
-  dirs.push(dir);
-  return dir;
-}
-
-async function start(dataDir: string): Promise<ChildNode> {
-  const child = await spawnNode({ dataDir });
-  running.push(child);
-  return child;
-}
+const nodes = childNodesPerTest();
+const tempDir = () => nodes.tempDir();
+const start = (dataDir: string) => nodes.spawn({ dataDir });
 
 /** The lines of stderr that are not JSON log lines: what a person reads. */
 function plainLines(stderr: string): string[] {

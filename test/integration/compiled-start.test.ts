@@ -1,0 +1,30 @@
+import { readFile } from "node:fs/promises";
+import { describe, expect, it } from "vitest";
+import { newUser } from "../helpers/api.ts";
+import { childNodesPerTest } from "../helpers/aviso-node.ts";
+
+/**
+ * Issue 9, item 3: `npm start` builds src/ when it is stale and runs the
+ * compiled JavaScript, with what tsc does not emit (migrations, the password
+ * worker) beside it.
+ */
+
+const nodes = childNodesPerTest();
+
+describe("npm start", () => {
+  it("runs the node from dist/ and it serves: migrations applied, passwords hashed", async () => {
+    // A cold build takes ~10 s on two busy cores.
+    const dataDir = await nodes.tempDir();
+    const node = await nodes.spawn({ dataDir, entry: "npm start", startTimeoutMs: 120_000 });
+
+    const pid = /"pid":(\d+)/.exec(node.output())?.[1];
+    expect(pid).toBeDefined();
+    const commandLine = (await readFile(`/proc/${pid}/cmdline`, "utf8")).split("\0");
+    expect(commandLine.slice(1, 2)).toEqual(["dist/main.js"]);
+    expect(commandLine.join(" ")).not.toContain("tsx");
+
+    const { api } = await newUser(node.url, "compiled");
+    const me = await api.get("/v1/me");
+    expect(me.status).toBe(200);
+  });
+});
