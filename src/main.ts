@@ -1,15 +1,16 @@
 import { ConfigError } from "./config/config-error.ts";
+import { helpText } from "./config/help.ts";
 import { loadConfig } from "./config/load-config.ts";
-import { configKeys } from "./config/schema.ts";
 import { logEvents } from "./log/events.ts";
 import { createLogger } from "./log/logger.ts";
-import { startNode } from "./node.ts";
+import { startupLine } from "./node/startup-line.ts";
+import { startNode, VERSION } from "./node.ts";
 
 /** Process entry: config → logger → node; SIGTERM/SIGINT → graceful close → exit 0. */
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv.includes("--help") || argv.includes("-h")) {
-    printHelp();
+    process.stdout.write(helpText());
     return;
   }
   let config: ReturnType<typeof loadConfig>;
@@ -22,6 +23,8 @@ async function main(): Promise<void> {
     }
     throw error;
   }
+  // For a person, before the JSON log lines on the same stream (silent means silent).
+  if (config.logLevel !== "silent") process.stdout.write(`${startupLine(config, VERSION)}\n`);
   const log = createLogger(config);
   let node: Awaited<ReturnType<typeof startNode>>;
   try {
@@ -48,23 +51,6 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
-}
-
-function printHelp(): void {
-  const lines = [
-    "Usage: aviso [--flag value …]",
-    "",
-    "Every setting is also an AVISO_* environment variable:",
-    "",
-  ];
-  for (const info of configKeys) {
-    lines.push(`  ${info.flag.padEnd(30)} ${info.env.padEnd(34)} ${info.description}`);
-  }
-  lines.push(
-    "",
-    "  --config <file.json>           AVISO_CONFIG                       JSON file with any of the keys above.",
-  );
-  process.stdout.write(`${lines.join("\n")}\n`);
 }
 
 void main();

@@ -12,10 +12,20 @@ import { childNodesPerTest } from "../helpers/aviso-node.ts";
 const nodes = childNodesPerTest();
 
 describe("npm start", () => {
-  it("runs the node from dist/ and it serves: migrations applied, passwords hashed", async () => {
+  it("runs the node from dist/, which first says where it serves, then serves: migrations applied, passwords hashed", async () => {
     // A cold build takes ~10 s on two busy cores.
     const dataDir = await nodes.tempDir();
     const node = await nodes.spawn({ dataDir, entry: "npm start", startTimeoutMs: 120_000 });
+
+    // After npm's own "> aviso@… start" banner, the node's first line is for a person.
+    const nodeLines = node
+      .output()
+      .split("\n")
+      .filter((line) => line !== "" && !line.startsWith("> "));
+    expect(nodeLines[0]).toBe(
+      `aviso 0.1.0: serving http://127.0.0.1 on a free port (0; see the "node listening" log line), ` +
+        `store SQLite ${dataDir}/aviso.db, data dir ${dataDir}. Docs: /docs on that port and docs/operations.md; settings: --help.`,
+    );
 
     const pid = /"pid":(\d+)/.exec(node.output())?.[1];
     expect(pid).toBeDefined();
