@@ -124,6 +124,19 @@ describe("aviso queue", () => {
     expect(await queueView(api, queue)).toMatchObject({ depth: 0, inFlight: 0 });
   });
 
+  it("says 'for 1 message' and 'for 2 messages' when it subscribes with --count", async () => {
+    const { config, api } = await loggedInUser();
+    const queue = uniqueName("count");
+    await api.post("/v1/queues", { name: queue });
+    await api.post(`/v1/queues/${queue}/messages`, {
+      messages: [{ payload: 1 }, { payload: 2 }, { payload: 3 }],
+    });
+    const one = await runCli(["queue", "subscribe", queue, "--count", "1"], config);
+    expect(one.stderr).toContain(`Subscribed to queue ${queue} for 1 message. Ctrl-C to stop.`);
+    const two = await runCli(["queue", "subscribe", queue, "--count", "2"], config);
+    expect(two.stderr).toContain(`Subscribed to queue ${queue} for 2 messages. Ctrl-C to stop.`);
+  });
+
   it("refuses another user's delete with 403 NOT_RESOURCE_OWNER and exit code 5", async () => {
     const owner = await loggedInUser();
     const other = await loggedInUser();

@@ -38,6 +38,23 @@ class MenuDriver {
 }
 
 describe("aviso (interactive menu)", () => {
+  it("opens on the server given with -s and no command, over the saved one", async () => {
+    const home = await cliHome(["http://127.0.0.1:9"]);
+    try {
+      const cli = startCli(["-s", node.url], home.configPath);
+      const menu = new MenuDriver(cli);
+      await cli.waitFor(new RegExp(`Aviso — ${node.url} \\(not logged in\\)`));
+      // Registering reaches the node: the menu talks to it, not to the saved port 9.
+      const username = uniqueName("menu-s");
+      await menu.choose("Register", username, "correct horse battery");
+      await menu.expect(new RegExp(`Registered ${username}\\.`));
+      cli.child.stdin?.end();
+      expect((await cli.exited).code).toBe(0);
+    } finally {
+      await home.cleanUp();
+    }
+  });
+
   it("offers the original console client's operations, driven through stdin", async () => {
     const home = await cliHome([node.url]);
     try {

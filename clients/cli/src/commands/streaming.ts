@@ -22,7 +22,7 @@ export async function streamUntilStopped<M>(
   try {
     await subscription.ready();
     output.note(
-      `Subscribed to ${what}${count === undefined ? "" : ` for ${count} messages`}. Ctrl-C to stop.`,
+      `Subscribed to ${what}${count === undefined ? "" : ` for ${count} ${count === 1 ? "message" : "messages"}`}. Ctrl-C to stop.`,
     );
     let handled = 0;
     const reading = (async () => {

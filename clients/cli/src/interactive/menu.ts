@@ -11,6 +11,8 @@ import { LineReader } from "./line-reader.ts";
 
 export interface MenuOptions {
   configPath: string;
+  /** `-s/--server` given with no command; default: the saved servers. */
+  servers?: string[] | undefined;
   input: NodeJS.ReadableStream;
   output: NodeJS.WritableStream & { isTTY?: boolean };
 }
@@ -269,7 +271,7 @@ function printMenu(out: Output): void {
  */
 export async function runMenu(options: MenuOptions): Promise<number> {
   const out = new Output(false, options.output, options.output);
-  const session = new CliSession(options.configPath, out, undefined);
+  const session = new CliSession(options.configPath, out, options.servers);
   const reader = new LineReader(options.input, options.output);
   const state: MenuState = {
     session,
