@@ -9,7 +9,7 @@ import { createTestDatabase, dropTestDatabase } from "../helpers/mariadb.ts";
 import { type Frame, TestSocket } from "../helpers/ws-client.ts";
 
 /**
- * Guarantee 1 of DESIGN.md §2 against a real process: what was acknowledged
+ * Guarantee 1 of docs/architecture.md ("The contract") against a real process: what was acknowledged
  * (REST 201, ack ok) survives kill -9 and a graceful restart, for each store.
  */
 

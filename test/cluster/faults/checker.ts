@@ -8,7 +8,7 @@ import {
 } from "./history.ts";
 
 /**
- * The history checker: judges a fault run's History against DESIGN.md §2.
+ * The history checker: judges a fault run's History against docs/architecture.md, "The contract".
  *
  * - every acknowledged publish is consumed at least once (queues: by the id
  *   its 201 named; topics: every subscriber sees its offset);

@@ -2,7 +2,7 @@
  * What a fault run records, in the order things happened: every publish
  * attempt and its answer, every queue delivery and every topic message a
  * client received, and the moments faults were injected. The checker
- * (checker.ts) judges a History against the guarantees of DESIGN.md §2;
+ * (checker.ts) judges a History against the guarantees in docs/architecture.md ("The contract");
  * payloads are `{publisher, seq}` so every delivery can be traced back to
  * the publish it came from.
  */
