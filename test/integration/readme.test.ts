@@ -88,6 +88,19 @@ describe("README", () => {
       });
       const view = (await depth.json()) as { depth: number };
       expect(view.depth).toBe(0);
+
+      // A wrong token: one line that says what to check, no stack trace, a failing exit code.
+      const refused = await run(process.execPath, [worker], {
+        cwd: repo,
+        env: { ...process.env, TOKEN: "not-a-token" },
+      }).then(
+        () => ({ code: 0, stderr: "" }),
+        (error: { code: number; stderr: string }) => error,
+      );
+      expect(refused.code).toBe(1);
+      expect(refused.stderr.trim().split("\n")).toEqual([
+        "worker: Unexpected server response: 401 (is the node running, and TOKEN a fresh login token?)",
+      ]);
     } finally {
       child.kill();
       await rm(worker, { force: true });
