@@ -19,6 +19,9 @@ export async function buildClient(outDir = join(packageDir, "dist")): Promise<vo
     target: "es2022",
     sourcemap: "linked",
     legalComments: "none",
+    // Bundling renames classes it references from inside themselves (AvisoClientError → _AvisoClientError);
+    // users print and compare constructor names.
+    keepNames: true,
     write: false,
   };
   const outputs = await Promise.all([
