@@ -10,15 +10,23 @@ pre{background:#f6f6f6;padding:.5rem;overflow:auto;max-height:22rem}details summ
 `;
 
 const script = `
+// Markdown's \`code\` as <code>, built from text nodes (never innerHTML: the text comes from the server).
+function rich(element, text) {
+  text.split("\`").forEach((part, i) => {
+    if (i % 2 === 0) { element.append(part); return; }
+    const code = document.createElement("code"); code.textContent = part; element.append(code);
+  });
+  return element;
+}
 fetch("/openapi.json").then(r => r.json()).then(doc => {
-  document.getElementById("intro").textContent = doc.info.description + " Version " + doc.info.version + ".";
+  rich(document.getElementById("intro"), doc.info.description + " Version " + doc.info.version + ".");
   const ops = document.getElementById("ops");
   for (const [path, item] of Object.entries(doc.paths)) {
     for (const [method, op] of Object.entries(item)) {
       const box = document.createElement("div"); box.className = "op";
       const head = document.createElement("div");
       head.innerHTML = '<span class="m ' + method + '"></span> <code></code> — <span></span>';
-      head.children[0].textContent = method; head.children[1].textContent = path; head.children[2].textContent = op.summary;
+      head.children[0].textContent = method; head.children[1].textContent = path; rich(head.children[2], op.summary);
       box.appendChild(head);
       const details = document.createElement("details");
       details.innerHTML = "<summary>schemas</summary><pre></pre>";
@@ -38,7 +46,7 @@ export const docsPage = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Aviso API</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>${style}</style></head><body>
-<h1>Aviso API</h1><p id="intro">Loading <a href="/openapi.json">/openapi.json</a>…</p><div id="ops"></div>
+<h1>Aviso API</h1><p id="intro"></p><p>Rendered from <a href="/openapi.json">/openapi.json</a>. The docs/*.md files named here are in the Aviso repository.</p><div id="ops"></div>
 <script>${script}</script></body></html>`;
 
 const sha256 = (text: string) => `'sha256-${createHash("sha256").update(text).digest("base64")}'`;
