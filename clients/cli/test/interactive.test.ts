@@ -114,9 +114,16 @@ describe("aviso (interactive menu)", () => {
       await menu.choose("Unsubscribe from a topic", topic);
       await menu.expect(new RegExp(`Unsubscribed from topic ${topic}\\.`));
 
-      await menu.choose("Delete a topic", topic);
+      // A delete asks first: anything but "y" keeps the resource.
+      await menu.choose("Delete a topic", topic, "");
+      await menu.expect(new RegExp(`Kept topic ${topic}\\.`));
+      await menu.choose("Delete a topic", topic, "y");
       await menu.expect(new RegExp(`Deleted topic ${topic}\\.`));
-      await menu.choose("Delete a queue", queue);
+      await menu.choose("Delete a queue", queue, "n");
+      await menu.expect(new RegExp(`Kept queue ${queue}\\.`));
+      await menu.choose("List queues");
+      await menu.expect(new RegExp(queue));
+      await menu.choose("Delete a queue", queue, "yes");
       await menu.expect(new RegExp(`Deleted queue ${queue}\\.`));
       await menu.choose("Exit");
       const result = await cli.exited;

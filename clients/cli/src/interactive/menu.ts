@@ -41,6 +41,14 @@ async function required(state: MenuState, prompt: string, secret = false): Promi
   }
 }
 
+/** A delete takes every message with it: only an explicit "y" goes ahead. */
+async function confirmDelete(state: MenuState, kind: "queue" | "topic", name: string): Promise<boolean> {
+  const answer = await state.reader.ask(`Delete ${kind} ${name} and every message in it? (y/N): `);
+  if (answer !== null && /^y(es)?$/i.test(answer.trim())) return true;
+  state.out.line(`Kept ${kind} ${name}.`);
+  return false;
+}
+
 /** The original console client's operations, in its order, plus unsubscribing from a topic. */
 const ITEMS: MenuItem[] = [
   {
@@ -87,7 +95,7 @@ const ITEMS: MenuItem[] = [
     label: "Delete a queue",
     async run(state) {
       const name = await required(state, "Queue name: ");
-      if (name === null) return;
+      if (name === null || !(await confirmDelete(state, "queue", name))) return;
       await (await state.session.client()).queues.delete(name);
       state.out.line(`Deleted queue ${name}.`);
     },
@@ -166,7 +174,7 @@ const ITEMS: MenuItem[] = [
     label: "Delete a topic",
     async run(state) {
       const name = await required(state, "Topic name: ");
-      if (name === null) return;
+      if (name === null || !(await confirmDelete(state, "topic", name))) return;
       await (await state.session.client()).topics.delete(name);
       state.out.line(`Deleted topic ${name}.`);
     },
