@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { uniqueName } from "../../../test/helpers/api.ts";
+import { Api, uniqueName } from "../../../test/helpers/api.ts";
 import { startTestNode, type TestNode } from "../../../test/helpers/aviso-node.ts";
 import { type CliProcess, cliHome, ensureCliBuilt, startCli } from "./helpers/cli.ts";
 
@@ -87,8 +87,18 @@ describe("aviso (interactive menu)", () => {
 
       await menu.choose("Subscribe to a queue", queue);
       await menu.expect(new RegExp(`Subscribed to queue ${queue}`));
+      // A message pushed while the menu waits at its prompt is printed above it, and the prompt shown again.
+      await menu.expect(/Choose: $/);
+      const login = await new Api(node.url).post<{ token: string }>("/v1/auth/login", {
+        username,
+        password: "correct horse battery",
+      });
+      await new Api(node.url, login.body.token).post(`/v1/queues/${queue}/messages`, {
+        payload: "while waiting",
+      });
+      await menu.expect(new RegExp(`\\n\\[queue ${queue}\\] #2 while waiting\\nChoose: $`));
       await menu.choose("Send a message to a queue", queue, "pushed");
-      await menu.expect(new RegExp(`\\[queue ${queue}\\] #2 pushed`));
+      await menu.expect(new RegExp(`\\[queue ${queue}\\] #3 pushed`));
       await menu.choose("Unsubscribe from a queue", queue);
       await menu.expect(new RegExp(`Unsubscribed from queue ${queue}\\.`));
 

@@ -137,7 +137,7 @@ const ITEMS: MenuItem[] = [
         prefetch: 10,
         autoAck: true,
         onMessage: (message) =>
-          state.out.line(`\n[queue ${name}] #${message.id} ${formatPayload(message.payload)}`),
+          state.reader.interject(`[queue ${name}] #${message.id} ${formatPayload(message.payload)}`),
       });
       subscription.on("closed", () => void state.queueSubscriptions.delete(name));
       await subscription.ready();
