@@ -110,6 +110,8 @@ interface SpawnOptions {
   store?: string;
   env?: Record<string, string>;
   entry?: "source" | "npm start";
+  /** Command-line flags after the entry (`npm start -- …args`), as a user would pass them. */
+  args?: readonly string[];
 }
 
 /** A node as a child process with the test env (see spawnNode for `entry`). */
@@ -120,10 +122,11 @@ function spawnMain(options: SpawnOptions): ChildProcess {
     AVISO_LOG_LEVEL: "info",
     ...options.env,
   };
+  const flags = options.args ?? [];
   const [command, args] =
     options.entry === "npm start"
-      ? ["npm", ["start"]]
-      : [process.execPath, ["--import", "tsx", "src/main.ts"]];
+      ? ["npm", ["start", ...(flags.length > 0 ? ["--", ...flags] : [])]]
+      : [process.execPath, ["--import", "tsx", "src/main.ts", ...flags]];
   return spawn(command, args, {
     cwd: new URL("../..", import.meta.url).pathname,
     env,
