@@ -273,7 +273,7 @@ export const configSchema = Type.Object(
         pattern: "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
         examples: ["node-1"],
         description:
-          "Stable id of this node in the cluster (letters, digits, `_.-`); default: derived from host and port.",
+          "Stable id of this node in the cluster (letters, digits, `_.-`); default: generated once into <dataDir>/node-id (`standalone` on a standalone node).",
       }),
     ),
     peerPort: int(0, "Port for node-to-node gRPC; 0 picks any free port.", 0, 65535),
