@@ -127,6 +127,10 @@ export async function startNode(
       metrics.deadLettersLost.inc({ reason: why }, count);
       logEvents.deadLettersLost(log, { queue, count, why });
     },
+    onDropped: (queue, count, cause) => {
+      metrics.messagesDropped.inc({ cause }, count);
+      logEvents.messagesDropped(log, { queue, count, cause });
+    },
     mayCopy: (pump) => bindingWatch.mayCopy(pump),
     ...(clustered ? { mayOwn: (kind, name) => cluster?.mayOwn(kind, name) === true } : {}),
   });

@@ -108,6 +108,11 @@ const eventTable = {
     "warn",
     "dead letters dropped: the dead-letter queue is gone or may not be published to",
   ),
+  // A poison message dropped is worth a line at the default level; expiry without a dead-letter queue is routine.
+  messagesDropped: event<{ queue: string; count: number; cause: "max_deliveries" | "expired" }>(
+    ({ cause }) => (cause === "max_deliveries" ? "info" : "debug"),
+    "messages dropped: no dead-letter queue",
+  ),
   peerUnavailable: event<{ nodeId: string; err?: unknown }>("warn", "peer node unreachable"),
 } as const;
 

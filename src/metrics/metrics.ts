@@ -27,6 +27,8 @@ export interface Metrics {
   readonly messagesAcked: Counter;
   /** Dead letters dropped: `reason` is "missing" (no queue with the target's id) or "denied" (may not publish). */
   readonly deadLettersLost: Counter<"reason">;
+  /** Messages dropped by a queue without a dead-letter queue: `cause` is "max_deliveries" or "expired". */
+  readonly messagesDropped: Counter<"cause">;
   readonly publishLatencySeconds: Histogram<"kind">;
   readonly storeBatchOps: Histogram;
   readonly storeBatchMessages: Histogram;
@@ -119,6 +121,12 @@ export function createMetrics(): Metrics {
       name: "aviso_dead_letters_lost_total",
       help: "Dead letters dropped because the dead-letter queue is gone (missing) or may not be published to (denied).",
       labelNames: ["reason"] as const,
+      registers,
+    }),
+    messagesDropped: new Counter({
+      name: "aviso_messages_dropped_total",
+      help: "Queue messages dropped because they reached maxDeliveries or expired and their queue has no dead-letter queue.",
+      labelNames: ["cause"] as const,
       registers,
     }),
     publishLatencySeconds: new Histogram({

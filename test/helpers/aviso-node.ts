@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { DestinationStream } from "pino";
 import { afterEach } from "vitest";
 import { loadConfig } from "../../src/config/load-config.ts";
 import { createLogger } from "../../src/log/logger.ts";
@@ -27,14 +28,17 @@ export interface TestNode {
   close(): Promise<void>;
 }
 
-/** Starts a node in this process (port 0, temp data dir). `store` defaults to SQLite in the data dir. */
+/**
+ * Starts a node in this process (port 0, temp data dir). `store` defaults to
+ * SQLite in the data dir; `logTo` receives its log lines (set AVISO_LOG_LEVEL in `env`).
+ */
 export async function startTestNode(
-  options: { store?: string; env?: Record<string, string> } = {},
+  options: { store?: string; env?: Record<string, string>; logTo?: DestinationStream } = {},
 ): Promise<TestNode> {
   const dataDir = await mkdtemp(join(tmpdir(), "aviso-node-"));
   const env = { ...baseEnv(dataDir, options.store ?? "sqlite:"), ...options.env };
   const config = loadConfig({ argv: [], env });
-  const node: RunningNode = await startNode(config, createLogger(config));
+  const node: RunningNode = await startNode(config, createLogger(config, options.logTo));
   return {
     url: node.httpUrl,
     wsUrl: `${node.httpUrl.replace(/^http/, "ws")}/v1/ws`,

@@ -15,6 +15,8 @@ describe("createMetrics", () => {
       "aviso_messages_published_total",
       "aviso_messages_delivered_total",
       "aviso_messages_acked_total",
+      "aviso_dead_letters_lost_total",
+      "aviso_messages_dropped_total",
       "aviso_queue_depth",
       "aviso_queue_in_flight",
       "aviso_publish_latency_seconds",
