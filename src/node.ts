@@ -65,7 +65,7 @@ export async function startNode(
   const started = clock.now();
   const clustered = config.zk !== undefined;
   const nodeId = clustered ? await resolveNodeId(config) : (config.nodeId ?? "standalone");
-  logEvents.nodeStarting(log, { nodeId, mode: clustered ? "cluster" : "standalone", config: {} });
+  logEvents.nodeStarting(log, { nodeId, mode: clustered ? "cluster" : "standalone" });
   if (!isNativeUws()) {
     if (config.production)
       throw new Error("uWebSockets.js native binary did not load; refusing in production mode.");
@@ -237,10 +237,10 @@ export async function startNode(
         // A cluster node hands its resources over (flushing first) so the next owners take over at once.
         const handOver = cluster !== null ? cluster.close(shutdownError) : owners.close(shutdownError);
         await within(config.shutdownTimeoutMs, handOver, () =>
-          logEvents.shutdownTimedOut(log, { timeoutMs: config.shutdownTimeoutMs, pending: 1 }),
+          logEvents.shutdownTimedOut(log, { timeoutMs: config.shutdownTimeoutMs, waitingFor: "handover" }),
         );
         await within(config.shutdownTimeoutMs, committer.close(), () =>
-          logEvents.shutdownTimedOut(log, { timeoutMs: config.shutdownTimeoutMs, pending: 1 }),
+          logEvents.shutdownTimedOut(log, { timeoutMs: config.shutdownTimeoutMs, waitingFor: "commits" }),
         );
         await store.close();
         dataDirLock.release();

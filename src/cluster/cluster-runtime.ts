@@ -60,8 +60,8 @@ export class ClusterRuntime {
     };
     const acquireTimeoutMs = config.zkSessionTimeoutMs * 2 + 5000;
     this.ownership = new Ownership(coordinatorNow, deps.host, deps.committer, acquireTimeoutMs, {
-      acquired: (kind, name) => logEvents.ownershipAcquired(deps.log, { kind, name, epoch: 0 }),
-      released: (kind, name) => logEvents.ownershipReleased(deps.log, { kind, name, epoch: 0 }),
+      acquired: (kind, name) => logEvents.ownershipAcquired(deps.log, { kind, name }),
+      released: (kind, name, why) => logEvents.ownershipReleased(deps.log, { kind, name, why }),
     });
     this.owners = new ClusterOwners(coordinatorNow, this.ownership, deps.host, this.peers, deps.clock, {
       routeTimeoutMs: acquireTimeoutMs + 5000,

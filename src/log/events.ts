@@ -24,15 +24,12 @@ type ResourceKind = "queue" | "topic";
 
 const eventTable = {
   // lifecycle
-  nodeStarting: event<{ nodeId: string; mode: "standalone" | "cluster"; config: object }>(
-    "info",
-    "node starting",
-  ),
+  nodeStarting: event<{ nodeId: string; mode: "standalone" | "cluster" }>("info", "node starting"),
   nodeListening: event<{ url: string }>("info", "node listening"),
   nodeReady: event<{ startupMs: number }>("info", "node ready"),
   shuttingDown: event<{ signal?: string }>("info", "shutting down"),
   shutdownComplete: event<{ durationMs: number }>("info", "shutdown complete"),
-  shutdownTimedOut: event<{ timeoutMs: number; pending: number }>(
+  shutdownTimedOut: event<{ timeoutMs: number; waitingFor: "handover" | "commits" }>(
     "warn",
     "shutdown timed out; closing with work in flight",
   ),
@@ -92,11 +89,8 @@ const eventTable = {
   ),
   memberJoined: event<{ nodeId: string }>("info", "cluster member joined"),
   memberLeft: event<{ nodeId: string }>("info", "cluster member left"),
-  ownershipAcquired: event<{ kind: ResourceKind; name: string; epoch: number }>(
-    "debug",
-    "ownership acquired",
-  ),
-  ownershipReleased: event<{ kind: ResourceKind; name: string; epoch: number }>(
+  ownershipAcquired: event<{ kind: ResourceKind; name: string }>("debug", "ownership acquired"),
+  ownershipReleased: event<{ kind: ResourceKind; name: string; why: "moved" | "lost" | "closing" }>(
     "debug",
     "ownership released",
   ),
