@@ -137,7 +137,7 @@ export async function startNode(
   if (clustered)
     cluster = new ClusterRuntime({ config, host, committer, catalog, userDirectory, clock, log });
   const owners: Owners = cluster?.owners ?? createLocalOwners(host);
-  const tokenSecret = await resolveTokenSecret(config);
+  const tokenSecret = await resolveTokenSecret(config, (path) => logEvents.tokenSecretCreated(log, { path }));
   const ctx: AppContext = {
     config,
     store,

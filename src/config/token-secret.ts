@@ -12,14 +12,16 @@ const minSecretChars = 32;
  * the text of `<dataDir>/token-secret`, created on first start (32 random
  * bytes as hex, mode 0600) so a standalone node's tokens survive restarts.
  * Either way the key is the UTF-8 bytes of the text, so pasting the file's
- * content into AVISO_TOKEN_SECRET keeps existing tokens valid.
+ * content into AVISO_TOKEN_SECRET keeps existing tokens valid. `onCreated`
+ * hears the path when this call created the file (the operator backs it up).
  */
 export async function resolveTokenSecret(
   config: Pick<Config, "tokenSecret" | "dataDir">,
+  onCreated?: (path: string) => void,
 ): Promise<Uint8Array> {
   if (config.tokenSecret !== undefined) return new TextEncoder().encode(config.tokenSecret);
   const path = join(config.dataDir, "token-secret");
-  const text = (await readIfPresent(path)) ?? (await createSecretFile(config.dataDir, path));
+  const text = (await readIfPresent(path)) ?? (await createSecretFile(config.dataDir, path, onCreated));
   if (text.length < minSecretChars) {
     throw new ConfigError([
       `token secret file "${path}" holds fewer than ${minSecretChars} characters; delete it to regenerate`,
@@ -41,13 +43,18 @@ async function readIfPresent(path: string): Promise<string | undefined> {
  * Write to a private temp file, then hard-link it into place: the link fails
  * if another process won the race, and no reader ever sees a half-written file.
  */
-async function createSecretFile(dataDir: string, path: string): Promise<string> {
+async function createSecretFile(
+  dataDir: string,
+  path: string,
+  onCreated: ((path: string) => void) | undefined,
+): Promise<string> {
   await mkdir(dataDir, { recursive: true });
   const text = randomBytes(32).toString("hex");
   const tempPath = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
   await writeFile(tempPath, `${text}\n`, { mode: 0o600, flag: "wx" });
   try {
     await link(tempPath, path);
+    onCreated?.(path);
     return text;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;

@@ -50,8 +50,6 @@ const eventTable = {
   // store
   storeConnected: event<{ store: string }>("info", "store connected"),
   storeUnavailable: event<{ err: unknown }>("error", "store unavailable"),
-  storeRecovered: event<{ downMs: number }>("info", "store reachable again"),
-  migrationApplied: event<{ version: number; name: string }>("info", "store migration applied"),
 
   // edge
   requestFailed: event<{ method: string; route: string; status: number; reason: string; err?: unknown }>(
@@ -59,8 +57,6 @@ const eventTable = {
     ({ status }) => (status >= 500 ? "error" : "debug"),
     "request failed",
   ),
-  loginFailed: event<{ username: string; ip: string }>("info", "login failed"),
-  loginRateLimited: event<{ username: string; ip: string }>("warn", "login rate limit reached"),
   connectionLimitReached: event<{ maxConnections: number }>(
     "warn",
     "WebSocket connection limit reached; refusing new sockets",
@@ -107,7 +103,6 @@ const eventTable = {
     ({ cause }) => (cause === "max_deliveries" ? "info" : "debug"),
     "messages dropped: no dead-letter queue",
   ),
-  peerUnavailable: event<{ nodeId: string; err?: unknown }>("warn", "peer node unreachable"),
 } as const;
 
 export type LogEventName = keyof typeof eventTable;

@@ -401,11 +401,17 @@ describe("resolveTokenSecret", () => {
     expect((await readFile(path, "utf8")).trim()).toBe(new TextDecoder().decode(first));
   });
 
-  it("gives every racing caller the same secret", async () => {
+  it("gives every racing caller the same secret, and tells only the one that created the file", async () => {
+    const created: string[] = [];
     const secrets = await Promise.all(
-      Array.from({ length: 5 }, () => resolveTokenSecret({ tokenSecret: undefined, dataDir: dir })),
+      Array.from({ length: 5 }, () =>
+        resolveTokenSecret({ tokenSecret: undefined, dataDir: dir }, (path) => created.push(path)),
+      ),
     );
     for (const secret of secrets) expect(secret).toEqual(secrets[0]);
+    expect(created).toEqual([join(dir, "token-secret")]);
+    await resolveTokenSecret({ tokenSecret: undefined, dataDir: dir }, (path) => created.push(path));
+    expect(created).toHaveLength(1);
   });
 
   it("refuses a truncated secret file", async () => {
