@@ -1,31 +1,31 @@
-import { execFileSync } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { EngineHost } from "../../src/app/engine-host.ts";
-import { createLocalOwners } from "../../src/app/local-owners.ts";
-import type { Owners } from "../../src/app/owners.ts";
 import type { ConsumerSink, Delivery } from "../../src/broker/queue/queue-ports.ts";
-import type { TopicFeed } from "../../src/broker/topic/topic-ports.ts";
-import type { TopicMessage, TopicRetention } from "../../src/broker/types.ts";
+import type { TopicMessage } from "../../src/broker/types.ts";
 import {
   createPeerClient,
   type PeerClient,
   type PeerClientOptions,
 } from "../../src/cluster/peer/peer-client.ts";
 import { type RunningPeerServer, startPeerServer } from "../../src/cluster/peer/peer-server.ts";
-import type { PeerEvent, PeerTls } from "../../src/cluster/peer/peer-types.ts";
+import type { PeerEvent } from "../../src/cluster/peer/peer-types.ts";
 import { AvisoError } from "../../src/errors/aviso-error.ts";
-import type { Reason } from "../../src/errors/reasons.ts";
-import { systemClock } from "../../src/shared/clock.ts";
-import { createGroupCommitter, type GroupCommitter } from "../../src/store/group-commit.ts";
-import { createSqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
-import type { Store } from "../../src/store/store.ts";
 import { eventually } from "../helpers/eventually.ts";
+import {
+  expectReason,
+  json,
+  type Latch,
+  latch,
+  newQueue,
+  newTopic,
+  type OwnerNode,
+  queueInput,
+  SECRET,
+  startOwnerNode,
+  topicInput,
+} from "../helpers/peer-owner.ts";
 
 /**
  * The peer link end to end: a real peer server over REAL engines (EngineHost +
@@ -33,162 +33,7 @@ import { eventually } from "../helpers/eventually.ts";
  * stock @grpc/grpc-js client built from the .proto (wire compatibility).
  */
 
-const SECRET = "peer-test-secret";
 const PROTO = new URL("../../proto/aviso/peer/v1/peer.proto", import.meta.url).pathname;
-
-interface Latch<T> {
-  promise: Promise<T>;
-  resolve(value: T): void;
-}
-function latch<T = void>(): Latch<T> {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}
-
-async function expectReason(work: Promise<unknown>, reason: Reason): Promise<AvisoError> {
-  const error = await work.then(
-    () => undefined,
-    (thrown: unknown) => thrown,
-  );
-  expect(error).toBeInstanceOf(AvisoError);
-  expect((error as AvisoError).reason).toBe(reason);
-  return error as AvisoError;
-}
-
-/** The owner side: real engines on SQLite, behind a fake routing layer that owns everything. */
-interface OwnerNode {
-  dir: string;
-  store: Store;
-  committer: GroupCommitter;
-  host: EngineHost;
-  owners: Owners;
-  notices: PeerEvent[];
-  /** Resolved when a forwarded receive reaches the owner, and when its signal aborts there. */
-  receiveStarted: Latch<void>;
-  receiveAborted: Latch<void>;
-  close(): Promise<void>;
-}
-
-async function startOwnerNode(): Promise<OwnerNode> {
-  const dir = await mkdtemp(join(tmpdir(), "aviso-peer-"));
-  const store = await createSqliteStore({ path: join(dir, "aviso.db") });
-  await store.migrate();
-  const committer = createGroupCommitter(store);
-  const host: EngineHost = new EngineHost({
-    store,
-    committer,
-    clock: systemClock,
-    settings: {
-      idempotencyWindowMs: 60_000,
-      maxBatchMessages: 1000,
-      topicMemoryMessages: 50,
-      retentionIntervalMs: 1000,
-    },
-    owners: () => local,
-    onBackgroundError: () => {},
-  });
-  const local = createLocalOwners(host);
-  const node: OwnerNode = {
-    dir,
-    store,
-    committer,
-    host,
-    notices: [],
-    receiveStarted: latch(),
-    receiveAborted: latch(),
-    owners: {
-      ...local,
-      // The routing layer's access rules are not the peer link's job; this stands in for them.
-      queues: {
-        ...local.queues,
-        publish: (queue, inputs) => {
-          if (queue.startsWith("private-"))
-            return Promise.reject(new AvisoError("ACCESS_DENIED", `No grant for ${queue}.`));
-          // An owner that never answers (a hung engine), for the client's deadline.
-          if (queue.startsWith("hung-")) return new Promise<string[]>(() => {});
-          return local.queues.publish(queue, inputs);
-        },
-        receive: (queue, request, signal) => {
-          const aborted = node.receiveAborted;
-          if (signal?.aborted === true) aborted.resolve();
-          signal?.addEventListener("abort", () => aborted.resolve());
-          node.receiveStarted.resolve();
-          return local.queues.receive(queue, request, signal);
-        },
-      },
-      topics: { ...local.topics, feed: async (topic) => yieldingReads(await local.topics.feed(topic)) },
-    },
-    async close() {
-      await local.close(new AvisoError("SHUTTING_DOWN"));
-      await committer.close();
-      await store.close();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-  return node;
-}
-
-/**
- * The engine's reads are synchronous SQLite underneath; a MySQL read takes a
- * round trip, during which commits land. Yielding to the event loop on each
- * read gives the Feed's history/live hand-over the same exposure here.
- */
-function yieldingReads(feed: TopicFeed): TopicFeed {
-  return {
-    name: feed.name,
-    nextOffset: () => feed.nextOffset(),
-    firstOffset: () => feed.firstOffset(),
-    read: async (fromOffset, limit) => {
-      await new Promise((resolve) => setImmediate(resolve));
-      return feed.read(fromOffset, limit);
-    },
-    onCommitted: (listener) => feed.onCommitted(listener),
-    onEnded: (listener) => feed.onEnded(listener),
-  };
-}
-
-let names = 0;
-async function newQueue(node: OwnerNode, settings: { ackTimeoutMs?: number } = {}): Promise<string> {
-  const name = `q${++names}`;
-  await node.store.createQueue({
-    id: `${name}-id`,
-    name,
-    owner: "alice",
-    private: false,
-    createdAt: Date.now(),
-    ackTimeoutMs: settings.ackTimeoutMs ?? 30_000,
-    maxDeliveries: null,
-    deadLetterQueue: null,
-    deadLetterQueueId: null,
-    messageTtlMs: null,
-    maxLength: null,
-  });
-  return name;
-}
-
-async function newTopic(
-  node: OwnerNode,
-  retention: TopicRetention = { maxAgeMs: null, maxMessages: null },
-): Promise<string> {
-  const name = `t${++names}`;
-  await node.store.createTopic({
-    id: `${name}-id`,
-    name,
-    owner: "alice",
-    private: false,
-    durable: true,
-    retention,
-    createdAt: Date.now(),
-  });
-  return name;
-}
-
-const json = (value: unknown) => JSON.stringify(value);
-const queueInput = (n: number) => ({ payload: json({ n }), headers: null, delayMs: 0 });
-const topicInput = (n: number) => ({ key: "a.b", payload: json({ n }), headers: json({ h: String(n) }) });
 
 /** A ConsumerSink that records what it gets. */
 function recordingSink(): ConsumerSink & { deliveries: Delivery[]; closedWith: Latch<AvisoError> } {
@@ -830,107 +675,5 @@ describe("peer rpc (grpc-js server and client over real engines)", () => {
       expect(error?.code).toBe(grpc.status.NOT_FOUND);
       expect(error?.metadata.get("aviso-reason")).toEqual(["TOPIC_NOT_FOUND"]);
     });
-  });
-});
-
-describe("peer rpc over mutual TLS", () => {
-  let dir: string;
-  let node: OwnerNode;
-  let server: RunningPeerServer;
-  // The node certificates name localhost; the client dials 127.0.0.1 and checks that name.
-  let tls: PeerTls & { serverName: string };
-  let stranger: PeerTls & { serverName: string };
-
-  /** A CA, a node certificate for localhost/127.0.0.1 signed by it, and one signed by another CA. */
-  async function makeCertificates(): Promise<void> {
-    const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "ignore" });
-    const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-    await writeFile(join(dir, "san.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
-    for (const ca of ["ca", "other-ca"]) {
-      openssl(
-        "req",
-        "-x509",
-        ...ec,
-        "-keyout",
-        `${ca}.key`,
-        "-out",
-        `${ca}.crt`,
-        "-subj",
-        `/CN=${ca}`,
-        "-days",
-        "2",
-      );
-      openssl("req", ...ec, "-keyout", `${ca}-node.key`, "-out", `${ca}-node.csr`, "-subj", "/CN=aviso-node");
-      openssl(
-        "x509",
-        "-req",
-        "-in",
-        `${ca}-node.csr`,
-        "-CA",
-        `${ca}.crt`,
-        "-CAkey",
-        `${ca}.key`,
-        "-CAcreateserial",
-        "-out",
-        `${ca}-node.crt`,
-        "-days",
-        "2",
-        "-extfile",
-        "san.ext",
-      );
-    }
-    const read = (file: string) => readFile(join(dir, file));
-    const ca = await read("ca.crt");
-    tls = { ca, cert: await read("ca-node.crt"), key: await read("ca-node.key"), serverName: "localhost" };
-    stranger = {
-      ca,
-      cert: await read("other-ca-node.crt"),
-      key: await read("other-ca-node.key"),
-      serverName: "localhost",
-    };
-  }
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), "aviso-peer-tls-"));
-    await makeCertificates();
-    node = await startOwnerNode();
-    server = await startPeerServer({
-      host: "127.0.0.1",
-      port: 0,
-      clusterSecret: SECRET,
-      tls,
-      handler: { owners: node.owners, notify: async () => {} },
-    });
-  });
-  afterAll(async () => {
-    await server?.close();
-    await node?.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  it("serves a client whose certificate the cluster CA signed", async () => {
-    const queue = await newQueue(node);
-    const client = createPeerClient({ peerUrl: `127.0.0.1:${server.port}`, clusterSecret: SECRET, tls });
-    try {
-      expect(await client.queues.publish(queue, [queueInput(1)])).toEqual(["1"]);
-    } finally {
-      client.close();
-    }
-  });
-
-  it("refuses a client with another CA's certificate, and a client without TLS", async () => {
-    const queue = await newQueue(node);
-    const clients = [
-      createPeerClient({ peerUrl: `127.0.0.1:${server.port}`, clusterSecret: SECRET, tls: stranger }),
-      createPeerClient({ peerUrl: `127.0.0.1:${server.port}`, clusterSecret: SECRET }),
-    ];
-    try {
-      for (const client of clients) {
-        await expectReason(client.queues.publish(queue, [queueInput(1)]), "OWNER_UNAVAILABLE");
-      }
-      expect(await node.owners.queues.stats(queue)).toBeUndefined();
-    } finally {
-      for (const client of clients) client.close();
-    }
   });
 });
