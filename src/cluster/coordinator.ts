@@ -2,8 +2,9 @@ import type { ResourceKind } from "../broker/types.ts";
 
 /**
  * Cluster membership and resource ownership, as the rest of the node sees it.
- * Two implementations: zookeeper/ (a cluster) and standalone/ (one node that
- * owns everything). Nothing here names ZooKeeper.
+ * Two implementations: zookeeper/ (a cluster node) and memory/ (an
+ * in-process ensemble for unit tests). A standalone node has no coordinator:
+ * it owns everything (app's local owners). Nothing here names ZooKeeper.
  */
 
 /** A live node of the cluster and the addresses others reach it on. */

@@ -1,4 +1,4 @@
-import { OneShot } from "./change-signal.ts";
+import { OneShot } from "../change-signal.ts";
 import type { ZooKeeperSession } from "./zk-session.ts";
 import { isZooKeeperError } from "./zookeeper-error.ts";
 

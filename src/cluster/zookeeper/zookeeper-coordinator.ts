@@ -1,6 +1,7 @@
 import type { ResourceKind } from "../../broker/types.ts";
 import { logEvents } from "../../log/events.ts";
 import type { Logger } from "../../log/logger.ts";
+import { ChangeSignal } from "../change-signal.ts";
 import {
   type Coordinator,
   CoordinatorClosedError,
@@ -9,10 +10,9 @@ import {
   type Member,
 } from "../coordinator.ts";
 import { rendezvousOwner } from "../rendezvous.ts";
-import { ChangeSignal } from "./change-signal.ts";
+import { StatusHub } from "../status-hub.ts";
 import { tryOwnEphemeral } from "./ephemeral-node.ts";
 import { MemberWatch } from "./member-watch.ts";
-import { StatusHub } from "./status-hub.ts";
 import { type ZooKeeperAccess, zooKeeperAccess } from "./zk-access.ts";
 import { type ConnectTarget, parseConnectString, type ZooKeeperLayout, zooKeeperLayout } from "./zk-paths.ts";
 import { ZooKeeperSession } from "./zk-session.ts";

@@ -1,52 +1,14 @@
 import type { ResourceKind } from "../../broker/types.ts";
-import type { Lease } from "../coordinator.ts";
+import { HeldLease } from "../held-lease.ts";
 
 /** A lease backed by the ephemeral node `path`, created by session `sessionId`. */
-export class ZooKeeperLease implements Lease {
-  private state: "held" | "lost" | "released" = "held";
-  private readonly lostListeners = new Set<() => void>();
-
+export class ZooKeeperLease extends HeldLease {
   constructor(
-    readonly kind: ResourceKind,
-    readonly name: string,
+    kind: ResourceKind,
+    name: string,
     readonly path: string,
     readonly sessionId: string,
-  ) {}
-
-  get held(): boolean {
-    return this.state === "held";
-  }
-
-  onLost(listener: () => void): () => void {
-    if (this.state === "lost") {
-      queueMicrotask(listener);
-      return () => {};
-    }
-    if (this.state === "released") return () => {};
-    this.lostListeners.add(listener);
-    return () => {
-      this.lostListeners.delete(listener);
-    };
-  }
-
-  /** Marks the lease lost and tells its listeners; false if it was no longer held. */
-  markLost(onListenerError: (error: unknown) => void): boolean {
-    if (this.state !== "held") return false;
-    this.state = "lost";
-    for (const listener of [...this.lostListeners]) {
-      try {
-        listener();
-      } catch (error) {
-        // Every holder must hear about the loss, even if one listener throws.
-        onListenerError(error);
-      }
-    }
-    this.lostListeners.clear();
-    return true;
-  }
-
-  markReleased(): void {
-    if (this.state === "held") this.state = "released";
-    this.lostListeners.clear();
+  ) {
+    super(kind, name);
   }
 }

@@ -1,0 +1,301 @@
+import type { ResourceKind } from "../../broker/types.ts";
+import { ChangeSignal } from "../change-signal.ts";
+import {
+  type Coordinator,
+  CoordinatorClosedError,
+  type CoordinatorStatus,
+  type Lease,
+  type Member,
+} from "../coordinator.ts";
+import { HeldLease } from "../held-lease.ts";
+import { rendezvousOwner } from "../rendezvous.ts";
+import { StatusHub } from "../status-hub.ts";
+
+/**
+ * An in-process twin of the ZooKeeper coordinator (as centrifuge's
+ * broker_memory.go is of its Redis broker): one `MemoryEnsemble` stands for
+ * the ZooKeeper ensemble, and every coordinator made from it is a member. It
+ * keeps the same rules — ephemeral member and lease records that vanish with
+ * their session, leases granted only while the link is up, acquire() waiting
+ * until the holder releases or its session ends, a lost link losing every
+ * lease at once — so ownership and routing can be unit-tested with several
+ * members, session expiry and handover, without sockets or timers. Faults are
+ * the test's to cause: disconnect(), expire(), reconnect().
+ */
+export class MemoryEnsemble {
+  private nextSession = 1;
+  /** Live sessions by member id (the /members ephemerals). */
+  private readonly sessions = new Map<string, { member: Member; sessionId: number }>();
+  /** Lease holders by "kind/name" (the /owners ephemerals). */
+  private readonly leases = new Map<string, { memberId: string; sessionId: number }>();
+  private readonly coordinators = new Set<MemoryCoordinator>();
+  /** Wakes every acquire waiting on the ensemble's state. */
+  readonly changes = new ChangeSignal();
+
+  /** A coordinator for `self` on this ensemble; it joins at start(). */
+  coordinator(self: Member): Coordinator {
+    const coordinator = new MemoryCoordinator(self, this);
+    this.coordinators.add(coordinator);
+    return coordinator;
+  }
+
+  /** Live members sorted by id, as the ensemble sees them. */
+  members(): Member[] {
+    return [...this.sessions.values()].map((entry) => entry.member).sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /** Who holds which lease right now: "kind/name" → member id. */
+  holders(): Record<string, string> {
+    return Object.fromEntries([...this.leases].map(([key, holder]) => [key, holder.memberId]));
+  }
+
+  /** The member's link to the ensemble drops; its session lives on (and holds its records) until expire(). */
+  disconnect(memberId: string): void {
+    this.find(memberId).linkDown();
+  }
+
+  /** The ensemble ends the member's session: its member record and leases vanish and the others are told. */
+  expire(memberId: string): void {
+    const coordinator = this.find(memberId);
+    const sessionId = coordinator.sessionId;
+    if (sessionId !== undefined) this.endSession(memberId, sessionId);
+    coordinator.sessionEnded();
+  }
+
+  /** The member's link is back: it learns what happened meanwhile (a new session if the old one expired). */
+  reconnect(memberId: string): void {
+    this.find(memberId).linkUp();
+  }
+
+  // --- what coordinators ask of the ensemble ---
+
+  /** @internal */ openSession(member: Member): number {
+    const live = this.sessions.get(member.id);
+    if (live !== undefined)
+      throw new Error(`member id "${member.id}" is already registered by a live session`);
+    const sessionId = this.nextSession++;
+    this.sessions.set(member.id, { member, sessionId });
+    this.membersChanged();
+    return sessionId;
+  }
+
+  /** @internal */ endSession(memberId: string, sessionId: number): void {
+    if (this.sessions.get(memberId)?.sessionId !== sessionId) return;
+    this.sessions.delete(memberId);
+    for (const [key, holder] of this.leases) if (holder.sessionId === sessionId) this.leases.delete(key);
+    this.membersChanged();
+  }
+
+  /** @internal Creates the lease record unless another session has it; true when it is this session's. */
+  claim(key: string, memberId: string, sessionId: number): boolean {
+    const holder = this.leases.get(key);
+    if (holder === undefined) this.leases.set(key, { memberId, sessionId });
+    return this.leases.get(key)?.sessionId === sessionId;
+  }
+
+  /** @internal */ drop(key: string, sessionId: number): void {
+    if (this.leases.get(key)?.sessionId !== sessionId) return;
+    this.leases.delete(key);
+    this.changes.wakeAll();
+  }
+
+  /** @internal */ holderOf(key: string): string | undefined {
+    return this.leases.get(key)?.memberId;
+  }
+
+  /** @internal */ forget(coordinator: MemoryCoordinator): void {
+    this.coordinators.delete(coordinator);
+  }
+
+  private membersChanged(): void {
+    const members = this.members();
+    for (const coordinator of this.coordinators) coordinator.membersChanged(members);
+    this.changes.wakeAll();
+  }
+
+  private find(memberId: string): MemoryCoordinator {
+    for (const coordinator of this.coordinators) if (coordinator.self.id === memberId) return coordinator;
+    throw new Error(`no coordinator for member "${memberId}" on this ensemble`);
+  }
+}
+
+/** Phases as in the ZooKeeper coordinator: leases are handed out only while "up". */
+type Phase = "new" | "up" | "down" | "closed";
+
+/** A lease of one session of the ensemble. */
+class MemoryLease extends HeldLease {
+  constructor(
+    kind: ResourceKind,
+    name: string,
+    readonly sessionId: number,
+  ) {
+    super(kind, name);
+  }
+}
+
+class MemoryCoordinator implements Coordinator {
+  readonly self: Member;
+  private phase: Phase = "new";
+  private session: number | undefined;
+  /** The session ended while the link was down: found out at reconnect. */
+  private expiredUnseen = false;
+  /** The member list as last seen; kept (stale) while the link is down, as a ZooKeeper watch would. */
+  private view: readonly Member[] = [];
+  private readonly leases = new Map<string, MemoryLease>();
+  /** Lease records of a lost link's session, deleted at reconnect unless an acquire adopts them. */
+  private readonly orphans = new Set<string>();
+  private readonly hub = new StatusHub<CoordinatorStatus>(rethrowLater);
+
+  constructor(
+    self: Member,
+    private readonly ensemble: MemoryEnsemble,
+  ) {
+    this.self = Object.freeze({ ...self });
+  }
+
+  get sessionId(): number | undefined {
+    return this.session;
+  }
+
+  async start(): Promise<void> {
+    if (this.phase !== "new") throw new Error(`coordinator cannot start: it is ${this.phase}`);
+    this.session = this.ensemble.openSession(this.self);
+    this.phase = "up";
+    this.announce("connected");
+  }
+
+  members(): readonly Member[] {
+    return this.view;
+  }
+
+  ownerOf(kind: ResourceKind, name: string): Member {
+    const members = this.members();
+    return rendezvousOwner(members.length > 0 ? members : [this.self], kind, name) ?? this.self;
+  }
+
+  async acquire(kind: ResourceKind, name: string, signal?: AbortSignal): Promise<Lease> {
+    const key = `${kind}/${name}`;
+    for (;;) {
+      if (this.phase === "closed") throw new CoordinatorClosedError();
+      if (this.phase === "new") throw new Error("coordinator not started");
+      signal?.throwIfAborted();
+      const held = this.leases.get(key);
+      if (held?.held) return held;
+      const session = this.session;
+      if (this.phase === "up" && session !== undefined && this.ensemble.claim(key, this.self.id, session)) {
+        this.orphans.delete(key);
+        const lease = new MemoryLease(kind, name, session);
+        this.leases.set(key, lease);
+        return lease;
+      }
+      await this.ensemble.changes.wait(signal);
+    }
+  }
+
+  async release(lease: Lease): Promise<void> {
+    if (!(lease instanceof MemoryLease)) throw new Error("release: not a lease of this coordinator");
+    const key = `${lease.kind}/${lease.name}`;
+    const wasHeld = lease.held;
+    lease.markReleased();
+    if (this.leases.get(key) !== lease) return; // lost earlier: an orphan, cleaned at reconnect
+    this.leases.delete(key);
+    if (wasHeld) this.ensemble.drop(key, lease.sessionId);
+  }
+
+  async holderOf(kind: ResourceKind, name: string): Promise<string | undefined> {
+    if (this.phase === "closed") throw new CoordinatorClosedError();
+    return this.ensemble.holderOf(`${kind}/${name}`);
+  }
+
+  status(): AsyncIterable<CoordinatorStatus> {
+    return this.hub.iterate();
+  }
+
+  onStatus(listener: (status: CoordinatorStatus) => void): () => void {
+    return this.hub.subscribe(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.phase === "closed") return;
+    this.phase = "closed";
+    for (const lease of this.leases.values()) lease.markReleased();
+    this.leases.clear();
+    this.orphans.clear();
+    // Closing the session deletes its member record and leases in one step.
+    if (this.session !== undefined) this.ensemble.endSession(this.self.id, this.session);
+    this.ensemble.forget(this);
+    this.ensemble.changes.wakeAll();
+    this.hub.end();
+  }
+
+  // --- told by the ensemble ---
+
+  membersChanged(members: readonly Member[]): void {
+    if (this.phase !== "up") return;
+    this.view = members;
+    this.hub.emit({ type: "members", members });
+  }
+
+  linkDown(): void {
+    if (this.phase !== "up") return;
+    this.phase = "down";
+    // As with ZooKeeper: every lease is lost at once, its record stays until the session ends or we clean it.
+    for (const key of this.leases.keys()) this.orphans.add(key);
+    this.loseAllLeases();
+    this.hub.emit({ type: "disconnected" });
+    this.ensemble.changes.wakeAll();
+  }
+
+  sessionEnded(): void {
+    if (this.phase === "down") {
+      this.expiredUnseen = true;
+      return;
+    }
+    if (this.phase !== "up") return;
+    this.linkDown();
+    this.renew();
+  }
+
+  linkUp(): void {
+    if (this.phase !== "down") return;
+    if (this.expiredUnseen) {
+      this.renew();
+      return;
+    }
+    this.phase = "up";
+    const session = this.session;
+    for (const key of this.orphans) if (session !== undefined) this.ensemble.drop(key, session);
+    this.orphans.clear();
+    this.announce("connected");
+  }
+
+  /** The session is gone: its records went with it; register again under a new one. */
+  private renew(): void {
+    this.expiredUnseen = false;
+    this.orphans.clear();
+    this.hub.emit({ type: "expired" });
+    this.session = this.ensemble.openSession(this.self);
+    this.phase = "up";
+    this.announce("reconnected");
+  }
+
+  private loseAllLeases(): void {
+    const lost = [...this.leases.values()];
+    this.leases.clear();
+    for (const lease of lost) lease.markLost(rethrowLater);
+  }
+
+  private announce(type: "connected" | "reconnected"): void {
+    this.view = this.ensemble.members();
+    this.hub.emit({ type });
+    this.hub.emit({ type: "members", members: this.view });
+    this.ensemble.changes.wakeAll();
+  }
+}
+
+/** A listener that throws fails the test run (uncaught) instead of keeping the others from hearing. */
+function rethrowLater(error: unknown): void {
+  queueMicrotask(() => {
+    throw error;
+  });
+}
