@@ -1,5 +1,3 @@
-import type { EngineHost } from "../app/engine-host.ts";
-import { createLocalOwners } from "../app/local-owners.ts";
 import type { Owners, QueueOwners, TopicOwners } from "../app/owners.ts";
 import type { TopicFeed } from "../broker/topic/topic-ports.ts";
 import type { ResourceKind } from "../broker/types.ts";
@@ -32,7 +30,6 @@ const RETRY_DELAY_MS = 50;
  * reads, keyed publishes) — otherwise the client gets 503 and decides.
  */
 export class ClusterOwners implements Owners {
-  private readonly local: Owners;
   /** Calls waiting to retry; woken early when membership changes (the new route may be ready at once). */
   private readonly membershipWaiters = new Set<() => void>();
   /** Set by close(): calls in flight give up instead of retrying against a node that is leaving. */
@@ -44,12 +41,12 @@ export class ClusterOwners implements Owners {
     /** The coordinator once the node has joined; throws NOT_READY before. */
     private readonly coordinatorNow: () => Coordinator,
     private readonly ownership: Ownership,
-    private readonly host: EngineHost,
+    /** This node's engines (`createLocalOwners`), reached only for resources it owns. */
+    private readonly local: Owners,
     private readonly peers: PeerPool,
     private readonly clock: Clock,
     private readonly options: RoutingOptions,
   ) {
-    this.local = createLocalOwners(host);
     this.queues = {
       publish: (queue, inputs) =>
         this.call(
@@ -124,7 +121,7 @@ export class ClusterOwners implements Owners {
         head: (topic) => owned("topic", topic, () => topics.head(topic)),
         feed: (topic) => owned("topic", topic, () => topics.feed(topic)),
       },
-      release: (kind, name, reason) => this.host.release(kind, name, reason),
+      release: (kind, name, reason) => this.local.release(kind, name, reason),
       bindingCreated: (topic, queue) => this.bindingChanged(topic, queue, true),
       bindingRemoved: (topic, queue) => this.bindingChanged(topic, queue, false),
       close: async () => {},
@@ -133,7 +130,7 @@ export class ClusterOwners implements Owners {
 
   /** A deleted resource: its owner (wherever it is) drops its engine and tells its subscribers. */
   release(kind: ResourceKind, name: string, reason: AvisoError): void {
-    this.host.release(kind, name, reason);
+    this.local.release(kind, name, reason);
     void this.broadcast({ type: "release", kind, name, reason });
   }
 
@@ -148,7 +145,7 @@ export class ClusterOwners implements Owners {
   async close(reason: AvisoError): Promise<void> {
     this.closing = true;
     await this.ownership.close();
-    this.host.close(reason);
+    await this.local.close(reason);
     this.peers.close();
   }
 
@@ -160,8 +157,8 @@ export class ClusterOwners implements Owners {
   private async bindingChanged(topic: string, queue: string, created: boolean): Promise<void> {
     await this.call("queue", queue, true, async (target) => {
       if (target.local) {
-        if (created) await this.host.startBinding(topic, queue);
-        else this.host.stopBinding(topic, queue);
+        if (created) await this.local.bindingCreated(topic, queue);
+        else await this.local.bindingRemoved(topic, queue);
         return;
       }
       await target.link.notify({ type: created ? "bindingCreated" : "bindingRemoved", topic, queue });
@@ -214,11 +211,11 @@ export class ClusterOwners implements Owners {
   private backoff(delayMs: number): Promise<void> {
     return new Promise((resolve) => {
       const wake = () => {
-        clearTimeout(timer);
+        timer.cancel();
         this.membershipWaiters.delete(wake);
         resolve();
       };
-      const timer = setTimeout(wake, delayMs);
+      const timer = this.clock.setTimer(delayMs, wake);
       this.membershipWaiters.add(wake);
     });
   }

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import type { Catalog } from "../app/catalog.ts";
 import type { ClusterInfo } from "../app/cluster-info.ts";
 import type { EngineHost } from "../app/engine-host.ts";
+import { createLocalOwners } from "../app/local-owners.ts";
 import type { UserDirectory } from "../app/user-directory.ts";
 import type { ResourceKind } from "../broker/types.ts";
 import type { Config } from "../config/schema.ts";
@@ -12,6 +13,7 @@ import type { Clock } from "../shared/clock.ts";
 import type { GroupCommitter } from "../store/group-commit.ts";
 import { ClusterOwners } from "./cluster-owners.ts";
 import type { Coordinator, CoordinatorStatus, Member } from "./coordinator.ts";
+import { applyMembership } from "./membership-change.ts";
 import { Ownership } from "./ownership.ts";
 import { createPeerClient } from "./peer/peer-client.ts";
 import { type RunningPeerServer, startPeerServer } from "./peer/peer-server.ts";
@@ -59,13 +61,18 @@ export class ClusterRuntime {
       return this.coordinator;
     };
     const acquireTimeoutMs = config.zkSessionTimeoutMs * 2 + 5000;
-    this.ownership = new Ownership(coordinatorNow, deps.host, deps.committer, acquireTimeoutMs, {
+    this.ownership = new Ownership(coordinatorNow, deps.host, deps.committer, deps.clock, acquireTimeoutMs, {
       acquired: (kind, name) => logEvents.ownershipAcquired(deps.log, { kind, name }),
       released: (kind, name, why) => logEvents.ownershipReleased(deps.log, { kind, name, why }),
     });
-    this.owners = new ClusterOwners(coordinatorNow, this.ownership, deps.host, this.peers, deps.clock, {
-      routeTimeoutMs: acquireTimeoutMs + 5000,
-    });
+    this.owners = new ClusterOwners(
+      coordinatorNow,
+      this.ownership,
+      createLocalOwners(deps.host),
+      this.peers,
+      deps.clock,
+      { routeTimeoutMs: acquireTimeoutMs + 5000 },
+    );
     deps.catalog.onChanged((kind, name) => this.owners.broadcast({ type: "changed", kind, name }));
     deps.userDirectory.onRevokedHere((username) => this.owners.broadcast({ type: "userRevoked", username }));
   }
@@ -140,11 +147,11 @@ export class ClusterRuntime {
     const { log } = this.deps;
     switch (status.type) {
       case "members":
-        this.peers.sync(status.members);
-        this.owners.membershipChanged();
-        void this.ownership
-          .rebalance()
-          .catch((err: unknown) => logEvents.unexpectedError(log, { context: "rebalance", err }));
+        applyMembership(
+          status.members,
+          { peers: this.peers, owners: this.owners, ownership: this.ownership },
+          (err) => logEvents.unexpectedError(log, { context: "rebalance", err }),
+        );
         return;
       case "disconnected":
       case "expired":

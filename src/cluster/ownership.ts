@@ -1,6 +1,7 @@
 import type { EngineHost } from "../app/engine-host.ts";
 import type { ResourceKind } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
+import type { Clock } from "../shared/clock.ts";
 import type { GroupCommitter } from "../store/group-commit.ts";
 import type { Coordinator, Lease } from "./coordinator.ts";
 
@@ -33,8 +34,11 @@ export class Ownership {
   constructor(
     /** The coordinator once the node has joined; throws NOT_READY before. */
     private readonly coordinatorNow: () => Coordinator,
-    private readonly host: EngineHost,
-    private readonly committer: GroupCommitter,
+    /** Drops an engine whose resource is no longer ours. */
+    private readonly host: Pick<EngineHost, "release">,
+    /** Flushed before a lease is given back, so the next owner sees every write. */
+    private readonly committer: Pick<GroupCommitter, "flush">,
+    private readonly clock: Clock,
     private readonly acquireTimeoutMs: number,
     private readonly events: OwnershipEvents = {},
   ) {}
@@ -84,7 +88,7 @@ export class Ownership {
 
   private async acquire(kind: ResourceKind, name: string): Promise<void> {
     const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(), this.acquireTimeoutMs);
+    const timer = this.clock.setTimer(this.acquireTimeoutMs, () => abort.abort());
     const entry: Held = { kind, name, lease: null, acquiring: null, abort };
     entry.acquiring = this.coordinatorNow().acquire(kind, name, abort.signal);
     this.held.set(key(kind, name), entry);
@@ -101,7 +105,7 @@ export class Ownership {
         },
       );
     } finally {
-      clearTimeout(timer);
+      timer.cancel();
       entry.acquiring = null;
     }
     if (this.held.get(key(kind, name)) !== entry || !this.isOwner(kind, name) || this.closing) {
