@@ -58,8 +58,9 @@ export class MemoryEnsemble {
   expire(memberId: string): void {
     const coordinator = this.find(memberId);
     const sessionId = coordinator.sessionId;
-    if (sessionId !== undefined) this.endSession(memberId, sessionId);
-    coordinator.sessionEnded();
+    coordinator.sessionEnded(() => {
+      if (sessionId !== undefined) this.endSession(memberId, sessionId);
+    });
   }
 
   /** The member's link is back: it learns what happened meanwhile (a new session if the old one expired). */
@@ -246,14 +247,14 @@ class MemoryCoordinator implements Coordinator {
     this.ensemble.changes.wakeAll();
   }
 
-  sessionEnded(): void {
-    if (this.phase === "down") {
-      this.expiredUnseen = true;
-      return;
-    }
-    if (this.phase !== "up") return;
+  /** The ensemble ends our session (`endOnServer`); a connected member hears it at once and registers again. */
+  sessionEnded(endOnServer: () => void): void {
+    const wasUp = this.phase === "up";
+    // Our own member record going away is not news to us: the expiry is.
     this.linkDown();
-    this.renew();
+    endOnServer();
+    if (wasUp) this.renew();
+    else if (this.phase === "down") this.expiredUnseen = true;
   }
 
   linkUp(): void {
