@@ -150,4 +150,25 @@ describe("ownership", () => {
       "ran B",
     ]);
   });
+
+  it("gives up taking a lease the old owner does not let go of within acquireTimeoutMs", async () => {
+    const clock = new ManualClock();
+    const cluster = new MemoryCluster(clock, { acquireTimeoutMs: 5_000, routeTimeoutMs: 15_000 });
+    const a = await cluster.join("A");
+    const queue = MemoryCluster.queueOwnedBy("B", ["A", "B"]);
+    await a.owners.queues.publish(queue, message("m1"));
+    a.flushGate = new Promise<void>(() => {}); // A's flush never completes
+    const b = await cluster.join("B");
+    let outcome: unknown = "pending";
+    b.ownership.ensureOwned("queue", queue).catch((error: unknown) => {
+      outcome = error;
+    });
+    clock.advance(4_999);
+    await settle();
+    expect(outcome).toBe("pending");
+    clock.advance(1);
+    await settle();
+    expect((outcome as AvisoError).reason).toBe("OWNER_UNAVAILABLE");
+    expect(cluster.ensemble.holders()).toEqual({ [`queue/${queue}`]: "A" });
+  });
 });
