@@ -279,6 +279,22 @@ describe("QueueEngine", () => {
     for (const sink of sinks) expect(sink.received.length).toBeGreaterThan(0);
   });
 
+  it("serves competing consumers in turn: the one after the last served goes next, not always the first", async () => {
+    const { engine } = setup();
+    const sinks = [new RecordingSink(), new RecordingSink(), new RecordingSink()];
+    const consumers = sinks.map((sink) => engine.addConsumer(sink, 1));
+    const served: number[] = [];
+    for (let i = 0; i < 9; i += 1) {
+      const before = sinks.map((sink) => sink.received.length);
+      await engine.publish([msg(i)]);
+      await settle();
+      const index = sinks.findIndex((sink, j) => sink.received.length > before[j]!);
+      served.push(index);
+      if (index >= 0) await consumers[index]!.ack([sinks[index]!.received.at(-1)!.id]);
+    }
+    expect(served).toEqual([0, 1, 2, 0, 1, 2, 0, 1, 2]);
+  });
+
   it("gives a departed consumer's un-acked messages to another consumer at once", async () => {
     const { engine } = setup();
     const first = new RecordingSink();

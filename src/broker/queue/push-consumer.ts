@@ -47,6 +47,8 @@ export class PushConsumer implements QueueConsumer {
 export class ConsumerRing {
   private readonly consumers: PushConsumer[] = [];
   private next = 0;
+  /** Index of the consumer `nextReady` last returned. */
+  private offered = 0;
 
   get size(): number {
     return this.consumers.length;
@@ -65,16 +67,26 @@ export class ConsumerRing {
     return this.consumers.splice(0);
   }
 
-  /** The next consumer, after the last one served, that has credit and a writable transport. */
+  /**
+   * The next consumer, after the last one served, that has credit and a
+   * writable transport. Its turn is used only once `served` says it got a
+   * message: a pass with nothing to deliver must not move the turn on, or
+   * one-at-a-time traffic would keep landing on the same consumer.
+   */
   nextReady(): PushConsumer | undefined {
     const count = this.consumers.length;
     for (let i = 0; i < count; i += 1) {
       const consumer = this.consumers[(this.next + i) % count] as PushConsumer;
       if (consumer.ready) {
-        this.next = (this.next + i + 1) % count;
+        this.offered = (this.next + i) % count;
         return consumer;
       }
     }
     return undefined;
+  }
+
+  /** The consumer `nextReady` just offered got a message: the turn passes to the one after it. */
+  served(): void {
+    this.next = (this.offered + 1) % this.consumers.length;
   }
 }

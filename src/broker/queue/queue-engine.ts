@@ -401,6 +401,7 @@ export class QueueEngine implements ConsumerHost {
       if (consumer === undefined) break;
       const entry = this.popReady();
       if (entry === undefined) break;
+      this.consumers.served();
       const delivery = this.lease(entry, consumer, this.definition.ackTimeoutMs);
       consumer.inFlight.add(entry.msg.seq);
       let batch = batches.get(consumer);
