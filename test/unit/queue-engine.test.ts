@@ -229,6 +229,41 @@ describe("QueueEngine", () => {
     expect(await engine.publish([{ ...msg("x"), idempotencyKey: "k" }])).toEqual(["2"]);
   });
 
+  it("remembers an idempotency key for the whole window, not a moment less", async () => {
+    const { engine, clock, writer } = setup();
+    await engine.publish([{ ...msg("x"), idempotencyKey: "k" }]);
+    clock.advance(59_999);
+    expect(await engine.publish([{ ...msg("x"), idempotencyKey: "k" }])).toEqual(["1"]);
+    expect(writer.appendCalls).toBe(1);
+  });
+
+  it("forgets the key of a failed publish, so its retry publishes and stores the message once", async () => {
+    const { engine, writer } = setup();
+    const keyed = { ...msg("x"), idempotencyKey: "k" };
+    writer.failNext = new AvisoError("STORE_UNAVAILABLE");
+    await expect(engine.publish([keyed])).rejects.toMatchObject({ reason: "STORE_UNAVAILABLE" });
+    const [id] = await engine.publish([keyed]);
+    expect(await engine.publish([keyed])).toEqual([id]);
+    expect([...writer.stored.values()].map((m) => [String(m.seq), m.payload])).toEqual([[id, '"x"']]);
+  });
+
+  it("honours the idempotency keys it restores, until each one's own expiry", async () => {
+    const { engine, clock, writer } = setup();
+    const now = clock.now();
+    engine.restore(
+      [],
+      [
+        { kind: "queue", resource: "jobs", key: "kept", result: JSON.stringify("41"), expiresAt: now + 10 },
+        { kind: "queue", resource: "jobs", key: "old", result: JSON.stringify("40"), expiresAt: now },
+      ],
+    );
+    expect(await engine.publish([{ ...msg("x"), idempotencyKey: "kept" }])).toEqual(["41"]);
+    expect(writer.appendCalls).toBe(0);
+    expect(await engine.publish([{ ...msg("x"), idempotencyKey: "old" }])).toEqual(["1"]);
+    clock.advance(10);
+    expect(await engine.publish([{ ...msg("x"), idempotencyKey: "kept" }])).toEqual(["2"]);
+  });
+
   it("long-polls until a message arrives, or answers empty at the wait deadline", async () => {
     const { engine, clock } = setup({ ackTimeoutMs: 60_000 });
     const waiting = engine.receive({ max: 5, waitMs: 1000, ackTimeoutMs: undefined });
