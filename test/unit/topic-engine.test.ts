@@ -153,6 +153,36 @@ describe("TopicEngine", () => {
     expect(log.idempotency.map((r) => [r.key, r.result])).toEqual([["k", "0"]]);
   });
 
+  it("forgets the key of a failed publish, so its retry commits the message once", async () => {
+    const { engine, log } = setup();
+    const keyed = { ...input("a", 1), idempotencyKey: "k" };
+    log.failNext = true;
+    await expect(engine.publish([keyed])).rejects.toMatchObject({ reason: "STORE_UNAVAILABLE" });
+    expect(await engine.publish([keyed])).toEqual([0]);
+    expect(await engine.publish([keyed])).toEqual([0]);
+    expect(log.messages.map((m) => m.offset)).toEqual([0]);
+  });
+
+  it("remembers a key for the whole idempotency window and forgets it after", async () => {
+    const { engine, clock, log } = setup();
+    const keyed = { ...input("a", 1), idempotencyKey: "k" };
+    await engine.publish([keyed]);
+    clock.advance(59_999);
+    expect(await engine.publish([keyed])).toEqual([0]);
+    clock.advance(1);
+    expect(await engine.publish([keyed])).toEqual([1]);
+    expect(log.messages).toHaveLength(2);
+  });
+
+  it("honours restored idempotency keys", async () => {
+    const { engine, clock, log } = setup();
+    engine.restoreIdempotency([
+      { kind: "topic", resource: "events", key: "k", result: "41", expiresAt: clock.now() + 10 },
+    ]);
+    expect(await engine.publish([{ ...input("a", 1), idempotencyKey: "k" }])).toEqual([41]);
+    expect(log.appendCalls).toBe(0);
+  });
+
   it("reads history from memory and from the store", async () => {
     const { engine } = setup({}, 3);
     for (let i = 0; i < 10; i += 1) await engine.publish([input("k", i)]);
