@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { compilePattern, patternProblem, routingKeyProblem } from "../../src/broker/pattern.ts";
+import {
+  compilePattern,
+  MAX_KEY_LENGTH,
+  patternProblem,
+  routingKeyProblem,
+} from "../../src/broker/pattern.ts";
 
 // [pattern, key, expected]
 const table: Array<[string, string, boolean]> = [
@@ -52,6 +57,18 @@ describe("compilePattern", () => {
 describe("patternProblem", () => {
   it.each(["", "a..b", ".a", "a.", "a.b*", "a#", "a b", "x".repeat(256)])("rejects %j", (pattern) => {
     expect(patternProblem(pattern)).toEqual(expect.any(String));
+  });
+});
+
+describe("length limits", () => {
+  it("accept a key and a pattern of exactly MAX_KEY_LENGTH characters and refuse one more", () => {
+    const longest = `${"w.".repeat((MAX_KEY_LENGTH - 1) / 2)}w`;
+    expect(longest).toHaveLength(MAX_KEY_LENGTH);
+    expect(routingKeyProblem(longest)).toBeUndefined();
+    expect(patternProblem(longest)).toBeUndefined();
+    expect(routingKeyProblem(`${longest}w`)).toEqual(expect.any(String));
+    expect(patternProblem(`${longest}w`)).toEqual(expect.any(String));
+    expect(MAX_KEY_LENGTH).toBe(255);
   });
 });
 
