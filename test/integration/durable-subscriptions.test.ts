@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Api, newUser, uniqueName } from "../helpers/api.ts";
 import type { TestNode } from "../helpers/aviso-node.ts";
 import {
+  ack,
   createQueue,
   createTopic,
   drain,
@@ -191,6 +192,32 @@ describe.concurrent.each(storeKinds)("durable subscriptions (%s store)", (kind) 
           pattern,
         ).toEqual(keysWanted);
       }
+    });
+
+    it("keeps what a binding has not copied yet past the topic's retention, and copies it later", async () => {
+      // The queue holds 4, so the pump stops at offset 4 (QUEUE_FULL) while retention keeps 2 messages.
+      const topic = await createTopic(alice, { retention: { maxMessages: 2 } });
+      const queue = (await createQueue(bob, { maxLength: 4 })).name;
+      await bind(bob, topic.name, { queue });
+      const batch = (from: number) => Array.from({ length: 4 }, (_, i) => ({ payload: from + i, key: "k" }));
+      await publishToTopic(alice, topic.name, batch(0));
+      await copiesCaughtUp(topic.name, { [queue]: 4 });
+      await publishToTopic(alice, topic.name, batch(4));
+      // Retention (every second) trims 0–3, which were copied; without the binding's floor it would cut at 6.
+      await eventually(async () =>
+        expect((await getTopic(alice, topic.name)).firstOffset).toBeGreaterThanOrEqual(4),
+      );
+      expect((await getTopic(alice, topic.name)).firstOffset).toBe(4);
+      expect((await listBindings(bob, topic.name))[0]?.nextOffset).toBe(4);
+      const first = await drain(bob, queue);
+      await ack(
+        bob,
+        queue,
+        first.map((m) => m.receipt),
+      );
+      await copiesCaughtUp(topic.name, { [queue]: 4 });
+      const later = await drain(bob, queue);
+      expect(later.map((m) => m.headers?.["aviso-offset"])).toEqual(["4", "5", "6", "7"]);
     });
 
     it("copies into a queue a consumer is long-polling, as soon as the topic commits", async () => {
