@@ -25,18 +25,42 @@ fi
 echo "== lint"; npx biome check .
 echo "== typecheck"; npx tsc -p tsconfig.json --noEmit
 
+# A hung test must fail the run, not hang CI: vitest bounds each test and hook
+# (vitest.config.ts), and all suites together get this wall-clock bound. On
+# expiry `timeout` signals the whole process group (vitest, its workers, the
+# nodes and servers the harness started), then kills what is left 30 s later.
+test_minutes=${AVISO_TEST_TIMEOUT_MINUTES:-40}
+deadline=$((SECONDS + test_minutes * 60))
 results=$(mktemp -d)
 status=0
 for project in unit integration cluster; do
+  remaining=$((deadline - SECONDS))
+  if [ "$remaining" -le 0 ]; then
+    echo "== tests: $project NOT RUN: the ${test_minutes}-minute bound on all tests is spent" >&2
+    status=1
+    continue
+  fi
   echo "== tests: $project"
-  npx vitest run --project "$project" --reporter=default --reporter=json --outputFile="$results/$project.json" || status=1
+  code=0
+  timeout --kill-after=30 "$remaining" \
+    npx vitest run --project "$project" --reporter=default --reporter=json --outputFile="$results/$project.json" || code=$?
+  if [ "$code" -eq 124 ] || [ "$code" -eq 137 ]; then
+    echo "== tests: $project STOPPED: all tests together passed the ${test_minutes}-minute bound (AVISO_TEST_TIMEOUT_MINUTES); a test or hook is probably hung" >&2
+  fi
+  [ "$code" -eq 0 ] || status=1
 done
 
 node -e '
 const fs = require("fs");
 let passed = 0, failed = 0, skipped = 0;
 for (const file of fs.readdirSync(process.argv[1])) {
-  const report = JSON.parse(fs.readFileSync(process.argv[1] + "/" + file, "utf8"));
+  let report;
+  try {
+    report = JSON.parse(fs.readFileSync(process.argv[1] + "/" + file, "utf8"));
+  } catch {
+    failed += 1; // a suite stopped mid-write (the time bound): its report is cut short
+    continue;
+  }
   passed += report.numPassedTests; failed += report.numFailedTests;
   skipped += report.numPendingTests + report.numTodoTests;
   if (report.numFailedTestSuites > 0 && report.numFailedTests === 0) failed += report.numFailedTestSuites;
