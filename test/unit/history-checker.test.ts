@@ -125,6 +125,40 @@ describe("history checker", () => {
     expect(report.duplicates.queueDeliveries).toBe(1);
   });
 
+  it("allows a redelivery only of a delivery whose ack was not confirmed before it", () => {
+    const history = cleanHistory();
+    // Ack of id 1 confirmed; id 2's ack never answered (in flight at a fault); both come again later.
+    history.queueAcks.push({ consumer: "c0", queue: "q", id: "1", at: T0 + 11 });
+    history.faults.push({ label: "kill", at: T0 + 15, queues: [], topics: [] });
+    history.queueDeliveries.push(delivered("q", "2", "p", 1, T0 + 20, 2));
+    expect(checkHistory("unconfirmed", history).ok).toBe(true);
+    history.queueDeliveries.push(delivered("q", "1", "p", 0, T0 + 20, 2));
+    const report = checkHistory("confirmed", history);
+    expect(report.ok).toBe(false);
+    expect(report.ackedRedelivered).toEqual({
+      count: 1,
+      sample: ["q@1 delivered to c0 (delivery 2) 9 ms after its ack was confirmed"],
+    });
+  });
+
+  it("fails a failover that forgot every ack: everything consumed comes again", () => {
+    const history = cleanHistory();
+    for (const id of ["1", "2", "3"]) history.queueAcks.push({ consumer: "c0", queue: "q", id, at: T0 + 11 });
+    history.faults.push({ label: "kill owner", at: T0 + 15, queues: ["q"], topics: [] });
+    history.queueDeliveries.push(
+      delivered("q", "1", "p", 0, T0 + 30, 2),
+      delivered("q", "2", "p", 1, T0 + 30, 2),
+      delivered("q", "3", "p", 2, T0 + 30, 2),
+    );
+    const report = checkHistory("forgot acks", history);
+    expect(report.ok).toBe(false);
+    expect(report.duplicates.queueDeliveries).toBe(3);
+    expect(report.ackedRedelivered.count).toBe(3);
+    expect(report.problems).toEqual([
+      expect.stringMatching(/^3 queue messages delivered again after their ack was confirmed/),
+    ]);
+  });
+
   it("lets redeliveries on the order queue come late, but not first deliveries", () => {
     const history = emptyHistory("o");
     for (let seq = 0; seq < 6; seq += 1) history.messages.push(published("p", seq, "o", String(seq + 1)));

@@ -20,8 +20,16 @@ import {
  *   redeliveries — deliveries > 1, or an id the consumer already had, since
  *   counts after a crash may be one short — may come later;
  * - a topic subscriber that resumes sees no gap: offsets contiguous from its
- *   first one, each at least once.
- * Duplicates are counted, not failed; failover times are measured per fault.
+ *   first one, each at least once;
+ * - queue duplicates are bounded: a delivery whose ack the node confirmed
+ *   (its `ok` counted it, and that `ok` is sent only after the ack is
+ *   committed) is never delivered again. A redelivery is allowed only for a
+ *   delivery whose ack was not confirmed before it — the ack or the delivery
+ *   was in flight at a fault, or the ack deadline passed — so the duplicates
+ *   are at most the deliveries left unconfirmed, and an owner that forgot
+ *   acks (a failover that lost them, an ack answered before its commit) fails.
+ * Topic duplicates (a resumed stream re-sending an offset) are counted, not
+ * failed; failover times are measured per fault.
  */
 
 const SAMPLE = 10;
@@ -58,6 +66,8 @@ export interface FaultReport {
     unacknowledged: number;
     publishAttempts: number;
     queueDeliveries: number;
+    /** Acks the nodes confirmed: what the duplicate bound stands on. */
+    queueAcksConfirmed: number;
     uniqueQueueMessagesConsumed: number;
     topicDeliveries: number;
     topicSubscriberStreams: number;
@@ -70,6 +80,7 @@ export interface FaultReport {
   idConflicts: Finding;
   storedTwice: Finding;
   orderViolations: Finding;
+  ackedRedelivered: Finding;
   topicGaps: Finding;
   failover: FailoverTimes[];
   notes: string[];
@@ -111,6 +122,7 @@ export function checkHistory(name: string, history: History): FaultReport {
       unacknowledged: history.messages.length - acknowledged.length,
       publishAttempts: history.attempts.length,
       queueDeliveries: history.queueDeliveries.length,
+      queueAcksConfirmed: history.queueAcks.length,
       uniqueQueueMessagesConsumed: queue.unique,
       topicDeliveries: history.topicDeliveries.length,
       topicSubscriberStreams: topic.streams,
@@ -122,6 +134,7 @@ export function checkHistory(name: string, history: History): FaultReport {
     idConflicts: idConflicts.done(),
     storedTwice: merge(queue.storedTwice, topic.storedTwice),
     orderViolations: queue.orderViolations,
+    ackedRedelivered: queue.ackedRedelivered,
     topicGaps: topic.gaps,
     failover: history.faults.map((fault) => failoverTimes(fault, history, acked)),
     notes: history.notes.slice(0, 50),
@@ -132,6 +145,7 @@ export function checkHistory(name: string, history: History): FaultReport {
     ["ids/offsets naming two messages", report.idConflicts],
     ["messages stored under two ids", report.storedTwice],
     ["order violations on the single-consumer queue", report.orderViolations],
+    ["queue messages delivered again after their ack was confirmed", report.ackedRedelivered],
     ["topic gaps", report.topicGaps],
   ];
   for (const [what, finding] of failures) {
@@ -220,7 +234,31 @@ function checkQueues(
     lost: lost.done(),
     storedTwice: storedTwice.done(),
     orderViolations: checkOrder(history.queueDeliveries.filter((d) => d.queue === history.orderQueue)),
+    ackedRedelivered: checkAckedNotRedelivered(history),
   };
+}
+
+/**
+ * The bound on queue duplicates: once an ack is confirmed, the message is gone.
+ * Strictly later only — a delivery in the same millisecond as the confirmation
+ * cannot be ordered against it.
+ */
+function checkAckedNotRedelivered(history: History): Finding {
+  const confirmedAt = new Map<string, number>();
+  for (const ack of history.queueAcks) {
+    const position = at(ack.queue, ack.id);
+    confirmedAt.set(position, Math.min(confirmedAt.get(position) ?? Number.POSITIVE_INFINITY, ack.at));
+  }
+  const redelivered = new FindingBuilder();
+  for (const delivery of history.queueDeliveries) {
+    const acked = confirmedAt.get(at(delivery.queue, delivery.id));
+    if (acked !== undefined && delivery.at > acked) {
+      redelivered.add(
+        `${delivery.queue}@${delivery.id} delivered to ${delivery.consumer} (delivery ${delivery.deliveries}) ${delivery.at - acked} ms after its ack was confirmed`,
+      );
+    }
+  }
+  return redelivered.done();
 }
 
 /** First deliveries come in id (= commit) order; redeliveries are exempt. */

@@ -1,7 +1,7 @@
 /**
  * What a fault run records, in the order things happened: every publish
- * attempt and its answer, every queue delivery and every topic message a
- * client received, and the moments faults were injected. The checker
+ * attempt and its answer, every queue delivery (and every ack the node
+ * confirmed) and every topic message a client received, and the moments faults were injected. The checker
  * (checker.ts) judges a History against the guarantees in docs/architecture.md ("The contract");
  * payloads are `{publisher, seq}` so every delivery can be traced back to
  * the publish it came from.
@@ -59,6 +59,14 @@ export interface QueueDeliveryRecord {
   at: number;
 }
 
+/** A queue ack the node confirmed (its `ok` counted it as acked): the ack was committed before that reply. */
+export interface QueueAckRecord {
+  consumer: string;
+  queue: string;
+  id: string;
+  at: number;
+}
+
 /** A topic message as a live subscriber received it. */
 export interface TopicDeliveryRecord {
   subscriber: string;
@@ -88,6 +96,8 @@ export interface History {
   messages: PublishedMessage[];
   attempts: PublishAttempt[];
   queueDeliveries: QueueDeliveryRecord[];
+  /** Acks whose `ok` reply counted them; an ack with no reply (the link died) or a stale one is not here. */
+  queueAcks: QueueAckRecord[];
   topicDeliveries: TopicDeliveryRecord[];
   topicStreams: TopicStream[];
   faults: FaultMark[];
@@ -102,6 +112,7 @@ export function emptyHistory(orderQueue: string): History {
     messages: [],
     attempts: [],
     queueDeliveries: [],
+    queueAcks: [],
     topicDeliveries: [],
     topicStreams: [],
     faults: [],

@@ -9,7 +9,8 @@ export interface QueueConsumerOptions extends ReaderOptions {
 
 /**
  * A WebSocket consumer of one or more queues (see Resubscriber for how it
- * survives node failures): records every delivery, then acks it.
+ * survives node failures): records every delivery, then acks it, and records
+ * the acks the node confirmed.
  */
 export class QueueConsumer extends Resubscriber {
   constructor(private readonly consumer: QueueConsumerOptions) {
@@ -31,6 +32,12 @@ export class QueueConsumer extends Resubscriber {
       url,
       at: Date.now(),
     });
-    this.request({ op: "ack", sub: frame.sub, ids: [id] });
+    const queue = String(frame.queue);
+    this.request({ op: "ack", sub: frame.sub, ids: [id] }, (reply) => {
+      // Only an ack the node counted was committed; a stale or failed one leaves the message to come again.
+      if (reply.op === "ok" && Number(reply.acked) === 1) {
+        this.options.history.queueAcks.push({ consumer: this.options.name, queue, id, at: Date.now() });
+      }
+    });
   }
 }

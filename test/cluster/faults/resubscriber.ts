@@ -26,7 +26,8 @@ export abstract class Resubscriber {
   /** Request id → target, for subscribes awaiting their reply. */
   private pending = new Map<string, string>();
   /** Other requests whose replies only need to be told apart from subscription ends (see request()). */
-  private unanswered = new Set<string>();
+  /** Requests sent and not answered yet, with what to do with the reply. */
+  private unanswered = new Map<string, (reply: Frame) => void>();
   private nextRequest = 0;
 
   constructor(
@@ -65,9 +66,9 @@ export abstract class Resubscriber {
    * frame names only its `sub` and looks exactly like the end of that
    * subscription; with one it is told apart (the message simply comes again).
    */
-  protected request(frame: Record<string, unknown>): void {
+  protected request(frame: Record<string, unknown>, onReply: (reply: Frame) => void = () => {}): void {
     const id = `r${this.nextRequest++}`;
-    this.unanswered.add(id);
+    this.unanswered.set(id, onReply);
     this.socket.send({ ...frame, id });
   }
 
@@ -78,7 +79,7 @@ export abstract class Resubscriber {
   private opened(): void {
     this.subs = new Map();
     this.pending = new Map();
-    this.unanswered = new Set();
+    this.unanswered = new Map();
     for (const target of this.targets) this.subscribe(target);
   }
 
@@ -100,8 +101,11 @@ export abstract class Resubscriber {
     const id = frame.id === undefined ? undefined : String(frame.id);
     if (frame.op === "message") {
       this.message(frame, url);
-    } else if (id !== undefined && this.unanswered.delete(id)) {
-      // An ack's reply; a failed ack changes nothing here.
+    } else if (id !== undefined && this.unanswered.has(id)) {
+      // An ack's reply (ok or error): the request's own handler reads it.
+      const onReply = this.unanswered.get(id) as (reply: Frame) => void;
+      this.unanswered.delete(id);
+      onReply(frame);
     } else if (frame.op === "ok" && id !== undefined && this.pending.has(id)) {
       this.subs.set(String(frame.sub), this.pending.get(id) as string);
       this.pending.delete(id);
