@@ -122,13 +122,22 @@ export class BindingPump implements CopyingBinding {
           if (this.cursor < feed.nextOffset() && feed.firstOffset() <= this.cursor) break;
           continue;
         }
-        const inputs = page.filter((message) => this.matches(message.key)).map((m) => this.toInput(m));
-        const nextOffset = last.offset + 1;
+        let matching = page.filter((message) => this.matches(message.key));
+        let nextOffset = last.offset + 1;
         // Asked after the page is read and before it is published, rather than trusting a flag the
         // access watch clears once it has re-read the store: a revocation applied on this node (the
         // catalog forgets at once, before the change is answered) is seen by the next such check, so
         // nothing published after that is copied, even before the watch has ended the binding.
         if (!(await this.mayCopy()) || this.ended) return;
+        // A queue with maxLength refuses a whole batch that does not fit: copy what fits, and move
+        // the cursor only to the first match left out (a full queue waits, below, for its consumers).
+        const room = this.engine.room();
+        if (matching.length > room) {
+          if (room === 0) throw new AvisoError("QUEUE_FULL", `Queue "${this.engine.name}" is full.`);
+          nextOffset = (matching[room] as TopicMessage).offset;
+          matching = matching.slice(0, room);
+        }
+        const inputs = matching.map((message) => this.toInput(message));
         await this.engine.publish(inputs, { cursor: { topic: this.topic, nextOffset } });
         this.cursor = nextOffset;
       }

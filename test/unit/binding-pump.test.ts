@@ -54,12 +54,13 @@ class StoredQueue implements QueueWriter {
 function setup(
   stillBound: () => Promise<boolean> = async () => true,
   mayCopy: (pump: BindingPump) => Promise<boolean> = async () => true,
+  maxLength: number | null = null,
 ) {
   const clock = new ManualClock();
   const log = new TopicLog();
   const queue = new StoredQueue();
   const engine = new QueueEngine(
-    queueDefinition({ name: "copies" }),
+    queueDefinition({ name: "copies", maxLength }),
     { nextSeq: 1 },
     { clock, writer: queue, epoch: 1, idempotencyWindowMs: 60_000, deadLetter: async () => {} },
   );
@@ -95,7 +96,7 @@ function setup(
     () => mayCopy(pump),
   );
   const copied = () => queue.stored.map((message) => message.payload);
-  return { clock, log, pump, copied, errors, queue };
+  return { clock, log, pump, copied, errors, queue, engine };
 }
 
 describe("BindingPump", () => {
@@ -122,6 +123,22 @@ describe("BindingPump", () => {
     expect(log.feeds).toHaveLength(2);
     expect(copied()).toEqual(['"a.1"', '"a.2"', '"a.3"']);
     pump.stop();
+  });
+
+  it("copies a page with more matches than the queue has room for in parts, as its consumers make room", async () => {
+    const { clock, log, pump, copied, engine } = setup(undefined, undefined, 2);
+    for (const key of ["a.1", "b.1", "a.2", "a.3"]) log.commit(key);
+    pump.start();
+    await settle();
+    await settle();
+    expect(copied()).toEqual(['"a.1"', '"a.2"']);
+    const held = await engine.receive({ max: 10, waitMs: 0, ackTimeoutMs: undefined });
+    await engine.ack(held.map((delivery) => delivery.receipt));
+    clock.advance(1000);
+    await settle();
+    await settle();
+    expect(copied()).toEqual(['"a.1"', '"a.2"', '"a.3"']);
+    expect(pump.stopped).toBe(false);
   });
 
   it("never follows a topic re-created under the name after its feed ended: the binding no longer holds", async () => {

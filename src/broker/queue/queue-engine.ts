@@ -109,6 +109,13 @@ export class QueueEngine implements ConsumerHost {
     return { depth: ready + delayed, ready, delayed, inFlight, consumers: this.consumers.size };
   }
 
+  /** How many more messages a publish may add before QUEUE_FULL (Infinity without maxLength). */
+  room(): number {
+    const { maxLength } = this.definition;
+    if (maxLength === null) return Number.POSITIVE_INFINITY;
+    return Math.max(0, maxLength - this.entries.size - this.pendingAppends);
+  }
+
   /** Commits the messages, then makes them deliverable; resolves with their ids. */
   publish(inputs: readonly QueuePublishInput[], options: PublishOptions = {}): Promise<string[]> {
     this.assertOpen();
