@@ -18,4 +18,5 @@ export const clientEnvNames: Readonly<Record<string, string>> = {
   AVISO_BENCH_MYSQL_URL: "bench/store-commit.ts: MariaDB to measure",
   AVISO_FUZZ_SEED: "test/integration/fuzz.test.ts: seed",
   AVISO_FUZZ_SCALE: "test/integration/fuzz.test.ts: run multiplier",
+  AVISO_TEST_TIMEOUT_MINUTES: "scripts/test.sh: wall-clock bound on all test suites together",
 };
