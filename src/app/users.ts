@@ -75,7 +75,7 @@ export class UserService {
     const other = await this.ctx.credentials.authenticate(token);
     if (other !== undefined) {
       // A key belongs to a local user and dies with them (S9), on every node within the user cache's time.
-      if (other.apiKey !== undefined) await this.assertLive(other.username);
+      if (other.apiKey !== undefined) await this.assertNotRevoked(other.username);
       return other;
     }
     const claims = await this.ctx.tokens.verify(token);
@@ -154,16 +154,14 @@ export class UserService {
     return true;
   }
 
-  /** An API key counts only while its user exists. */
-  private async assertLive(username: string): Promise<void> {
+  /**
+   * A credential counts only while its user is live; a login token also only
+   * at the user's current token version (an API key has none: it is revoked by itself).
+   */
+  private async assertNotRevoked(username: string, version?: number): Promise<void> {
     const standing = await this.ctx.userDirectory.standing(username);
-    if (standing === undefined || standing.deleted) throw revokedError();
-  }
-
-  /** A token counts only at its user's current token version, and never for a deleted user. */
-  private async assertNotRevoked(username: string, version: number): Promise<void> {
-    const standing = await this.ctx.userDirectory.standing(username);
-    if (standing === undefined || standing.deleted || standing.tokenVersion !== version) throw revokedError();
+    const stale = version !== undefined && standing?.tokenVersion !== version;
+    if (standing === undefined || standing.deleted || stale) throw revokedError();
   }
 }
 
