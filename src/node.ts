@@ -1,34 +1,20 @@
-import { AccessWatch } from "./app/access-watch.ts";
-import { BindingWatch } from "./app/binding-watch.ts";
-import { Catalog } from "./app/catalog.ts";
 import type { ClusterInfo } from "./app/cluster-info.ts";
-import type { AppContext } from "./app/context.ts";
-import { createCredentials } from "./app/credentials.ts";
-import { EngineHost } from "./app/engine-host.ts";
-import { createLocalOwners } from "./app/local-owners.ts";
 import type { Owners } from "./app/owners.ts";
-import { deriveReceiptKey } from "./app/receipts.ts";
-import { createServices } from "./app/services.ts";
-import { UserDirectory } from "./app/user-directory.ts";
-import { createLoginLimiter } from "./auth/login-limiter.ts";
-import { createPasswordPool } from "./auth/password-pool.ts";
-import { createRegistrationLimiter } from "./auth/registration-limiter.ts";
-import { createTokenService } from "./auth/tokens.ts";
-import { ClusterRuntime } from "./cluster/cluster-runtime.ts";
-import { resolveNodeId } from "./cluster/node-id.ts";
-import { isLoopback } from "./config/cross-checks.ts";
+import type { Services } from "./app/services.ts";
+import type { ClusterRuntime } from "./cluster/cluster-runtime.ts";
 import type { Config } from "./config/schema.ts";
-import { resolveTokenSecret } from "./config/token-secret.ts";
 import { startEdge } from "./edge/edge-server.ts";
-import { isNativeUws } from "./edge/uws-native.ts";
 import { AvisoError } from "./errors/aviso-error.ts";
 import { logEvents } from "./log/events.ts";
 import type { Logger } from "./log/logger.ts";
 import { createMetrics } from "./metrics/metrics.ts";
-import { lockDataDir } from "./node/data-dir-lock.ts";
+import { buildApp } from "./node/app.ts";
+import { buildCoordination } from "./node/coordination.ts";
+import { buildEngines } from "./node/engines.ts";
+import { Late } from "./node/late.ts";
+import { preflight } from "./node/preflight.ts";
+import { openStorage, type Storage } from "./node/storage.ts";
 import { type Clock, systemClock } from "./shared/clock.ts";
-import { createGroupCommitter } from "./store/group-commit.ts";
-import { openStore } from "./store/open-store.ts";
 
 export const VERSION = "0.1.0";
 
@@ -42,20 +28,13 @@ export interface RunningNode {
   close(): Promise<void>;
 }
 
-/** How often expired idempotency records are deleted from the store. */
-const IDEMPOTENCY_PURGE_MS = 60_000;
-/** bcrypt workers: logins never block the event loop; two keep up with a login burst on two cores. */
-const PASSWORD_THREADS = 2;
-/** Definitions cached per node; changes made here invalidate at once (and are broadcast in a cluster). */
-const CATALOG_TTL_MS = 5_000;
-/** Users' token versions cached per node, like definitions: revocations invalidate at once and are broadcast (docs/security.md S9). */
-const USER_CACHE_TTL_MS = 5_000;
-const HOUR_MS = 3_600_000;
-
 /**
- * Builds and starts a node: store, engines, REST and WebSocket on one port —
- * standalone, or a cluster member when `zk` is configured (then it also
- * serves peers over gRPC and owns a share of the resources).
+ * Builds and starts a node in phases — preflight (identity, refusals) →
+ * storage → engines → coordination (cluster or standalone) → app → edge —
+ * then joins the cluster and starts the access watches. Each phase gets the
+ * slice of the config it reads (src/node/*.ts); the wiring's cycles (engines
+ * route through the owners built after them; the binding watch ends bindings
+ * through the services) are closed by the `Late` values below, by name.
  */
 export async function startNode(
   config: Config,
@@ -63,119 +42,55 @@ export async function startNode(
   clock: Clock = systemClock,
 ): Promise<RunningNode> {
   const started = clock.now();
-  const clustered = config.zk !== undefined;
-  const nodeId = clustered ? await resolveNodeId(config) : (config.nodeId ?? "standalone");
-  logEvents.nodeStarting(log, { nodeId, mode: clustered ? "cluster" : "standalone" });
-  if (!isNativeUws()) {
-    if (config.production)
-      throw new Error("uWebSockets.js native binary did not load; refusing in production mode.");
-    logEvents.uwsFallback(log);
-  }
-  if (config.tlsCert === undefined && !isLoopback(config.host))
-    logEvents.plaintextBind(log, { host: config.host });
+  const identity = await preflight(config, log);
   const metrics = createMetrics();
-  const dataDirLock = lockDataDir(config.dataDir);
-  let store: Awaited<ReturnType<typeof openStore>>;
+  const runtime = { clock, log, metrics };
+  const storage = await openStorage(config, metrics, log, clock);
   try {
-    store = await openStore(config.store, config.dataDir);
+    return await startOnStorage(config, identity, storage, runtime, started);
   } catch (error) {
-    dataDirLock.release();
+    await storage.close().catch(() => {});
     throw error;
   }
-  logEvents.storeConnected(log, { store: store.kind });
-  const committer = createGroupCommitter(store, {
-    maxBatchMessages: 10_000,
-    onBatch: (batch) => {
-      metrics.storeBatchOps.observe(batch.ops);
-      metrics.storeBatchMessages.observe(batch.rows);
-      metrics.storeCommitSeconds.observe(batch.durationMs / 1000);
-    },
-  });
-  const catalog = new Catalog(store, clock, CATALOG_TTL_MS);
-  const access = new AccessWatch(catalog, clock, log, config.accessRecheckMs);
-  const userDirectory = new UserDirectory(store, clock, USER_CACHE_TTL_MS);
-  // Durable subscriptions copied here (on their queues' owner) end once their access goes (S2, S3).
-  const bindingWatch = new BindingWatch({
-    catalog,
-    users: userDirectory,
-    store,
-    clock,
-    log,
-    recheckMs: config.accessRecheckMs,
-    copying: () => host.copying,
-    end: async ({ topic, queue }) => {
-      await services.subscriptions.end(topic, queue, "ACCESS_REVOKED");
-    },
-  });
-  const passwords = createPasswordPool(PASSWORD_THREADS);
-  let cluster: ClusterRuntime | null = null;
-  const host: EngineHost = new EngineHost({
-    store,
-    committer,
-    clock,
-    settings: {
-      idempotencyWindowMs: config.idempotencyWindowMs,
-      maxStoredBytesPerUser: config.maxStoredBytesPerUser,
-      maxBatchMessages: config.maxBatchMessages,
-      topicMemoryMessages: 10_000,
-      retentionIntervalMs: 1000,
-    },
-    owners: () => owners,
-    onBackgroundError: (context, err) => logEvents.unexpectedError(log, { context, err }),
-    onFenced: (kind, name, epoch) => logEvents.fenced(log, { kind, name, epoch }),
-    onDeadLettersLost: (queue, count, why) => {
-      metrics.deadLettersLost.inc({ reason: why }, count);
-      logEvents.deadLettersLost(log, { queue, count, why });
-    },
-    onDropped: (queue, count, cause) => {
-      metrics.messagesDropped.inc({ cause }, count);
-      logEvents.messagesDropped(log, { queue, count, cause });
-    },
-    mayCopy: (pump) => bindingWatch.mayCopy(pump),
-    ...(clustered ? { mayOwn: (kind, name) => cluster?.mayOwn(kind, name) === true } : {}),
-  });
-  if (clustered)
-    cluster = new ClusterRuntime({ config, host, committer, catalog, userDirectory, clock, log });
-  const owners: Owners = cluster?.owners ?? createLocalOwners(host);
-  const tokenSecret = await resolveTokenSecret(config, (path) => logEvents.tokenSecretCreated(log, { path }));
-  const ctx: AppContext = {
-    config,
-    store,
-    catalog,
-    access,
+}
+
+async function startOnStorage(
+  config: Config,
+  identity: { nodeId: string; clustered: boolean },
+  storage: Storage,
+  runtime: { clock: Clock; log: Logger; metrics: ReturnType<typeof createMetrics> },
+  started: number,
+): Promise<RunningNode> {
+  const { clock, log, metrics } = runtime;
+  const { nodeId, clustered } = identity;
+  const owners = new Late<Owners>("owners");
+  const services = new Late<Services>("services");
+  const clusterRuntime = new Late<ClusterRuntime>("cluster");
+  const engines = buildEngines(config, storage, runtime, {
     owners,
-    clock,
-    tokens: createTokenService({ secret: tokenSecret, ttlMs: config.tokenTtlMs, clock }),
-    receiptKey: deriveReceiptKey(tokenSecret),
-    credentials: createCredentials(config, store, clock),
-    passwords,
-    loginLimiter: createLoginLimiter({
-      maxFailures: config.loginMaxFailures,
-      windowMs: config.loginWindowMs,
-      clock,
-    }),
-    registrationLimiter: createRegistrationLimiter({
-      limit: config.registrationsPerAddressPerHour,
-      windowMs: HOUR_MS,
-      clock,
-    }),
-    userDirectory,
-    metrics,
-    log,
-    locate: (kind, name) => {
-      if (cluster === null) return { node: nodeId, httpUrl };
-      const owner = cluster.locate(kind, name);
-      return { node: owner.id, httpUrl: owner.httpUrl };
-    },
-  };
-  const services = createServices(ctx);
+    services,
+    ...(clustered ? { mayOwn: (kind, name) => clusterRuntime.get().mayOwn(kind, name) } : {}),
+  });
+  const coordination = buildCoordination(config, clustered, { storage, engines }, runtime);
+  const { cluster } = coordination;
+  const { host } = engines;
+  owners.set(coordination.owners);
+  if (cluster !== null) clusterRuntime.set(cluster);
+
+  let httpUrl = "";
+  const app = await buildApp(config, { storage, engines, coordination }, runtime, (kind, name) => {
+    if (cluster === null) return { node: nodeId, httpUrl };
+    const owner = cluster.locate(kind, name);
+    return { node: owner.id, httpUrl: owner.httpUrl };
+  });
+  services.set(app.services);
   metrics.setQueueStatsSource(() =>
     [...host.queueEngines].map((engine) => ({ queue: engine.name, ...engine.stats() })),
   );
 
+  // Phase 6: the edge — REST and WebSocket on one port.
   const scheme = config.tlsCert === undefined ? "http" : "https";
   const advertiseHost = config.advertiseHost ?? config.host;
-  let httpUrl = "";
   let shuttingDown = false;
   const standaloneInfo: ClusterInfo = {
     mode: "standalone",
@@ -189,8 +104,8 @@ export async function startNode(
   };
   const edge = await startEdge({
     config,
-    services,
-    topics: owners.topics,
+    services: app.services,
+    topics: coordination.owners.topics,
     clock,
     log,
     metrics,
@@ -199,7 +114,7 @@ export async function startNode(
     isShuttingDown: () => shuttingDown,
     checkReady: async () => {
       if (shuttingDown) throw new AvisoError("SHUTTING_DOWN");
-      await store.ping();
+      await storage.store.ping();
       if (cluster !== null && !cluster.isReady)
         throw new AvisoError("NOT_READY", "Not connected to ZooKeeper.");
     },
@@ -209,15 +124,10 @@ export async function startNode(
     const peerPort = await cluster.listenPeers();
     await cluster.join({ id: nodeId, httpUrl, peerUrl: `${advertiseHost}:${peerPort}` });
   }
-  access.start();
-  bindingWatch.start();
+  engines.access.start();
+  engines.bindingWatch.start();
   logEvents.nodeListening(log, { url: httpUrl });
   logEvents.nodeReady(log, { startupMs: clock.now() - started });
-
-  const purgeTimer = setInterval(() => {
-    store.purgeIdempotency(clock.now()).catch((err: unknown) => logEvents.storeUnavailable(log, { err }));
-  }, IDEMPOTENCY_PURGE_MS);
-  purgeTimer.unref();
 
   let closing: Promise<void> | undefined;
   return {
@@ -228,23 +138,22 @@ export async function startNode(
       closing ??= (async () => {
         const closeStarted = clock.now();
         shuttingDown = true;
-        clearInterval(purgeTimer);
-        access.stop();
-        bindingWatch.stop();
+        engines.access.stop();
+        engines.bindingWatch.stop();
         edge.stopAccepting();
         edge.closeSockets();
         const shutdownError = new AvisoError("SHUTTING_DOWN");
         // A cluster node hands its resources over (flushing first) so the next owners take over at once.
-        const handOver = cluster !== null ? cluster.close(shutdownError) : owners.close(shutdownError);
+        const handOver =
+          cluster !== null ? cluster.close(shutdownError) : coordination.owners.close(shutdownError);
         await within(config.shutdownTimeoutMs, handOver, () =>
           logEvents.shutdownTimedOut(log, { timeoutMs: config.shutdownTimeoutMs, waitingFor: "handover" }),
         );
-        await within(config.shutdownTimeoutMs, committer.close(), () =>
+        await within(config.shutdownTimeoutMs, storage.flush(), () =>
           logEvents.shutdownTimedOut(log, { timeoutMs: config.shutdownTimeoutMs, waitingFor: "commits" }),
         );
-        await store.close();
-        dataDirLock.release();
-        await passwords.close();
+        await storage.close();
+        await app.passwords.close();
         edge.close();
         logEvents.shutdownComplete(log, { durationMs: clock.now() - closeStarted });
       })();

@@ -22,8 +22,23 @@ import { PeerPool } from "./peer-pool.ts";
 import { parseZkAuth } from "./zookeeper/zk-access.ts";
 import { createZooKeeperCoordinator } from "./zookeeper/zookeeper-coordinator.ts";
 
+/** The settings a cluster member reads. */
+export type ClusterSettings = Pick<
+  Config,
+  | "host"
+  | "zk"
+  | "zkSessionTimeoutMs"
+  | "zkAuth"
+  | "peerPort"
+  | "clusterSecret"
+  | "peerTlsCa"
+  | "peerTlsCert"
+  | "peerTlsKey"
+  | "peerFeedMaxQueuedEvents"
+>;
+
 export interface ClusterRuntimeDeps {
-  config: Config;
+  config: ClusterSettings;
   host: EngineHost;
   committer: GroupCommitter;
   catalog: Catalog;
@@ -102,6 +117,7 @@ export class ClusterRuntime {
       handler: { owners: this.owners.servingOwners(), notify: (event) => this.onPeerEvent(event) },
       tls: this.peerTls,
       log,
+      feedMaxQueuedEvents: config.peerFeedMaxQueuedEvents,
     });
     return this.peerServer.port;
   }
@@ -191,7 +207,7 @@ export class ClusterRuntime {
  * config loader has checked that all three or none are set and that the
  * files exist). Read once: new certificates take effect on restart.
  */
-function peerTlsOf(config: Config): PeerTls | undefined {
+function peerTlsOf(config: ClusterSettings): PeerTls | undefined {
   const { peerTlsCa, peerTlsCert, peerTlsKey } = config;
   if (peerTlsCa === undefined || peerTlsCert === undefined || peerTlsKey === undefined) return undefined;
   return { ca: readFileSync(peerTlsCa), cert: readFileSync(peerTlsCert), key: readFileSync(peerTlsKey) };

@@ -62,6 +62,16 @@ export const configSchema = Type.Object(
         "Store URL: `sqlite:` (file under dataDir), `sqlite:/path.db`, `mysql://user:pass@host:port/db`, or `mysql://user:pass@primary:port,replica:port/db` (writes go to the first writable host).",
     }),
 
+    sqliteBusyTimeoutMs: int(
+      5000,
+      "How long an embedded SQLite store waits for another process's write lock before STORE_UNAVAILABLE.",
+      0,
+    ),
+    storeBatchMaxMessages: int(
+      10_000,
+      "Most messages one store transaction commits: writes arriving while a commit runs join the next one (group commit) up to this many.",
+    ),
+
     // identity
     tokenSecret: Type.Optional(
       Type.String({
@@ -148,6 +158,17 @@ export const configSchema = Type.Object(
     }),
 
     // service credentials
+    userCacheMs: int(
+      5000,
+      "How long a node trusts a cached user record (token version, deletion); a revocation on any node invalidates it at once, this bounds a missed announcement.",
+      0,
+    ),
+    passwordThreads: int(
+      2,
+      "Worker threads hashing and checking passwords (bcrypt), so logins never block the event loop.",
+      1,
+      64,
+    ),
     apiKeyCacheMs: int(
       10_000,
       "How long a node trusts a verified API key before it reads it again: a key revoked on another node stops working there within this time.",
@@ -216,6 +237,25 @@ export const configSchema = Type.Object(
       300_000,
       "How long an idempotencyKey is remembered to drop duplicate publishes.",
       0,
+    ),
+    idempotencyPurgeMs: int(
+      60_000,
+      "How often expired idempotency records are deleted from the store.",
+      1000,
+    ),
+    catalogCacheMs: int(
+      5000,
+      "How long a node trusts a cached queue or topic definition; a change on any node invalidates it at once, this bounds a missed announcement.",
+      0,
+    ),
+    topicMemoryMessages: int(
+      10_000,
+      "Recent messages of each served topic kept in memory for replay and history; older ones are read from the store.",
+    ),
+    topicRetentionIntervalMs: int(
+      1000,
+      "How often a served topic applies its retention (deletes messages past maxAgeMs or maxMessages).",
+      10,
     ),
     topicDefaultMaxAgeMs: int(86_400_000, "Retention by age for topics that do not set one."),
     topicDefaultMaxMessages: int(1_000_000, "Retention by count for topics that do not set one."),
@@ -305,6 +345,10 @@ export const configSchema = Type.Object(
         minLength: 1,
         description: "Path to the private key (PEM) of peerTlsCert; set with peerTlsCa and peerTlsCert.",
       }),
+    ),
+    peerFeedMaxQueuedEvents: int(
+      10_000,
+      "Topic events a peer's feed stream may leave unread before the serving node ends it (the peer resumes from its last offset).",
     ),
     zkAuth: Type.Optional(
       Type.String({

@@ -26,11 +26,20 @@ export function resolveStoreUrl(
 }
 
 /** Opens the configured store and brings its schema up to date. */
-export async function openStore(url: string, dataDir: string): Promise<Store> {
+export async function openStore(
+  url: string,
+  dataDir: string,
+  options: { sqliteBusyTimeoutMs?: number } = {},
+): Promise<Store> {
   const target = resolveStoreUrl(url, dataDir);
   const store =
     target.kind === "sqlite"
-      ? await createSqliteStore({ path: target.path })
+      ? await createSqliteStore({
+          path: target.path,
+          ...(options.sqliteBusyTimeoutMs === undefined
+            ? {}
+            : { busyTimeoutMs: options.sqliteBusyTimeoutMs }),
+        })
       : await createMysqlStore({ url: target.url });
   try {
     await store.migrate();

@@ -115,6 +115,15 @@ describe("config schema", () => {
         "peerTlsCert",
         "peerTlsKey",
         "zkAuth",
+        "sqliteBusyTimeoutMs",
+        "storeBatchMaxMessages",
+        "userCacheMs",
+        "passwordThreads",
+        "idempotencyPurgeMs",
+        "catalogCacheMs",
+        "topicMemoryMessages",
+        "topicRetentionIntervalMs",
+        "peerFeedMaxQueuedEvents",
       ].sort(),
     );
     for (const info of configKeys) expect(info.description.length, info.key).toBeGreaterThan(10);

@@ -1,0 +1,69 @@
+import type { Config } from "../config/schema.ts";
+import { logEvents } from "../log/events.ts";
+import type { Logger } from "../log/logger.ts";
+import type { Metrics } from "../metrics/metrics.ts";
+import type { Clock } from "../shared/clock.ts";
+import { createGroupCommitter, type GroupCommitter } from "../store/group-commit.ts";
+import { openStore } from "../store/open-store.ts";
+import type { Store } from "../store/store.ts";
+import { lockDataDir } from "./data-dir-lock.ts";
+
+export type StorageSettings = Pick<
+  Config,
+  "store" | "dataDir" | "sqliteBusyTimeoutMs" | "storeBatchMaxMessages" | "idempotencyPurgeMs"
+>;
+
+export interface Storage {
+  readonly store: Store;
+  readonly committer: GroupCommitter;
+  /** Commits what is queued; the store stays open. */
+  flush(): Promise<void>;
+  /** Closes the store and releases the data directory (after flush). */
+  close(): Promise<void>;
+}
+
+/**
+ * Phase 2: the data directory (one node per directory), the store with its
+ * schema migrated, the group committer in front of it, and the purge of
+ * expired idempotency records.
+ */
+export async function openStorage(
+  config: StorageSettings,
+  metrics: Metrics,
+  log: Logger,
+  clock: Clock,
+): Promise<Storage> {
+  const dataDirLock = lockDataDir(config.dataDir);
+  let store: Store;
+  try {
+    store = await openStore(config.store, config.dataDir, {
+      sqliteBusyTimeoutMs: config.sqliteBusyTimeoutMs,
+    });
+  } catch (error) {
+    dataDirLock.release();
+    throw error;
+  }
+  logEvents.storeConnected(log, { store: store.kind });
+  const committer = createGroupCommitter(store, {
+    maxBatchMessages: config.storeBatchMaxMessages,
+    onBatch: (batch) => {
+      metrics.storeBatchOps.observe(batch.ops);
+      metrics.storeBatchMessages.observe(batch.rows);
+      metrics.storeCommitSeconds.observe(batch.durationMs / 1000);
+    },
+  });
+  const purgeTimer = setInterval(() => {
+    store.purgeIdempotency(clock.now()).catch((err: unknown) => logEvents.storeUnavailable(log, { err }));
+  }, config.idempotencyPurgeMs);
+  purgeTimer.unref();
+  return {
+    store,
+    committer,
+    flush: () => committer.close(),
+    async close() {
+      clearInterval(purgeTimer);
+      await store.close();
+      dataDirLock.release();
+    },
+  };
+}
