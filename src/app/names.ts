@@ -1,3 +1,4 @@
+import { patternProblem } from "../broker/pattern.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
 
 /** Queue, topic and user names: ASCII letters, digits, `.`, `_`, `-`; starting with a letter or digit. */
@@ -31,4 +32,12 @@ export function assertLookupName(kind: "queue" | "topic", name: string): void {
   if (!NAME.test(name)) {
     throw new AvisoError("INVALID_NAME", `"${name.slice(0, 64)}" cannot be a ${kind} name.`);
   }
+}
+
+/** A subscription pattern, `#` (everything) when none is given; a malformed one is refused. */
+export function patternOrEverything(pattern: string | undefined): string {
+  const chosen = pattern ?? "#";
+  const problem = patternProblem(chosen);
+  if (problem !== undefined) throw new AvisoError("INVALID_PATTERN", `Pattern "${chosen}": ${problem}.`);
+  return chosen;
 }

@@ -277,8 +277,13 @@ export class QueueService {
     const resource = await this.authorize(principal, name, "consume");
     // The consumer lives as long as the caller's access (docs/security.md S2).
     let unwatch = (): void => {};
+    // Deliveries and acks are counted here, as for REST receivers, whichever door the consumer came through.
+    const { metrics } = this.ctx;
     const watchedSink: ConsumerSink = {
-      deliver: (deliveries) => sink.deliver(deliveries),
+      deliver: (deliveries) => {
+        metrics.messagesDelivered.inc({ kind: "queue" }, deliveries.length);
+        sink.deliver(deliveries);
+      },
       ...(sink.writable === undefined ? {} : { writable: () => sink.writable?.() ?? true }),
       closed: (reason) => {
         unwatch();
@@ -288,7 +293,11 @@ export class QueueService {
     const consumer = await this.ctx.owners.queues.consume(name, watchedSink, prefetch);
     const watched: QueueConsumer = {
       prefetch: consumer.prefetch,
-      ack: (ids) => consumer.ack(ids),
+      ack: async (ids) => {
+        const result = await consumer.ack(ids);
+        metrics.messagesAcked.inc(result.acked);
+        return result;
+      },
       nack: (ids, delayMs) => consumer.nack(ids, delayMs),
       resume: () => consumer.resume(),
       close: () => {

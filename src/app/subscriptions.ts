@@ -1,4 +1,3 @@
-import { patternProblem } from "../broker/pattern.ts";
 import type { Binding, QueueDefinition } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
 import {
@@ -12,7 +11,7 @@ import {
 import type { Resource } from "./catalog.ts";
 import type { AppContext, Principal } from "./context.ts";
 import { type Page, type PageRequest, pagerOf } from "./list-page.ts";
-import { assertValidName } from "./names.ts";
+import { assertValidName, patternOrEverything } from "./names.ts";
 import type { QueueService } from "./queues.ts";
 
 export interface BindInput {
@@ -36,9 +35,7 @@ export class SubscriptionService {
     topic: string,
     input: BindInput,
   ): Promise<{ binding: Binding; queueCreated: boolean }> {
-    const pattern = input.pattern ?? "#";
-    const problem = patternProblem(pattern);
-    if (problem !== undefined) throw new AvisoError("INVALID_PATTERN", `Pattern "${pattern}": ${problem}.`);
+    const pattern = patternOrEverything(input.pattern);
     assertValidName("queue", input.queue, this.ctx.config.maxNameLength);
     assertUnscoped(principal, "create durable subscriptions");
     const topicResource = await this.ctx.catalog.topic(topic);

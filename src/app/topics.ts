@@ -1,4 +1,5 @@
 import { routingKeyProblem } from "../broker/pattern.ts";
+import type { StartPosition } from "../broker/topic/topic-fanout.ts";
 import type { TopicPublishInput } from "../broker/topic/topic-ports.ts";
 import type { Permission, TopicDefinition, TopicMessage } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
@@ -17,7 +18,7 @@ import type { Resource } from "./catalog.ts";
 import type { AppContext, Principal, ServingNode } from "./context.ts";
 import { assertBatchSize, encodeHeaders, encodePayload, publisherIdempotency } from "./encode.ts";
 import { type Page, type PageRequest, visibleResourcePage } from "./list-page.ts";
-import { assertValidName } from "./names.ts";
+import { assertValidName, patternOrEverything } from "./names.ts";
 import type { Quotas } from "./quotas.ts";
 
 export interface CreateTopicInput {
@@ -32,6 +33,27 @@ export interface TopicMessageInput {
   key?: string;
   headers?: Record<string, string>;
   idempotencyKey?: string;
+}
+
+export interface LiveTopicInput {
+  topic: string;
+  pattern?: string;
+  /** `latest` (default), `earliest` or an offset to replay from. */
+  from?: StartPosition;
+}
+
+/** The transport's side of a live topic subscription (a WebSocket's today; SSE and MQTT later). */
+export interface LiveSubscriber {
+  /** Joins this node's fan-out of `topic`; replay and live messages follow. */
+  join(topic: string, pattern: string, from: StartPosition): Promise<void>;
+  /** False once the subscriber went away (its connection closed) while joining. */
+  readonly active: boolean;
+  /** Leaves the fan-out quietly. */
+  close(): void;
+  /** Ends the subscription with a reason the client is told (access withdrawn). */
+  end(reason: AvisoError): void;
+  /** Runs `hook` when the subscription closes, however it closes. */
+  onClose(hook: () => void): void;
 }
 
 export interface TopicView extends TopicDefinition {
@@ -194,13 +216,28 @@ export class TopicService {
     return resource;
   }
 
-  /** Ends a live subscriber (`end`) once the caller may no longer consume the topic; returns the unwatch. */
-  watchConsumer(
+  /**
+   * A live subscription, whichever door it came through: the pattern is
+   * checked (`#` by default), the start defaults to `latest`, the caller must
+   * be allowed to consume, then the subscriber joins this node's fan-out and
+   * is ended once that permission goes (docs/security.md S2).
+   */
+  async subscribeLive(
     principal: Principal,
-    resource: Resource<TopicDefinition>,
-    end: (reason: AvisoError) => void,
-  ) {
-    return this.ctx.access.watch({ ...watchOf(principal, "topic", resource.definition, "consume"), end });
+    input: LiveTopicInput,
+    subscriber: LiveSubscriber,
+  ): Promise<void> {
+    const pattern = patternOrEverything(input.pattern);
+    const resource = await this.authorize(principal, input.topic, "consume");
+    await subscriber.join(input.topic, pattern, input.from ?? "latest");
+    if (!subscriber.active) {
+      subscriber.close();
+      return;
+    }
+    const end = (reason: AvisoError) => subscriber.end(reason);
+    subscriber.onClose(
+      this.ctx.access.watch({ ...watchOf(principal, "topic", resource.definition, "consume"), end }),
+    );
   }
 
   private async view(definition: TopicDefinition): Promise<TopicView> {

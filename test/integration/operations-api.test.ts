@@ -18,6 +18,7 @@ import {
   receive,
 } from "../helpers/broker-api.ts";
 import { startNodeOn, storeKinds } from "../helpers/stores.ts";
+import { TestSocket } from "../helpers/ws-client.ts";
 
 interface Operation {
   operationId: string;
@@ -124,6 +125,36 @@ describe.each(storeKinds)("operations routes (%s store)", (kind) => {
     expect(grew("aviso_messages_acked_total")).toBe(1);
     expect(after.get(`aviso_queue_depth{queue="${queue.name}"}`)).toBe(1);
     expect(after.get(`aviso_queue_in_flight{queue="${queue.name}"}`)).toBe(1);
+  });
+
+  it("counts WebSocket deliveries and acks once each, as it counts REST ones", async () => {
+    const queue = await createQueue(alice);
+    await publishToQueue(alice, queue.name, [{ payload: 1 }, { payload: 2 }, { payload: 3 }]);
+    const before = samples((await operator.get<string>("/metrics")).body);
+    const socket = await TestSocket.connect(node.wsUrl, alice.token);
+    try {
+      const subscribed = await socket.request({ op: "subscribe", id: 1, queue: queue.name, prefetch: 10 });
+      expect(subscribed.op).toBe("ok");
+      const messages = await Promise.all(
+        [0, 1, 2].map((index) =>
+          socket.waitFor((frame) => frame.op === "message" && (frame.payload as number) === index + 1),
+        ),
+      );
+      const acked = await socket.request({
+        op: "ack",
+        id: 2,
+        sub: subscribed.sub,
+        ids: messages.slice(0, 2).map((frame) => frame.id),
+      });
+      expect(acked).toMatchObject({ op: "ok", acked: 2 });
+    } finally {
+      socket.ws.close();
+      await socket.closed;
+    }
+    const after = samples((await operator.get<string>("/metrics")).body);
+    const grew = (sample: string) => (after.get(sample) ?? 0) - (before.get(sample) ?? 0);
+    expect(grew('aviso_messages_delivered_total{kind="queue"}')).toBe(3);
+    expect(grew("aviso_messages_acked_total")).toBe(2);
   });
 
   it("serves an OpenAPI 3.1 document with every route the route files define", async () => {

@@ -60,7 +60,6 @@ export class QueueSubscription implements SessionSubscription, ConsumerSink {
       return;
     }
     this.outbox.push(...deliveries.map((delivery) => `${this.prefix}${deliveryFields(delivery)}}`));
-    this.session.deps.metrics.messagesDelivered.inc({ kind: "queue" }, deliveries.length);
     this.flush(false);
   }
 

@@ -1,4 +1,5 @@
-import type { FanoutMember, ReplayInfo } from "../../broker/topic/topic-fanout.ts";
+import type { LiveSubscriber } from "../../app/topics.ts";
+import type { FanoutMember, ReplayInfo, StartPosition } from "../../broker/topic/topic-fanout.ts";
 import type { TopicMessage } from "../../broker/types.ts";
 import { AvisoError } from "../../errors/aviso-error.ts";
 import { topicMessageFields } from "../wire.ts";
@@ -11,7 +12,7 @@ import type { GroupMember } from "./topic-fanouts.ts";
  * which is also the uWS channel it joins once live; replayed history is sent
  * to this socket alone before that, then a `replayed` frame.
  */
-export class TopicSubscription implements SessionSubscription, FanoutMember, GroupMember {
+export class TopicSubscription implements SessionSubscription, FanoutMember, GroupMember, LiveSubscriber {
   readonly kind = "topic";
   private key: string | null = null;
   private live = false;
@@ -23,6 +24,15 @@ export class TopicSubscription implements SessionSubscription, FanoutMember, Gro
     readonly topic: string,
     private readonly requestId: RequestIdValue,
   ) {}
+
+  /** LiveSubscriber: joins the node's fan-out of the topic. */
+  async join(topic: string, pattern: string, from: StartPosition): Promise<void> {
+    await this.session.deps.fanouts.join(topic, pattern, from, this);
+  }
+
+  get active(): boolean {
+    return !this.left && this.session.isOpen;
+  }
 
   get id(): string {
     if (this.key === null) throw new AvisoError("INTERNAL", "Topic subscription used before it joined.");

@@ -22,7 +22,6 @@ function queueSubscription(session: WsSession, sub: string): QueueSubscription {
 export async function ackOp(session: WsSession, frame: AckFrame): Promise<void> {
   session.requirePrincipal();
   const result = await queueSubscription(session, frame.sub).ack(frame.ids);
-  session.deps.metrics.messagesAcked.inc(result.acked);
   if (frame.id !== undefined) session.send(okFrame(frame.id, { acked: result.acked, stale: result.stale }));
 }
 

@@ -1,5 +1,3 @@
-import { patternProblem } from "../../../broker/pattern.ts";
-import { AvisoError } from "../../../errors/aviso-error.ts";
 import type { SubscribeQueueFrame, SubscribeTopicFrame } from "../frames.ts";
 import { okFrame } from "../frames.ts";
 import { QueueSubscription } from "../queue-subscription.ts";
@@ -36,17 +34,15 @@ export async function subscribeQueueOp(session: WsSession, frame: SubscribeQueue
 export async function subscribeTopicOp(session: WsSession, frame: SubscribeTopicFrame): Promise<void> {
   const principal = session.requirePrincipal();
   session.assertRoomForSubscription();
-  const pattern = frame.pattern ?? "#";
-  const problem = patternProblem(pattern);
-  if (problem !== undefined) throw new AvisoError("INVALID_PATTERN", `Pattern "${pattern}": ${problem}.`);
-  const { topics } = session.deps.services;
-  const resource = await topics.authorize(principal, frame.topic, "consume");
+  // The ok frame is sent inside the join (TopicSubscription.joined), before any message.
   const subscription = new TopicSubscription(session, frame.topic, frame.id);
-  // The ok frame is sent inside join (TopicSubscription.joined), before any message.
-  await session.deps.fanouts.join(frame.topic, pattern, frame.from ?? "latest", subscription);
-  if (!session.isOpen) {
-    subscription.close();
-    return;
-  }
-  subscription.onClose(topics.watchConsumer(principal, resource, (reason) => subscription.end(reason)));
+  await session.deps.services.topics.subscribeLive(
+    principal,
+    {
+      topic: frame.topic,
+      ...(frame.pattern === undefined ? {} : { pattern: frame.pattern }),
+      ...(frame.from === undefined ? {} : { from: frame.from }),
+    },
+    subscription,
+  );
 }
