@@ -15,7 +15,7 @@ import { authRoutes } from "./http/routes/auth-routes.ts";
 import { operationRoutes } from "./http/routes/operation-routes.ts";
 import { queueRoutes } from "./http/routes/queue-routes.ts";
 import { topicRoutes } from "./http/routes/topic-routes.ts";
-import { TopicFanouts } from "./ws/topic-fanouts.ts";
+import { TopicChannels } from "./ws/topic-channels.ts";
 import { mountWebSocket } from "./ws/ws-server.ts";
 
 export interface EdgeDeps {
@@ -62,7 +62,7 @@ export async function startEdge(deps: EdgeDeps): Promise<RunningEdge> {
     config.tlsCert !== undefined && config.tlsKey !== undefined
       ? uWS.SSLApp({ cert_file_name: config.tlsCert, key_file_name: config.tlsKey })
       : uWS.App();
-  const fanouts = new TopicFanouts(
+  const channels = new TopicChannels(
     deps.topics,
     {
       publish: (channel, frame) => app.publish(channel, frame, false),
@@ -73,7 +73,7 @@ export async function startEdge(deps: EdgeDeps): Promise<RunningEdge> {
   );
   const websockets = mountWebSocket(app, {
     services,
-    fanouts,
+    channels,
     config,
     clock: deps.clock,
     log: deps.log,

@@ -9,7 +9,7 @@ import type { Metrics } from "../../metrics/metrics.ts";
 import type { Clock, Timer } from "../../shared/clock.ts";
 import type { ConnectionSlot } from "./connection-slots.ts";
 import { errorFrame, type RequestIdValue } from "./frames.ts";
-import type { TopicFanouts } from "./topic-fanouts.ts";
+import type { TopicChannels } from "./topic-channels.ts";
 
 /** The transport under a session: a uWS socket in production, a fake in unit tests. */
 export interface SocketPort {
@@ -25,7 +25,7 @@ export interface SocketPort {
 
 export interface SessionDeps {
   services: Services;
-  fanouts: TopicFanouts;
+  channels: TopicChannels;
   config: Config;
   clock: Clock;
   log: Logger;

@@ -5,7 +5,7 @@ import { AvisoError } from "../../errors/aviso-error.ts";
 import { topicMessageFields } from "../wire.ts";
 import { endedFrame, okFrame, type RequestIdValue, replayedFrame } from "./frames.ts";
 import type { SessionSubscription, WsSession } from "./session.ts";
-import type { GroupMember } from "./topic-fanouts.ts";
+import type { GroupMember } from "./topic-channels.ts";
 
 /**
  * A live subscription to a topic on one socket. Its id is its group's key,
@@ -27,7 +27,7 @@ export class TopicSubscription implements SessionSubscription, FanoutMember, Gro
 
   /** LiveSubscriber: joins the node's fan-out of the topic. */
   async join(topic: string, pattern: string, from: StartPosition): Promise<void> {
-    await this.session.deps.fanouts.join(topic, pattern, from, this);
+    await this.session.deps.channels.join(topic, pattern, from, this);
   }
 
   get active(): boolean {
@@ -100,6 +100,6 @@ export class TopicSubscription implements SessionSubscription, FanoutMember, Gro
     this.left = true;
     for (const hook of this.closeHooks.splice(0)) hook();
     if (this.live) this.session.socket.unsubscribe(this.key);
-    void this.session.deps.fanouts.leave(this.topic, this.key, this).catch(() => {});
+    void this.session.deps.channels.leave(this.topic, this.key, this).catch(() => {});
   }
 }

@@ -24,12 +24,14 @@ export interface GroupMember {
 }
 
 /**
- * Every topic fan-out on this node. A topic gets a TopicFanout when its first
+ * The uWS pub/sub channels of this node's live topic subscriptions (one per
+ * group of subscribers with the same pattern and position), over the broker's
+ * per-topic TopicFanout. A topic gets a TopicFanout when its first
  * local subscriber arrives and loses it with its last one. Each committed
  * message is encoded once per group and published to the group's channel, so
  * uWS writes it to every subscribed socket without more JS work.
  */
-export class TopicFanouts implements LiveGroups {
+export class TopicChannels implements LiveGroups {
   private readonly fanouts = new Map<string, Promise<TopicFanout>>();
   private readonly topicOfGroup = new Map<string, string>();
   private readonly membersOfGroup = new Map<string, Set<GroupMember>>();
