@@ -368,7 +368,10 @@ class ZooKeeperCoordinator implements Coordinator {
       }
       this.hub.emit({ type: "disconnected" });
       this.log((log) =>
-        logEvents.coordinatorDisconnected(log, { leasesKept: this.leases.size, remainingMs }),
+        logEvents.coordinatorDisconnected(log, {
+          leasesKept: this.leases.size,
+          remainingMs: Math.round(remainingMs),
+        }),
       );
       if (silentTooLong) this.announceLost(session);
       this.changes.wakeAll();
