@@ -80,9 +80,10 @@ describe("fault: kill -9 of the ZooKeeper leader", () => {
         const leader = (await Promise.all([0, 1, 2].map((index) => zooKeeper.mode(index)))).indexOf("leader");
         expect(leader).toBeGreaterThanOrEqual(0);
 
-        // An operator watches every node's owned resources through the fault (bounded: 600 polls).
+        // An operator watches every node's owned resources and /readyz through the fault (bounded: 600 polls).
         let watching = true;
         const drops: string[] = [];
+        const notReady: string[] = [];
         const watcher = (async () => {
           for (let poll = 0; watching && poll < 600; poll += 1) {
             for (const index of [0, 1, 2]) {
@@ -90,6 +91,10 @@ describe("fault: kill -9 of the ZooKeeper leader", () => {
               const gone =
                 view === undefined ? [] : dropped(owned[index] as ClusterView["owned"], view.owned);
               if (gone.length > 0) drops.push(`${nodeId(index)} poll ${poll}: ${gone.join(",")}`);
+              const ready = await fetch(`${cluster.node(index).url}/readyz`, {
+                signal: AbortSignal.timeout(3000),
+              }).then((response) => response.status, String);
+              if (ready !== 200) notReady.push(`${nodeId(index)} poll ${poll}: ${ready}`);
             }
             await pause(50);
           }
@@ -119,7 +124,16 @@ describe("fault: kill -9 of the ZooKeeper leader", () => {
         const ownedAfter = await Promise.all(
           [0, 1, 2].map(async (i) => (await clusterView(cluster.node(i).url, token)).owned),
         );
-        return { leader, newLeaderMs, owned, ownedAfter, drops, log: linkLog(cluster, offsets), back };
+        return {
+          leader,
+          newLeaderMs,
+          owned,
+          ownedAfter,
+          drops,
+          notReady,
+          log: linkLog(cluster, offsets),
+          back,
+        };
       },
     });
     console.log(
@@ -137,6 +151,8 @@ describe("fault: kill -9 of the ZooKeeper leader", () => {
     expect(injected.log.sessionLost).toBe(0);
     expect(injected.log.fenced).toBe(0);
     expect(injected.drops).toEqual([]);
+    // Serving all along, each node stayed ready for its load balancer.
+    expect(injected.notReady).toEqual([]);
     expect(injected.ownedAfter.map(sorted)).toEqual(injected.owned.map(sorted));
     // The fault hit: nodes lost their link to ZooKeeper and came back in the same session.
     expect(injected.log.linkLost).toBeGreaterThan(0);
