@@ -20,15 +20,12 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import mysql from "mysql2/promise";
-import { clusterView, nodeId, queueOwnedBy, waitMembers } from "../test/cluster/faults/cluster-view.ts";
-import { FailoverProbe } from "../test/cluster/faults/failover-probe.ts";
-import { waitUntil } from "../test/cluster/faults/timing.ts";
-import { Api, newUser } from "../test/helpers/api.ts";
-import { startCluster, type TestCluster } from "../test/helpers/cluster.ts";
-import { destroyMariadb, launchMariadb } from "../test/helpers/mariadb.ts";
+import { nodeId, waitMembers } from "../test/cluster/faults/cluster-view.ts";
+import type { TestCluster } from "../test/helpers/cluster.ts";
 import { numberArg } from "./lib/args.ts";
-import { cleanUpOnSignals, onCleanup, runCleanups } from "./lib/cleanup.ts";
+import { probeQueue, startBenchCluster } from "./lib/bench-cluster.ts";
+import { cleanUpOnSignals, runCleanups } from "./lib/cleanup.ts";
+import { spread } from "./lib/report.ts";
 
 const { values: args } = parseArgs({
   options: { runs: { type: "string" }, "session-timeout-ms": { type: "string" } },
@@ -47,20 +44,7 @@ interface Sample {
 async function main(): Promise<void> {
   cleanUpOnSignals();
   const loadStart = loadavg();
-  const server = await launchMariadb();
-  onCleanup("mariadb", () => destroyMariadb(server.stateFile));
-  const base = `mysql://${server.user}:${server.password}@127.0.0.1:${server.port}`;
-  const connection = await mysql.createConnection(base);
-  await connection.query("CREATE DATABASE failover_bench CHARACTER SET utf8mb4 COLLATE utf8mb4_bin");
-  await connection.end();
-  const cluster = await startCluster({
-    nodes: 3,
-    store: `${base}/failover_bench`,
-    zkSessionTimeoutMs: sessionTimeoutMs,
-  });
-  onCleanup("cluster", () => cluster.stop());
-  const { api } = await newUser(cluster.node(0).url, "bench");
-  const token = api.token as string;
+  const { cluster, token } = await startBenchCluster({ database: "failover_bench", sessionTimeoutMs });
 
   const failover: Sample[] = [];
   const handover: Sample[] = [];
@@ -75,8 +59,8 @@ async function main(): Promise<void> {
   const result = {
     sessionTimeoutMs,
     runs,
-    failover: summary(failover),
-    handover: summary(handover),
+    failover: spread(failover.map((sample) => sample.firstDeliveryMs)),
+    handover: spread(handover.map((sample) => sample.firstDeliveryMs)),
     samples: { failover, handover },
     loadAverage: { start: loadStart, end: loadavg() },
   };
@@ -96,20 +80,8 @@ async function measure(
   signal: NodeJS.Signals,
 ): Promise<Sample> {
   const ownerIndex = 1 + (Math.floor(run / 2) % 2);
-  const queue = queueOwnedBy(MEMBERS, nodeId(ownerIndex), `failover-${run}`);
-  const created = await new Api(cluster.node(0).url, token).post("/v1/queues", { name: queue });
-  if (created.status !== 201) throw new Error(`create queue: ${created.status}`);
-  const probe = new FailoverProbe(cluster.node(0).url, token, queue);
-  await probe.start();
+  const probe = await probeQueue(cluster, token, ownerIndex, `failover-${run}`);
   try {
-    await waitUntil(
-      `${nodeId(ownerIndex)} to own ${queue} and traffic to flow`,
-      async () => {
-        const { owned } = await clusterView(cluster.node(ownerIndex).url, token);
-        return owned.queues.includes(queue) && probe.deliveredCount() >= 20;
-      },
-      { timeoutMs: 30_000, intervalMs: 100 },
-    );
     const at = Date.now();
     await cluster.kill(ownerIndex, signal);
     const times = await probe.newOwnerTimes(at, 30_000);
@@ -119,16 +91,6 @@ async function measure(
     if (cluster.nodes[ownerIndex] === undefined) await cluster.start(ownerIndex);
     await Promise.all([0, 1, 2].map((index) => waitMembers(cluster, index, token, MEMBERS, 30_000)));
   }
-}
-
-function summary(samples: readonly Sample[]): { p50Ms: number; maxMs: number; minMs: number; runs: number } {
-  const sorted = samples.map((sample) => sample.firstDeliveryMs).sort((a, b) => a - b);
-  return {
-    p50Ms: sorted[Math.floor((sorted.length - 1) / 2)] ?? Number.NaN,
-    maxMs: sorted.at(-1) ?? Number.NaN,
-    minMs: sorted[0] ?? Number.NaN,
-    runs: sorted.length,
-  };
 }
 
 main()

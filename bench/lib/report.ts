@@ -45,3 +45,19 @@ export function printResult(record: ResultRecord, rows: readonly TableRow[], out
 export function note(message: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 23)}] ${message}\n`);
 }
+
+/** p50 (lower median), max and min of a few samples (failover runs and the like). */
+export function spread(values: readonly number[]): {
+  p50Ms: number;
+  maxMs: number;
+  minMs: number;
+  runs: number;
+} {
+  const sorted = [...values].sort((a, b) => a - b);
+  return {
+    p50Ms: sorted[Math.floor((sorted.length - 1) / 2)] ?? Number.NaN,
+    maxMs: sorted.at(-1) ?? Number.NaN,
+    minMs: sorted[0] ?? Number.NaN,
+    runs: sorted.length,
+  };
+}

@@ -12,7 +12,7 @@ import {
   waitNodeReady,
 } from "./nodes.ts";
 import { type LauncherOptions, nodePorts } from "./options.ts";
-import { checkPortsFree, probePort } from "./ports.ts";
+import { checkPortsFree, freePorts, probePort } from "./ports.ts";
 import { ensurePrerequisites } from "./prerequisites.ts";
 import { isAlive, signalPid, stopPid, waitGone } from "./processes.ts";
 import { exitDescription, processLine, readyText, say, warn } from "./report.ts";
@@ -35,8 +35,9 @@ class StopRequested extends Error {}
  */
 export class Launcher {
   private readonly dir: DataDir;
-  private zooKeeper: LauncherZooKeeper | undefined;
-  private zooKeeperPid = 0;
+  private readonly zooKeepers: LauncherZooKeeper[] = [];
+  /** By server, recorded as each java process is spawned (before it serves). */
+  private readonly zooKeeperPids: number[] = [];
   private mariadbStateFile: string | undefined;
   private readonly nodes: LauncherNode[] = [];
   private ready = false;
@@ -67,7 +68,7 @@ export class Launcher {
   /** Last resort (a forced stop, the launcher crashing): SIGKILL everything it started; returns the pids. */
   killAll(): number[] {
     const pids = this.nodes.map((node) => node.pid);
-    if (this.zooKeeperPid !== 0) pids.push(this.zooKeeperPid);
+    pids.push(...this.zooKeeperPids.filter((pid) => pid !== 0));
     const mariadb = this.mariadbState();
     if (mariadb !== undefined && isRunning(mariadb)) pids.push(mariadb.pid);
     for (const pid of pids) signalPid(pid, "SIGKILL");
@@ -107,26 +108,25 @@ export class Launcher {
     await checkPortsFree([
       ...httpPorts.map((port, index) => ({ port, what: `node-${index + 1} HTTP` })),
       ...peerPorts.map((port, index) => ({ port, what: `node-${index + 1} peer` })),
-      ...(options.zkPort === 0 ? [] : [{ port: options.zkPort, what: "ZooKeeper" }]),
+      ...(options.zkPort === 0
+        ? []
+        : nodePorts(options.zkPort, options.zooKeeperServers).map((port, index) => ({
+            port,
+            what: `ZooKeeper ${index + 1}`,
+          }))),
       ...(options.mysqlPort === 0 ? [] : [{ port: options.mysqlPort, what: "MariaDB" }]),
     ]);
     const secrets = await loadSecrets(dir);
-    const zkPort = options.zkPort === 0 ? await probePort(0) : options.zkPort;
+    const taken = [...httpPorts, ...peerPorts];
+    const zkPorts =
+      options.zkPort === 0
+        ? await freePorts(options.zooKeeperServers, taken)
+        : nodePorts(options.zkPort, options.zooKeeperServers);
     let mysqlPort = options.mysqlPort === 0 ? await probePort(0) : options.mysqlPort;
-    while (mysqlPort === zkPort) mysqlPort = await probePort(0);
+    while (zkPorts.includes(mysqlPort)) mysqlPort = await probePort(0);
 
     this.checkStop();
-    this.zooKeeper = await startLauncherZooKeeper({
-      dir: dir.zooKeeper,
-      port: zkPort,
-      logFile: dir.log("zookeeper"),
-      onSpawned: (pid) => {
-        this.zooKeeperPid = pid;
-        return recordProcess(dir, { name: "zookeeper", pid, logFile: dir.log("zookeeper") });
-      },
-    });
-    const zk = `127.0.0.1:${zkPort}${zkChroot}`;
-    say(processLine("zookeeper", zk, this.zooKeeper.pid, this.zooKeeper.logFile));
+    const zk = `${await this.startZooKeeper(zkPorts, [...taken, mysqlPort])}${zkChroot}`;
 
     this.checkStop();
     this.mariadbStateFile = join(dir.mariadb, "state.json");
@@ -194,10 +194,11 @@ export class Launcher {
         report(node.id, node.pid, exitDescription(code, signal), node.logFile),
       );
     }
-    const zooKeeper = this.zooKeeper;
-    zooKeeper?.child.once("exit", (code, signal) =>
-      report("zookeeper", zooKeeper.pid, exitDescription(code, signal), zooKeeper.logFile),
-    );
+    for (const [index, zooKeeper] of this.zooKeepers.entries()) {
+      zooKeeper.child.once("exit", (code, signal) =>
+        report(this.zooKeeperName(index), zooKeeper.pid, exitDescription(code, signal), zooKeeper.logFile),
+      );
+    }
     // MariaDB is detached and unref'd by its helper, so it is polled rather than awaited.
     this.mariadbWatch = setInterval(() => {
       if (isRunning(mariadb)) return;
@@ -226,10 +227,12 @@ export class Launcher {
     );
     let clean = nodeResults.every(Boolean);
     let stoppedAny = running.length > 0;
-    if (isAlive(this.zooKeeperPid)) {
+    const zooKeeperPids = this.zooKeeperPids.filter((pid) => isAlive(pid));
+    if (zooKeeperPids.length > 0) {
       say("stopping zookeeper …");
       stoppedAny = true;
-      clean = (await stopPid(this.zooKeeperPid, zooKeeperStopGraceMs)) && clean;
+      const stopped = await Promise.all(zooKeeperPids.map((pid) => stopPid(pid, zooKeeperStopGraceMs)));
+      clean = stopped.every(Boolean) && clean;
     }
     const mariadb = this.mariadbState();
     if (mariadb !== undefined && isRunning(mariadb)) {
@@ -240,6 +243,49 @@ export class Launcher {
     if (!clean) warn("stopped, but not all cleanly (see above).");
     else if (stoppedAny) say("stopped.");
     return clean;
+  }
+
+  /**
+   * Starts one standalone ZooKeeper, or an ensemble of three (all at once: each
+   * serves only once a quorum has formed). Prints each server and returns the
+   * connect string. A standalone keeps its data in zookeeper/, an ensemble in
+   * zookeeper/server-N/, so switching between them loses nothing.
+   */
+  private async startZooKeeper(clientPorts: readonly number[], taken: readonly number[]): Promise<string> {
+    const { dir } = this;
+    const count = clientPorts.length;
+    const quorumPorts = count === 1 ? [] : await freePorts(2 * count, [...taken, ...clientPorts]);
+    const peers = clientPorts.map(
+      (_, index) => `127.0.0.1:${quorumPorts[2 * index]}:${quorumPorts[2 * index + 1]}`,
+    );
+    const started = await Promise.all(
+      clientPorts.map((port, index) => {
+        const name = this.zooKeeperName(index);
+        return startLauncherZooKeeper({
+          dir: count === 1 ? dir.zooKeeper : join(dir.zooKeeper, `server-${index + 1}`),
+          port,
+          logFile: dir.log(name),
+          ensemble: count === 1 ? undefined : { myId: index + 1, peers },
+          onSpawned: (pid) => {
+            this.zooKeeperPids[index] = pid;
+            return recordProcess(dir, { name, pid, logFile: dir.log(name) });
+          },
+        });
+      }),
+    );
+    this.zooKeepers.push(...started);
+    const connect = clientPorts.map((port) => `127.0.0.1:${port}`).join(",");
+    for (const [index, zooKeeper] of started.entries()) {
+      const address = count === 1 ? `${connect}${zkChroot}` : `127.0.0.1:${zooKeeper.port}`;
+      say(processLine(this.zooKeeperName(index), address, zooKeeper.pid, zooKeeper.logFile));
+    }
+    if (count > 1)
+      say(`${"zookeeper".padEnd(10)} ${connect}${zkChroot}  (the ensemble: every node's AVISO_ZK)`);
+    return connect;
+  }
+
+  private zooKeeperName(index: number): string {
+    return this.options.zooKeeperServers === 1 ? "zookeeper" : `zookeeper-${index + 1}`;
   }
 
   /** MariaDB's current pid lives in its state file (its helper writes it when it spawns the server). */

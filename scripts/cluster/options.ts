@@ -8,7 +8,9 @@ export interface LauncherOptions {
   basePort: number;
   /** Peer (gRPC) port of node-1; default basePort + 1000. */
   peerBasePort: number;
-  /** 0 = any free port. */
+  /** ZooKeeper servers: 1 (standalone) or a 3-server ensemble. */
+  zooKeeperServers: 1 | 3;
+  /** Client port of ZooKeeper server 1 (server N: zkPort + N - 1); 0 = any free ports. */
   zkPort: number;
   /** 0 = any free port. */
   mysqlPort: number;
@@ -26,7 +28,10 @@ stops them all on Ctrl-C (a second Ctrl-C forces).
   --nodes <n>               nodes to start (default 3)
   --base-port <port>        HTTP port of node-1; node-N gets base + N - 1 (default 8181)
   --peer-base-port <port>   peer (gRPC) port of node-1 (default base-port + 1000)
-  --zk-port <port>          ZooKeeper client port (default: any free port)
+  --zookeeper-servers <n>   1 (a standalone ZooKeeper, default) or 3 (an ensemble
+                            of three servers: any one may be killed, the leader too)
+  --zk-port <port>          ZooKeeper client port; with 3 servers, server N gets
+                            port + N - 1 (default: any free ports)
   --mysql-port <port>       MariaDB port (default: any free port)
   --data-dir <dir>          ZooKeeper, MariaDB and node data, secrets and logs (default ./.aviso-cluster)
   --session-timeout-ms <ms> ZooKeeper session timeout of the nodes (default 3000)
@@ -47,6 +52,7 @@ export function parseLauncherOptions(argv: readonly string[]): LauncherOptions |
       nodes: { type: "string", default: "3" },
       "base-port": { type: "string", default: "8181" },
       "peer-base-port": { type: "string" },
+      "zookeeper-servers": { type: "string", default: "1" },
       "zk-port": { type: "string", default: "0" },
       "mysql-port": { type: "string", default: "0" },
       "data-dir": { type: "string", default: "./.aviso-cluster" },
@@ -73,11 +79,15 @@ export function parseLauncherOptions(argv: readonly string[]): LauncherOptions |
     1,
     65535 - nodes + 1,
   );
+  const zooKeeperServers = values["zookeeper-servers"] === "3" ? 3 : 1;
+  if (!["1", "3"].includes(values["zookeeper-servers"]))
+    problems.push(`--zookeeper-servers must be 1 or 3 (got "${values["zookeeper-servers"]}")`);
   const options: LauncherOptions = {
     nodes,
+    zooKeeperServers,
     basePort,
     peerBasePort,
-    zkPort: integer("zk-port", values["zk-port"], 0, 65535),
+    zkPort: integer("zk-port", values["zk-port"], 0, 65535 - zooKeeperServers + 1),
     mysqlPort: integer("mysql-port", values["mysql-port"], 0, 65535),
     dataDir: resolve(values["data-dir"]),
     // ZooKeeper (tickTime 200 ms) accepts sessions from 400 ms to 60 s.
@@ -87,6 +97,13 @@ export function parseLauncherOptions(argv: readonly string[]): LauncherOptions |
   const httpPorts = nodePorts(options.basePort, nodes);
   if (nodePorts(options.peerBasePort, nodes).some((port) => httpPorts.includes(port)))
     problems.push("the HTTP and peer port ranges overlap: choose another --peer-base-port");
+  if (
+    options.zkPort !== 0 &&
+    nodePorts(options.zkPort, zooKeeperServers).some(
+      (port) => httpPorts.includes(port) || nodePorts(options.peerBasePort, nodes).includes(port),
+    )
+  )
+    problems.push("the ZooKeeper client ports overlap the nodes' ports: choose another --zk-port");
   if (problems.length > 0) throw new Error(problems.join("\n"));
   return options;
 }

@@ -25,3 +25,14 @@ export async function checkPortsFree(wanted: ReadonlyArray<{ port: number; what:
     );
   }
 }
+
+/** `count` distinct free ports on 127.0.0.1, none of them in `avoid` (bounded: 20 tries per port). */
+export async function freePorts(count: number, avoid: readonly number[]): Promise<number[]> {
+  const ports: number[] = [];
+  for (let attempt = 0; ports.length < count; attempt += 1) {
+    if (attempt >= count * 20) throw new Error(`could not find ${count} free ports`);
+    const port = await probePort(0);
+    if (!avoid.includes(port) && !ports.includes(port)) ports.push(port);
+  }
+  return ports;
+}

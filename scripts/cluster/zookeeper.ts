@@ -5,7 +5,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fourLetterWord } from "../../test/helpers/zookeeper.ts";
 import { logTail, spawnLogged } from "./processes.ts";
 
-/** A standalone ZooKeeper whose data stays in the launcher's data dir between runs. */
+/** A ZooKeeper server (standalone, or one of an ensemble) whose data stays in the launcher's data dir between runs. */
 export interface LauncherZooKeeper {
   readonly port: number;
   readonly child: ChildProcess;
@@ -21,17 +21,39 @@ const classPath = [
 const tickTimeMs = 200;
 const startTimeoutMs = 60_000;
 
-/** Writes zoo.cfg for `port` (the port may change between runs; the data stays) and starts java. */
+/** A server's place in an ensemble: its id (1…n) and every server's "127.0.0.1:quorumPort:electionPort", by id. */
+export interface EnsembleSeat {
+  myId: number;
+  peers: readonly string[];
+}
+
+/**
+ * Writes zoo.cfg for `port` (ports may change between runs; the data stays)
+ * and starts java; resolves once the server serves — as standalone, or for an
+ * ensemble as leader or follower, which needs a quorum of its peers started.
+ */
 export async function startLauncherZooKeeper(options: {
   dir: string;
   port: number;
   logFile: string;
+  /** Absent: a standalone server. */
+  ensemble?: EnsembleSeat;
   /** Called with the java pid right after the spawn, before the wait (to record it). */
   onSpawned?: (pid: number) => Promise<void>;
 }): Promise<LauncherZooKeeper> {
-  const { dir, port, logFile } = options;
+  const { dir, port, logFile, ensemble } = options;
   const dataDir = join(dir, "data");
   await mkdir(dataDir, { recursive: true });
+  const quorum =
+    ensemble === undefined
+      ? []
+      : [
+          // Followers get initLimit ticks to join the leader; a cold JVM needs a few seconds.
+          `initLimit=${Math.ceil(10_000 / tickTimeMs)}`,
+          `syncLimit=${Math.ceil(2_000 / tickTimeMs)}`,
+          ...ensemble.peers.map((peer, index) => `server.${index + 1}=${peer}`),
+        ];
+  if (ensemble !== undefined) await writeFile(join(dataDir, "myid"), `${ensemble.myId}\n`);
   await writeFile(
     join(dir, "zoo.cfg"),
     [
@@ -47,6 +69,7 @@ export async function startLauncherZooKeeper(options: {
       "admin.enableServer=false",
       "4lw.commands.whitelist=ruok,srvr,mntr,stat",
       "autopurge.purgeInterval=1",
+      ...quorum,
       "",
     ].join("\n"),
   );
@@ -89,7 +112,7 @@ async function waitServing(zooKeeper: LauncherZooKeeper): Promise<void> {
     }
     try {
       last = await fourLetterWord(zooKeeper.port, "srvr");
-      if (/^Mode: standalone$/m.test(last)) return;
+      if (/^Mode: (standalone|leader|follower)$/m.test(last)) return;
     } catch (error) {
       last = error instanceof Error ? error.message : String(error);
     }

@@ -170,6 +170,10 @@ export class ClusterRuntime {
         );
         return;
       case "disconnected":
+        // The session may live: this node keeps serving what it owns and
+        // forwarding the rest, so it stays ready while it reconnects.
+        return;
+      case "lost":
       case "expired":
         this.connected = false;
         return;

@@ -16,7 +16,14 @@ export interface Member {
 
 export type CoordinatorStatus =
   | { type: "connected" }
+  /** The link is down but the session may live: leases are kept while the node reconnects. */
   | { type: "disconnected" }
+  /**
+   * Still disconnected a whole session timeout after the last word from the
+   * ensemble (this node's clock): the session may have expired, so every
+   * lease is given up. The node may still reconnect to the same session.
+   */
+  | { type: "lost" }
   | { type: "expired" }
   /** After expiry: registered again under a new session; leases must be re-claimed. */
   | { type: "reconnected" }
@@ -26,7 +33,12 @@ export type CoordinatorStatus =
 export interface Lease {
   readonly kind: ResourceKind;
   readonly name: string;
-  /** False once lost (session lost or expired) or released. */
+  /**
+   * False once lost or released. A lease is lost when the session expires or
+   * the link stays down for the whole session timeout — not when the link
+   * merely drops: a node keeps serving what it owns while it reconnects
+   * (writes stay fenced by the store's epoch, docs/architecture.md "Fencing").
+   */
   readonly held: boolean;
   /**
    * Runs `listener` once when the lease is lost without release() having been

@@ -83,6 +83,14 @@ const eventTable = {
     "error",
     "ZooKeeper session lost; releasing every owned resource",
   ),
+  coordinatorDisconnected: event<{ leasesKept: number; remainingMs: number }>(
+    "warn",
+    "ZooKeeper link lost; serving owned resources while reconnecting within the session",
+  ),
+  coordinatorResumed: event<{ disconnectedMs: number; leasesKept: number }>(
+    "info",
+    "ZooKeeper link back within the same session",
+  ),
   memberJoined: event<{ nodeId: string }>("info", "cluster member joined"),
   memberLeft: event<{ nodeId: string }>("info", "cluster member left"),
   ownershipAcquired: event<{ kind: ResourceKind; name: string }>("debug", "ownership acquired"),

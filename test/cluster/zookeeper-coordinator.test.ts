@@ -254,7 +254,7 @@ describe("ZooKeeperCoordinator on one server", () => {
     expect(await a.holderOf("topic", "..")).toBeUndefined();
   }, 20_000);
 
-  it("marks every lease lost at once when the server stops answering, then claims them again", async () => {
+  it("keeps the leases while the server is silent, loses them all at once after the session timeout, then claims them again", async () => {
     const connect = isolated(zk.connectString);
     const a = await pool.start(connect, "a", sessionTimeoutMs);
     const statuses = recordStatus(a);
@@ -269,6 +269,13 @@ describe("ZooKeeperCoordinator on one server", () => {
       const detectedMs = (statuses.find((status) => status.type === "disconnected")?.atMs ?? 0) - pausedAtMs;
       measurements.disconnectDetectMs = Math.round(detectedMs);
       expect(detectedMs).toBeLessThan(sessionTimeoutMs);
+      // A lost link is not a lost session: the leases are kept while it may live.
+      expect(lostAtMs).toHaveLength(0);
+      expect(leases.every((lease) => lease.held)).toBe(true);
+      await waitFor("lost", () => statuses.some((status) => status.type === "lost"), 5_000);
+      const lostMs = (statuses.find((status) => status.type === "lost")?.atMs ?? 0) - pausedAtMs;
+      measurements.leasesLostAfterPauseMs = Math.round(lostMs);
+      expect(lostMs).toBeGreaterThanOrEqual(detectedMs);
       expect(lostAtMs).toHaveLength(3);
       expect(leases.every((lease) => !lease.held)).toBe(true);
       expect(Math.max(...lostAtMs) - Math.min(...lostAtMs)).toBeLessThan(5);
@@ -282,8 +289,8 @@ describe("ZooKeeperCoordinator on one server", () => {
       const events = sessionEvents(statuses);
       expect(events[0]).toBe("disconnected");
       expect([
-        ["disconnected", "connected"],
-        ["disconnected", "expired", "reconnected"],
+        ["disconnected", "lost", "connected"],
+        ["disconnected", "lost", "expired", "reconnected"],
       ]).toContainEqual(events);
       measurements.afterServerPause = events.join(">");
       // q2 was not asked for again: another node can have it.
@@ -318,9 +325,10 @@ describe("ZooKeeperCoordinator on one server", () => {
       continued = true;
       await member.waitForEvent("reconnected", (event) => event.status === "reconnected", 10_000);
       const events = member.events.filter((event) => event.event === "status" || event.event === "lost");
-      const order = events.map((event) => event.status ?? event.event);
-      expect(order.indexOf("lost")).toBeGreaterThanOrEqual(0);
-      expect(order.indexOf("lost")).toBeLessThan(order.indexOf("disconnected"));
+      const order = events.map((event) => (event.event === "lost" ? "lease lost" : event.status));
+      // Woken past its session timeout, it gives the lease up before anything else.
+      expect(order.indexOf("lease lost")).toBeGreaterThanOrEqual(0);
+      expect(order.indexOf("lease lost")).toBeLessThan(order.indexOf("disconnected"));
       expect(order.indexOf("disconnected")).toBeLessThan(order.indexOf("expired"));
       expect(order.indexOf("expired")).toBeLessThan(order.indexOf("reconnected"));
       await waitFor("sleeper to be listed again", () => ids(a.members()).includes("sleeper"), 5_000);
@@ -360,7 +368,9 @@ describe("ZooKeeperCoordinator on one server", () => {
     });
     await zk.kill(0);
     await waitFor("a disconnected", () => statusesA.some((status) => status.type === "disconnected"), 5_000);
-    expect(lost).toBe(true);
+    // With no server to reconnect to, the lease goes once the session could have expired.
+    await waitFor("a's lease lost", () => lost, 5_000);
+    expect(statusesA.map((status) => status.type)).toContain("lost");
     const restartedAtMs = performance.now();
     await zk.restart(0);
     const back = (events: string[]) => events.includes("connected") || events.includes("reconnected");
@@ -402,7 +412,9 @@ describe("ZooKeeperCoordinator on a 3-server ensemble", () => {
     const a = await pool.start(connect, "a", ensembleSessionMs);
     const b = await pool.start(connect, "b", ensembleSessionMs);
     const statusesA = recordStatus(a);
-    await a.acquire("queue", "before");
+    const before = await a.acquire("queue", "before");
+    let lostBefore = 0;
+    before.onLost(() => lostBefore++);
     const modes = await Promise.all([0, 1, 2].map((index) => zk.mode(index)));
     const leader = modes.indexOf("leader");
     expect(leader).toBeGreaterThanOrEqual(0);
@@ -417,8 +429,12 @@ describe("ZooKeeperCoordinator on a 3-server ensemble", () => {
     measurements.ensembleNewLeaderMs = Math.round(performance.now() - killedAtMs);
     const lease = await within("b to claim a lease after the failover", b.acquire("queue", "after"), 15_000);
     expect(lease.held).toBe(true);
-    const claimed = await within("a to hold 'before' again", a.acquire("queue", "before"), 15_000);
-    expect(claimed.held).toBe(true);
+    // The leader change is a lost link, not a lost session: a kept its lease all along.
+    const claimed = await within("a to hold 'before' still", a.acquire("queue", "before"), 15_000);
+    expect(claimed).toBe(before);
+    expect([before.held, lostBefore]).toEqual([true, 0]);
+    expect(sessionEvents(statusesA)).not.toContain("lost");
+    expect(sessionEvents(statusesA)).not.toContain("expired");
     expect(await b.holderOf("queue", "before")).toBe("a");
     await waitFor("both members listed", () => a.members().length === 2 && b.members().length === 2, 10_000);
     measurements.ensembleLeaderKill = sessionEvents(statusesA).join(">") || "no interruption";

@@ -112,8 +112,11 @@ export class TestNode {
   }
 }
 
+/** The session timeout of the ensemble's members: how long each rides out a lost link. */
+export const memorySessionTimeoutMs = 3_000;
+
 export class MemoryCluster {
-  readonly ensemble = new MemoryEnsemble();
+  readonly ensemble: MemoryEnsemble;
   readonly events: ClusterEvent[] = [];
   /** Failures of background handovers (there should be none). */
   readonly errors: unknown[] = [];
@@ -122,7 +125,9 @@ export class MemoryCluster {
   constructor(
     readonly clock: ManualClock,
     private readonly timeouts = { acquireTimeoutMs: 10_000, routeTimeoutMs: 15_000 },
-  ) {}
+  ) {
+    this.ensemble = new MemoryEnsemble(clock, memorySessionTimeoutMs);
+  }
 
   /** Adds a node and starts its coordinator (it joins the ensemble). */
   async join(id: string): Promise<TestNode> {

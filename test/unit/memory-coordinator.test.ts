@@ -5,7 +5,7 @@ import {
   type CoordinatorStatus,
 } from "../../src/cluster/coordinator.ts";
 import { MemoryEnsemble } from "../../src/cluster/memory/memory-coordinator.ts";
-import { settle } from "../helpers/manual-clock.ts";
+import { ManualClock, settle } from "../helpers/manual-clock.ts";
 
 async function started(ensemble: MemoryEnsemble, id: string): Promise<Coordinator> {
   const coordinator = ensemble.coordinator({ id, httpUrl: `http://${id}`, peerUrl: id });
@@ -26,7 +26,7 @@ function record(coordinator: Coordinator): string[] {
 
 describe("MemoryEnsemble", () => {
   it("lists members sorted by id and agrees on owners across members", async () => {
-    const ensemble = new MemoryEnsemble();
+    const ensemble = new MemoryEnsemble(new ManualClock());
     const b = await started(ensemble, "B");
     const a = await started(ensemble, "A");
     expect(a.members().map((m) => m.id)).toEqual(["A", "B"]);
@@ -35,7 +35,7 @@ describe("MemoryEnsemble", () => {
   });
 
   it("makes an acquire wait while another member holds the lease, until it is released", async () => {
-    const ensemble = new MemoryEnsemble();
+    const ensemble = new MemoryEnsemble(new ManualClock());
     const a = await started(ensemble, "A");
     const b = await started(ensemble, "B");
     const leaseA = await a.acquire("queue", "q");
@@ -55,7 +55,7 @@ describe("MemoryEnsemble", () => {
   });
 
   it("ends a waiting acquire with the abort reason, or CoordinatorClosedError when the coordinator closes", async () => {
-    const ensemble = new MemoryEnsemble();
+    const ensemble = new MemoryEnsemble(new ManualClock());
     const a = await started(ensemble, "A");
     const b = await started(ensemble, "B");
     await a.acquire("topic", "t");
@@ -69,8 +69,9 @@ describe("MemoryEnsemble", () => {
     expect(a.members().map((m) => m.id)).toEqual(["A"]);
   });
 
-  it("loses every lease at once when the link drops; the record stays until the session expires", async () => {
-    const ensemble = new MemoryEnsemble();
+  it("keeps every lease while the link is down, and loses them all once it has been down for the session timeout", async () => {
+    const clock = new ManualClock();
+    const ensemble = new MemoryEnsemble(clock, 3_000);
     const a = await started(ensemble, "A");
     const b = await started(ensemble, "B");
     const seenA = record(a);
@@ -79,9 +80,13 @@ describe("MemoryEnsemble", () => {
     let lost = 0;
     lease.onLost(() => lost++);
     ensemble.disconnect("A");
+    clock.advance(2_999);
+    expect([lease.held, lost]).toEqual([true, 0]);
+    expect(seenA).toEqual(["disconnected"]);
+    clock.advance(1);
     expect([lease.held, lost]).toEqual([false, 1]);
     expect(await b.holderOf("queue", "q")).toBe("A");
-    expect(seenA).toEqual(["disconnected"]);
+    expect(seenA).toEqual(["disconnected", "lost"]);
 
     ensemble.expire("A");
     expect(await b.holderOf("queue", "q")).toBeUndefined();
@@ -90,12 +95,42 @@ describe("MemoryEnsemble", () => {
     expect(a.members().map((m) => m.id)).toEqual(["A", "B"]);
 
     ensemble.reconnect("A");
-    expect(seenA).toEqual(["disconnected", "expired", "reconnected", "members:A,B"]);
+    expect(seenA).toEqual(["disconnected", "lost", "expired", "reconnected", "members:A,B"]);
     expect(seenB).toEqual(["members:B", "members:A,B"]);
   });
 
+  it("keeps the same lease when the link comes back within the session", async () => {
+    const clock = new ManualClock();
+    const ensemble = new MemoryEnsemble(clock, 3_000);
+    const a = await started(ensemble, "A");
+    const seen = record(a);
+    const lease = await a.acquire("queue", "q");
+    ensemble.disconnect("A");
+    clock.advance(2_000);
+    ensemble.reconnect("A");
+    clock.advance(10_000);
+    expect(lease.held).toBe(true);
+    expect(await a.acquire("queue", "q")).toBe(lease);
+    expect(seen).toEqual(["disconnected", "connected", "members:A"]);
+  });
+
+  it("loses the leases at reconnect when the session expired while the link was down", async () => {
+    const clock = new ManualClock();
+    const ensemble = new MemoryEnsemble(clock, 3_000);
+    const a = await started(ensemble, "A");
+    const b = await started(ensemble, "B");
+    const lease = await a.acquire("queue", "q");
+    ensemble.disconnect("A");
+    ensemble.expire("A");
+    // The ensemble let the lease go; A, cut off, cannot know before its clock or the reconnect tells it.
+    expect(await b.holderOf("queue", "q")).toBeUndefined();
+    expect(lease.held).toBe(true);
+    ensemble.reconnect("A");
+    expect(lease.held).toBe(false);
+  });
+
   it("registers again under a new session when a connected member's session expires", async () => {
-    const ensemble = new MemoryEnsemble();
+    const ensemble = new MemoryEnsemble(new ManualClock());
     const a = await started(ensemble, "A");
     const seen = record(a);
     const lease = await a.acquire("queue", "q");
@@ -106,11 +141,13 @@ describe("MemoryEnsemble", () => {
   });
 
   it("deletes a lost lease's record when the link comes back within the session", async () => {
-    const ensemble = new MemoryEnsemble();
+    const clock = new ManualClock();
+    const ensemble = new MemoryEnsemble(clock, 3_000);
     const a = await started(ensemble, "A");
     const b = await started(ensemble, "B");
     await a.acquire("queue", "q");
     ensemble.disconnect("A");
+    clock.advance(3_000);
     const seen = record(a);
     ensemble.reconnect("A");
     expect(seen).toEqual(["connected", "members:A,B"]);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { AvisoError } from "../../src/errors/aviso-error.ts";
 import { ManualClock, settle } from "../helpers/manual-clock.ts";
-import { MemoryCluster, message } from "../helpers/memory-cluster.ts";
+import { MemoryCluster, memorySessionTimeoutMs, message } from "../helpers/memory-cluster.ts";
 
 /**
  * Ownership's rules (docs/architecture.md, "Ownership" and "Fencing") on an
@@ -28,8 +28,10 @@ describe("ownership", () => {
     await expect(b.owners.queues.publish(queue, message("m1", "k1"))).resolves.toEqual(["A-1"]);
     expect(cluster.ensemble.holders()).toEqual({ [`queue/${queue}`]: "A" });
 
-    // A loses its link: its lease is lost at once and its engine dropped, though its session lives on.
+    // A loses its link and stays cut off for the whole session timeout: it
+    // drops its lease and engine, though its session may live on.
     cluster.ensemble.disconnect("A");
+    cluster.clock.advance(memorySessionTimeoutMs);
     expect(a.ownership.holds("queue", queue)).toBe(false);
     expect(cluster.events.at(-1)).toEqual({
       type: "released",
@@ -170,5 +172,93 @@ describe("ownership", () => {
     await settle();
     expect((outcome as AvisoError).reason).toBe("OWNER_UNAVAILABLE");
     expect(cluster.ensemble.holders()).toEqual({ [`queue/${queue}`]: "A" });
+  });
+});
+
+/**
+ * A lost link is not a lost session (issue 10, item 4): a node rides out a
+ * ZooKeeper leader change or a reconnect to another server, serving what it
+ * owns, and gives ownership up only when the session expires or its own clock
+ * says it could have (disconnected for the whole session timeout). Writes stay
+ * fenced by the store's epoch meanwhile (docs/architecture.md, "Fencing").
+ */
+describe("ownership through a lost link", () => {
+  async function ownedByA() {
+    const cluster = new MemoryCluster(new ManualClock());
+    const a = await cluster.join("A");
+    const b = await cluster.join("B");
+    const queue = MemoryCluster.queueOwnedBy("A", ["A", "B"]);
+    await expect(b.owners.queues.publish(queue, message("m1", "k1"))).resolves.toEqual(["A-1"]);
+    return { cluster, a, b, queue };
+  }
+
+  /** Releases and flushes, as "released A <name>" / "flush B". */
+  const handovers = (cluster: MemoryCluster) =>
+    cluster.events.flatMap((event) =>
+      event.type === "released"
+        ? [`released ${event.node} ${event.name} ${event.reason}`]
+        : event.type === "flush"
+          ? [`flush ${event.node}`]
+          : [],
+    );
+
+  it("keeps serving what it owns while the link is down and the session may live", async () => {
+    const { cluster, a, b, queue } = await ownedByA();
+    cluster.ensemble.disconnect("A");
+    cluster.clock.advance(memorySessionTimeoutMs - 1);
+    expect(a.ownership.holds("queue", queue)).toBe(true);
+    expect(a.ownership.owned().queues).toEqual([queue]);
+    await expect(a.owners.queues.publish(queue, message("m2", "k2"))).resolves.toEqual(["A-2"]);
+    await expect(b.owners.queues.publish(queue, message("m3", "k3"))).resolves.toEqual(["A-3"]);
+    expect(handovers(cluster)).toEqual([]);
+    expect(cluster.errors).toEqual([]);
+  });
+
+  it("keeps every resource, with no handover, when the link comes back within the same session", async () => {
+    const { cluster, a, b, queue } = await ownedByA();
+    cluster.ensemble.disconnect("A");
+    cluster.clock.advance(memorySessionTimeoutMs - 1);
+    cluster.ensemble.reconnect("A");
+    await settle();
+    cluster.clock.advance(memorySessionTimeoutMs * 2);
+    expect(a.ownership.holds("queue", queue)).toBe(true);
+    expect(cluster.ensemble.holders()).toEqual({ [`queue/${queue}`]: "A" });
+    await expect(b.owners.queues.publish(queue, message("m2", "k2"))).resolves.toEqual(["A-2"]);
+    // Nothing was released or flushed for a handover, on either node.
+    expect(handovers(cluster)).toEqual([]);
+    expect(cluster.errors).toEqual([]);
+  });
+
+  it("drops every resource once the link has been down for the whole session timeout", async () => {
+    const { cluster, a, b, queue } = await ownedByA();
+    cluster.ensemble.disconnect("A");
+    cluster.clock.advance(memorySessionTimeoutMs);
+    expect(a.ownership.holds("queue", queue)).toBe(false);
+    expect(handovers(cluster)).toEqual([`released A ${queue} OWNER_UNAVAILABLE`]);
+    // Its session then expires on the ensemble: B takes the queue over.
+    cluster.ensemble.expire("A");
+    await expect(b.owners.queues.publish(queue, message("m2", "k2"))).resolves.toEqual(["B-1"]);
+    expect(cluster.ensemble.holders()).toEqual({ [`queue/${queue}`]: "B" });
+    expect(cluster.errors).toEqual([]);
+  });
+
+  it("drops every resource at once when the session expires", async () => {
+    const { cluster, a, queue } = await ownedByA();
+    cluster.ensemble.expire("A");
+    expect(a.ownership.holds("queue", queue)).toBe(false);
+    expect(handovers(cluster)).toEqual([`released A ${queue} OWNER_UNAVAILABLE`]);
+    // Registered again under a new session, it claims the queue anew on the next use.
+    await expect(a.owners.queues.publish(queue, message("m2", "k2"))).resolves.toEqual(["A-2"]);
+    expect(cluster.errors).toEqual([]);
+  });
+
+  it("drops every resource at reconnect when the session expired while the link was down", async () => {
+    const { cluster, a, queue } = await ownedByA();
+    cluster.ensemble.disconnect("A");
+    cluster.ensemble.expire("A");
+    cluster.ensemble.reconnect("A");
+    expect(a.ownership.holds("queue", queue)).toBe(false);
+    expect(handovers(cluster)).toEqual([`released A ${queue} OWNER_UNAVAILABLE`]);
+    expect(cluster.errors).toEqual([]);
   });
 });

@@ -1,4 +1,5 @@
 import type { ResourceKind } from "../../broker/types.ts";
+import type { Clock, Timer } from "../../shared/clock.ts";
 import { ChangeSignal } from "../change-signal.ts";
 import {
   type Coordinator,
@@ -17,10 +18,12 @@ import { StatusHub } from "../status-hub.ts";
  * the ZooKeeper ensemble, and every coordinator made from it is a member. It
  * keeps the same rules — ephemeral member and lease records that vanish with
  * their session, leases granted only while the link is up, acquire() waiting
- * until the holder releases or its session ends, a lost link losing every
- * lease at once — so ownership and routing can be unit-tested with several
- * members, session expiry and handover, without sockets or timers. Faults are
- * the test's to cause: disconnect(), expire(), reconnect().
+ * until the holder releases or its session ends, leases kept through a lost
+ * link until the session expires or the link has been down for the whole
+ * session timeout on the member's clock — so ownership and routing can be
+ * unit-tested with several members, session expiry and handover, without
+ * sockets, under the manual clock. Faults are the test's to cause:
+ * disconnect(), expire(), reconnect().
  */
 export class MemoryEnsemble {
   private nextSession = 1;
@@ -31,6 +34,13 @@ export class MemoryEnsemble {
   private readonly coordinators = new Set<MemoryCoordinator>();
   /** Wakes every acquire waiting on the ensemble's state. */
   readonly changes = new ChangeSignal();
+
+  constructor(
+    /** The members' clock: it times how long a link has been down. */
+    readonly clock: Clock,
+    /** How long a member rides out a lost link before giving its leases up (the session timeout). */
+    readonly sessionTimeoutMs = 3_000,
+  ) {}
 
   /** A coordinator for `self` on this ensemble; it joins at start(). */
   coordinator(self: Member): Coordinator {
@@ -49,7 +59,11 @@ export class MemoryEnsemble {
     return Object.fromEntries([...this.leases].map(([key, holder]) => [key, holder.memberId]));
   }
 
-  /** The member's link to the ensemble drops; its session lives on (and holds its records) until expire(). */
+  /**
+   * The member's link to the ensemble drops; its session lives on (and holds
+   * its records) until expire(). The member keeps its leases until then, or
+   * until `sessionTimeoutMs` has passed on the clock.
+   */
   disconnect(memberId: string): void {
     this.find(memberId).linkDown();
   }
@@ -140,6 +154,8 @@ class MemoryCoordinator implements Coordinator {
   private session: number | undefined;
   /** The session ended while the link was down: found out at reconnect. */
   private expiredUnseen = false;
+  /** While the link is down and leases are kept: gives them up once the session timeout has passed. */
+  private lostTimer: Timer | undefined;
   /** The member list as last seen; kept (stale) while the link is down, as a ZooKeeper watch would. */
   private view: readonly Member[] = [];
   private readonly leases = new Map<string, MemoryLease>();
@@ -219,6 +235,7 @@ class MemoryCoordinator implements Coordinator {
   async close(): Promise<void> {
     if (this.phase === "closed") return;
     this.phase = "closed";
+    this.cancelLostTimer();
     for (const lease of this.leases.values()) lease.markReleased();
     this.leases.clear();
     this.orphans.clear();
@@ -240,29 +257,44 @@ class MemoryCoordinator implements Coordinator {
   linkDown(): void {
     if (this.phase !== "up") return;
     this.phase = "down";
-    // As with ZooKeeper: every lease is lost at once, its record stays until the session ends or we clean it.
-    for (const key of this.leases.keys()) this.orphans.add(key);
-    this.loseAllLeases();
+    // As with ZooKeeper: a lost link is not a lost session. Leases are kept
+    // while the member reconnects, until the session could have expired.
+    this.lostTimer = this.ensemble.clock.setTimer(this.ensemble.sessionTimeoutMs, () => {
+      this.lostTimer = undefined;
+      if (this.phase !== "down") return;
+      // Their records stay until the session ends or we clean them at reconnect.
+      for (const key of this.leases.keys()) this.orphans.add(key);
+      this.loseAllLeases();
+      this.hub.emit({ type: "lost" });
+    });
     this.hub.emit({ type: "disconnected" });
     this.ensemble.changes.wakeAll();
   }
 
   /** The ensemble ends our session (`endOnServer`); a connected member hears it at once and registers again. */
   sessionEnded(endOnServer: () => void): void {
-    const wasUp = this.phase === "up";
-    // Our own member record going away is not news to us: the expiry is.
-    this.linkDown();
+    if (this.phase === "up") {
+      this.hub.emit({ type: "disconnected" });
+      this.loseAllLeases();
+      // Our own member record going away is not news to us: the expiry is.
+      this.phase = "down";
+      endOnServer();
+      this.renew();
+      return;
+    }
     endOnServer();
-    if (wasUp) this.renew();
-    else if (this.phase === "down") this.expiredUnseen = true;
+    // Cut off, the member cannot know yet: it keeps its leases until its clock or the reconnect says otherwise.
+    if (this.phase === "down") this.expiredUnseen = true;
   }
 
   linkUp(): void {
     if (this.phase !== "down") return;
     if (this.expiredUnseen) {
+      this.loseAllLeases();
       this.renew();
       return;
     }
+    this.cancelLostTimer();
     this.phase = "up";
     const session = this.session;
     for (const key of this.orphans) if (session !== undefined) this.ensemble.drop(key, session);
@@ -272,12 +304,18 @@ class MemoryCoordinator implements Coordinator {
 
   /** The session is gone: its records went with it; register again under a new one. */
   private renew(): void {
+    this.cancelLostTimer();
     this.expiredUnseen = false;
     this.orphans.clear();
     this.hub.emit({ type: "expired" });
     this.session = this.ensemble.openSession(this.self);
     this.phase = "up";
     this.announce("reconnected");
+  }
+
+  private cancelLostTimer(): void {
+    this.lostTimer?.cancel();
+    this.lostTimer = undefined;
   }
 
   private loseAllLeases(): void {

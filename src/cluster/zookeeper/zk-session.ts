@@ -15,8 +15,9 @@ import { isZooKeeperError, toZooKeeperError, ZooKeeperError } from "./zookeeper-
  *   when nothing has been answered for 2/3 of it — as the Java client's read
  *   timeout does — the link is reported down and the socket dropped so the
  *   library reconnects (to another server of the ensemble). That is before
- *   the server can expire the session, so a node stops acting as owner before
- *   another one can take over.
+ *   the server can expire the session, so the session can usually be resumed
+ *   on another server; the coordinator keeps its leases meanwhile and judges
+ *   by `silentMs` when the session could have expired.
  * - While reconnecting, once TCP connects it waits for the handshake reply
  *   without any timeout. A server that is starting up can accept the
  *   connection and never answer (seen with ZooKeeper 3.8 killed and
@@ -96,6 +97,15 @@ export class ZooKeeperSession {
   /** The session timeout the server granted (it clamps the request to [2, 20] × tickTime). */
   get timeoutMs(): number {
     return this.client.getSessionTimeout();
+  }
+
+  /**
+   * Milliseconds since the server last answered (measured from when that
+   * request was sent). The server expires the session no earlier than a
+   * session timeout after it last heard from us, which is no earlier than this.
+   */
+  get silentMs(): number {
+    return performance.now() - this.lastAnsweredSentAtMs;
   }
 
   get isLinkUp(): boolean {

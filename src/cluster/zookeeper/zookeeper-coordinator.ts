@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import type { ResourceKind } from "../../broker/types.ts";
 import { logEvents } from "../../log/events.ts";
 import type { Logger } from "../../log/logger.ts";
@@ -38,8 +39,9 @@ export interface ZooKeeperCoordinatorOptions {
 
 /**
  * Phases: "up" = connected and registered, leases valid; "down" = link lost
- * but the session may survive; "renewing" = session expired, building a new
- * one. Leases are only ever handed out in "up".
+ * but the session may survive: leases are kept until the session could have
+ * expired (silent for a whole session timeout); "renewing" = session expired,
+ * building a new one. Leases are only ever handed out in "up".
  */
 type Phase = "new" | "starting" | "up" | "down" | "renewing" | "closed";
 
@@ -85,6 +87,10 @@ class ZooKeeperCoordinator implements Coordinator {
   private readonly orphans = new Map<string, Orphan>();
   private readonly pendingAcquires = new Map<string, number>();
   private readonly changes = new ChangeSignal();
+  /** While "down" with leases kept: gives them up once the session could have expired. */
+  private lostTimer: NodeJS.Timeout | undefined;
+  /** When the link went down (performance.now()), for the log line at reconnect. */
+  private downSinceMs = 0;
 
   constructor(
     private readonly options: ZooKeeperCoordinatorOptions,
@@ -211,6 +217,7 @@ class ZooKeeperCoordinator implements Coordinator {
   async close(): Promise<void> {
     if (this.phase === "closed") return;
     this.phase = "closed";
+    this.cancelLostTimer();
     this.changes.wakeAll();
     // Closing the session deletes its ephemeral nodes (member and leases) in
     // one step, so the leases are only marked here, not deleted one by one.
@@ -333,14 +340,43 @@ class ZooKeeperCoordinator implements Coordinator {
     }
   }
 
+  /**
+   * A lost link is not a lost session: leases are kept while the client
+   * reconnects (to any server of the ensemble) and are given up only when
+   * the session expires or has been silent for a whole session timeout.
+   * Another node can claim only after the server expired the session, and
+   * the store's epoch fences any write of ours after that
+   * (docs/architecture.md, "Fencing").
+   */
   private linkChanged(session: ZooKeeperSession, up: boolean): void {
     if (!up && this.phase === "up") {
       this.phase = "down";
-      this.loseAllLeases(true);
+      this.downSinceMs = performance.now();
+      const remainingMs = session.timeoutMs - session.silentMs;
+      // Woken from a pause longer than the session: nothing owned here can be
+      // trusted any more, and nothing may be served before the leases go.
+      const silentTooLong = remainingMs <= 0;
+      if (silentTooLong) this.loseAllLeases(true);
+      else {
+        this.lostTimer = setTimeout(() => {
+          this.lostTimer = undefined;
+          if (this.phase !== "down" || this.session !== session) return;
+          this.loseAllLeases(true);
+          this.announceLost(session);
+        }, remainingMs);
+        this.lostTimer.unref();
+      }
       this.hub.emit({ type: "disconnected" });
-      this.log((log) => logEvents.coordinatorSessionLost(log, {}));
+      this.log((log) =>
+        logEvents.coordinatorDisconnected(log, {
+          leasesKept: this.leases.size,
+          remainingMs: Math.round(remainingMs),
+        }),
+      );
+      if (silentTooLong) this.announceLost(session);
       this.changes.wakeAll();
     } else if (up && this.phase === "down") {
+      this.cancelLostTimer();
       this.phase = "up";
       // Deletes are queued before any waiter's create (one session's requests
       // run in order), so a claim after this sees the cleaned-up state.
@@ -349,13 +385,32 @@ class ZooKeeperCoordinator implements Coordinator {
         else if (!this.pendingAcquires.has(key)) this.deleteOrphan(key);
       }
       void this.memberWatch.refresh();
+      const disconnectedMs = Math.round(performance.now() - this.downSinceMs);
+      this.log((log) => logEvents.coordinatorResumed(log, { disconnectedMs, leasesKept: this.leases.size }));
       this.announceConnected("connected");
     }
+  }
+
+  /** Silent for a whole session timeout while disconnected: the session may be gone, and the leases went with it. */
+  private announceLost(session: ZooKeeperSession): void {
+    this.hub.emit({ type: "lost" });
+    this.log((log) =>
+      logEvents.coordinatorSessionLost(log, {
+        err: new Error(`no word from ZooKeeper for ${Math.round(session.silentMs)} ms`),
+      }),
+    );
+    this.changes.wakeAll();
+  }
+
+  private cancelLostTimer(): void {
+    if (this.lostTimer !== undefined) clearTimeout(this.lostTimer);
+    this.lostTimer = undefined;
   }
 
   private sessionExpired(session: ZooKeeperSession): void {
     if (this.phase === "closed" || this.phase === "new") return;
     if (this.phase === "up") this.linkChanged(session, false);
+    this.cancelLostTimer();
     this.deadSessionIds.add(session.id);
     this.loseAllLeases(false);
     this.orphans.clear(); // the server deletes a dead session's nodes itself

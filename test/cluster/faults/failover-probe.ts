@@ -87,6 +87,25 @@ export class FailoverProbe {
     );
   }
 
+  /**
+   * The longest spells within [fromMs, toMs] with no 201 and with no
+   * delivery: how long the probe's client stood still (its own 20 ms pace
+   * included). Measured from fromMs, so a pause that began there counts whole.
+   */
+  stalls(fromMs: number, toMs: number): { publishStallMs: number; deliveryStallMs: number } {
+    const longest = (times: number[]) => {
+      const inside = [fromMs, ...times.filter((at) => at > fromMs && at <= toMs).sort((x, y) => x - y), toMs];
+      let gap = 0;
+      for (let index = 1; index < inside.length; index += 1)
+        gap = Math.max(gap, (inside[index] as number) - (inside[index - 1] as number));
+      return gap;
+    };
+    return {
+      publishStallMs: longest([...this.acked.values()].map((ack) => ack.ackAt)),
+      deliveryStallMs: longest(this.deliveries.map((delivery) => delivery.at)),
+    };
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     await this.publishing;

@@ -5,6 +5,7 @@ import { expect } from "vitest";
 import { registerUser, uniqueName } from "../../helpers/api.ts";
 import { startCluster, type TestCluster } from "../../helpers/cluster.ts";
 import { createTestDatabase, dropTestDatabase } from "../../helpers/mariadb.ts";
+import { startZooKeeper } from "../../helpers/zookeeper.ts";
 import { checkHistory, type FaultReport } from "./checker.ts";
 import { liveUrls, nodeId, type PlanOwners, planResources, waitOwned } from "./cluster-view.ts";
 import type { History } from "./history.ts";
@@ -34,6 +35,8 @@ export interface FaultRunOptions<T> {
   /** Injects the fault (marking it on the workload) and waits until it is over. */
   inject(run: FaultRun): Promise<T>;
   drainTimeoutMs?: number;
+  /** ZooKeeper servers: one (default) or a 3-server ensemble. */
+  zooKeeperServers?: 1 | 3;
 }
 
 export interface RunReport extends FaultReport {
@@ -58,11 +61,16 @@ export async function runFault<T>(
   const store = await createTestDatabase(`faults_${options.name}`);
   // The workload's user is an operator: /v1/cluster names owned resources to operators only (S7).
   const operator = uniqueName("faults");
+  const zooKeeper = await startZooKeeper({ servers: options.zooKeeperServers ?? 1 });
   const cluster = await startCluster({
     nodes,
     store,
     zkSessionTimeoutMs: SESSION_TIMEOUT_MS,
     env: { AVISO_OPERATORS: operator },
+    zooKeeper,
+  }).catch(async (error: unknown) => {
+    await zooKeeper.stopAll();
+    throw error;
   });
   const clusterStart = Date.now() - started;
   let workload: Workload | undefined;
@@ -103,6 +111,7 @@ export async function runFault<T>(
   } finally {
     await workload?.stop();
     await cluster.stop();
+    await zooKeeper.stopAll();
     await dropTestDatabase(store).catch(() => {});
   }
 }
