@@ -20,7 +20,8 @@ import { runWorkload, type Target, type WorkloadResult, type WorkloadSettings } 
 
 const HELP = `peers: the durable queue workload against RabbitMQ, NATS JetStream and Aviso, one after another
   --brokers LIST           any of rabbitmq,nats,aviso-mysql,aviso-sqlite (default all, in that order)
-  --runs N                 full rounds over the brokers (default 1); medians are printed when N > 1
+  --runs N                 full rounds over the brokers (default 1), each starting one broker later;
+                           medians are printed when N > 1
   --publishers P           (default 4)          --consumers C   (default 4)
   --inflight N             unconfirmed publishes per publisher (default 64)
   --prefetch N             per consumer (default 256)
@@ -101,6 +102,7 @@ const COLUMNS: Array<[string, (r: WorkloadResult[]) => string]> = [
     "msgs / broker CPU-s",
     (r) => Math.round(median(r.map((x) => x.msgsPerBrokerCpuSec))).toLocaleString("en-US"),
   ],
+  ["others' CPU %", (r) => Math.round(median(r.map((x) => x.othersCpuPct))).toString()],
   ["lost (of confirmed)", (r) => r.map((x) => `${x.lost} of ${x.confirmedTotal}`).join(", ")],
 ];
 
@@ -120,7 +122,9 @@ function printTable(results: WorkloadResult[]): void {
 async function run(): Promise<void> {
   const results: WorkloadResult[] = [];
   for (let round = 1; round <= runs; round++) {
-    for (const name of brokers) {
+    // Each round starts one broker later, so none always runs first (or last) on a shared machine.
+    const order = brokers.map((_, i) => brokers[(i + round - 1) % brokers.length] as string);
+    for (const name of order) {
       const loadBefore = loadAverage();
       note(`run ${round}/${runs}: ${name} (load average ${loadBefore.join(" ")})`);
       try {
