@@ -8,6 +8,8 @@ import { type AckBatching, BatchAcker } from "../lib/batch-acker.ts";
 import { Histogram } from "../lib/histogram.ts";
 import type { LoadConsumer, LoadPublisher } from "./workload.ts";
 
+const RETRY_AFTER_ERROR_MS = 100;
+
 const now = () => performance.timeOrigin + performance.now();
 
 /** Keeps `window` publishes in flight; `publishOne` resolves when the broker confirmed. */
@@ -48,7 +50,9 @@ export class WindowPublisher implements LoadPublisher {
         this.inFlight--;
         this.errors++;
         this.lastError = String(error).slice(0, 300);
-        this.send();
+        // Not at once: a closed connection rejects synchronously, and an immediate resend would
+        // spin on microtasks and starve the event loop (and the cleanup that stops the brokers).
+        setTimeout(() => this.send(), RETRY_AFTER_ERROR_MS);
       },
     );
   }
@@ -89,7 +93,12 @@ export class PeerConsumer<Handle> extends BatchAcker<Handle> implements LoadCons
   }
 
   protected override sendAcks(handles: Handle[]): void {
-    this.ackBatch(handles);
+    try {
+      this.ackBatch(handles);
+    } catch (error) {
+      // A closed channel throws here (amqplib), from a timer: count it, never crash the run.
+      this.failed(error);
+    }
   }
 
   close(): void {

@@ -43,6 +43,22 @@ async function ourPids(comm: string, file: "cmdline" | "environ", marker: string
   return found;
 }
 
+/**
+ * A connection whose asynchronous errors (e.g. the broker shutting down on
+ * Ctrl-C) are noted instead of crashing the run before its cleanup; the
+ * publishes and acks they break are counted as errors where they fail.
+ */
+async function connectAmqp(url: string) {
+  const connection = await amqp.connect(url);
+  connection.on("error", (error: unknown) => note(`RabbitMQ connection: ${String(error).slice(0, 200)}`));
+  return connection;
+}
+
+function quiet<Channel extends amqp.Channel>(channel: Channel): Channel {
+  channel.on("error", (error: unknown) => note(`RabbitMQ channel: ${String(error).slice(0, 200)}`));
+  return channel;
+}
+
 async function startServer(): Promise<{
   port: number;
   pid: number;
@@ -100,17 +116,17 @@ export async function startRabbitmq(settings: WorkloadSettings): Promise<Target>
   const server = await startServer();
   const url = `amqp://guest:guest@127.0.0.1:${server.port}`;
   const queue = `bench-${process.pid}`;
-  const admin = await amqp.connect(url);
+  const admin = await connectAmqp(url);
   onCleanup("close RabbitMQ admin connection", () => admin.close().catch(() => undefined));
-  const adminChannel = await admin.createChannel();
+  const adminChannel = quiet(await admin.createChannel());
   await adminChannel.assertQueue(queue, { durable: true, arguments: { "x-queue-type": "quorum" } });
   return {
     name: "RabbitMQ",
     detail: "3.10 quorum queue, publisher confirms, manual acks",
     pids: { broker: server.pid },
     async publisher(_index, measuring) {
-      const connection = await amqp.connect(url);
-      const channel = await connection.createConfirmChannel();
+      const connection = await connectAmqp(url);
+      const channel = quiet(await connection.createConfirmChannel());
       const publishOne = (body: Buffer) =>
         new Promise<void>((resolve, reject) => {
           channel.sendToQueue(queue, body, { persistent: true }, (error) =>
@@ -125,8 +141,8 @@ export async function startRabbitmq(settings: WorkloadSettings): Promise<Target>
       });
     },
     async consumer(_index, measuring) {
-      const connection = await amqp.connect(url);
-      const channel = await connection.createChannel();
+      const connection = await connectAmqp(url);
+      const channel = quiet(await connection.createChannel());
       await channel.prefetch(settings.prefetch);
       const consumer = new PeerConsumer<amqp.ConsumeMessage>(
         { ackBatch: settings.ackBatch, ackEveryMs: settings.ackEveryMs, measuring },

@@ -152,4 +152,12 @@ async function run(): Promise<void> {
   printTable(results);
 }
 
+// A throw from a client library's callback must not end the run before the brokers are stopped.
+let failing = false;
+process.on("uncaughtException", (error) => {
+  process.stderr.write(`peers: uncaught ${error.stack ?? String(error)}\n`);
+  if (failing) return;
+  failing = true;
+  void runCleanups().finally(() => process.exit(1));
+});
 runBench("peers", HELP, values.help === true, run);
