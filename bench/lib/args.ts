@@ -36,3 +36,11 @@ export function optionalString(values: Record<string, unknown>, name: string): s
   const raw = values[name];
   return typeof raw === "string" ? raw : undefined;
 }
+
+/** parseArgs options for flags that all take a value: `{ name: { type: "string" } }` for each name. */
+export function stringFlags<Name extends string>(names: readonly Name[]): Record<Name, { type: "string" }> {
+  return Object.fromEntries(names.map((name) => [name, { type: "string" as const }])) as Record<
+    Name,
+    { type: "string" }
+  >;
+}

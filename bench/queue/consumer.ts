@@ -1,9 +1,9 @@
 /**
  * A queue consumer on its own WebSocket: subscribes with a prefetch and acks
- * by id in batches (every `ackBatch` ids or every `ackEveryMs`, whichever
- * comes first). Records end-to-end latency (publishedAt → delivered).
+ * by id in batches (bench/lib/batch-acker.ts). Records end-to-end latency
+ * (the message's publishedAt → delivered).
  */
-import { Histogram } from "../lib/histogram.ts";
+import { type AckBatching, BatchAcker } from "../lib/batch-acker.ts";
 import {
   connectWs,
   fieldInt,
@@ -15,32 +15,22 @@ import {
   type WebSocket,
 } from "../lib/ws.ts";
 
-export interface ConsumerOptions {
+export interface ConsumerOptions extends AckBatching {
   wsUrl: string;
   token: string;
   queue: string;
   prefetch: number;
-  ackBatch: number;
-  ackEveryMs: number;
-  /** True while the measured window is open: only then are latencies recorded. */
-  measuring: () => boolean;
 }
 
-export class QueueConsumer {
-  received = 0;
-  acked = 0;
-  redelivered = 0;
-  errors = 0;
-  lastError = "";
-  readonly endToEnd = new Histogram();
-  private pending: string[] = [];
-  private timer: NodeJS.Timeout | undefined;
+export class QueueConsumer extends BatchAcker<string> {
   private sub = "";
 
   private constructor(
     private readonly ws: WebSocket,
-    private readonly options: ConsumerOptions,
-  ) {}
+    options: ConsumerOptions,
+  ) {
+    super(options);
+  }
 
   static async start(options: ConsumerOptions, index: number): Promise<QueueConsumer> {
     const ws = await connectWs(options.wsUrl, options.token);
@@ -62,34 +52,23 @@ export class QueueConsumer {
     if (isOp(data, OP_MESSAGE)) {
       const id = fieldString(data, "id");
       if (id === undefined) return;
-      this.received++;
-      if (fieldInt(data, "deliveries", true) > 1) this.redelivered++;
-      if (this.options.measuring()) {
-        const publishedAt = fieldInt(data, "publishedAt", true);
-        this.endToEnd.recordMillis(performance.timeOrigin + performance.now() - publishedAt);
-      }
-      this.pending.push(id);
-      if (this.pending.length >= this.options.ackBatch) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), this.options.ackEveryMs);
+      const publishedAt = this.batching.measuring() ? fieldInt(data, "publishedAt", true) : null;
+      this.delivered(id, fieldInt(data, "deliveries", true) > 1, publishedAt);
     } else if (isOp(data, OP_ERROR)) {
-      this.errors++;
-      this.lastError = data.toString("utf8").slice(0, 300);
+      this.failed(data.toString("utf8"));
     }
   }
 
-  /** Sends the pending acks now. */
-  flush(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.pending.length === 0 || this.sub === "") return;
-    const ids = this.pending;
-    this.pending = [];
+  protected override readyToAck(): boolean {
+    return this.sub !== "";
+  }
+
+  protected override sendAcks(ids: string[]): void {
     this.ws.send(`{"op":"ack","sub":${JSON.stringify(this.sub)},"ids":${JSON.stringify(ids)}}`);
-    this.acked += ids.length;
   }
 
   close(): void {
-    clearTimeout(this.timer);
+    this.stopTimer();
     this.ws.terminate();
   }
 }
