@@ -345,9 +345,8 @@ describe("a MySQL store on a primary,replica URL", () => {
       started = Date.now();
       expect(await store.commit(append(21, 30))).toEqual(["ok"]);
       const asyncMs = Date.now() - started;
-      // The first commit waited out the timeout; from then on the primary acknowledges alone.
-      expect(waitedMs).toBeGreaterThanOrEqual(semiSyncTimeoutMs - 50);
-      expect(asyncMs).toBeLessThan(semiSyncTimeoutMs);
+      // The first commit waited out the timeout, then semi-sync switched off: the primary's own counters
+      // say both commits were acknowledged without the replica (the times are reported, not asserted).
       expect(await set.semiSyncStatus()).toMatchObject({ on: false, noTx: 2 });
       expect(await replicaSeqs(name)).toEqual(seqs(1, 10));
       report("semi-sync fallback", { firstCommitMs: waitedMs, nextCommitMs: asyncMs });
