@@ -17,4 +17,5 @@ for (const group of process.argv.slice(2)) {
     console.log(`${score.toFixed(1).padStart(6)} %  ${String(found).padStart(4)}/${mutants.length}  ${file}`);
   }
 }
-if (totalValid > 0) console.log(`${((100 * totalDetected) / totalValid).toFixed(1)} % of ${totalValid} mutants overall`);
+if (totalValid > 0)
+  console.log(`${((100 * totalDetected) / totalValid).toFixed(1)} % of ${totalValid} mutants overall`);
