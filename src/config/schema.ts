@@ -67,6 +67,12 @@ export const configSchema = Type.Object(
       "How long an embedded SQLite store waits for another process's write lock before STORE_UNAVAILABLE.",
       0,
     ),
+    storeCommitLanes: int(
+      4,
+      "Transactions a node keeps in flight on a MySQL store; each queue or topic always uses the same one, so its writes keep their order (SQLite commits one at a time).",
+      1,
+      64,
+    ),
     storeBatchMaxMessages: int(
       10_000,
       "Most messages one store transaction commits: writes arriving while a commit runs join the next one (group commit) up to this many.",

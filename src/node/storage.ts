@@ -10,7 +10,12 @@ import { lockDataDir } from "./data-dir-lock.ts";
 
 export type StorageSettings = Pick<
   Config,
-  "store" | "dataDir" | "sqliteBusyTimeoutMs" | "storeBatchMaxMessages" | "idempotencyPurgeMs"
+  | "store"
+  | "dataDir"
+  | "sqliteBusyTimeoutMs"
+  | "storeCommitLanes"
+  | "storeBatchMaxMessages"
+  | "idempotencyPurgeMs"
 >;
 
 export interface Storage {
@@ -46,6 +51,8 @@ export async function openStorage(
   logEvents.storeConnected(log, { store: store.kind });
   const committer = createGroupCommitter(store, {
     maxBatchMessages: config.storeBatchMaxMessages,
+    // better-sqlite3 commits synchronously: lanes would only take turns.
+    lanes: store.kind === "mysql" ? config.storeCommitLanes : 1,
     onBatch: (batch) => {
       metrics.storeBatchOps.observe(batch.ops);
       metrics.storeBatchMessages.observe(batch.rows);

@@ -117,6 +117,7 @@ describe("config schema", () => {
         "zkAuth",
         "sqliteBusyTimeoutMs",
         "storeBatchMaxMessages",
+        "storeCommitLanes",
         "userCacheMs",
         "passwordThreads",
         "idempotencyPurgeMs",

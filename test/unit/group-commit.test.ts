@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { QueueMessage } from "../../src/broker/types.ts";
-import { type CommitBatchStats, createGroupCommitter } from "../../src/store/group-commit.ts";
+import { type CommitBatchStats, createGroupCommitter, laneIndex } from "../../src/store/group-commit.ts";
 import type { WriteOp, WriteOutcome } from "../../src/store/store.ts";
 
 /** A store whose commits the test completes by hand, recording each batch. */
@@ -247,5 +247,82 @@ describe("createGroupCommitter", () => {
     expect(calls).toHaveLength(2);
     succeed(1);
     expect(await next).toBe("ok");
+  });
+
+  describe("with lanes", () => {
+    /** Names whose ops land in different lanes (and two in the same one) for `lanes`. */
+    function namesByLane(lanes: number): string[][] {
+      const byLane: string[][] = Array.from({ length: lanes }, () => []);
+      for (let i = 0; byLane.some((names) => names.length < 2); i++) {
+        const name = `q${i}`;
+        byLane[laneIndex(append(name), lanes)]?.push(name);
+      }
+      return byLane;
+    }
+
+    it("commits different resources' batches side by side, one transaction in flight per lane", async () => {
+      const { store, calls, succeed } = fakeStore();
+      const committer = createGroupCommitter(store, { lanes: 2 });
+      const [[a1, a2], [b1]] = namesByLane(2) as [[string, string], [string]];
+      const writes = [committer.write(append(a1)), committer.write(append(b1))];
+      await tick();
+      // Two lanes: two transactions at once, each with its own resource.
+      expect(calls.map((call) => call.ops.map((op) => ("queue" in op ? op.queue : "")))).toEqual([
+        [a1],
+        [b1],
+      ]);
+      // A third write on lane A waits for lane A's commit even though lane B is busy too.
+      const later = committer.write(append(a2));
+      await tick();
+      expect(calls).toHaveLength(2);
+      succeed(1);
+      await tick();
+      expect(calls).toHaveLength(2);
+      succeed(0);
+      await tick();
+      expect(calls).toHaveLength(3);
+      succeed(2);
+      await expect(Promise.all([...writes, later])).resolves.toEqual(["ok", "ok", "ok"]);
+    });
+
+    it("keeps one resource's ops in submission order: they always share a lane", async () => {
+      const { store, calls, succeed } = fakeStore();
+      const committer = createGroupCommitter(store, { lanes: 4 });
+      const first = committer.write(append("orders"));
+      await tick();
+      const second = committer.write({ type: "queue.remove", queue: "orders", epoch: 1, seqs: [1] });
+      await tick();
+      // The remove waits for the append's transaction: no second lane takes it.
+      expect(calls).toHaveLength(1);
+      succeed(0);
+      await tick();
+      expect(calls).toHaveLength(2);
+      expect(calls[1]?.ops[0]?.type).toBe("queue.remove");
+      succeed(1);
+      await expect(Promise.all([first, second])).resolves.toEqual(["ok", "ok"]);
+    });
+
+    it("flushes and closes every lane", async () => {
+      const { store, calls, succeed } = fakeStore();
+      const committer = createGroupCommitter(store, { lanes: 3 });
+      const names = namesByLane(3).map((names) => names[0] as string);
+      for (const name of names) void committer.write(append(name));
+      await tick();
+      expect(calls).toHaveLength(3);
+      let closed = false;
+      const closing = committer.close().then(() => {
+        closed = true;
+      });
+      succeed(0);
+      succeed(1);
+      await tick();
+      expect(closed).toBe(false);
+      succeed(2);
+      await closing;
+      expect(closed).toBe(true);
+      await expect(committer.write(append(names[0] as string))).rejects.toMatchObject({
+        reason: "SHUTTING_DOWN",
+      });
+    });
   });
 });
