@@ -5,27 +5,20 @@ import type {
   QueueConsumer,
   QueuePublishInput,
 } from "../broker/queue/queue-ports.ts";
-import type { Permission, QueueDefinition } from "../broker/types.ts";
+import type { QueueDefinition } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
 import { newResourceId } from "../shared/resource-id.ts";
 import type { KeyPage } from "../store/key-page.ts";
-import {
-  assertMaySee,
-  assertMayUse,
-  assertOwner,
-  assertUnscoped,
-  type Visible,
-  withoutHiddenOwner,
-} from "./access.ts";
+import { assertMayUse, assertUnscoped } from "./access.ts";
 import { watchOf } from "./access-watch.ts";
 import type { Resource } from "./catalog.ts";
-import type { AppContext, Principal, ServingNode } from "./context.ts";
+import type { AppContext, Principal } from "./context.ts";
 import { deadLetterState } from "./dead-letter.ts";
 import { assertBatchSize, encodeHeaders, encodePayload, publisherIdempotency } from "./encode.ts";
-import { type Page, type PageRequest, visibleResourcePage } from "./list-page.ts";
 import { assertValidName } from "./names.ts";
 import type { Quotas } from "./quotas.ts";
 import { openReceipt, sealReceipt } from "./receipts.ts";
+import { ResourceService } from "./resource-service.ts";
 
 export interface CreateQueueInput {
   name: string;
@@ -69,11 +62,10 @@ export interface QueueView extends Omit<QueueDefinition, "deadLetterQueueId"> {
 }
 
 /** The v1 queue operations, whichever transport calls them. */
-export class QueueService {
-  constructor(
-    private readonly ctx: AppContext,
-    private readonly quotas: Quotas,
-  ) {}
+export class QueueService extends ResourceService<"queue", QueueView> {
+  constructor(ctx: AppContext, quotas: Quotas) {
+    super(ctx, quotas, "queue");
+  }
 
   async create(principal: Principal, input: CreateQueueInput): Promise<QueueView> {
     const { config, store, clock } = this.ctx;
@@ -102,38 +94,12 @@ export class QueueService {
     return this.view(definition, { depth: 0, inFlight: 0, consumers: 0 });
   }
 
-  /** One page of the queues the caller may see, by name (src/app/list-page.ts). */
-  list(principal: Principal, request: PageRequest = {}): Promise<Page<Visible<QueueView>>> {
-    const read = (page: KeyPage) => this.ctx.store.listQueues(page);
-    return visibleResourcePage(this.ctx, principal, "queue", request, read, (definition) =>
-      this.view(definition),
-    );
+  protected readDefinitions(page: KeyPage): Promise<QueueDefinition[]> {
+    return this.ctx.store.listQueues(page);
   }
 
-  async get(principal: Principal, name: string): Promise<Visible<QueueView>> {
-    return withoutHiddenOwner(principal, await this.view((await this.visible(principal, name)).definition));
-  }
-
-  /** The node serving the queue now: clients that connect there skip a hop between nodes. */
-  async lookup(principal: Principal, name: string): Promise<ServingNode> {
-    await this.visible(principal, name);
-    return this.ctx.locate("queue", name);
-  }
-
-  /** The queue, if the caller may see it; QUEUE_NOT_FOUND otherwise, as if it did not exist (S7). */
-  private async visible(principal: Principal, name: string): Promise<Resource<QueueDefinition>> {
-    const resource = await this.ctx.catalog.queue(name);
-    assertMaySee(principal, "queue", resource);
-    return resource;
-  }
-
-  async delete(principal: Principal, name: string): Promise<void> {
-    const resource = await this.ctx.catalog.queue(name);
-    assertOwner(principal, "queue", resource, "delete");
-    const deleted = await this.ctx.store.deleteQueue(name, this.ctx.clock.now());
-    await this.ctx.catalog.changed("queue", name);
-    if (!deleted) throw new AvisoError("QUEUE_NOT_FOUND", `No queue is named "${name}".`);
-    this.ctx.owners.release("queue", name, new AvisoError("QUEUE_NOT_FOUND", `Queue "${name}" was deleted.`));
+  protected deleteDefinition(name: string, at: number): Promise<boolean> {
+    return this.ctx.store.deleteQueue(name, at);
   }
 
   async publish(
@@ -150,13 +116,9 @@ export class QueueService {
       ...publisherIdempotency(principal.username, message.idempotencyKey),
       publisher: principal.username,
     }));
-    const started = performance.now();
-    await this.authorize(principal, name, "publish");
-    this.quotas.takePublishTokens(principal.username, inputs.length);
-    const ids = await this.ctx.owners.queues.publish(name, inputs);
-    this.ctx.metrics.messagesPublished.inc({ kind: "queue" }, ids.length);
-    this.ctx.metrics.publishLatencySeconds.observe({ kind: "queue" }, (performance.now() - started) / 1000);
-    return ids;
+    return this.publishChecked(principal, name, inputs.length, () =>
+      this.ctx.owners.queues.publish(name, inputs),
+    );
   }
 
   async receive(
@@ -315,17 +277,7 @@ export class QueueService {
     return watched;
   }
 
-  async authorize(
-    principal: Principal,
-    name: string,
-    permission: Permission,
-  ): Promise<Resource<QueueDefinition>> {
-    const resource = await this.ctx.catalog.queue(name);
-    assertMayUse(principal, "queue", resource, permission);
-    return resource;
-  }
-
-  private async view(
+  protected async view(
     definition: QueueDefinition,
     counts?: { depth: number; inFlight: number; consumers: number },
   ): Promise<QueueView> {

@@ -1,25 +1,17 @@
 import { routingKeyProblem } from "../broker/pattern.ts";
 import type { StartPosition } from "../broker/topic/topic-fanout.ts";
 import type { TopicPublishInput } from "../broker/topic/topic-ports.ts";
-import type { Permission, TopicDefinition, TopicMessage } from "../broker/types.ts";
+import type { TopicDefinition, TopicMessage } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
 import { newResourceId } from "../shared/resource-id.ts";
 import type { KeyPage } from "../store/key-page.ts";
-import {
-  assertMaySee,
-  assertMayUse,
-  assertOwner,
-  assertUnscoped,
-  type Visible,
-  withoutHiddenOwner,
-} from "./access.ts";
+import { assertUnscoped } from "./access.ts";
 import { watchOf } from "./access-watch.ts";
-import type { Resource } from "./catalog.ts";
-import type { AppContext, Principal, ServingNode } from "./context.ts";
+import type { AppContext, Principal } from "./context.ts";
 import { assertBatchSize, encodeHeaders, encodePayload, publisherIdempotency } from "./encode.ts";
-import { type Page, type PageRequest, visibleResourcePage } from "./list-page.ts";
 import { assertValidName, patternOrEverything } from "./names.ts";
 import type { Quotas } from "./quotas.ts";
+import { ResourceService } from "./resource-service.ts";
 
 export interface CreateTopicInput {
   name: string;
@@ -88,11 +80,10 @@ export interface HistoryPage {
 }
 
 /** The v1 topic operations, whichever transport calls them. */
-export class TopicService {
-  constructor(
-    private readonly ctx: AppContext,
-    private readonly quotas: Quotas,
-  ) {}
+export class TopicService extends ResourceService<"topic", TopicView> {
+  constructor(ctx: AppContext, quotas: Quotas) {
+    super(ctx, quotas, "topic");
+  }
 
   async create(principal: Principal, input: CreateTopicInput): Promise<TopicView> {
     const { config, store, clock } = this.ctx;
@@ -119,38 +110,12 @@ export class TopicService {
     return { ...definition, nextOffset: 0, firstOffset: 0 };
   }
 
-  /** One page of the topics the caller may see, by name (src/app/list-page.ts). */
-  list(principal: Principal, request: PageRequest = {}): Promise<Page<Visible<TopicView>>> {
-    const read = (page: KeyPage) => this.ctx.store.listTopics(page);
-    return visibleResourcePage(this.ctx, principal, "topic", request, read, (definition) =>
-      this.view(definition),
-    );
+  protected readDefinitions(page: KeyPage): Promise<TopicDefinition[]> {
+    return this.ctx.store.listTopics(page);
   }
 
-  async get(principal: Principal, name: string): Promise<Visible<TopicView>> {
-    return withoutHiddenOwner(principal, await this.view((await this.visible(principal, name)).definition));
-  }
-
-  /** The node serving the topic now: clients that connect there skip a hop between nodes. */
-  async lookup(principal: Principal, name: string): Promise<ServingNode> {
-    await this.visible(principal, name);
-    return this.ctx.locate("topic", name);
-  }
-
-  /** The topic, if the caller may see it; TOPIC_NOT_FOUND otherwise, as if it did not exist (S7). */
-  private async visible(principal: Principal, name: string): Promise<Resource<TopicDefinition>> {
-    const resource = await this.ctx.catalog.topic(name);
-    assertMaySee(principal, "topic", resource);
-    return resource;
-  }
-
-  async delete(principal: Principal, name: string): Promise<void> {
-    const resource = await this.ctx.catalog.topic(name);
-    assertOwner(principal, "topic", resource, "delete");
-    const deleted = await this.ctx.store.deleteTopic(name, this.ctx.clock.now());
-    await this.ctx.catalog.changed("topic", name);
-    if (!deleted) throw new AvisoError("TOPIC_NOT_FOUND", `No topic is named "${name}".`);
-    this.ctx.owners.release("topic", name, new AvisoError("TOPIC_NOT_FOUND", `Topic "${name}" was deleted.`));
+  protected deleteDefinition(name: string, at: number): Promise<boolean> {
+    return this.ctx.store.deleteTopic(name, at);
   }
 
   async publish(
@@ -172,13 +137,9 @@ export class TopicService {
         ...publisherIdempotency(principal.username, message.idempotencyKey),
       };
     });
-    const started = performance.now();
-    await this.authorize(principal, name, "publish");
-    this.quotas.takePublishTokens(principal.username, inputs.length);
-    const offsets = await this.ctx.owners.topics.publish(name, inputs);
-    this.ctx.metrics.messagesPublished.inc({ kind: "topic" }, offsets.length);
-    this.ctx.metrics.publishLatencySeconds.observe({ kind: "topic" }, (performance.now() - started) / 1000);
-    return offsets;
+    return this.publishChecked(principal, name, inputs.length, () =>
+      this.ctx.owners.topics.publish(name, inputs),
+    );
   }
 
   async history(
@@ -206,16 +167,6 @@ export class TopicService {
     return { messages, complete, firstOffset, nextOffset };
   }
 
-  async authorize(
-    principal: Principal,
-    name: string,
-    permission: Permission,
-  ): Promise<Resource<TopicDefinition>> {
-    const resource = await this.ctx.catalog.topic(name);
-    assertMayUse(principal, "topic", resource, permission);
-    return resource;
-  }
-
   /**
    * A live subscription, whichever door it came through: the pattern is
    * checked (`#` by default), the start defaults to `latest`, the caller must
@@ -240,7 +191,7 @@ export class TopicService {
     );
   }
 
-  private async view(definition: TopicDefinition): Promise<TopicView> {
+  protected async view(definition: TopicDefinition): Promise<TopicView> {
     const head = await this.ctx.owners.topics.head(definition.name);
     return { ...definition, nextOffset: head.nextOffset, firstOffset: head.firstOffset };
   }
