@@ -8,17 +8,15 @@ import type {
 import type { QueueDefinition } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
 import { newResourceId } from "../shared/resource-id.ts";
-import type { KeyPage } from "../store/key-page.ts";
 import { assertMayUse, assertUnscoped } from "./access.ts";
 import { watchOf } from "./access-watch.ts";
 import type { Resource } from "./catalog.ts";
 import type { AppContext, Principal } from "./context.ts";
 import { deadLetterState } from "./dead-letter.ts";
-import { assertBatchSize, encodeHeaders, encodePayload, publisherIdempotency } from "./encode.ts";
 import { assertValidName } from "./names.ts";
 import type { Quotas } from "./quotas.ts";
 import { openReceipt, sealReceipt } from "./receipts.ts";
-import { ResourceService } from "./resource-service.ts";
+import { type MessageInput, ResourceService } from "./resource-service.ts";
 
 export interface CreateQueueInput {
   name: string;
@@ -30,11 +28,8 @@ export interface CreateQueueInput {
   maxLength?: number | null;
 }
 
-export interface QueueMessageInput {
-  payload: unknown;
-  headers?: Record<string, string>;
+export interface QueueMessageInput extends MessageInput {
   delayMs?: number;
-  idempotencyKey?: string;
 }
 
 export interface ReceiveInput {
@@ -94,30 +89,17 @@ export class QueueService extends ResourceService<"queue", QueueView> {
     return this.view(definition, { depth: 0, inFlight: 0, consumers: 0 });
   }
 
-  protected readDefinitions(page: KeyPage): Promise<QueueDefinition[]> {
-    return this.ctx.store.listQueues(page);
-  }
-
-  protected deleteDefinition(name: string, at: number): Promise<boolean> {
-    return this.ctx.store.deleteQueue(name, at);
-  }
-
-  async publish(
-    principal: Principal,
-    name: string,
-    messages: readonly QueueMessageInput[],
-  ): Promise<string[]> {
-    const { config } = this.ctx;
-    assertBatchSize(messages.length, config.maxBatchMessages);
-    const inputs: QueuePublishInput[] = messages.map((message) => ({
-      payload: encodePayload(message.payload, config.maxPayloadBytes),
-      headers: encodeHeaders(message.headers),
-      delayMs: message.delayMs ?? 0,
-      ...publisherIdempotency(principal.username, message.idempotencyKey),
-      publisher: principal.username,
-    }));
-    return this.publishChecked(principal, name, inputs.length, () =>
-      this.ctx.owners.queues.publish(name, inputs),
+  publish(principal: Principal, name: string, messages: readonly QueueMessageInput[]): Promise<string[]> {
+    return this.publishMessages(
+      principal,
+      name,
+      messages,
+      (message): QueuePublishInput => ({
+        ...this.encodeMessage(principal, message),
+        delayMs: message.delayMs ?? 0,
+        publisher: principal.username,
+      }),
+      (inputs) => this.ctx.owners.queues.publish(name, inputs),
     );
   }
 

@@ -1,4 +1,4 @@
-import type { Permission, ResourceKind } from "../broker/types.ts";
+import type { JsonText, Permission, ResourceKind } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
 import type { KeyPage } from "../store/key-page.ts";
 import {
@@ -12,13 +12,28 @@ import {
 } from "./access.ts";
 import type { DefinitionOf, Resource } from "./catalog.ts";
 import type { AppContext, Principal, ServingNode } from "./context.ts";
+import { assertBatchSize, encodeHeaders, encodePayload, publisherIdempotency } from "./encode.ts";
 import { type Page, type PageRequest, visibleResourcePage } from "./list-page.ts";
 import type { Quotas } from "./quotas.ts";
 
+/** What a published message carries, whichever kind it goes to. */
+export interface MessageInput {
+  payload: unknown;
+  headers?: Record<string, string>;
+  idempotencyKey?: string;
+}
+
+/** A message as both kinds store it. */
+interface EncodedMessage {
+  payload: JsonText;
+  headers: JsonText | null;
+  idempotencyKey?: string;
+}
+
 /**
  * What the queue and topic services share, by kind: list, get, lookup,
- * delete, authorize, and the publish path's access, quota and metrics. Each
- * service adds what only its kind does (create, receive, history, …).
+ * delete, authorize, and the publish pipeline. Each service adds what only
+ * its kind does (create, its messages' own fields, receive, history, …).
  */
 export abstract class ResourceService<K extends ResourceKind, View extends { owner: string }> {
   protected constructor(
@@ -29,10 +44,6 @@ export abstract class ResourceService<K extends ResourceKind, View extends { own
 
   /** The caller's view of one definition (with live counts or offsets). */
   protected abstract view(definition: DefinitionOf[K]): Promise<View>;
-  /** One keyset page of every definition of this kind, by name. */
-  protected abstract readDefinitions(page: KeyPage): Promise<DefinitionOf[K][]>;
-  /** Deletes the definition from the store; false when there was none. */
-  protected abstract deleteDefinition(name: string, at: number): Promise<boolean>;
 
   /** One page of those the caller may see, by name (src/app/list-page.ts). */
   list(principal: Principal, request: PageRequest = {}): Promise<Page<Visible<View>>> {
@@ -61,7 +72,9 @@ export abstract class ResourceService<K extends ResourceKind, View extends { own
     const { kind } = this;
     const resource = await this.ctx.catalog.resource(kind, name);
     assertOwner(principal, kind, resource, "delete");
-    const deleted = await this.deleteDefinition(name, this.ctx.clock.now());
+    const { store, clock } = this.ctx;
+    const at = clock.now();
+    const deleted = await (kind === "queue" ? store.deleteQueue(name, at) : store.deleteTopic(name, at));
     await this.ctx.catalog.changed(kind, name);
     if (!deleted) throw resourceNotFound(kind, name);
     const title = kind === "queue" ? "Queue" : "Topic";
@@ -86,23 +99,43 @@ export abstract class ResourceService<K extends ResourceKind, View extends { own
     return resource;
   }
 
+  /** One keyset page of every definition of this kind, by name. */
+  private readDefinitions(page: KeyPage): Promise<DefinitionOf[K][]> {
+    const { store } = this.ctx;
+    const read = this.kind === "queue" ? store.listQueues(page) : store.listTopics(page);
+    return read as Promise<DefinitionOf[K][]>;
+  }
+
   /**
-   * A publish of `count` checked messages: authorized, charged to the
-   * caller's publish rate, sent by `send`, then counted and timed.
+   * The publish pipeline of both kinds: the batch bounded, each message
+   * encoded (`encode`, with encodeMessage), the caller authorized and charged
+   * to their publish rate, the batch sent, then counted and timed.
    */
-  protected async publishChecked<Result>(
+  protected async publishMessages<Message, Input, Result>(
     principal: Principal,
     name: string,
-    count: number,
-    send: () => Promise<Result[]>,
+    messages: readonly Message[],
+    encode: (message: Message) => Input,
+    send: (inputs: Input[]) => Promise<Result[]>,
   ): Promise<Result[]> {
+    assertBatchSize(messages.length, this.ctx.config.maxBatchMessages);
+    const inputs = messages.map((message) => encode(message));
     const started = performance.now();
     await this.authorize(principal, name, "publish");
-    this.quotas.takePublishTokens(principal.username, count);
-    const results = await send();
+    this.quotas.takePublishTokens(principal.username, inputs.length);
+    const results = await send(inputs);
     const { metrics } = this.ctx;
     metrics.messagesPublished.inc({ kind: this.kind }, results.length);
     metrics.publishLatencySeconds.observe({ kind: this.kind }, (performance.now() - started) / 1000);
     return results;
+  }
+
+  /** What every message carries, encoded and checked: payload, headers, the publisher's idempotency key. */
+  protected encodeMessage(principal: Principal, message: MessageInput): EncodedMessage {
+    return {
+      payload: encodePayload(message.payload, this.ctx.config.maxPayloadBytes),
+      headers: encodeHeaders(message.headers),
+      ...publisherIdempotency(principal.username, message.idempotencyKey),
+    };
   }
 }

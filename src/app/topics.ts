@@ -4,14 +4,12 @@ import type { TopicPublishInput } from "../broker/topic/topic-ports.ts";
 import type { TopicDefinition, TopicMessage } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
 import { newResourceId } from "../shared/resource-id.ts";
-import type { KeyPage } from "../store/key-page.ts";
 import { assertUnscoped } from "./access.ts";
 import { watchOf } from "./access-watch.ts";
 import type { AppContext, Principal } from "./context.ts";
-import { assertBatchSize, encodeHeaders, encodePayload, publisherIdempotency } from "./encode.ts";
 import { assertValidName, patternOrEverything } from "./names.ts";
 import type { Quotas } from "./quotas.ts";
-import { ResourceService } from "./resource-service.ts";
+import { type MessageInput, ResourceService } from "./resource-service.ts";
 
 export interface CreateTopicInput {
   name: string;
@@ -20,11 +18,8 @@ export interface CreateTopicInput {
   retention?: { maxAgeMs?: number | null; maxMessages?: number | null };
 }
 
-export interface TopicMessageInput {
-  payload: unknown;
+export interface TopicMessageInput extends MessageInput {
   key?: string;
-  headers?: Record<string, string>;
-  idempotencyKey?: string;
 }
 
 export interface LiveTopicInput {
@@ -51,6 +46,13 @@ export interface LiveSubscriber {
 export interface TopicView extends TopicDefinition {
   nextOffset: number;
   firstOffset: number;
+}
+
+/** The message's routing key ("" when absent); INVALID_ROUTING_KEY unless well formed. */
+function checkedRoutingKey(key = ""): string {
+  const problem = routingKeyProblem(key);
+  if (problem !== undefined) throw new AvisoError("INVALID_ROUTING_KEY", `Routing key "${key}": ${problem}.`);
+  return key;
 }
 
 /** Room one message takes in a history page beyond its payload, headers and key. */
@@ -110,35 +112,16 @@ export class TopicService extends ResourceService<"topic", TopicView> {
     return { ...definition, nextOffset: 0, firstOffset: 0 };
   }
 
-  protected readDefinitions(page: KeyPage): Promise<TopicDefinition[]> {
-    return this.ctx.store.listTopics(page);
-  }
-
-  protected deleteDefinition(name: string, at: number): Promise<boolean> {
-    return this.ctx.store.deleteTopic(name, at);
-  }
-
-  async publish(
-    principal: Principal,
-    name: string,
-    messages: readonly TopicMessageInput[],
-  ): Promise<number[]> {
-    const { config } = this.ctx;
-    assertBatchSize(messages.length, config.maxBatchMessages);
-    const inputs: TopicPublishInput[] = messages.map((message) => {
-      const key = message.key ?? "";
-      const problem = routingKeyProblem(key);
-      if (problem !== undefined)
-        throw new AvisoError("INVALID_ROUTING_KEY", `Routing key "${key}": ${problem}.`);
-      return {
-        key,
-        payload: encodePayload(message.payload, config.maxPayloadBytes),
-        headers: encodeHeaders(message.headers),
-        ...publisherIdempotency(principal.username, message.idempotencyKey),
-      };
-    });
-    return this.publishChecked(principal, name, inputs.length, () =>
-      this.ctx.owners.topics.publish(name, inputs),
+  publish(principal: Principal, name: string, messages: readonly TopicMessageInput[]): Promise<number[]> {
+    return this.publishMessages(
+      principal,
+      name,
+      messages,
+      (message): TopicPublishInput => ({
+        key: checkedRoutingKey(message.key),
+        ...this.encodeMessage(principal, message),
+      }),
+      (inputs) => this.ctx.owners.topics.publish(name, inputs),
     );
   }
 
