@@ -54,6 +54,18 @@ export const MeView = Type.Object({
   operator: Type.Boolean({ description: "Named in the node's `operators` setting (docs/security.md)." }),
 });
 
+/** The fields every queue and topic view starts with. */
+const resourceViewFields = {
+  id: Type.String({
+    description: "Immutable identity given at creation; a later one with the same name has another id.",
+  }),
+  name: Type.String(),
+  owner: Type.Optional(
+    Type.String({ description: "The creator; shown only to the creator and to operators." }),
+  ),
+  private: Type.Boolean(),
+};
+
 // queues
 export const CreateQueueBody = Type.Object(
   {
@@ -68,14 +80,7 @@ export const CreateQueueBody = Type.Object(
   closed,
 );
 export const QueueViewSchema = Type.Object({
-  id: Type.String({
-    description: "Immutable identity given at creation; a later one with the same name has another id.",
-  }),
-  name: Type.String(),
-  owner: Type.Optional(
-    Type.String({ description: "The creator; shown only to the creator and to operators." }),
-  ),
-  private: Type.Boolean(),
+  ...resourceViewFields,
   ackTimeoutMs: Type.Integer(),
   maxDeliveries: Type.Union([Type.Integer(), Type.Null()]),
   deadLetterQueue: Type.Union([Type.String(), Type.Null()]),
@@ -209,14 +214,7 @@ export const CreateTopicBody = Type.Object(
   closed,
 );
 export const TopicViewSchema = Type.Object({
-  id: Type.String({
-    description: "Immutable identity given at creation; a later one with the same name has another id.",
-  }),
-  name: Type.String(),
-  owner: Type.Optional(
-    Type.String({ description: "The creator; shown only to the creator and to operators." }),
-  ),
-  private: Type.Boolean(),
+  ...resourceViewFields,
   durable: Type.Boolean(),
   retention: Type.Object({
     maxAgeMs: Type.Union([Type.Integer(), Type.Null()]),
