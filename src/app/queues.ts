@@ -7,14 +7,11 @@ import type {
 } from "../broker/queue/queue-ports.ts";
 import type { QueueDefinition } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
-import { newResourceId } from "../shared/resource-id.ts";
-import { assertMayUse, assertUnscoped } from "./access.ts";
+import { assertMayUse } from "./access.ts";
 import { watchOf } from "./access-watch.ts";
 import type { Resource } from "./catalog.ts";
-import type { AppContext, Principal } from "./context.ts";
+import type { Principal } from "./context.ts";
 import { deadLetterState } from "./dead-letter.ts";
-import { assertValidName } from "./names.ts";
-import type { Quotas } from "./quotas.ts";
 import { openReceipt, sealReceipt } from "./receipts.ts";
 import { type MessageInput, ResourceService } from "./resource-service.ts";
 
@@ -58,34 +55,27 @@ export interface QueueView extends Omit<QueueDefinition, "deadLetterQueueId"> {
 
 /** The v1 queue operations, whichever transport calls them. */
 export class QueueService extends ResourceService<"queue", QueueView> {
-  constructor(ctx: AppContext, quotas: Quotas) {
-    super(ctx, quotas, "queue");
-  }
+  protected readonly kind = "queue";
 
   async create(principal: Principal, input: CreateQueueInput): Promise<QueueView> {
-    const { config, store, clock } = this.ctx;
-    assertUnscoped(principal, "create queues");
-    assertValidName("queue", input.name, config.maxNameLength);
-    const deadLetterQueue = input.deadLetterQueue ?? null;
-    const deadLetterQueueId =
-      deadLetterQueue === null
-        ? null
-        : await this.usableDeadLetterQueueId(principal, input.name, deadLetterQueue);
-    const definition: QueueDefinition = {
-      id: newResourceId(),
-      name: input.name,
-      owner: principal.username,
-      private: input.private ?? false,
-      ackTimeoutMs: input.ackTimeoutMs ?? config.defaultAckTimeoutMs,
-      maxDeliveries: input.maxDeliveries ?? null,
-      deadLetterQueue,
-      deadLetterQueueId,
-      messageTtlMs: input.messageTtlMs ?? null,
-      maxLength: input.maxLength ?? null,
-      createdAt: clock.now(),
+    const { config, store } = this.ctx;
+    const settings = async () => {
+      const deadLetterQueue = input.deadLetterQueue ?? null;
+      return {
+        ackTimeoutMs: input.ackTimeoutMs ?? config.defaultAckTimeoutMs,
+        maxDeliveries: input.maxDeliveries ?? null,
+        deadLetterQueue,
+        deadLetterQueueId:
+          deadLetterQueue === null
+            ? null
+            : await this.usableDeadLetterQueueId(principal, input.name, deadLetterQueue),
+        messageTtlMs: input.messageTtlMs ?? null,
+        maxLength: input.maxLength ?? null,
+      };
     };
-    await this.quotas.createOwned("queue", principal.username, () => store.createQueue(definition));
-    await this.ctx.catalog.changed("queue", definition.name);
+    const definition = await this.createDefinition(principal, input, settings, (created) =>
+      store.createQueue(created),
+    );
     return this.view(definition, { depth: 0, inFlight: 0, consumers: 0 });
   }
 

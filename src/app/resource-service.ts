@@ -1,10 +1,12 @@
 import type { JsonText, Permission, ResourceKind } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
+import { newResourceId } from "../shared/resource-id.ts";
 import type { KeyPage } from "../store/key-page.ts";
 import {
   assertMaySee,
   assertMayUse,
   assertOwner,
+  assertUnscoped,
   notFoundReason,
   resourceNotFound,
   type Visible,
@@ -14,6 +16,7 @@ import type { DefinitionOf, Resource } from "./catalog.ts";
 import type { AppContext, Principal, ServingNode } from "./context.ts";
 import { assertBatchSize, encodeHeaders, encodePayload, publisherIdempotency } from "./encode.ts";
 import { type Page, type PageRequest, visibleResourcePage } from "./list-page.ts";
+import { assertValidName } from "./names.ts";
 import type { Quotas } from "./quotas.ts";
 
 /** What a published message carries, whichever kind it goes to. */
@@ -30,20 +33,55 @@ interface EncodedMessage {
   idempotencyKey?: string;
 }
 
+/** The fields every queue and topic definition has, which createDefinition fills in. */
+type CommonFields = "id" | "name" | "owner" | "private" | "createdAt";
+
 /**
- * What the queue and topic services share, by kind: list, get, lookup,
- * delete, authorize, and the publish pipeline. Each service adds what only
- * its kind does (create, its messages' own fields, receive, history, …).
+ * What the queue and topic services share, by kind: the create and publish
+ * pipelines, list, get, lookup, delete and authorize. Each service adds what
+ * only its kind does (its settings, its messages' own fields, receive,
+ * history, …).
  */
 export abstract class ResourceService<K extends ResourceKind, View extends { owner: string }> {
-  protected constructor(
+  /** Which kind this service serves. */
+  protected abstract readonly kind: K;
+
+  constructor(
     protected readonly ctx: AppContext,
     protected readonly quotas: Quotas,
-    private readonly kind: K,
   ) {}
 
   /** The caller's view of one definition (with live counts or offsets). */
   protected abstract view(definition: DefinitionOf[K]): Promise<View>;
+
+  /**
+   * The create pipeline of both kinds: unscoped callers only, a valid name,
+   * the kind's own `settings` (which may look things up) on the common
+   * fields, the definition written (`write`) within the creator's quota, and
+   * every node told.
+   */
+  protected async createDefinition(
+    principal: Principal,
+    input: { name: string; private?: boolean },
+    settings: () => Promise<Omit<DefinitionOf[K], CommonFields>>,
+    write: (definition: DefinitionOf[K]) => Promise<void>,
+  ): Promise<DefinitionOf[K]> {
+    const { config, clock, catalog } = this.ctx;
+    assertUnscoped(principal, `create ${this.kind}s`);
+    assertValidName(this.kind, input.name, config.maxNameLength);
+    const own = await settings();
+    const definition = {
+      id: newResourceId(),
+      name: input.name,
+      owner: principal.username,
+      private: input.private ?? false,
+      ...own,
+      createdAt: clock.now(),
+    } as DefinitionOf[K];
+    await this.quotas.createOwned(this.kind, principal.username, () => write(definition));
+    await catalog.changed(this.kind, definition.name);
+    return definition;
+  }
 
   /** One page of those the caller may see, by name (src/app/list-page.ts). */
   list(principal: Principal, request: PageRequest = {}): Promise<Page<Visible<View>>> {

@@ -3,12 +3,9 @@ import type { StartPosition } from "../broker/topic/topic-fanout.ts";
 import type { TopicPublishInput } from "../broker/topic/topic-ports.ts";
 import type { TopicDefinition, TopicMessage } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
-import { newResourceId } from "../shared/resource-id.ts";
-import { assertUnscoped } from "./access.ts";
 import { watchOf } from "./access-watch.ts";
-import type { AppContext, Principal } from "./context.ts";
-import { assertValidName, patternOrEverything } from "./names.ts";
-import type { Quotas } from "./quotas.ts";
+import type { Principal } from "./context.ts";
+import { patternOrEverything } from "./names.ts";
 import { type MessageInput, ResourceService } from "./resource-service.ts";
 
 export interface CreateTopicInput {
@@ -83,32 +80,22 @@ export interface HistoryPage {
 
 /** The v1 topic operations, whichever transport calls them. */
 export class TopicService extends ResourceService<"topic", TopicView> {
-  constructor(ctx: AppContext, quotas: Quotas) {
-    super(ctx, quotas, "topic");
-  }
+  protected readonly kind = "topic";
 
   async create(principal: Principal, input: CreateTopicInput): Promise<TopicView> {
-    const { config, store, clock } = this.ctx;
-    assertUnscoped(principal, "create topics");
-    assertValidName("topic", input.name, config.maxNameLength);
-    const definition: TopicDefinition = {
-      id: newResourceId(),
-      name: input.name,
-      owner: principal.username,
-      private: input.private ?? false,
+    const { config, store } = this.ctx;
+    const { retention } = input;
+    const settings = async () => ({
       durable: input.durable ?? true,
       retention: {
-        maxAgeMs:
-          input.retention?.maxAgeMs === undefined ? config.topicDefaultMaxAgeMs : input.retention.maxAgeMs,
+        maxAgeMs: retention?.maxAgeMs === undefined ? config.topicDefaultMaxAgeMs : retention.maxAgeMs,
         maxMessages:
-          input.retention?.maxMessages === undefined
-            ? config.topicDefaultMaxMessages
-            : input.retention.maxMessages,
+          retention?.maxMessages === undefined ? config.topicDefaultMaxMessages : retention.maxMessages,
       },
-      createdAt: clock.now(),
-    };
-    await this.quotas.createOwned("topic", principal.username, () => store.createTopic(definition));
-    await this.ctx.catalog.changed("topic", definition.name);
+    });
+    const definition = await this.createDefinition(principal, input, settings, (created) =>
+      store.createTopic(created),
+    );
     return { ...definition, nextOffset: 0, firstOffset: 0 };
   }
 
