@@ -130,7 +130,7 @@ export class AccessWatch {
   ): Promise<Resource<QueueDefinition | TopicDefinition> | undefined | "unknown"> {
     try {
       if (fresh) return await this.catalog.reload(kind, name);
-      return kind === "queue" ? await this.catalog.queue(name) : await this.catalog.topic(name);
+      return await this.catalog.resource(kind, name);
     } catch (error) {
       const reason = AvisoError.from(error).reason;
       if (reason === "QUEUE_NOT_FOUND" || reason === "TOPIC_NOT_FOUND") return undefined;

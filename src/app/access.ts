@@ -15,9 +15,12 @@ export type Actor = Pick<Principal, "username" | "apiKey">;
  * reason, same message — so a refusal never tells whether a private name exists.
  */
 export function resourceNotFound(kind: ResourceKind, name: string): AvisoError {
-  return kind === "queue"
-    ? new AvisoError("QUEUE_NOT_FOUND", `No queue is named "${name}".`)
-    : new AvisoError("TOPIC_NOT_FOUND", `No topic is named "${name}".`);
+  return new AvisoError(notFoundReason(kind), `No ${kind} is named "${name}".`);
+}
+
+/** What a missing (or hidden) queue or topic answers with. */
+export function notFoundReason(kind: ResourceKind): "QUEUE_NOT_FOUND" | "TOPIC_NOT_FOUND" {
+  return kind === "queue" ? "QUEUE_NOT_FOUND" : "TOPIC_NOT_FOUND";
 }
 
 /**

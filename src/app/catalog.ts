@@ -15,6 +15,12 @@ export interface Resource<T> {
   grants: Grant[];
 }
 
+/** The definition of each kind of resource. */
+export interface DefinitionOf {
+  queue: QueueDefinition;
+  topic: TopicDefinition;
+}
+
 /**
  * Queue and topic definitions with their grants, cached on every node. A
  * change made here invalidates at once; a change made on another node arrives
@@ -42,6 +48,11 @@ export class Catalog {
     return this.lookup(this.topics, name, "topic", () => this.store.getTopic(name));
   }
 
+  /** A queue or topic, by kind. */
+  resource<K extends ResourceKind>(kind: K, name: string): Promise<Resource<DefinitionOf[K]>> {
+    return (kind === "queue" ? this.queue(name) : this.topic(name)) as Promise<Resource<DefinitionOf[K]>>;
+  }
+
   /**
    * Forget a resource here and tell listeners (a cluster node tells every
    * peer); resolves once they have been told, so the change is visible on
@@ -65,9 +76,9 @@ export class Catalog {
   }
 
   /** Load a resource afresh from the store (a periodic re-check), without telling anyone. */
-  reload(kind: ResourceKind, name: string): Promise<Resource<QueueDefinition> | Resource<TopicDefinition>> {
+  reload<K extends ResourceKind>(kind: K, name: string): Promise<Resource<DefinitionOf[K]>> {
     (kind === "queue" ? this.queues : this.topics).delete(name);
-    return kind === "queue" ? this.queue(name) : this.topic(name);
+    return this.resource(kind, name);
   }
 
   onChanged(listener: (kind: ResourceKind, name: string) => Promise<void>): () => void {

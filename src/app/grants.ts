@@ -19,8 +19,7 @@ export class GrantService {
   ) {}
 
   async grant(principal: Principal, kind: ResourceKind, name: string, input: GrantInput): Promise<Grant> {
-    const resource =
-      kind === "queue" ? await this.ctx.catalog.queue(name) : await this.ctx.catalog.topic(name);
+    const resource = await this.ctx.catalog.resource(kind, name);
     assertOwner(principal, kind, resource, "grant access to");
     // An external user (S14) is proved by its issuer's token, not by a row here.
     // A deleted user keeps their row (the name stays taken) but can be granted nothing.
@@ -47,8 +46,7 @@ export class GrantService {
     name: string,
     request: PageRequest = {},
   ): Promise<Page<Grant>> {
-    const resource =
-      kind === "queue" ? await this.ctx.catalog.queue(name) : await this.ctx.catalog.topic(name);
+    const resource = await this.ctx.catalog.resource(kind, name);
     assertOwner(principal, kind, resource, "list the grants of");
     return pagerOf(this.ctx).page(`grants:${kind}:${name}`, request, {
       read: (page) => this.ctx.store.listGrants(kind, name, page),

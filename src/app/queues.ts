@@ -5,27 +5,15 @@ import type {
   QueueConsumer,
   QueuePublishInput,
 } from "../broker/queue/queue-ports.ts";
-import type { Permission, QueueDefinition } from "../broker/types.ts";
+import type { QueueDefinition } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
-import { newResourceId } from "../shared/resource-id.ts";
-import type { KeyPage } from "../store/key-page.ts";
-import {
-  assertMaySee,
-  assertMayUse,
-  assertOwner,
-  assertUnscoped,
-  type Visible,
-  withoutHiddenOwner,
-} from "./access.ts";
+import { assertMayUse } from "./access.ts";
 import { watchOf } from "./access-watch.ts";
 import type { Resource } from "./catalog.ts";
-import type { AppContext, Principal, ServingNode } from "./context.ts";
+import type { Principal } from "./context.ts";
 import { deadLetterState } from "./dead-letter.ts";
-import { assertBatchSize, encodeHeaders, encodePayload, publisherIdempotency } from "./encode.ts";
-import { type Page, type PageRequest, visibleResourcePage } from "./list-page.ts";
-import { assertValidName } from "./names.ts";
-import type { Quotas } from "./quotas.ts";
 import { openReceipt, sealReceipt } from "./receipts.ts";
+import { type MessageInput, ResourceService } from "./resource-service.ts";
 
 export interface CreateQueueInput {
   name: string;
@@ -37,11 +25,8 @@ export interface CreateQueueInput {
   maxLength?: number | null;
 }
 
-export interface QueueMessageInput {
-  payload: unknown;
-  headers?: Record<string, string>;
+export interface QueueMessageInput extends MessageInput {
   delayMs?: number;
-  idempotencyKey?: string;
 }
 
 export interface ReceiveInput {
@@ -69,94 +54,43 @@ export interface QueueView extends Omit<QueueDefinition, "deadLetterQueueId"> {
 }
 
 /** The v1 queue operations, whichever transport calls them. */
-export class QueueService {
-  constructor(
-    private readonly ctx: AppContext,
-    private readonly quotas: Quotas,
-  ) {}
+export class QueueService extends ResourceService<"queue", QueueView> {
+  protected readonly kind = "queue";
 
   async create(principal: Principal, input: CreateQueueInput): Promise<QueueView> {
-    const { config, store, clock } = this.ctx;
-    assertUnscoped(principal, "create queues");
-    assertValidName("queue", input.name, config.maxNameLength);
-    const deadLetterQueue = input.deadLetterQueue ?? null;
-    const deadLetterQueueId =
-      deadLetterQueue === null
-        ? null
-        : await this.usableDeadLetterQueueId(principal, input.name, deadLetterQueue);
-    const definition: QueueDefinition = {
-      id: newResourceId(),
-      name: input.name,
-      owner: principal.username,
-      private: input.private ?? false,
-      ackTimeoutMs: input.ackTimeoutMs ?? config.defaultAckTimeoutMs,
-      maxDeliveries: input.maxDeliveries ?? null,
-      deadLetterQueue,
-      deadLetterQueueId,
-      messageTtlMs: input.messageTtlMs ?? null,
-      maxLength: input.maxLength ?? null,
-      createdAt: clock.now(),
+    const { config, store } = this.ctx;
+    const settings = async () => {
+      const deadLetterQueue = input.deadLetterQueue ?? null;
+      return {
+        ackTimeoutMs: input.ackTimeoutMs ?? config.defaultAckTimeoutMs,
+        maxDeliveries: input.maxDeliveries ?? null,
+        deadLetterQueue,
+        deadLetterQueueId:
+          deadLetterQueue === null
+            ? null
+            : await this.usableDeadLetterQueueId(principal, input.name, deadLetterQueue),
+        messageTtlMs: input.messageTtlMs ?? null,
+        maxLength: input.maxLength ?? null,
+      };
     };
-    await this.quotas.createOwned("queue", principal.username, () => store.createQueue(definition));
-    await this.ctx.catalog.changed("queue", definition.name);
+    const definition = await this.createDefinition(principal, input, settings, (created) =>
+      store.createQueue(created),
+    );
     return this.view(definition, { depth: 0, inFlight: 0, consumers: 0 });
   }
 
-  /** One page of the queues the caller may see, by name (src/app/list-page.ts). */
-  list(principal: Principal, request: PageRequest = {}): Promise<Page<Visible<QueueView>>> {
-    const read = (page: KeyPage) => this.ctx.store.listQueues(page);
-    return visibleResourcePage(this.ctx, principal, "queue", request, read, (definition) =>
-      this.view(definition),
+  publish(principal: Principal, name: string, messages: readonly QueueMessageInput[]): Promise<string[]> {
+    return this.publishMessages(
+      principal,
+      name,
+      messages,
+      (message): QueuePublishInput => ({
+        ...this.encodeMessage(principal, message),
+        delayMs: message.delayMs ?? 0,
+        publisher: principal.username,
+      }),
+      (inputs) => this.ctx.owners.queues.publish(name, inputs),
     );
-  }
-
-  async get(principal: Principal, name: string): Promise<Visible<QueueView>> {
-    return withoutHiddenOwner(principal, await this.view((await this.visible(principal, name)).definition));
-  }
-
-  /** The node serving the queue now: clients that connect there skip a hop between nodes. */
-  async lookup(principal: Principal, name: string): Promise<ServingNode> {
-    await this.visible(principal, name);
-    return this.ctx.locate("queue", name);
-  }
-
-  /** The queue, if the caller may see it; QUEUE_NOT_FOUND otherwise, as if it did not exist (S7). */
-  private async visible(principal: Principal, name: string): Promise<Resource<QueueDefinition>> {
-    const resource = await this.ctx.catalog.queue(name);
-    assertMaySee(principal, "queue", resource);
-    return resource;
-  }
-
-  async delete(principal: Principal, name: string): Promise<void> {
-    const resource = await this.ctx.catalog.queue(name);
-    assertOwner(principal, "queue", resource, "delete");
-    const deleted = await this.ctx.store.deleteQueue(name, this.ctx.clock.now());
-    await this.ctx.catalog.changed("queue", name);
-    if (!deleted) throw new AvisoError("QUEUE_NOT_FOUND", `No queue is named "${name}".`);
-    this.ctx.owners.release("queue", name, new AvisoError("QUEUE_NOT_FOUND", `Queue "${name}" was deleted.`));
-  }
-
-  async publish(
-    principal: Principal,
-    name: string,
-    messages: readonly QueueMessageInput[],
-  ): Promise<string[]> {
-    const { config } = this.ctx;
-    assertBatchSize(messages.length, config.maxBatchMessages);
-    const inputs: QueuePublishInput[] = messages.map((message) => ({
-      payload: encodePayload(message.payload, config.maxPayloadBytes),
-      headers: encodeHeaders(message.headers),
-      delayMs: message.delayMs ?? 0,
-      ...publisherIdempotency(principal.username, message.idempotencyKey),
-      publisher: principal.username,
-    }));
-    const started = performance.now();
-    await this.authorize(principal, name, "publish");
-    this.quotas.takePublishTokens(principal.username, inputs.length);
-    const ids = await this.ctx.owners.queues.publish(name, inputs);
-    this.ctx.metrics.messagesPublished.inc({ kind: "queue" }, ids.length);
-    this.ctx.metrics.publishLatencySeconds.observe({ kind: "queue" }, (performance.now() - started) / 1000);
-    return ids;
   }
 
   async receive(
@@ -315,17 +249,7 @@ export class QueueService {
     return watched;
   }
 
-  async authorize(
-    principal: Principal,
-    name: string,
-    permission: Permission,
-  ): Promise<Resource<QueueDefinition>> {
-    const resource = await this.ctx.catalog.queue(name);
-    assertMayUse(principal, "queue", resource, permission);
-    return resource;
-  }
-
-  private async view(
+  protected async view(
     definition: QueueDefinition,
     counts?: { depth: number; inFlight: number; consumers: number },
   ): Promise<QueueView> {

@@ -1,25 +1,12 @@
 import { routingKeyProblem } from "../broker/pattern.ts";
 import type { StartPosition } from "../broker/topic/topic-fanout.ts";
 import type { TopicPublishInput } from "../broker/topic/topic-ports.ts";
-import type { Permission, TopicDefinition, TopicMessage } from "../broker/types.ts";
+import type { TopicDefinition, TopicMessage } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
-import { newResourceId } from "../shared/resource-id.ts";
-import type { KeyPage } from "../store/key-page.ts";
-import {
-  assertMaySee,
-  assertMayUse,
-  assertOwner,
-  assertUnscoped,
-  type Visible,
-  withoutHiddenOwner,
-} from "./access.ts";
 import { watchOf } from "./access-watch.ts";
-import type { Resource } from "./catalog.ts";
-import type { AppContext, Principal, ServingNode } from "./context.ts";
-import { assertBatchSize, encodeHeaders, encodePayload, publisherIdempotency } from "./encode.ts";
-import { type Page, type PageRequest, visibleResourcePage } from "./list-page.ts";
-import { assertValidName, patternOrEverything } from "./names.ts";
-import type { Quotas } from "./quotas.ts";
+import type { Principal } from "./context.ts";
+import { patternOrEverything } from "./names.ts";
+import { type MessageInput, ResourceService } from "./resource-service.ts";
 
 export interface CreateTopicInput {
   name: string;
@@ -28,11 +15,8 @@ export interface CreateTopicInput {
   retention?: { maxAgeMs?: number | null; maxMessages?: number | null };
 }
 
-export interface TopicMessageInput {
-  payload: unknown;
+export interface TopicMessageInput extends MessageInput {
   key?: string;
-  headers?: Record<string, string>;
-  idempotencyKey?: string;
 }
 
 export interface LiveTopicInput {
@@ -59,6 +43,13 @@ export interface LiveSubscriber {
 export interface TopicView extends TopicDefinition {
   nextOffset: number;
   firstOffset: number;
+}
+
+/** The message's routing key ("" when absent); INVALID_ROUTING_KEY unless well formed. */
+function checkedRoutingKey(key = ""): string {
+  const problem = routingKeyProblem(key);
+  if (problem !== undefined) throw new AvisoError("INVALID_ROUTING_KEY", `Routing key "${key}": ${problem}.`);
+  return key;
 }
 
 /** Room one message takes in a history page beyond its payload, headers and key. */
@@ -88,97 +79,37 @@ export interface HistoryPage {
 }
 
 /** The v1 topic operations, whichever transport calls them. */
-export class TopicService {
-  constructor(
-    private readonly ctx: AppContext,
-    private readonly quotas: Quotas,
-  ) {}
+export class TopicService extends ResourceService<"topic", TopicView> {
+  protected readonly kind = "topic";
 
   async create(principal: Principal, input: CreateTopicInput): Promise<TopicView> {
-    const { config, store, clock } = this.ctx;
-    assertUnscoped(principal, "create topics");
-    assertValidName("topic", input.name, config.maxNameLength);
-    const definition: TopicDefinition = {
-      id: newResourceId(),
-      name: input.name,
-      owner: principal.username,
-      private: input.private ?? false,
+    const { config, store } = this.ctx;
+    const { retention } = input;
+    const settings = async () => ({
       durable: input.durable ?? true,
       retention: {
-        maxAgeMs:
-          input.retention?.maxAgeMs === undefined ? config.topicDefaultMaxAgeMs : input.retention.maxAgeMs,
+        maxAgeMs: retention?.maxAgeMs === undefined ? config.topicDefaultMaxAgeMs : retention.maxAgeMs,
         maxMessages:
-          input.retention?.maxMessages === undefined
-            ? config.topicDefaultMaxMessages
-            : input.retention.maxMessages,
+          retention?.maxMessages === undefined ? config.topicDefaultMaxMessages : retention.maxMessages,
       },
-      createdAt: clock.now(),
-    };
-    await this.quotas.createOwned("topic", principal.username, () => store.createTopic(definition));
-    await this.ctx.catalog.changed("topic", definition.name);
+    });
+    const definition = await this.createDefinition(principal, input, settings, (created) =>
+      store.createTopic(created),
+    );
     return { ...definition, nextOffset: 0, firstOffset: 0 };
   }
 
-  /** One page of the topics the caller may see, by name (src/app/list-page.ts). */
-  list(principal: Principal, request: PageRequest = {}): Promise<Page<Visible<TopicView>>> {
-    const read = (page: KeyPage) => this.ctx.store.listTopics(page);
-    return visibleResourcePage(this.ctx, principal, "topic", request, read, (definition) =>
-      this.view(definition),
+  publish(principal: Principal, name: string, messages: readonly TopicMessageInput[]): Promise<number[]> {
+    return this.publishMessages(
+      principal,
+      name,
+      messages,
+      (message): TopicPublishInput => ({
+        key: checkedRoutingKey(message.key),
+        ...this.encodeMessage(principal, message),
+      }),
+      (inputs) => this.ctx.owners.topics.publish(name, inputs),
     );
-  }
-
-  async get(principal: Principal, name: string): Promise<Visible<TopicView>> {
-    return withoutHiddenOwner(principal, await this.view((await this.visible(principal, name)).definition));
-  }
-
-  /** The node serving the topic now: clients that connect there skip a hop between nodes. */
-  async lookup(principal: Principal, name: string): Promise<ServingNode> {
-    await this.visible(principal, name);
-    return this.ctx.locate("topic", name);
-  }
-
-  /** The topic, if the caller may see it; TOPIC_NOT_FOUND otherwise, as if it did not exist (S7). */
-  private async visible(principal: Principal, name: string): Promise<Resource<TopicDefinition>> {
-    const resource = await this.ctx.catalog.topic(name);
-    assertMaySee(principal, "topic", resource);
-    return resource;
-  }
-
-  async delete(principal: Principal, name: string): Promise<void> {
-    const resource = await this.ctx.catalog.topic(name);
-    assertOwner(principal, "topic", resource, "delete");
-    const deleted = await this.ctx.store.deleteTopic(name, this.ctx.clock.now());
-    await this.ctx.catalog.changed("topic", name);
-    if (!deleted) throw new AvisoError("TOPIC_NOT_FOUND", `No topic is named "${name}".`);
-    this.ctx.owners.release("topic", name, new AvisoError("TOPIC_NOT_FOUND", `Topic "${name}" was deleted.`));
-  }
-
-  async publish(
-    principal: Principal,
-    name: string,
-    messages: readonly TopicMessageInput[],
-  ): Promise<number[]> {
-    const { config } = this.ctx;
-    assertBatchSize(messages.length, config.maxBatchMessages);
-    const inputs: TopicPublishInput[] = messages.map((message) => {
-      const key = message.key ?? "";
-      const problem = routingKeyProblem(key);
-      if (problem !== undefined)
-        throw new AvisoError("INVALID_ROUTING_KEY", `Routing key "${key}": ${problem}.`);
-      return {
-        key,
-        payload: encodePayload(message.payload, config.maxPayloadBytes),
-        headers: encodeHeaders(message.headers),
-        ...publisherIdempotency(principal.username, message.idempotencyKey),
-      };
-    });
-    const started = performance.now();
-    await this.authorize(principal, name, "publish");
-    this.quotas.takePublishTokens(principal.username, inputs.length);
-    const offsets = await this.ctx.owners.topics.publish(name, inputs);
-    this.ctx.metrics.messagesPublished.inc({ kind: "topic" }, offsets.length);
-    this.ctx.metrics.publishLatencySeconds.observe({ kind: "topic" }, (performance.now() - started) / 1000);
-    return offsets;
   }
 
   async history(
@@ -206,16 +137,6 @@ export class TopicService {
     return { messages, complete, firstOffset, nextOffset };
   }
 
-  async authorize(
-    principal: Principal,
-    name: string,
-    permission: Permission,
-  ): Promise<Resource<TopicDefinition>> {
-    const resource = await this.ctx.catalog.topic(name);
-    assertMayUse(principal, "topic", resource, permission);
-    return resource;
-  }
-
   /**
    * A live subscription, whichever door it came through: the pattern is
    * checked (`#` by default), the start defaults to `latest`, the caller must
@@ -240,7 +161,7 @@ export class TopicService {
     );
   }
 
-  private async view(definition: TopicDefinition): Promise<TopicView> {
+  protected async view(definition: TopicDefinition): Promise<TopicView> {
     const head = await this.ctx.owners.topics.head(definition.name);
     return { ...definition, nextOffset: head.nextOffset, firstOffset: head.firstOffset };
   }

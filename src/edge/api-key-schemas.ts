@@ -1,16 +1,14 @@
 import { Type } from "@sinclair/typebox";
-import { NextCursor } from "./schemas.ts";
+import { EpochMs, NextCursor, nameBounds, Permission } from "./schemas.ts";
 
 /** Request and response shapes of /v1/api-keys (docs/protocol.md, docs/security.md S14). */
 
 const closed = { additionalProperties: false } as const;
-const Permission = Type.Union([Type.Literal("publish"), Type.Literal("consume")]);
-const EpochMs = Type.Integer({ description: "Epoch milliseconds." });
 
 const ScopeEntry = Type.Object(
   {
     kind: Type.Union([Type.Literal("queue"), Type.Literal("topic")]),
-    resource: Type.String({ minLength: 1, maxLength: 200, description: "Queue or topic name." }),
+    resource: Type.String({ ...nameBounds, description: "Queue or topic name." }),
     permissions: Type.Array(Permission, { minItems: 1, maxItems: 2 }),
   },
   closed,

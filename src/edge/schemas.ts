@@ -1,4 +1,5 @@
-import { Type } from "@sinclair/typebox";
+import { type TSchema, Type } from "@sinclair/typebox";
+import { MAX_KEY_LENGTH } from "../broker/pattern.ts";
 
 /**
  * Request and response shapes of public API v1. The same schemas validate
@@ -9,13 +10,11 @@ import { Type } from "@sinclair/typebox";
 
 const closed = { additionalProperties: false } as const;
 
-export const NameSchema = Type.String({
-  minLength: 1,
-  maxLength: 200,
-  description: "Letters, digits, `._-`.",
-});
+/** How long a queue or topic name may be, wherever one is named. */
+export const nameBounds = { minLength: 1, maxLength: 200 } as const;
+export const NameSchema = Type.String({ ...nameBounds, description: "Letters, digits, `._-`." });
 const Username = Type.String({ minLength: 1, maxLength: 200 });
-const EpochMs = Type.Integer({ description: "Epoch milliseconds." });
+export const EpochMs = Type.Integer({ description: "Epoch milliseconds." });
 const HeadersSchema = Type.Record(
   Type.String({ minLength: 1, maxLength: 128 }),
   Type.String({ maxLength: 4096 }),
@@ -30,7 +29,12 @@ const IdempotencyKey = Type.String({
   description: "A retry with the same key within the de-duplication window is stored once.",
 });
 const Payload = Type.Unknown({ description: "Any JSON value." });
-const Permission = Type.Union([Type.Literal("publish"), Type.Literal("consume")]);
+export const Permission = Type.Union([Type.Literal("publish"), Type.Literal("consume")]);
+/** An ack deadline: at most 12 hours. */
+const AckTimeoutMs = Type.Integer({ minimum: 1, maximum: 43_200_000 });
+/** One message, or a batch of them committed together. */
+const oneOrBatch = <Message extends TSchema>(message: Message) =>
+  Type.Union([message, Type.Object({ messages: Type.Array(message, { minItems: 1 }) }, closed)]);
 const positiveOrNull = (description: string) =>
   Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], { description });
 
@@ -50,20 +54,8 @@ export const MeView = Type.Object({
   operator: Type.Boolean({ description: "Named in the node's `operators` setting (docs/security.md)." }),
 });
 
-// queues
-export const CreateQueueBody = Type.Object(
-  {
-    name: NameSchema,
-    private: Type.Optional(Type.Boolean({ description: "Only the owner and grantees may use it." })),
-    ackTimeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 43_200_000 })),
-    maxDeliveries: Type.Optional(positiveOrNull("Deliveries before dead-lettering; null = unlimited.")),
-    deadLetterQueue: Type.Optional(Type.Union([NameSchema, Type.Null()])),
-    messageTtlMs: Type.Optional(positiveOrNull("Undelivered messages expire after this; null = never.")),
-    maxLength: Type.Optional(positiveOrNull("Most messages held; a full queue refuses publishes.")),
-  },
-  closed,
-);
-export const QueueViewSchema = Type.Object({
+/** The fields every queue and topic view starts with. */
+const resourceViewFields = {
   id: Type.String({
     description: "Immutable identity given at creation; a later one with the same name has another id.",
   }),
@@ -72,6 +64,23 @@ export const QueueViewSchema = Type.Object({
     Type.String({ description: "The creator; shown only to the creator and to operators." }),
   ),
   private: Type.Boolean(),
+};
+
+// queues
+export const CreateQueueBody = Type.Object(
+  {
+    name: NameSchema,
+    private: Type.Optional(Type.Boolean({ description: "Only the owner and grantees may use it." })),
+    ackTimeoutMs: Type.Optional(AckTimeoutMs),
+    maxDeliveries: Type.Optional(positiveOrNull("Deliveries before dead-lettering; null = unlimited.")),
+    deadLetterQueue: Type.Optional(Type.Union([NameSchema, Type.Null()])),
+    messageTtlMs: Type.Optional(positiveOrNull("Undelivered messages expire after this; null = never.")),
+    maxLength: Type.Optional(positiveOrNull("Most messages held; a full queue refuses publishes.")),
+  },
+  closed,
+);
+export const QueueViewSchema = Type.Object({
+  ...resourceViewFields,
   ackTimeoutMs: Type.Integer(),
   maxDeliveries: Type.Union([Type.Integer(), Type.Null()]),
   deadLetterQueue: Type.Union([Type.String(), Type.Null()]),
@@ -134,17 +143,14 @@ export const QueueMessageBody = Type.Object(
   },
   closed,
 );
-export const QueuePublishBody = Type.Union([
-  QueueMessageBody,
-  Type.Object({ messages: Type.Array(QueueMessageBody, { minItems: 1 }) }, closed),
-]);
+export const QueuePublishBody = oneOrBatch(QueueMessageBody);
 export const IdsView = Type.Object({ ids: Type.Array(Type.String()) });
 
 export const ReceiveBody = Type.Object(
   {
     max: Type.Optional(Type.Integer({ minimum: 1 })),
     waitMs: Type.Optional(Type.Integer({ minimum: 0 })),
-    ackTimeoutMs: Type.Optional(Type.Integer({ minimum: 1, maximum: 43_200_000 })),
+    ackTimeoutMs: Type.Optional(AckTimeoutMs),
   },
   closed,
 );
@@ -208,14 +214,7 @@ export const CreateTopicBody = Type.Object(
   closed,
 );
 export const TopicViewSchema = Type.Object({
-  id: Type.String({
-    description: "Immutable identity given at creation; a later one with the same name has another id.",
-  }),
-  name: Type.String(),
-  owner: Type.Optional(
-    Type.String({ description: "The creator; shown only to the creator and to operators." }),
-  ),
-  private: Type.Boolean(),
+  ...resourceViewFields,
   durable: Type.Boolean(),
   retention: Type.Object({
     maxAgeMs: Type.Union([Type.Integer(), Type.Null()]),
@@ -229,16 +228,15 @@ export const TopicListView = Type.Object({ topics: Type.Array(TopicViewSchema), 
 export const TopicMessageBody = Type.Object(
   {
     payload: Payload,
-    key: Type.Optional(Type.String({ maxLength: 255, description: "Routing key, dot-separated words." })),
+    key: Type.Optional(
+      Type.String({ maxLength: MAX_KEY_LENGTH, description: "Routing key, dot-separated words." }),
+    ),
     headers: Type.Optional(HeadersSchema),
     idempotencyKey: Type.Optional(IdempotencyKey),
   },
   closed,
 );
-export const TopicPublishBody = Type.Union([
-  TopicMessageBody,
-  Type.Object({ messages: Type.Array(TopicMessageBody, { minItems: 1 }) }, closed),
-]);
+export const TopicPublishBody = oneOrBatch(TopicMessageBody);
 export const OffsetsView = Type.Object({ offsets: Type.Array(Type.Integer()) });
 export const HistoryQuery = Type.Object(
   {
@@ -265,7 +263,9 @@ export const HistoryView = Type.Object({
 export const BindBody = Type.Object(
   {
     queue: NameSchema,
-    pattern: Type.Optional(Type.String({ maxLength: 255, description: "Routing-key pattern; default `#`." })),
+    pattern: Type.Optional(
+      Type.String({ maxLength: MAX_KEY_LENGTH, description: "Routing-key pattern; default `#`." }),
+    ),
   },
   closed,
 );

@@ -1,16 +1,18 @@
 import { type Static, Type } from "@sinclair/typebox";
+import { MAX_KEY_LENGTH } from "../../broker/pattern.ts";
 import type { ReplayInfo } from "../../broker/topic/topic-fanout.ts";
 import type { AvisoError } from "../../errors/aviso-error.ts";
+import { NackBody, NameSchema, QueueMessageBody, TopicMessageBody } from "../schemas.ts";
 
-/** Client → server frames of /v1/ws (docs/protocol.md). One JSON object per text frame, field `op`. */
+/**
+ * Client → server frames of /v1/ws (docs/protocol.md). One JSON object per
+ * text frame, field `op`. Names, messages and bounds are the REST schemas'
+ * (src/edge/schemas.ts): a frame adds only its op, request id and addressing.
+ */
 
 const closed = { additionalProperties: false } as const;
 const RequestId = Type.Union([Type.String({ maxLength: 100 }), Type.Integer()], {
   description: "Echoed in the reply.",
-});
-const Name = Type.String({ minLength: 1, maxLength: 200 });
-const Headers = Type.Record(Type.String({ minLength: 1, maxLength: 128 }), Type.String({ maxLength: 4096 }), {
-  maxProperties: 64,
 });
 const Ids = Type.Array(Type.String({ minLength: 1, maxLength: 40 }), { minItems: 1, maxItems: 10_000 });
 const SubId = Type.String({ minLength: 1, maxLength: 100 });
@@ -24,7 +26,7 @@ export const clientFrameSchemas = {
     {
       op: Type.Literal("subscribe"),
       id: RequestId,
-      queue: Name,
+      queue: NameSchema,
       prefetch: Type.Optional(Type.Integer({ minimum: 1 })),
     },
     closed,
@@ -33,8 +35,8 @@ export const clientFrameSchemas = {
     {
       op: Type.Literal("subscribe"),
       id: RequestId,
-      topic: Name,
-      pattern: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+      topic: NameSchema,
+      pattern: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_KEY_LENGTH })),
       from: Type.Optional(
         Type.Union([Type.Literal("latest"), Type.Literal("earliest"), Type.Integer({ minimum: 0 })]),
       ),
@@ -52,32 +54,16 @@ export const clientFrameSchemas = {
       id: Type.Optional(RequestId),
       sub: SubId,
       ids: Ids,
-      delayMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 43_200_000 })),
+      delayMs: NackBody.properties.delayMs,
     },
     closed,
   ),
   publishQueue: Type.Object(
-    {
-      op: Type.Literal("publish"),
-      id: RequestId,
-      queue: Name,
-      payload: Type.Unknown(),
-      headers: Type.Optional(Headers),
-      delayMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 604_800_000 })),
-      idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-    },
+    { op: Type.Literal("publish"), id: RequestId, queue: NameSchema, ...QueueMessageBody.properties },
     closed,
   ),
   publishTopic: Type.Object(
-    {
-      op: Type.Literal("publish"),
-      id: RequestId,
-      topic: Name,
-      payload: Type.Unknown(),
-      key: Type.Optional(Type.String({ maxLength: 255 })),
-      headers: Type.Optional(Headers),
-      idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-    },
+    { op: Type.Literal("publish"), id: RequestId, topic: NameSchema, ...TopicMessageBody.properties },
     closed,
   ),
   ping: Type.Object({ op: Type.Literal("ping"), id: Type.Optional(RequestId) }, closed),

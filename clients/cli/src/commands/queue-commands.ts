@@ -3,7 +3,7 @@ import { type Command, Option } from "commander";
 import type { Column } from "../output.ts";
 import { collect, parseHeaders, parseInteger, parsePayload, readStdin } from "../payload.ts";
 import type { CliSession } from "../session.ts";
-import { type PageFlags, pageFlags, printListing, resourceListing } from "./list-pages.ts";
+import { addResourceCommands } from "./resource-commands.ts";
 import { streamUntilStopped } from "./streaming.ts";
 
 type SessionFactory = () => CliSession;
@@ -34,51 +34,12 @@ interface SettleOptions {
 }
 
 export function addQueueCommands(program: Command, session: SessionFactory): void {
-  const queue = program
-    .command("queue")
-    .description("work queues: each message goes to one consumer, until acked");
-
-  pageFlags(queue.command("list").description("queues you may use, by name")).action(
-    async (flags: PageFlags) => {
-      const current = session();
-      const client = await current.client();
-      await printListing(
-        current.output,
-        flags,
-        resourceListing(client, "queues", queueColumns, "No queues yet: aviso queue create <name>"),
-      );
-    },
-  );
-
-  queue
-    .command("create")
-    .description("create a queue you own")
-    .argument("<name>")
-    .option("--private", "only you and users you grant may use it")
-    .option("--ack-timeout-ms <ms>", "ack deadline", parseInteger("--ack-timeout-ms"))
-    .option("--max-deliveries <n>", "deliveries before dead-lettering", parseInteger("--max-deliveries"))
-    .option("--dead-letter-queue <queue>", "where messages go after --max-deliveries")
-    .option(
-      "--message-ttl-ms <ms>",
-      "undelivered messages expire after this",
-      parseInteger("--message-ttl-ms"),
-    )
-    .option("--max-length <n>", "most messages held", parseInteger("--max-length"))
-    .action(async (name: string, options: Record<string, unknown>) => {
-      const current = session();
-      const view = await (await current.client()).queues.create(name, options as QueueSettings);
-      current.output.result(view, `Created queue ${view.name}.`);
-    });
-
-  queue
-    .command("delete")
-    .description("delete a queue you created")
-    .argument("<name>")
-    .action(async (name: string) => {
-      const current = session();
-      await (await current.client()).queues.delete(name);
-      current.output.result({ deleted: name }, `Deleted queue ${name}.`);
-    });
+  const queue = addResourceCommands(program, session, {
+    kind: "queue",
+    description: "work queues: each message goes to one consumer, until acked",
+    columns: queueColumns,
+    create: (create) => addCreateOptions(create, session),
+  });
 
   queue
     .command("publish")
@@ -183,4 +144,23 @@ export function addQueueCommands(program: Command, session: SessionFactory): voi
 
 function delayOf(options: { delayMs?: number }): { delayMs?: number } {
   return options.delayMs === undefined ? {} : { delayMs: options.delayMs };
+}
+
+/** `aviso queue create <name>`: the queue's settings. */
+function addCreateOptions(command: Command, session: SessionFactory): void {
+  command
+    .option("--ack-timeout-ms <ms>", "ack deadline", parseInteger("--ack-timeout-ms"))
+    .option("--max-deliveries <n>", "deliveries before dead-lettering", parseInteger("--max-deliveries"))
+    .option("--dead-letter-queue <queue>", "where messages go after --max-deliveries")
+    .option(
+      "--message-ttl-ms <ms>",
+      "undelivered messages expire after this",
+      parseInteger("--message-ttl-ms"),
+    )
+    .option("--max-length <n>", "most messages held", parseInteger("--max-length"))
+    .action(async (name: string, options: Record<string, unknown>) => {
+      const current = session();
+      const view = await (await current.client()).queues.create(name, options as QueueSettings);
+      current.output.result(view, `Created queue ${view.name}.`);
+    });
 }

@@ -3,7 +3,8 @@ import type { Command } from "commander";
 import type { Column } from "../output.ts";
 import { collect, parseFrom, parseHeaders, parseInteger, parsePayload, readStdin } from "../payload.ts";
 import type { CliSession } from "../session.ts";
-import { type PageFlags, pageFlags, printListing, resourceListing } from "./list-pages.ts";
+import { type PageFlags, pageFlags, printListing } from "./list-pages.ts";
+import { addResourceCommands } from "./resource-commands.ts";
 import { streamUntilStopped } from "./streaming.ts";
 
 type SessionFactory = () => CliSession;
@@ -38,58 +39,12 @@ function messageFields(topic: string, message: TopicMessageData): Record<string,
 }
 
 export function addTopicCommands(program: Command, session: SessionFactory): void {
-  const topic = program
-    .command("topic")
-    .description("topics: every subscriber gets every message, with history");
-
-  pageFlags(topic.command("list").description("topics you may use, by name")).action(
-    async (flags: PageFlags) => {
-      const current = session();
-      const client = await current.client();
-      await printListing(
-        current.output,
-        flags,
-        resourceListing(client, "topics", topicColumns, "No topics yet: aviso topic create <name>"),
-      );
-    },
-  );
-
-  topic
-    .command("create")
-    .description("create a topic you own")
-    .argument("<name>")
-    .option("--private", "only you and users you grant may use it")
-    .option("--no-durable", "keep history in memory only (faster, lost on restart)")
-    .option("--max-age-ms <ms>", "retention by age", parseInteger("--max-age-ms"))
-    .option("--max-messages <n>", "retention by count", parseInteger("--max-messages"))
-    .action(
-      async (
-        name: string,
-        options: { private?: boolean; durable: boolean; maxAgeMs?: number; maxMessages?: number },
-      ) => {
-        const current = session();
-        const retention = {
-          ...(options.maxAgeMs === undefined ? {} : { maxAgeMs: options.maxAgeMs }),
-          ...(options.maxMessages === undefined ? {} : { maxMessages: options.maxMessages }),
-        };
-        const view = await (await current.client()).topics.create(name, {
-          ...(options.private === true ? { private: true } : {}),
-          durable: options.durable,
-          ...(Object.keys(retention).length === 0 ? {} : { retention }),
-        });
-        current.output.result(view, `Created topic ${view.name}.`);
-      },
-    );
-
-  topic
-    .command("delete")
-    .description("delete a topic you created")
-    .argument("<name>")
-    .action(async (name: string) => {
-      const current = session();
-      await (await current.client()).topics.delete(name);
-      current.output.result({ deleted: name }, `Deleted topic ${name}.`);
-    });
+  const topic = addResourceCommands(program, session, {
+    kind: "topic",
+    description: "topics: every subscriber gets every message, with history",
+    columns: topicColumns,
+    create: (create) => addCreateOptions(create, session),
+  });
 
   topic
     .command("publish")
@@ -203,4 +158,30 @@ export function addTopicCommands(program: Command, session: SessionFactory): voi
         `Queue ${queue} no longer receives ${name}.`,
       );
     });
+}
+
+/** `aviso topic create <name>`: durability and retention. */
+function addCreateOptions(command: Command, session: SessionFactory): void {
+  command
+    .option("--no-durable", "keep history in memory only (faster, lost on restart)")
+    .option("--max-age-ms <ms>", "retention by age", parseInteger("--max-age-ms"))
+    .option("--max-messages <n>", "retention by count", parseInteger("--max-messages"))
+    .action(
+      async (
+        name: string,
+        options: { private?: boolean; durable: boolean; maxAgeMs?: number; maxMessages?: number },
+      ) => {
+        const current = session();
+        const retention = {
+          ...(options.maxAgeMs === undefined ? {} : { maxAgeMs: options.maxAgeMs }),
+          ...(options.maxMessages === undefined ? {} : { maxMessages: options.maxMessages }),
+        };
+        const view = await (await current.client()).topics.create(name, {
+          ...(options.private === true ? { private: true } : {}),
+          durable: options.durable,
+          ...(Object.keys(retention).length === 0 ? {} : { retention }),
+        });
+        current.output.result(view, `Created topic ${view.name}.`);
+      },
+    );
 }

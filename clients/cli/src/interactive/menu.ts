@@ -4,7 +4,7 @@ import { printListing, resourceListing } from "../commands/list-pages.ts";
 import { queueColumns } from "../commands/queue-commands.ts";
 import { topicColumns, topicLabel } from "../commands/topic-commands.ts";
 import { ExitCode } from "../exit-codes.ts";
-import { formatPayload, Output } from "../output.ts";
+import { type Column, formatPayload, Output } from "../output.ts";
 import { parsePayload } from "../payload.ts";
 import { CliSession } from "../session.ts";
 import { LineReader } from "./line-reader.ts";
@@ -49,6 +49,39 @@ async function confirmDelete(state: MenuState, kind: "queue" | "topic", name: st
   return false;
 }
 
+/** List, create and delete: what the menu offers alike for queues and for topics. */
+function resourceItems<View>(kind: "queue" | "topic", columns: ReadonlyArray<Column<View>>): MenuItem[] {
+  const plural = `${kind}s` as const;
+  const askName = (state: MenuState) => required(state, `${kind === "queue" ? "Queue" : "Topic"} name: `);
+  return [
+    {
+      label: `List ${plural}`,
+      async run(state) {
+        const client = await state.session.client();
+        await printListing(state.out, {}, resourceListing(client, plural, columns, `No ${plural}.`));
+      },
+    },
+    {
+      label: `Create a ${kind}`,
+      async run(state) {
+        const name = await askName(state);
+        if (name === null) return;
+        await (await state.session.client())[plural].create(name);
+        state.out.line(`Created ${kind} ${name}.`);
+      },
+    },
+    {
+      label: `Delete a ${kind}`,
+      async run(state) {
+        const name = await askName(state);
+        if (name === null || !(await confirmDelete(state, kind, name))) return;
+        await (await state.session.client())[plural].delete(name);
+        state.out.line(`Deleted ${kind} ${name}.`);
+      },
+    },
+  ];
+}
+
 /** The original console client's operations, in its order, plus unsubscribing from a topic. */
 const ITEMS: MenuItem[] = [
   {
@@ -72,34 +105,7 @@ const ITEMS: MenuItem[] = [
       state.out.line(`Logged in as ${username}.`);
     },
   },
-  {
-    label: "List queues",
-    async run(state) {
-      await printListing(
-        state.out,
-        {},
-        resourceListing(await state.session.client(), "queues", queueColumns, "No queues."),
-      );
-    },
-  },
-  {
-    label: "Create a queue",
-    async run(state) {
-      const name = await required(state, "Queue name: ");
-      if (name === null) return;
-      await (await state.session.client()).queues.create(name);
-      state.out.line(`Created queue ${name}.`);
-    },
-  },
-  {
-    label: "Delete a queue",
-    async run(state) {
-      const name = await required(state, "Queue name: ");
-      if (name === null || !(await confirmDelete(state, "queue", name))) return;
-      await (await state.session.client()).queues.delete(name);
-      state.out.line(`Deleted queue ${name}.`);
-    },
-  },
+  ...resourceItems("queue", queueColumns),
   {
     label: "Send a message to a queue",
     async run(state) {
@@ -151,34 +157,7 @@ const ITEMS: MenuItem[] = [
       await unsubscribe(state, state.queueSubscriptions, "queue");
     },
   },
-  {
-    label: "List topics",
-    async run(state) {
-      await printListing(
-        state.out,
-        {},
-        resourceListing(await state.session.client(), "topics", topicColumns, "No topics."),
-      );
-    },
-  },
-  {
-    label: "Create a topic",
-    async run(state) {
-      const name = await required(state, "Topic name: ");
-      if (name === null) return;
-      await (await state.session.client()).topics.create(name);
-      state.out.line(`Created topic ${name}.`);
-    },
-  },
-  {
-    label: "Delete a topic",
-    async run(state) {
-      const name = await required(state, "Topic name: ");
-      if (name === null || !(await confirmDelete(state, "topic", name))) return;
-      await (await state.session.client()).topics.delete(name);
-      state.out.line(`Deleted topic ${name}.`);
-    },
-  },
+  ...resourceItems("topic", topicColumns),
   {
     label: "Publish to a topic",
     async run(state) {

@@ -4,11 +4,7 @@ import {
   AckBody,
   AckView,
   CreateQueueBody,
-  GrantBody,
-  GrantListView,
-  GrantView,
   IdsView,
-  ListQuery,
   NackBody,
   NameParams,
   QueueListView,
@@ -18,10 +14,10 @@ import {
   ReceiveView,
 } from "../../schemas.ts";
 import { deliveryJson, jsonArray } from "../../wire.ts";
-import { type AnyRoute, AUTH_ERRORS, defineRoute, pageReply } from "../route.ts";
-import { lookupRoute } from "./lookup-route.ts";
+import { type AnyRoute, AUTH_ERRORS, defineRoute } from "../route.ts";
+import { grantRoutes, resourceRoutes, useErrors } from "./resource-routes.ts";
 
-const USE_ERRORS = [...AUTH_ERRORS, "QUEUE_NOT_FOUND", "ACCESS_DENIED", "VALIDATION_FAILED"] as const;
+const USE_ERRORS = useErrors("queue");
 
 export function queueRoutes(services: Services): AnyRoute[] {
   const { queues, grants } = services;
@@ -47,51 +43,11 @@ export function queueRoutes(services: Services): AnyRoute[] {
       ],
       handle: async ({ principal, body }) => ({ status: 201, body: await queues.create(principal, body) }),
     }),
-    defineRoute({
-      method: "get",
-      path: "/v1/queues",
-      operationId: "listQueues",
-      summary: "Queues the caller may use, with depth, in-flight and consumer counts.",
-      tag: "queues",
-      auth: true,
-      access: anyUser,
-      query: ListQuery,
-      responses: { 200: { description: "One page of queues, by name.", schema: QueueListView } },
-      errors: [...AUTH_ERRORS, "VALIDATION_FAILED"],
-      handle: async ({ principal, query }) => pageReply("queues", await queues.list(principal, query)),
-    }),
-    defineRoute({
-      method: "get",
-      path: "/v1/queues/{name}",
-      operationId: "getQueue",
-      summary: "One queue.",
-      tag: "queues",
-      auth: true,
-      access: onResource("queue", "see"),
-      params: NameParams,
-      responses: { 200: { description: "The queue.", schema: QueueViewSchema } },
-      errors: [...USE_ERRORS],
-      handle: async ({ principal, params }) => ({
-        status: 200,
-        body: await queues.get(principal, params.name),
-      }),
-    }),
-    lookupRoute("queue", (principal, name) => queues.lookup(principal, name), USE_ERRORS),
-    defineRoute({
-      method: "delete",
-      path: "/v1/queues/{name}",
-      operationId: "deleteQueue",
-      summary: "Delete a queue and its messages (creator only).",
-      tag: "queues",
-      auth: true,
-      access: onResource("queue", "creator"),
-      params: NameParams,
-      responses: { 204: { description: "Deleted." } },
-      errors: [...AUTH_ERRORS, "QUEUE_NOT_FOUND", "NOT_RESOURCE_OWNER"],
-      handle: async ({ principal, params }) => {
-        await queues.delete(principal, params.name);
-        return { status: 204 };
-      },
+    ...resourceRoutes("queue", queues, {
+      listSummary: "Queues the caller may use, with depth, in-flight and consumer counts.",
+      deleteSummary: "Delete a queue and its messages (creator only).",
+      viewSchema: QueueViewSchema,
+      listSchema: QueueListView,
     }),
     defineRoute({
       method: "post",
@@ -170,44 +126,6 @@ export function queueRoutes(services: Services): AnyRoute[] {
         body: await queues.nack(principal, params.name, body.receipts, body.delayMs ?? 0),
       }),
     }),
-    defineRoute({
-      method: "post",
-      path: "/v1/queues/{name}/grants",
-      operationId: "grantQueue",
-      summary: "Give a user publish and/or consume on a private queue (creator only).",
-      tag: "queues",
-      auth: true,
-      access: onResource("queue", "creator"),
-      params: NameParams,
-      body: GrantBody,
-      responses: { 200: { description: "The grant now in force.", schema: GrantView } },
-      errors: [
-        ...AUTH_ERRORS,
-        "VALIDATION_FAILED",
-        "QUEUE_NOT_FOUND",
-        "NOT_RESOURCE_OWNER",
-        "USER_NOT_FOUND",
-        "QUOTA_EXCEEDED",
-      ],
-      handle: async ({ principal, params, body }) => ({
-        status: 200,
-        body: await grants.grant(principal, "queue", params.name, body),
-      }),
-    }),
-    defineRoute({
-      method: "get",
-      path: "/v1/queues/{name}/grants",
-      operationId: "listQueueGrants",
-      summary: "Grants on a queue (creator only).",
-      tag: "queues",
-      auth: true,
-      access: onResource("queue", "creator"),
-      params: NameParams,
-      query: ListQuery,
-      responses: { 200: { description: "One page of grants, by username.", schema: GrantListView } },
-      errors: [...AUTH_ERRORS, "QUEUE_NOT_FOUND", "NOT_RESOURCE_OWNER", "VALIDATION_FAILED"],
-      handle: async ({ principal, params, query }) =>
-        pageReply("grants", await grants.list(principal, "queue", params.name, query)),
-    }),
+    ...grantRoutes("queue", grants),
   ];
 }

@@ -5,9 +5,6 @@ import {
   BindingCreatedView,
   BindingListView,
   CreateTopicBody,
-  GrantBody,
-  GrantListView,
-  GrantView,
   HistoryQuery,
   HistoryView,
   ListQuery,
@@ -20,9 +17,9 @@ import {
 } from "../../schemas.ts";
 import { jsonArray, topicMessageJson } from "../../wire.ts";
 import { type AnyRoute, AUTH_ERRORS, defineRoute, pageReply } from "../route.ts";
-import { lookupRoute } from "./lookup-route.ts";
+import { grantRoutes, resourceRoutes, useErrors } from "./resource-routes.ts";
 
-const USE_ERRORS = [...AUTH_ERRORS, "TOPIC_NOT_FOUND", "ACCESS_DENIED", "VALIDATION_FAILED"] as const;
+const USE_ERRORS = useErrors("topic");
 
 export function topicRoutes(services: Services): AnyRoute[] {
   const { topics, grants, subscriptions } = services;
@@ -40,51 +37,11 @@ export function topicRoutes(services: Services): AnyRoute[] {
       errors: [...AUTH_ERRORS, "VALIDATION_FAILED", "INVALID_NAME", "TOPIC_EXISTS", "QUOTA_EXCEEDED"],
       handle: async ({ principal, body }) => ({ status: 201, body: await topics.create(principal, body) }),
     }),
-    defineRoute({
-      method: "get",
-      path: "/v1/topics",
-      operationId: "listTopics",
-      summary: "Topics the caller may use, with their offsets.",
-      tag: "topics",
-      auth: true,
-      access: anyUser,
-      query: ListQuery,
-      responses: { 200: { description: "One page of topics, by name.", schema: TopicListView } },
-      errors: [...AUTH_ERRORS, "VALIDATION_FAILED"],
-      handle: async ({ principal, query }) => pageReply("topics", await topics.list(principal, query)),
-    }),
-    defineRoute({
-      method: "get",
-      path: "/v1/topics/{name}",
-      operationId: "getTopic",
-      summary: "One topic.",
-      tag: "topics",
-      auth: true,
-      access: onResource("topic", "see"),
-      params: NameParams,
-      responses: { 200: { description: "The topic.", schema: TopicViewSchema } },
-      errors: [...USE_ERRORS],
-      handle: async ({ principal, params }) => ({
-        status: 200,
-        body: await topics.get(principal, params.name),
-      }),
-    }),
-    lookupRoute("topic", (principal, name) => topics.lookup(principal, name), USE_ERRORS),
-    defineRoute({
-      method: "delete",
-      path: "/v1/topics/{name}",
-      operationId: "deleteTopic",
-      summary: "Delete a topic, its history and its durable subscriptions (creator only).",
-      tag: "topics",
-      auth: true,
-      access: onResource("topic", "creator"),
-      params: NameParams,
-      responses: { 204: { description: "Deleted." } },
-      errors: [...AUTH_ERRORS, "TOPIC_NOT_FOUND", "NOT_RESOURCE_OWNER"],
-      handle: async ({ principal, params }) => {
-        await topics.delete(principal, params.name);
-        return { status: 204 };
-      },
+    ...resourceRoutes("topic", topics, {
+      listSummary: "Topics the caller may use, with their offsets.",
+      deleteSummary: "Delete a topic, its history and its durable subscriptions (creator only).",
+      viewSchema: TopicViewSchema,
+      listSchema: TopicListView,
     }),
     defineRoute({
       method: "post",
@@ -133,45 +90,7 @@ export function topicRoutes(services: Services): AnyRoute[] {
         };
       },
     }),
-    defineRoute({
-      method: "post",
-      path: "/v1/topics/{name}/grants",
-      operationId: "grantTopic",
-      summary: "Give a user publish and/or consume on a private topic (creator only).",
-      tag: "topics",
-      auth: true,
-      access: onResource("topic", "creator"),
-      params: NameParams,
-      body: GrantBody,
-      responses: { 200: { description: "The grant now in force.", schema: GrantView } },
-      errors: [
-        ...AUTH_ERRORS,
-        "VALIDATION_FAILED",
-        "TOPIC_NOT_FOUND",
-        "NOT_RESOURCE_OWNER",
-        "USER_NOT_FOUND",
-        "QUOTA_EXCEEDED",
-      ],
-      handle: async ({ principal, params, body }) => ({
-        status: 200,
-        body: await grants.grant(principal, "topic", params.name, body),
-      }),
-    }),
-    defineRoute({
-      method: "get",
-      path: "/v1/topics/{name}/grants",
-      operationId: "listTopicGrants",
-      summary: "Grants on a topic (creator only).",
-      tag: "topics",
-      auth: true,
-      access: onResource("topic", "creator"),
-      params: NameParams,
-      query: ListQuery,
-      responses: { 200: { description: "One page of grants, by username.", schema: GrantListView } },
-      errors: [...AUTH_ERRORS, "TOPIC_NOT_FOUND", "NOT_RESOURCE_OWNER", "VALIDATION_FAILED"],
-      handle: async ({ principal, params, query }) =>
-        pageReply("grants", await grants.list(principal, "topic", params.name, query)),
-    }),
+    ...grantRoutes("topic", grants),
     defineRoute({
       method: "post",
       path: "/v1/topics/{name}/subscriptions",
