@@ -29,6 +29,7 @@ const HELP = `queue-pipeline: durable queue, P publishers → queue → C consum
   --publish ws|rest        how publishers publish (default ws)
   --batch N                REST only: messages per request (default 1)
   --publishers P           (default 4)          --consumers C   (default 4)
+  --queues Q               spread publishers and consumers over Q queues, round robin (default 1)
   --inflight N             publishes (ws) / requests (rest) in flight per publisher (default 64 / 8)
   --prefetch N             per consumer (default 256)
   --ack-batch N            ack after N ids (default 32) --ack-every-ms MS  or after MS (default 5)
@@ -47,6 +48,7 @@ const { values } = parseArgs({
     batch: { type: "string" },
     publishers: { type: "string" },
     consumers: { type: "string" },
+    queues: { type: "string" },
     inflight: { type: "string" },
     prefetch: { type: "string" },
     "ack-batch": { type: "string" },
@@ -69,6 +71,7 @@ const settings = {
   batch: publishVia === "rest" ? numberArg(values, "batch", 1) : 1,
   publishers: numberArg(values, "publishers", 4),
   consumers: numberArg(values, "consumers", 4),
+  queues: numberArg(values, "queues", 1),
   inflight: numberArg(values, "inflight", publishVia === "ws" ? 64 : 8),
   prefetch: numberArg(values, "prefetch", 256),
   ackBatch: numberArg(values, "ack-batch", 32),
@@ -86,13 +89,14 @@ type Publisher = WsPublisher | RestQueuePublisher;
 
 async function startPublishers(
   broker: Broker,
-  queue: string,
+  queues: readonly string[],
   measuring: () => boolean,
 ): Promise<Publisher[]> {
   const payloadJson = payloadOfBytes(settings.payloadBytes);
   const perPublisherRate = settings.rate === null ? null : settings.rate / settings.publishers;
   const publishers: Publisher[] = [];
   for (let i = 0; i < settings.publishers; i++) {
+    const queue = queues[i % queues.length] as string;
     const common = {
       token: broker.token,
       queue,
@@ -126,8 +130,16 @@ async function run(): Promise<void> {
     mysqlUrl: optionalString(values, "mysql"),
     profileDir: optionalString(values, "profile"),
   });
-  const queue = `bench-q-${randomBytes(3).toString("hex")}`;
-  await postJson(broker, "/v1/queues", { name: queue });
+  const prefix = `bench-q-${randomBytes(3).toString("hex")}`;
+  const queues = Array.from({ length: settings.queues }, (_, i) =>
+    settings.queues === 1 ? prefix : `${prefix}-${i}`,
+  );
+  for (const queue of queues) await postJson(broker, "/v1/queues", { name: queue });
+  const queue = queues.join(",");
+  const stateOfAll = async () => {
+    const states = await Promise.all(queues.map((name) => queueState(broker, name)));
+    return { depth: sum(states, (s) => s.depth), inFlight: sum(states, (s) => s.inFlight) };
+  };
   let measuring = false;
   const isMeasuring = () => measuring;
   const consumers: QueueConsumer[] = [];
@@ -139,7 +151,7 @@ async function run(): Promise<void> {
           {
             wsUrl: broker.wsUrl,
             token: broker.token,
-            queue,
+            queue: queues[i % queues.length] as string,
             prefetch: settings.prefetch,
             ackBatch: settings.ackBatch,
             ackEveryMs: settings.ackEveryMs,
@@ -149,7 +161,7 @@ async function run(): Promise<void> {
         ),
       );
     }
-    publishers.push(...(await startPublishers(broker, queue, isMeasuring)));
+    publishers.push(...(await startPublishers(broker, queues, isMeasuring)));
     note(
       `${settings.publishers} publishers (${settings.publishVia}) → ${queue} → ${settings.consumers} consumers; warm-up ${settings.warmupS} s`,
     );
@@ -175,7 +187,7 @@ async function run(): Promise<void> {
     );
     const acked = sum(consumers, (c) => c.acked) - ackedBefore;
     const published = sum(publishers, (p) => p.oks) - publishedBefore;
-    const backlogAtEnd = await queueState(broker, queue);
+    const backlogAtEnd = await stateOfAll();
 
     note("draining: publishers stop, consumers catch up");
     for (const publisher of publishers) publisher.stop();
@@ -194,7 +206,7 @@ async function run(): Promise<void> {
     await waitUntil(
       "the queue to be empty",
       async () => {
-        const state = await queueState(broker, queue);
+        const state = await stateOfAll();
         return state.depth === 0 && state.inFlight === 0;
       },
       { timeoutMs: DRAIN_TIMEOUT_MS, intervalMs: 100 },
@@ -219,6 +231,7 @@ async function run(): Promise<void> {
       batch: settings.batch,
       publishers: settings.publishers,
       consumers: settings.consumers,
+      queues: settings.queues,
       inflight: settings.inflight,
       prefetch: settings.prefetch,
       ackBatch: settings.ackBatch,

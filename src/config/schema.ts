@@ -68,7 +68,7 @@ export const configSchema = Type.Object(
       0,
     ),
     storeCommitLanes: int(
-      4,
+      1,
       "Transactions a node keeps in flight on a MySQL store; each queue or topic always uses the same one, so its writes keep their order (SQLite commits one at a time).",
       1,
       64,
