@@ -26,7 +26,7 @@ export interface BindingWatchDeps {
   recheckMs: number;
   /** The bindings copying on this node now. */
   copying(): Iterable<CopyingBinding>;
-  /** Ends the binding in the store with ACCESS_REVOKED (SubscriptionService.end). */
+  /** Ends the binding in the store with ACCESS_REVOKED (BindingService.end). */
   end(binding: Binding): Promise<void>;
 }
 

@@ -1,9 +1,9 @@
 import { ApiKeyService } from "./api-keys.ts";
+import { BindingService } from "./bindings.ts";
 import type { AppContext } from "./context.ts";
 import { GrantService } from "./grants.ts";
 import { QueueService } from "./queues.ts";
 import { Quotas } from "./quotas.ts";
-import { SubscriptionService } from "./subscriptions.ts";
 import { TopicService } from "./topics.ts";
 import { UserService } from "./users.ts";
 
@@ -13,7 +13,7 @@ export interface Services {
   queues: QueueService;
   topics: TopicService;
   grants: GrantService;
-  subscriptions: SubscriptionService;
+  bindings: BindingService;
   apiKeys: ApiKeyService;
 }
 
@@ -25,7 +25,7 @@ export function createServices(ctx: AppContext): Services {
     queues,
     topics: new TopicService(ctx, quotas),
     grants: new GrantService(ctx, quotas),
-    subscriptions: new SubscriptionService(ctx, queues),
+    bindings: new BindingService(ctx, queues),
     apiKeys: new ApiKeyService(ctx),
   };
 }

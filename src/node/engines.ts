@@ -30,7 +30,7 @@ export type EngineSettings = Pick<
 export interface EngineWiring {
   /** Where dead letters and binding copies go: this node's engines, or the cluster's owners. */
   owners: Late<Owners>;
-  /** Ends a binding whose access is gone (SubscriptionService.end). */
+  /** Ends a binding whose access is gone (BindingService.end). */
   services: Late<Services>;
   /** Whether this node holds a resource's lease; absent on a standalone node, which owns everything. */
   mayOwn?: (kind: ResourceKind, name: string) => boolean;
@@ -95,7 +95,7 @@ export function buildEngines(
     recheckMs: config.accessRecheckMs,
     copying: () => host.copying,
     end: async ({ topic, queue }) => {
-      await wiring.services.get().subscriptions.end(topic, queue, "ACCESS_REVOKED");
+      await wiring.services.get().bindings.end(topic, queue, "ACCESS_REVOKED");
     },
   });
   return { catalog, userDirectory, access, bindingWatch, host };

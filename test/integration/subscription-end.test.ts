@@ -73,32 +73,32 @@ describe("SubscriptionService.end", () => {
 
   it("stops copying, lists the binding ended with the reason, and a new bind replaces it", async () => {
     await services.topics.create(alice, { name: "events" });
-    await services.subscriptions.bind(bob, "events", { queue: "copies" });
+    await services.bindings.bind(bob, "events", { queue: "copies" });
     await services.topics.publish(alice, "events", [{ payload: 1 }]);
     await eventually(async () => {
       expect((await services.queues.get(bob, "copies")).depth).toBe(1);
     });
 
-    expect(await services.subscriptions.end("events", "copies", "ACCESS_REVOKED")).toBe(true);
-    expect((await services.subscriptions.list(alice, "events")).items).toMatchObject([
+    expect(await services.bindings.end("events", "copies", "ACCESS_REVOKED")).toBe(true);
+    expect((await services.bindings.list(alice, "events")).items).toMatchObject([
       { queue: "copies", state: "ended", endedReason: "ACCESS_REVOKED", endedAt: expect.any(Number) },
     ]);
-    expect(await services.subscriptions.end("events", "copies", "ACCESS_REVOKED")).toBe(false);
+    expect(await services.bindings.end("events", "copies", "ACCESS_REVOKED")).toBe(false);
     await services.topics.publish(alice, "events", [{ payload: 2 }]);
     // A witness bound now shows the copy after that publish has run.
-    await services.subscriptions.bind(bob, "events", { queue: "witness" });
+    await services.bindings.bind(bob, "events", { queue: "witness" });
     await services.topics.publish(alice, "events", [{ payload: 3 }]);
     await eventually(async () => {
       expect((await services.queues.get(bob, "witness")).depth).toBe(1);
     });
     expect((await services.queues.get(bob, "copies")).depth).toBe(1);
 
-    await services.subscriptions.bind(bob, "events", { queue: "copies" });
+    await services.bindings.bind(bob, "events", { queue: "copies" });
     await services.topics.publish(alice, "events", [{ payload: 4 }]);
     await eventually(async () => {
       expect((await services.queues.get(bob, "copies")).depth).toBe(2);
     });
-    expect((await services.subscriptions.list(alice, "events")).items).toMatchObject([
+    expect((await services.bindings.list(alice, "events")).items).toMatchObject([
       { queue: "copies", state: "active", endedReason: null },
       { queue: "witness", state: "active" },
     ]);

@@ -22,7 +22,7 @@ import { grantRoutes, resourceRoutes, useErrors } from "./resource-routes.ts";
 const USE_ERRORS = useErrors("topic");
 
 export function topicRoutes(services: Services): AnyRoute[] {
-  const { topics, grants, subscriptions } = services;
+  const { topics, grants, bindings } = services;
   return [
     defineRoute({
       method: "post",
@@ -113,7 +113,7 @@ export function topicRoutes(services: Services): AnyRoute[] {
         "QUOTA_EXCEEDED",
       ],
       handle: async ({ principal, params, body }) => {
-        const { binding, queueCreated } = await subscriptions.bind(principal, params.name, body);
+        const { binding, queueCreated } = await bindings.bind(principal, params.name, body);
         return { status: 201, body: { ...binding, queueCreated } };
       },
     }),
@@ -133,7 +133,7 @@ export function topicRoutes(services: Services): AnyRoute[] {
       },
       errors: [...USE_ERRORS],
       handle: async ({ principal, params, query }) =>
-        pageReply("subscriptions", await subscriptions.list(principal, params.name, query)),
+        pageReply("subscriptions", await bindings.list(principal, params.name, query)),
     }),
     defineRoute({
       method: "delete",
@@ -147,7 +147,7 @@ export function topicRoutes(services: Services): AnyRoute[] {
       responses: { 204: { description: "Unbound." } },
       errors: [...AUTH_ERRORS, "TOPIC_NOT_FOUND", "SUBSCRIPTION_NOT_FOUND", "NOT_RESOURCE_OWNER"],
       handle: async ({ principal, params }) => {
-        await subscriptions.unbind(principal, params.name, params.queue);
+        await bindings.unbind(principal, params.name, params.queue);
         return { status: 204 };
       },
     }),

@@ -24,7 +24,7 @@ export interface BindInput {
  * messages published from the moment of binding are copied into the queue
  * and consumed with acks, so nothing is missed while the subscriber is away.
  */
-export class SubscriptionService {
+export class BindingService {
   constructor(
     private readonly ctx: AppContext,
     private readonly queues: QueueService,
