@@ -14,6 +14,7 @@
  */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { promisify } from "node:util";
 import mysql, { type Connection, type RowDataPacket } from "mysql2/promise";
 import {
@@ -128,8 +129,23 @@ function wsrepArgs(index: number, own: NodePorts, all: readonly NodePorts[]): st
   ];
 }
 
+/** Galera's library and rsync (for SST), installed from Debian's packages when missing and we are root. */
+async function ensureGaleraInstalled(): Promise<void> {
+  const missing = () => !existsSync(galeraLibrary) || !existsSync("/usr/bin/rsync");
+  if (!missing()) return;
+  if (process.getuid?.() !== 0) {
+    throw new Error(
+      `Galera tests need ${galeraLibrary} and rsync. Install them with \`apt-get install -y galera-4 rsync\` and run the tests again.`,
+    );
+  }
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  await run("apt-get", ["install", "-y", "galera-4", "rsync"], { env, maxBuffer: 64 * 1024 * 1024 });
+  if (missing()) throw new Error("apt-get installed galera-4 and rsync but they are still missing");
+}
+
 /** Starts three nodes: the first bootstraps, the others join by SST one at a time. */
 export async function startGalera(): Promise<GaleraCluster> {
+  await ensureGaleraInstalled();
   const password = randomBytes(12).toString("hex");
   const ports: NodePorts[] = [];
   for (let i = 0; i < 3; i++)

@@ -53,6 +53,10 @@ describe("MySQL errors: Galera's answers", () => {
     expect(isUnavailable(notReady)).toBe(true);
   });
 
+  it("takes a write refused for want of a primary component (1180) as unavailable", () => {
+    expect(isUnavailable({ errno: 1180, code: "ER_ERROR_DURING_COMMIT" })).toBe(true);
+  });
+
   it("takes a failed certification (deadlock, 1213) as unavailable, not as a lost primary", () => {
     const certification = { errno: 1213, code: "ER_LOCK_DEADLOCK" };
     expect(isUnavailable(certification)).toBe(true);

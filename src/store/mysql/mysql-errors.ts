@@ -59,6 +59,9 @@ const unavailableErrnos = new Set([
   1045, // ER_ACCESS_DENIED_ERROR
   1049, // ER_BAD_DB_ERROR
   1053, // ER_SERVER_SHUTDOWN
+  // ER_ERROR_DURING_COMMIT: on Galera, "… provider status: Not connected to Primary Component"
+  // (the node lost the primary component mid-statement; nothing was committed).
+  1180,
   1203, // ER_TOO_MANY_USER_CONNECTIONS
   1205, // ER_LOCK_WAIT_TIMEOUT
   ER_LOCK_DEADLOCK,
