@@ -9,7 +9,7 @@ import { expectSound, runFault } from "./fault-run.ts";
  * they all write through the first node that answers (node 0). kill -9 of
  * that node under the workload: the brokers move to node 1 on their own, the
  * surviving nodes evict node 0 after Galera's failure detection (tuned to
- * ~1 s, see test/helpers/galera.ts), and nothing acknowledged is lost. The
+ * ~2 s, see test/helpers/galera.ts), and nothing acknowledged is lost. The
  * pause clients saw is measured and printed, not asserted.
  */
 let galera: GaleraCluster | undefined;
