@@ -3,7 +3,8 @@
  * 3-node cluster of test/helpers/galera.ts, and per run kills a node with
  * kill -9 while a writer on a survivor commits every 10 ms; prints how long
  * until the survivors' cluster size is 2 (polled every 20 ms), the writer's
- * longest commit meanwhile, and how long the killed node took to rejoin.
+ * longest commit meanwhile (and any failed commit: a survivor that lost the
+ * primary component), and how long the killed node took to rejoin.
  *
  *   node --import tsx bench/galera-detection.ts [runs (default 3)]
  */
@@ -25,19 +26,26 @@ try {
     let writing = true;
     let longestWriteMs = 0;
     let n = 0;
+    let killedAt = Date.now();
+    const failures: string[] = [];
     const writes = (async () => {
       while (writing) {
         const started = Date.now();
-        await writer.query("INSERT INTO detection.t VALUES (?, 0) ON DUPLICATE KEY UPDATE v = v + 1", [
-          n++ % 50,
-        ]);
+        try {
+          await writer.query("INSERT INTO detection.t VALUES (?, 0) ON DUPLICATE KEY UPDATE v = v + 1", [
+            n++ % 50,
+          ]);
+        } catch (error) {
+          failures.push(`${Date.now() - killedAt} ms: ${(error as Error).message}`);
+          await sleep(100);
+        }
         longestWriteMs = Math.max(longestWriteMs, Date.now() - started);
         await sleep(10);
       }
     })();
     await sleep(500);
     longestWriteMs = 0;
-    const killedAt = Date.now();
+    killedAt = Date.now();
     await galera.kill(victim);
     let evictedMs: number | null = null;
     while (evictedMs === null && Date.now() - killedAt < 30_000) {
@@ -51,7 +59,9 @@ try {
     const restartAt = Date.now();
     await galera.start(victim);
     const rejoinMs = Date.now() - restartAt;
-    console.log(JSON.stringify({ run, victim, evictedMs, longestWriteMs, rejoinMs }));
+    console.log(
+      JSON.stringify({ run, victim, evictedMs, longestWriteMs, rejoinMs, failures: failures.slice(0, 3) }),
+    );
     await Promise.all([watcher.end(), writer.end()]);
   }
 } finally {
