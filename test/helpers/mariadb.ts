@@ -106,7 +106,8 @@ export async function ensureMariadbInstalled(): Promise<{ server: string; instal
   return { server: found.server, installDb: found.installDb };
 }
 
-async function freePort(): Promise<number> {
+/** A TCP port free on 127.0.0.1 right now (it may be taken before it is bound: retry on failure). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);
@@ -182,7 +183,7 @@ export async function waitForMariadb(state: MariadbState, timeoutMs = startTimeo
   );
 }
 
-async function writeState(state: MariadbState): Promise<void> {
+export async function writeState(state: MariadbState): Promise<void> {
   await writeFile(state.stateFile, JSON.stringify(state, null, 2));
 }
 
@@ -240,6 +241,8 @@ export interface LaunchMariadbOptions {
   appPrivileges?: string;
   /** The app user's password (default random); servers of one replication set share it. */
   password?: string;
+  /** Runs on the fresh data directory before the first start (e.g. to hand it to the SST receiver). */
+  prepareDataDir?: (dataDir: string) => Promise<void>;
 }
 
 /** Creates a data directory and starts a fresh server on a free port. Used by global-setup. */
@@ -263,6 +266,7 @@ export async function launchMariadb(options: LaunchMariadbOptions = {}): Promise
     await rm(baseDir, { recursive: true, force: true });
     throw new Error(`mariadb-install-db failed: ${String(error)}`);
   }
+  await options.prepareDataDir?.(dataDir);
   const password = options.password ?? randomBytes(12).toString("hex");
   const grant =
     options.appPrivileges === undefined

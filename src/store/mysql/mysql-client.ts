@@ -11,8 +11,16 @@ import type { PoolSource } from "./mysql-pool-source.ts";
 import { errorLabel } from "./mysql-probe.ts";
 import type { MysqlTarget } from "./mysql-url.ts";
 
-/** A deadlock rolls the whole transaction back, so it is safe to run again. */
-const deadlockAttempts = 3;
+/**
+ * A deadlock rolls the whole transaction back, so it is safe to run again;
+ * on Galera it is also how a failed certification (a conflicting write
+ * committed on another node first) is reported. Nothing of it was
+ * committed, so nothing was acknowledged: the batch runs again, re-reading
+ * its epochs, before the next one starts (order holds).
+ */
+const deadlockAttempts = 4;
+/** Pause before a retry, times the attempt, plus jitter: two nodes retrying at once would collide again. */
+const deadlockBackoffMs = 5;
 
 /** Creates the pool every MySQL store query goes through. */
 export function createMysqlPool(target: MysqlTarget, poolSize: number): Pool {
@@ -39,6 +47,12 @@ export function createMysqlPool(target: MysqlTarget, poolSize: number): Pool {
     connection.query("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED", () => {
       // A failure here means the connection is broken; the next query on it reports that.
     });
+    // Galera: reads (and START TRANSACTION) wait until this node applied every
+    // write committed anywhere in the cluster before they began, so a new owner
+    // loading a queue sees all its predecessor committed, whichever node that
+    // was. Inert on a server without Galera. MariaDB-only syntax, as an
+    // executable comment: MySQL sees an empty statement and refuses it, harmlessly.
+    connection.query("/*M!100400 SET SESSION wsrep_sync_wait = 1 */", () => {});
   });
   return pool;
 }
@@ -54,8 +68,15 @@ export class MysqlClient {
   readonly #source: PoolSource;
   #closed = false;
 
-  constructor(source: PoolSource) {
+  readonly #onDeadlockRetry: ((action: string, attempt: number) => void) | undefined;
+
+  /** `onDeadlockRetry` hears of each transaction run again after a deadlock or failed certification. */
+  constructor(
+    source: PoolSource,
+    options: { onDeadlockRetry?: (action: string, attempt: number) => void } = {},
+  ) {
     this.#source = source;
+    this.#onDeadlockRetry = options.onDeadlockRetry;
   }
 
   checkOpen(action: string): void {
@@ -129,7 +150,13 @@ export class MysqlClient {
         return result;
       } catch (error) {
         await abandon(connection);
-        if (isDeadlock(error) && attempt < deadlockAttempts) continue;
+        if (isDeadlock(error) && attempt < deadlockAttempts) {
+          this.#onDeadlockRetry?.(action, attempt);
+          await new Promise((resolve) =>
+            setTimeout(resolve, deadlockBackoffMs * attempt * (1 + Math.random())),
+          );
+          continue;
+        }
         throw this.#failure(pool, error, action);
       }
     }

@@ -45,7 +45,9 @@ export async function commitOnConnection(
       (lock.table === "queues" ? queues : topics).set(String(row.name), Number(row.epoch));
   });
   const plan = planCommit(ops, { queues, topics });
-  const statements = [...statementsFor(plan)].map((s) => format(s.sql, s.values));
+  const statements = [...fenceStatements(ops, plan), ...statementsFor(plan)].map((s) =>
+    format(s.sql, s.values),
+  );
   statements.push("COMMIT");
   for (const trip of chunk(
     statements,
@@ -66,6 +68,30 @@ function lockStatements(
     table,
     sql: format(`SELECT name, epoch FROM ${table} WHERE name IN (?) ORDER BY name FOR UPDATE`, [part]),
   }));
+}
+
+/**
+ * Writes the row of every queue/topic the batch writes for (`commits + 1`),
+ * so the fence is in the transaction's write set. On one server the FOR
+ * UPDATE lock already orders a claim before or after the whole commit; on
+ * Galera that lock is local to one node, and only rows the transaction
+ * writes are certified: a claim committed on another node between our epoch
+ * read and our COMMIT then fails our COMMIT (deadlock, 1213) instead of
+ * letting writes of the old epoch land after it (migration 005).
+ */
+function fenceStatements(ops: readonly WriteOp[], plan: CommitPlan): Statement[] {
+  const written = { queues: new Set<string>(), topics: new Set<string>() };
+  ops.forEach((op, i) => {
+    if (plan.outcomes[i] !== "ok") return;
+    if ("queue" in op) written.queues.add(op.queue);
+    else written.topics.add(op.topic);
+  });
+  return (["queues", "topics"] as const).flatMap((table) =>
+    chunk([...written[table]], maxKeysPerStatement, Number.POSITIVE_INFINITY, () => 0).map((part) => ({
+      sql: `UPDATE ${table} SET commits = commits + 1 WHERE name IN (?)`,
+      values: [part],
+    })),
+  );
 }
 
 /** Upper bound of a string's escaped size: ≤ 3 bytes per UTF-16 unit, escapes included. */

@@ -18,7 +18,10 @@ function driverError(error: unknown): DriverError | undefined {
 
 const ER_DUP_ENTRY = 1062;
 const ER_DUP_ENTRY_WITH_KEY_NAME = 1586;
+/** Also how Galera reports a transaction that failed certification or was aborted by a replicated one. */
 export const ER_LOCK_DEADLOCK = 1213;
+/** Galera: "WSREP has not yet prepared node for application use" — the node is not in a primary component, or not synced. */
+const ER_UNKNOWN_COM_ERROR = 1047;
 
 /** A PRIMARY KEY or UNIQUE constraint rejected the row. */
 export function isDuplicateKey(error: unknown): boolean {
@@ -51,10 +54,14 @@ const unavailableCodes = new Set([
 // later (or against the new primary) can succeed, and nothing was committed.
 const unavailableErrnos = new Set([
   1040, // ER_CON_COUNT_ERROR: too many connections
+  ER_UNKNOWN_COM_ERROR,
   1044, // ER_DBACCESS_DENIED_ERROR
   1045, // ER_ACCESS_DENIED_ERROR
   1049, // ER_BAD_DB_ERROR
   1053, // ER_SERVER_SHUTDOWN
+  // ER_ERROR_DURING_COMMIT: on Galera, "… provider status: Not connected to Primary Component"
+  // (the node lost the primary component mid-statement; nothing was committed).
+  1180,
   1203, // ER_TOO_MANY_USER_CONNECTIONS
   1205, // ER_LOCK_WAIT_TIMEOUT
   ER_LOCK_DEADLOCK,
@@ -74,6 +81,7 @@ const unavailableErrnos = new Set([
 // Answers after which this server is no primary to write to: it refuses
 // writes (read-only: a replica, or a primary being demoted) or went away.
 const lostPrimaryErrnos = new Set([
+  ER_UNKNOWN_COM_ERROR,
   1053, // ER_SERVER_SHUTDOWN
   1290, // ER_OPTION_PREVENTS_STATEMENT (--read-only)
   1792, // ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION

@@ -40,10 +40,12 @@ export async function migrateMysql(pool: Pool, database: string): Promise<void> 
     for (const migration of migrations) {
       if (migration.version <= current) continue;
       for (const statement of splitStatements(migration.sql)) await connection.query(statement);
-      await connection.query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", [
-        migration.version,
-        Date.now(),
-      ]);
+      // GET_LOCK is per server: on Galera two brokers migrating through different nodes both get
+      // here (every migration is idempotent), and the second record of a version must not fail.
+      await connection.query(
+        "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?) ON DUPLICATE KEY UPDATE version = version",
+        [migration.version, Date.now()],
+      );
     }
   } finally {
     if (locked) await connection.query("SELECT RELEASE_LOCK(?)", [lockName]).catch(() => undefined);

@@ -5,6 +5,8 @@ import { hostLabel, type MysqlTarget } from "./mysql-url.ts";
 export type HostState =
   | { kind: "writable" }
   | { kind: "read-only" }
+  /** A Galera node outside the primary component, or not synced (joining, donating): it refuses or stalls writes. */
+  | { kind: "not-synced"; state: string }
   | { kind: "unreachable"; error: unknown };
 
 /**
@@ -36,7 +38,9 @@ export async function probeHost(target: MysqlTarget, timeoutMs: number): Promise
     );
     const row = rows[0];
     const readOnly = Number(row?.read_only ?? 1) !== 0 || Number(row?.innodb_read_only ?? 1) !== 0;
-    return readOnly ? { kind: "read-only" } : { kind: "writable" };
+    if (readOnly) return { kind: "read-only" };
+    const galera = await galeraState(opened);
+    return galera === undefined ? { kind: "writable" } : { kind: "not-synced", state: galera };
   };
   try {
     const state = await Promise.race([ask(), timeout]);
@@ -53,8 +57,28 @@ export async function probeHost(target: MysqlTarget, timeoutMs: number): Promise
   }
 }
 
+/**
+ * Undefined when the server takes writes as far as Galera is concerned: it
+ * is no Galera node (no `wsrep_on`, as on MySQL, or OFF), or it is Synced in
+ * the primary component. Otherwise what it is (e.g. `Donor/Desynced non-Primary`).
+ */
+async function galeraState(connection: Connection): Promise<string | undefined> {
+  const [on] = await connection.query<RowDataPacket[]>("SHOW GLOBAL VARIABLES LIKE 'wsrep_on'");
+  if (String(on[0]?.Value ?? "OFF") !== "ON") return undefined;
+  const [rows] = await connection.query<RowDataPacket[]>(
+    "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_ready', 'wsrep_cluster_status', 'wsrep_local_state_comment')",
+  );
+  const value = (name: string) => String(rows.find((r) => r.Variable_name === name)?.Value ?? "");
+  const synced =
+    value("wsrep_ready") === "ON" &&
+    value("wsrep_cluster_status") === "Primary" &&
+    value("wsrep_local_state_comment") === "Synced";
+  return synced ? undefined : `${value("wsrep_local_state_comment")} ${value("wsrep_cluster_status")}`;
+}
+
 /** `127.0.0.1:3306 read-only`, `127.0.0.1:3307 unreachable (ECONNREFUSED)`: no passwords. */
 export function describeHost(target: MysqlTarget, state: HostState): string {
+  if (state.kind === "not-synced") return `${hostLabel(target)} not synced (Galera: ${state.state})`;
   if (state.kind !== "unreachable") return `${hostLabel(target)} ${state.kind}`;
   return `${hostLabel(target)} unreachable (${errorLabel(state.error)})`;
 }

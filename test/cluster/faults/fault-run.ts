@@ -37,6 +37,8 @@ export interface FaultRunOptions<T> {
   drainTimeoutMs?: number;
   /** ZooKeeper servers: one (default) or a 3-server ensemble. */
   zooKeeperServers?: 1 | 3;
+  /** The run's database (default: a fresh one on the run's shared MariaDB). */
+  database?: () => Promise<{ url: string; drop(): Promise<void> }>;
 }
 
 export interface RunReport extends FaultReport {
@@ -58,7 +60,8 @@ export async function runFault<T>(
   const started = Date.now();
   const loadStart = loadavg();
   const nodes = options.nodes ?? 3;
-  const store = await createTestDatabase(`faults_${options.name}`);
+  const database = await (options.database ?? (() => sharedDatabase(options.name)))();
+  const store = database.url;
   // The workload's user is an operator: /v1/cluster names owned resources to operators only (S7).
   const operator = uniqueName("faults");
   const zooKeeper = await startZooKeeper({ servers: options.zooKeeperServers ?? 1 });
@@ -112,8 +115,13 @@ export async function runFault<T>(
     await workload?.stop();
     await cluster.stop();
     await zooKeeper.stopAll();
-    await dropTestDatabase(store).catch(() => {});
+    await database.drop().catch(() => {});
   }
+}
+
+async function sharedDatabase(name: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const url = await createTestDatabase(`faults_${name}`);
+  return { url, drop: () => dropTestDatabase(url) };
 }
 
 /** The planned owners really hold their resources (the subscriptions made them claim). */

@@ -1,0 +1,65 @@
+import type { PoolConnection } from "mysql2/promise";
+import { describe, expect, it } from "vitest";
+import { commitOnConnection } from "../../src/store/mysql/mysql-commit.ts";
+import { isPrimaryLost, isUnavailable } from "../../src/store/mysql/mysql-errors.ts";
+
+/** A connection that answers the lock round trip with the given epochs and records every SQL text. */
+function recordingConnection(epochs: { queues?: Record<string, number>; topics?: Record<string, number> }) {
+  const sent: string[] = [];
+  const connection = {
+    async query(sql: string) {
+      sent.push(sql);
+      if (!sql.startsWith("START TRANSACTION")) return [[], []];
+      const results: unknown[] = [{}];
+      for (const statement of sql.split(";\n").slice(1)) {
+        const table = statement.includes("FROM queues") ? epochs.queues : epochs.topics;
+        results.push(Object.entries(table ?? {}).map(([name, epoch]) => ({ name, epoch })));
+      }
+      return [results, []];
+    },
+  };
+  return { connection: connection as unknown as PoolConnection, sent };
+}
+
+describe("MySQL commit: the fence is in the write set (Galera certifies written rows only)", () => {
+  it("writes the row of every queue and topic whose ops passed the epoch check, also for a batch with no head to move", async () => {
+    const { connection, sent } = recordingConnection({ queues: { qa: 3, qb: 1 }, topics: { ta: 2 } });
+    const outcomes = await commitOnConnection(connection, [
+      { type: "queue.remove", queue: "qa", epoch: 3, seqs: [1] },
+      { type: "queue.update", queue: "qb", epoch: 1, changes: [{ seq: 2, deliveries: 1, availableAt: 5 }] },
+      { type: "topic.trim", topic: "ta", epoch: 2, beforeOffset: 4 },
+    ]);
+    expect(outcomes).toEqual(["ok", "ok", "ok"]);
+    const writes = sent.slice(1).join(";\n");
+    expect(writes).toContain("UPDATE queues SET commits = commits + 1 WHERE name IN ('qa', 'qb')");
+    expect(writes).toContain("UPDATE topics SET commits = commits + 1 WHERE name IN ('ta')");
+  });
+
+  it("leaves the rows of fenced and missing resources alone", async () => {
+    const { connection, sent } = recordingConnection({ queues: { stale: 5 } });
+    const outcomes = await commitOnConnection(connection, [
+      { type: "queue.remove", queue: "stale", epoch: 4, seqs: [1] },
+      { type: "queue.remove", queue: "gone", epoch: 1, seqs: [1] },
+    ]);
+    expect(outcomes).toEqual(["fenced", "missing"]);
+    expect(sent.slice(1).join(";\n")).not.toContain("commits");
+  });
+});
+
+describe("MySQL errors: Galera's answers", () => {
+  it("takes 'WSREP has not yet prepared node for application use' (1047) as a lost primary", () => {
+    const notReady = { errno: 1047, code: "ER_UNKNOWN_COM_ERROR" };
+    expect(isPrimaryLost(notReady)).toBe(true);
+    expect(isUnavailable(notReady)).toBe(true);
+  });
+
+  it("takes a write refused for want of a primary component (1180) as unavailable", () => {
+    expect(isUnavailable({ errno: 1180, code: "ER_ERROR_DURING_COMMIT" })).toBe(true);
+  });
+
+  it("takes a failed certification (deadlock, 1213) as unavailable, not as a lost primary", () => {
+    const certification = { errno: 1213, code: "ER_LOCK_DEADLOCK" };
+    expect(isUnavailable(certification)).toBe(true);
+    expect(isPrimaryLost(certification)).toBe(false);
+  });
+});
