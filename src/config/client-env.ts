@@ -19,4 +19,5 @@ export const clientEnvNames: Readonly<Record<string, string>> = {
   AVISO_FUZZ_SEED: "test/integration/fuzz.test.ts: seed",
   AVISO_FUZZ_SCALE: "test/integration/fuzz.test.ts: run multiplier",
   AVISO_TEST_TIMEOUT_MINUTES: "scripts/test.sh: wall-clock bound on all test suites together",
+  AVISO_MUTATION_GROUP_MINUTES: "scripts/mutation.sh: wall-clock bound on each StrykerJS group",
 };

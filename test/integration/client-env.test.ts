@@ -14,7 +14,7 @@ import { childNodesPerTest } from "../helpers/aviso-node.ts";
  */
 
 const repo = new URL("../..", import.meta.url).pathname;
-const skippedDirs = new Set(["node_modules", ".git", "dist", "data", ".aviso-cluster", "gen"]);
+const skippedDirs = new Set(["node_modules", ".git", "dist", "data", ".aviso-cluster", "gen", "reports"]);
 const textExtensions = new Set([
   ".ts",
   ".js",
@@ -40,7 +40,8 @@ async function mentionedNames(): Promise<Map<string, string>> {
     for (const entry of await readdir(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) {
-        if (!skippedDirs.has(entry.name) && !entry.name.startsWith("test-artifacts")) pending.push(path);
+        const generated = entry.name.startsWith("test-artifacts") || entry.name.startsWith(".stryker-tmp");
+        if (!skippedDirs.has(entry.name) && !generated) pending.push(path);
         continue;
       }
       const file = relative(repo, path);
