@@ -17,8 +17,9 @@ export interface ReachabilityWatchDeps {
  * Probes every other member's peer port each `intervalMs` and reports the
  * ones that refuse (docs/architecture.md, "Failing over before the session
  * expires"). A refusal is reported every round while it lasts, so a count
- * that missed a concurrent report is made again; a member that answers again
- * has its report withdrawn. A silent port is neither: it proves nothing.
+ * that missed a concurrent report is made again; a member that answers again,
+ * or leaves, has its report withdrawn. A silent port is neither: it proves
+ * nothing.
  */
 export class ReachabilityWatch {
   private timer: Timer | undefined;
@@ -44,9 +45,11 @@ export class ReachabilityWatch {
     const self = this.deps.self();
     const others = this.deps.members().filter((member) => member.id !== self);
     const live = new Set(others.map((member) => member.id));
-    for (const id of [...this.reported]) if (!live.has(id)) this.reported.delete(id);
-    await Promise.all(
-      others.map(async (member) => {
+    const left = [...this.reported].filter((id) => !live.has(id));
+    for (const id of left) this.reported.delete(id);
+    await Promise.all([
+      ...left.map((id) => this.deps.report(id, false)),
+      ...others.map(async (member) => {
         const verdict = await this.deps.probe(member.peerUrl);
         if (verdict === "refused") {
           this.reported.add(member.id);
@@ -55,7 +58,7 @@ export class ReachabilityWatch {
           await this.deps.report(member.id, false);
         }
       }),
-    );
+    ]);
   }
 
   private schedule(): void {

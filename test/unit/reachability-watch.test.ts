@@ -61,4 +61,13 @@ describe("ReachabilityWatch", () => {
     await watch.round();
     expect(reports).toEqual(["B refused", "B answers"]);
   });
+
+  it("withdraws its report about a member that left (evicted, or its session expired)", async () => {
+    const { reports, watch, members } = watched({ B: "refused" });
+    await watch.round();
+    members.splice(1, 1);
+    await watch.round();
+    await watch.round();
+    expect(reports).toEqual(["B refused", "B answers"]);
+  });
 });
