@@ -67,6 +67,16 @@ export interface Coordinator {
   acquire(kind: ResourceKind, name: string, signal?: AbortSignal): Promise<Lease>;
   /** Gives the lease up so the next owner can claim it; a lost lease is cleaned up as well. */
   release(lease: Lease): Promise<void>;
+  /**
+   * This node's probe found `memberId`'s peer port refusing connections
+   * (`refused`), or answering again. A member reported refused by a quorum of
+   * the others (eviction.ts) is evicted: its member record is deleted, and a
+   * lease held by a session that no longer holds its member record is free
+   * to claim — so its resources fail over without waiting for its session to
+   * expire. An evicted member that is alive loses every lease and registers
+   * again. Ignored while the link is down.
+   */
+  reportUnreachable(memberId: string, refused: boolean): Promise<void>;
   /** Id of the member holding the lease right now, if any (asks the coordination service). */
   holderOf(kind: ResourceKind, name: string): Promise<string | undefined>;
   /** Status changes from the moment of the call until close, like nats.js `nc.status()`. */

@@ -312,7 +312,7 @@ export const configSchema = Type.Object(
     ),
     zkSessionTimeoutMs: int(
       6000,
-      "ZooKeeper session timeout; a dead node's resources move after about this long.",
+      "ZooKeeper session timeout; a dead node's resources move after about this long (a crashed process whose peer port refuses is evicted sooner).",
     ),
     nodeId: Type.Optional(
       Type.String({

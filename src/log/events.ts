@@ -93,6 +93,14 @@ const eventTable = {
   ),
   memberJoined: event<{ nodeId: string }>("info", "cluster member joined"),
   memberLeft: event<{ nodeId: string }>("info", "cluster member left"),
+  memberEvicted: event<{ nodeId: string; reporters: string[] }>(
+    "warn",
+    "evicted a cluster member whose peer port refused a quorum of members; its resources fail over now",
+  ),
+  evictedByPeers: event<{ leasesLost: number }>(
+    "error",
+    "evicted by the other members (they found this node's peer port refusing); dropping every owned resource and registering again",
+  ),
   ownershipAcquired: event<{ kind: ResourceKind; name: string }>("debug", "ownership acquired"),
   ownershipReleased: event<{ kind: ResourceKind; name: string; why: "moved" | "lost" | "closing" }>(
     "debug",

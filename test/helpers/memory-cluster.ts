@@ -40,6 +40,8 @@ export class TestNode {
   readonly linkFaults: LinkFault[] = [];
   /** Failures this node's engines answer the next calls with. */
   readonly engineFaults: AvisoError[] = [];
+  /** The node's process is gone (kill -9): every call to it fails as unreachable. */
+  dead = false;
   /** Set to hold flushes (and so handovers) until it resolves. */
   flushGate: Promise<void> = Promise.resolve();
   private published = 0;
@@ -143,6 +145,12 @@ export class MemoryCluster {
     return node;
   }
 
+  /** kill -9 of a node: its link to the ensemble drops for good and its peer port refuses every call. */
+  kill(id: string): void {
+    this.node(id).dead = true;
+    this.ensemble.disconnect(id);
+  }
+
   /** A queue name that rendezvous hashing gives to `owner` among `members`. */
   static queueOwnedBy(owner: string, members: readonly string[]): string {
     for (let index = 0; index < 1000; index++) {
@@ -170,7 +178,7 @@ export class MemoryCluster {
     const serving = () => this.node(member.id).owners.servingOwners();
     const call = async <T>(op: string, run: () => Promise<T>): Promise<T> => {
       this.events.push({ type: "link", from, to: member.id, op, at: this.clock.now() });
-      const fault = this.node(member.id).linkFaults.shift();
+      const fault = this.node(member.id).dead ? "unreachable" : this.node(member.id).linkFaults.shift();
       if (fault === "unreachable") throw new AvisoError("OWNER_UNAVAILABLE", `${member.id} unreachable`);
       const result = await run();
       if (fault === "reply-lost") throw new AvisoError("OWNER_UNAVAILABLE", `link to ${member.id} broke`);

@@ -8,6 +8,7 @@ import {
   type Lease,
   type Member,
 } from "../coordinator.ts";
+import { enoughToEvict } from "../eviction.ts";
 import { HeldLease } from "../held-lease.ts";
 import { rendezvousOwner } from "../rendezvous.ts";
 import { StatusHub } from "../status-hub.ts";
@@ -20,15 +21,19 @@ import { StatusHub } from "../status-hub.ts";
  * their session, leases granted only while the link is up, acquire() waiting
  * until the holder releases or its session ends, leases kept through a lost
  * link until the session expires or the link has been down for the whole
- * session timeout on the member's clock — so ownership and routing can be
- * unit-tested with several members, session expiry and handover, without
- * sockets, under the manual clock. Faults are the test's to cause:
- * disconnect(), expire(), reconnect().
+ * session timeout on the member's clock, a member evicted once a quorum of
+ * the others report its peer port refused, and its leases free to claim
+ * from then on — so ownership and routing can be unit-tested with several
+ * members, session expiry, eviction and handover, without sockets, under
+ * the manual clock. Faults are the test's to cause: disconnect(), expire(),
+ * reconnect(); members report each other with reportUnreachable().
  */
 export class MemoryEnsemble {
   private nextSession = 1;
-  /** Live sessions by member id (the /members ephemerals). */
+  /** Member records by member id (the /members ephemerals) and the session that holds each. */
   private readonly sessions = new Map<string, { member: Member; sessionId: number }>();
+  /** Reports of refused peer ports: suspect id → reporter id → the suspect's session it was about. */
+  private readonly reports = new Map<string, Map<string, number>>();
   /** Lease holders by "kind/name" (the /owners ephemerals). */
   private readonly leases = new Map<string, { memberId: string; sessionId: number }>();
   private readonly coordinators = new Set<MemoryCoordinator>();
@@ -94,6 +99,51 @@ export class MemoryEnsemble {
     return sessionId;
   }
 
+  /** @internal An evicted member whose session lives registers again under that session. */
+  register(member: Member, sessionId: number): void {
+    if (this.sessions.has(member.id)) return;
+    this.sessions.set(member.id, { member, sessionId });
+    this.membersChanged();
+  }
+
+  /**
+   * @internal `reporterId` found `suspectId`'s peer port refusing (or answering
+   * again). Once a quorum of the other members report its current session,
+   * its member record is deleted; its lease records stay until a claim finds
+   * them held by a session without a member record.
+   */
+  report(reporterId: string, suspectId: string, refused: boolean): void {
+    const suspect = this.sessions.get(suspectId);
+    const reporters = this.reports.get(suspectId) ?? new Map<string, number>();
+    if (!refused || suspect === undefined) reporters.delete(reporterId);
+    else reporters.set(reporterId, suspect.sessionId);
+    this.reports.set(suspectId, reporters);
+    if (suspect === undefined || !refused) return;
+    const agreeing = [...reporters].filter(([, sessionId]) => sessionId === suspect.sessionId);
+    if (
+      !enoughToEvict(
+        this.members(),
+        suspectId,
+        agreeing.map(([id]) => id),
+      )
+    )
+      return;
+    this.reports.delete(suspectId);
+    this.sessions.delete(suspectId);
+    this.membersChanged();
+  }
+
+  /** @internal Deletes every lease record of `sessionId` (an evicted member letting go of what it held). */
+  dropAll(sessionId: number): void {
+    for (const [key, holder] of this.leases) if (holder.sessionId === sessionId) this.leases.delete(key);
+    this.changes.wakeAll();
+  }
+
+  /** @internal The session holding `memberId`'s member record, if any. */
+  recordedSession(memberId: string): number | undefined {
+    return this.sessions.get(memberId)?.sessionId;
+  }
+
   /** @internal */ endSession(memberId: string, sessionId: number): void {
     if (this.sessions.get(memberId)?.sessionId !== sessionId) return;
     this.sessions.delete(memberId);
@@ -104,7 +154,10 @@ export class MemoryEnsemble {
   /** @internal Creates the lease record unless another session has it; true when it is this session's. */
   claim(key: string, memberId: string, sessionId: number): boolean {
     const holder = this.leases.get(key);
-    if (holder === undefined) this.leases.set(key, { memberId, sessionId });
+    // Held by a session that no longer holds its member record: the holder was evicted.
+    if (holder !== undefined && this.sessions.get(holder.memberId)?.sessionId !== holder.sessionId)
+      this.leases.delete(key);
+    if (!this.leases.has(key)) this.leases.set(key, { memberId, sessionId });
     return this.leases.get(key)?.sessionId === sessionId;
   }
 
@@ -219,6 +272,11 @@ class MemoryCoordinator implements Coordinator {
     if (wasHeld) this.ensemble.drop(key, lease.sessionId);
   }
 
+  async reportUnreachable(memberId: string, refused: boolean): Promise<void> {
+    if (this.phase !== "up" || memberId === this.self.id) return;
+    this.ensemble.report(this.self.id, memberId, refused);
+  }
+
   async holderOf(kind: ResourceKind, name: string): Promise<string | undefined> {
     if (this.phase === "closed") throw new CoordinatorClosedError();
     return this.ensemble.holderOf(`${kind}/${name}`);
@@ -252,6 +310,7 @@ class MemoryCoordinator implements Coordinator {
     if (this.phase !== "up") return;
     this.view = members;
     this.hub.emit({ type: "members", members });
+    if (!members.some((member) => member.id === this.self.id)) this.evicted();
   }
 
   linkDown(): void {
@@ -299,7 +358,25 @@ class MemoryCoordinator implements Coordinator {
     const session = this.session;
     for (const key of this.orphans) if (session !== undefined) this.ensemble.drop(key, session);
     this.orphans.clear();
+    // Evicted while cut off: what it held may be another's by now.
+    if (session !== undefined && this.ensemble.recordedSession(this.self.id) !== session) this.evicted();
     this.announce("connected");
+  }
+
+  /**
+   * Our member record was deleted while our session lives: the others
+   * evicted us and may be claiming what we hold. Stop owning at once, let
+   * go of the lease records, and register again under the same session.
+   */
+  private evicted(): void {
+    const session = this.session;
+    if (session === undefined) return;
+    this.loseAllLeases();
+    this.orphans.clear();
+    this.ensemble.dropAll(session);
+    queueMicrotask(() => {
+      if (this.phase === "up" && this.session === session) this.ensemble.register(this.self, session);
+    });
   }
 
   /** The session is gone: its records went with it; register again under a new one. */

@@ -9,6 +9,8 @@ import { isTransient, isZooKeeperError } from "./zookeeper-error.ts";
  */
 export class MemberWatch {
   private list: readonly Member[] = [];
+  /** The session holding each member's node, as of the last read. */
+  private sessions = new Map<string, string>();
   private session: ZooKeeperSession | undefined;
   private inFlight: Promise<void> | undefined;
   private dirty = false;
@@ -21,6 +23,11 @@ export class MemberWatch {
 
   current(): readonly Member[] {
     return this.list;
+  }
+
+  /** The session that held `memberId`'s node at the last read (what a report about it names). */
+  sessionOf(memberId: string): string | undefined {
+    return this.sessions.get(memberId);
   }
 
   /** Reads the members through `session` and keeps watching there (a new session has no watches). */
@@ -50,8 +57,10 @@ export class MemberWatch {
       const session = this.session;
       if (session === undefined) return;
       try {
-        const members = await this.read(session);
+        const read = await this.read(session);
         if (session !== this.session) continue;
+        const members = read.map((entry) => entry.member);
+        this.sessions = new Map(read.map((entry) => [entry.member.id, entry.sessionId]));
         if (!sameMembers(members, this.list)) {
           const previous = this.list;
           this.list = members;
@@ -65,7 +74,7 @@ export class MemberWatch {
     }
   }
 
-  private async read(session: ZooKeeperSession): Promise<Member[]> {
+  private async read(session: ZooKeeperSession): Promise<Array<{ member: Member; sessionId: string }>> {
     const watcher = () => {
       if (this.session === session) void this.refresh();
     };
@@ -82,8 +91,9 @@ export class MemberWatch {
     const members = await Promise.all(
       names.map(async (name) => {
         try {
-          const { data } = await session.getData(`${this.membersPath}/${name}`);
-          return parseMember(data);
+          const { data, stat } = await session.getData(`${this.membersPath}/${name}`);
+          const member = parseMember(data);
+          return member === undefined ? undefined : { member, sessionId: stat.ownerSessionId };
         } catch (error) {
           if (isZooKeeperError(error, "NO_NODE")) return undefined; // left while we read
           throw error;
@@ -91,8 +101,8 @@ export class MemberWatch {
       }),
     );
     return members
-      .filter((member): member is Member => member !== undefined)
-      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      .filter((entry) => entry !== undefined)
+      .sort((a, b) => (a.member.id < b.member.id ? -1 : a.member.id > b.member.id ? 1 : 0));
   }
 }
 

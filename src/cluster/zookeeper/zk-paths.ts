@@ -5,6 +5,9 @@ import type { ResourceKind } from "../../broker/types.ts";
  *
  *   <chroot>/members/<member id>        ephemeral, data = JSON Member
  *   <chroot>/owners/<kind>/<name>       ephemeral lease, data = member id
+ *   <chroot>/unreachable/<suspect id>@<suspect's session>@<reporter id>
+ *                                       ephemeral report: the reporter found the
+ *                                       suspect's peer port refusing (eviction.ts)
  *
  * The chroot is applied here rather than by node-zookeeper-client, so one
  * session can create the chroot itself on first use.
@@ -68,6 +71,11 @@ export interface ZooKeeperLayout {
   memberPath(memberId: string): string;
   ownerKindPath(kind: ResourceKind): string;
   ownerPath(kind: ResourceKind, name: string): string;
+  readonly unreachablePath: string;
+  /** Name (below unreachablePath) of `reporterId`'s report about `suspectId`'s session `sessionId`. */
+  reportName(suspectId: string, sessionId: string, reporterId: string): string;
+  /** Reads a report name back; undefined for a node that is not one. */
+  parseReport(name: string): { suspectId: string; sessionId: string; reporterId: string } | undefined;
   /** Persistent parents created at start (and again if someone deletes them). */
   readonly parents: readonly string[];
   /** Every persistent node of Aviso's own (the chroot, if any, and the parents): their ACL is checked at start. */
@@ -78,6 +86,7 @@ export function zooKeeperLayout(chroot: string): ZooKeeperLayout {
   const membersPath = `${chroot}/members`;
   const ownersPath = `${chroot}/owners`;
   const ownerKindPath = (kind: ResourceKind) => `${ownersPath}/${kind}`;
+  const unreachablePath = `${chroot}/unreachable`;
   return {
     root: chroot === "" ? "/" : chroot,
     membersPath,
@@ -85,13 +94,28 @@ export function zooKeeperLayout(chroot: string): ZooKeeperLayout {
     memberPath: (memberId) => `${membersPath}/${encodeSegment(memberId)}`,
     ownerKindPath,
     ownerPath: (kind, name) => `${ownerKindPath(kind)}/${encodeSegment(name)}`,
-    parents: [membersPath, ownerKindPath("queue"), ownerKindPath("topic")],
+    unreachablePath,
+    // "@" is percent-encoded inside a segment, so it can only be a separator here.
+    reportName: (suspectId, sessionId, reporterId) =>
+      `${encodeSegment(suspectId)}@${sessionId}@${encodeSegment(reporterId)}`,
+    parseReport: (name) => {
+      const [suspect, sessionId, reporter, extra] = name.split("@");
+      if (suspect === undefined || sessionId === undefined || reporter === undefined || extra !== undefined)
+        return undefined;
+      try {
+        return { suspectId: decodeSegment(suspect), sessionId, reporterId: decodeSegment(reporter) };
+      } catch {
+        return undefined;
+      }
+    },
+    parents: [membersPath, ownerKindPath("queue"), ownerKindPath("topic"), unreachablePath],
     persistent: [
       ...(chroot === "" ? [] : [chroot]),
       membersPath,
       ownersPath,
       ownerKindPath("queue"),
       ownerKindPath("topic"),
+      unreachablePath,
     ],
   };
 }

@@ -10,10 +10,12 @@ import {
   type Lease,
   type Member,
 } from "../coordinator.ts";
+import { enoughToEvict } from "../eviction.ts";
 import { rendezvousOwner } from "../rendezvous.ts";
 import { StatusHub } from "../status-hub.ts";
 import { tryOwnEphemeral } from "./ephemeral-node.ts";
 import { MemberWatch } from "./member-watch.ts";
+import { UnreachableReports } from "./unreachable-reports.ts";
 import { type ZooKeeperAccess, zooKeeperAccess } from "./zk-access.ts";
 import { type ConnectTarget, parseConnectString, type ZooKeeperLayout, zooKeeperLayout } from "./zk-paths.ts";
 import { ZooKeeperSession } from "./zk-session.ts";
@@ -79,6 +81,7 @@ class ZooKeeperCoordinator implements Coordinator {
   private readonly access: ZooKeeperAccess;
   private readonly hub: StatusHub<CoordinatorStatus>;
   private readonly memberWatch: MemberWatch;
+  private readonly reports: UnreachableReports;
   private phase: Phase = "new";
   private session: ZooKeeperSession | undefined;
   /** Sessions of ours that expired: nodes they still own are dead and may be deleted. */
@@ -89,6 +92,8 @@ class ZooKeeperCoordinator implements Coordinator {
   private readonly changes = new ChangeSignal();
   /** While "down" with leases kept: gives them up once the session could have expired. */
   private lostTimer: NodeJS.Timeout | undefined;
+  /** Set while registering again after an eviction, so one eviction is handled once. */
+  private reRegistering: Promise<void> | undefined;
   /** When the link went down (performance.now()), for the log line at reconnect. */
   private downSinceMs = 0;
 
@@ -99,6 +104,7 @@ class ZooKeeperCoordinator implements Coordinator {
     this.self = Object.freeze({ ...options.self });
     this.layout = zooKeeperLayout(target.chroot);
     this.access = zooKeeperAccess(options.auth ?? [], this.layout.root);
+    this.reports = new UnreachableReports(this.layout);
     this.hub = new StatusHub((error) => this.reportError(error, "status listener"));
     this.memberWatch = new MemberWatch(
       this.layout.membersPath,
@@ -194,6 +200,25 @@ class ZooKeeperCoordinator implements Coordinator {
     }
   }
 
+  async reportUnreachable(memberId: string, refused: boolean): Promise<void> {
+    const session = this.session;
+    if (this.phase !== "up" || session === undefined || memberId === this.self.id) return;
+    try {
+      if (!refused) return await this.reports.withdraw(session, memberId, this.self.id);
+      const suspectSession = this.memberWatch.sessionOf(memberId);
+      if (suspectSession === undefined) return;
+      const reports = await this.reports.file(session, memberId, suspectSession, this.self.id);
+      const reporters = reports
+        .filter((report) => report.sessionId === suspectSession)
+        .map((report) => report.reporterId);
+      if (!enoughToEvict(this.members(), memberId, reporters)) return;
+      if (await this.reports.evict(session, memberId, suspectSession))
+        this.log((log) => logEvents.memberEvicted(log, { nodeId: memberId, reporters }));
+    } catch (error) {
+      if (!isTransient(error)) throw error;
+    }
+  }
+
   async holderOf(kind: ResourceKind, name: string): Promise<string | undefined> {
     this.assertUsable(undefined);
     const session = this.session;
@@ -240,7 +265,9 @@ class ZooKeeperCoordinator implements Coordinator {
     signal: AbortSignal | undefined,
   ): Promise<Lease | undefined> {
     const parentPath = this.layout.ownerKindPath(kind);
-    const attempt = await tryOwnEphemeral(session, path, this.self.id, parentPath, this.deadSessionIds);
+    const attempt = await tryOwnEphemeral(session, path, this.self.id, parentPath, (owner, holderId) =>
+      this.leaseHolderGone(session, owner, holderId),
+    );
     if (attempt === "mine") return this.grant(session, kind, name, path);
     if (attempt !== "retry") await this.changes.wait(signal, undefined, attempt.gone);
     return undefined;
@@ -282,6 +309,43 @@ class ZooKeeperCoordinator implements Coordinator {
     void check();
   }
 
+  // --- eviction (docs/architecture.md, "Failing over before the session expires") ---
+
+  /**
+   * A lease whose holder's session no longer holds the holder's member node
+   * was left by an evicted member (a session that ends deletes all its
+   * nodes in one step, so only an eviction parts them). Read from the same
+   * server that showed us the lease, which has applied every earlier write.
+   */
+  private async leaseHolderGone(
+    session: ZooKeeperSession,
+    ownerSessionId: string,
+    holderId: string,
+  ): Promise<boolean> {
+    if (this.deadSessionIds.has(ownerSessionId)) return true;
+    if (holderId === "") return false;
+    const member = await session.exists(this.layout.memberPath(holderId));
+    return member?.ownerSessionId !== ownerSessionId;
+  }
+
+  /**
+   * Our member node is gone while our session lives: the others evicted us
+   * (our peer port refused them) and may be claiming what we hold. Stop
+   * owning at once, delete our lease nodes, and register again.
+   */
+  private async evicted(session: ZooKeeperSession): Promise<void> {
+    this.log((log) => logEvents.evictedByPeers(log, { leasesLost: this.leases.size }));
+    this.loseAllLeases(true);
+    for (const key of [...this.orphans.keys()]) this.deleteOrphan(key);
+    try {
+      await this.register(session, Date.now() + Math.max(10_000, 3 * this.options.sessionTimeoutMs));
+      await this.memberWatch.refresh();
+    } catch (error) {
+      if (!isTransient(error) && !(error instanceof CoordinatorClosedError))
+        this.reportError(error, "registering again after eviction");
+    }
+  }
+
   // --- sessions ---
 
   private newSession(): ZooKeeperSession {
@@ -318,12 +382,8 @@ class ZooKeeperCoordinator implements Coordinator {
     for (;;) {
       if (this.isClosed()) throw new CoordinatorClosedError();
       if (session !== this.session) throw new Error("ZooKeeper session replaced during registration");
-      const attempt = await tryOwnEphemeral(
-        session,
-        path,
-        data,
-        this.layout.membersPath,
-        this.deadSessionIds,
+      const attempt = await tryOwnEphemeral(session, path, data, this.layout.membersPath, (owner) =>
+        this.deadSessionIds.has(owner),
       );
       if (attempt === "mine") return;
       if (attempt === "retry") continue;
@@ -483,6 +543,11 @@ class ZooKeeperCoordinator implements Coordinator {
     for (const id of before) if (!after.has(id)) this.log((log) => logEvents.memberLeft(log, { nodeId: id }));
     // start() and renew() announce the first list themselves, after "connected".
     if (this.phase === "up" || this.phase === "down") this.hub.emit({ type: "members", members });
+    const session = this.session;
+    if (this.phase === "up" && session !== undefined && !after.has(this.self.id))
+      this.reRegistering ??= this.evicted(session).finally(() => {
+        this.reRegistering = undefined;
+      });
   }
 
   /** A method, not a comparison, so TypeScript does not narrow `phase` across awaits. */

@@ -66,7 +66,8 @@ describe("fault: SIGSTOP of an owner past the session timeout, then SIGCONT", ()
           const probes = await Promise.all([direct, forwarded]);
           const staleAck = await holder.waitFor((frame) => frame.id === "stale-ack", 10_000);
           await holder.close();
-          return { pausedMs, probes, staleAck, resumedLog: victim.output().slice(logBefore) };
+          const survivorsLog = [0, 2].map((i) => cluster.node(i).output()).join("\n");
+          return { pausedMs, probes, staleAck, resumedLog: victim.output().slice(logBefore), survivorsLog };
         } finally {
           if (!resumed) process.kill(victim.pid, "SIGCONT");
         }
@@ -81,6 +82,9 @@ describe("fault: SIGSTOP of an owner past the session timeout, then SIGCONT", ()
     expect(report.idConflicts.count).toBe(0);
     expect(injected.pausedMs).toBeGreaterThan(SESSION_TIMEOUT_MS);
     expect(injected.probes.map((probe) => probe.status)).toEqual([201, 201]);
+    // A paused process's kernel still accepts connections to its peer port: it is never evicted, its
+    // resources wait for its session to expire (docs/architecture.md, "Failing over before the session expires").
+    expect(injected.survivorsLog).not.toContain('"event":"memberEvicted"');
     // On resuming it learned that its session was gone and stopped owning …
     expect(injected.resumedLog).toContain('"event":"coordinatorSessionLost"');
     // The ack waiting for it was never applied. Which comes first on resuming is up to the order in
