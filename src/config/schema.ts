@@ -67,6 +67,12 @@ export const configSchema = Type.Object(
       "How long an embedded SQLite store waits for another process's write lock before STORE_UNAVAILABLE.",
       0,
     ),
+    storeIdleTransactionTimeoutSec: int(
+      5,
+      "MariaDB ends a store transaction that sends nothing this long, so a node frozen mid-commit does not hold a queue's row lock from its successor (0: off; MySQL has no such setting).",
+      0,
+      3600,
+    ),
     storeCommitLanes: int(
       1,
       "Transactions a node keeps in flight on a MySQL store; each queue or topic always uses the same one, so its writes keep their order (SQLite commits one at a time).",

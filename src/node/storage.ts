@@ -14,6 +14,7 @@ export type StorageSettings = Pick<
   | "dataDir"
   | "sqliteBusyTimeoutMs"
   | "storeCommitLanes"
+  | "storeIdleTransactionTimeoutSec"
   | "storeBatchMaxMessages"
   | "idempotencyPurgeMs"
 >;
@@ -43,6 +44,7 @@ export async function openStorage(
   try {
     store = await openStore(config.store, config.dataDir, {
       sqliteBusyTimeoutMs: config.sqliteBusyTimeoutMs,
+      mysqlIdleTransactionTimeoutSec: config.storeIdleTransactionTimeoutSec,
     });
   } catch (error) {
     dataDirLock.release();

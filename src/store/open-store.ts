@@ -29,7 +29,7 @@ export function resolveStoreUrl(
 export async function openStore(
   url: string,
   dataDir: string,
-  options: { sqliteBusyTimeoutMs?: number } = {},
+  options: { sqliteBusyTimeoutMs?: number; mysqlIdleTransactionTimeoutSec?: number } = {},
 ): Promise<Store> {
   const target = resolveStoreUrl(url, dataDir);
   const store =
@@ -40,7 +40,10 @@ export async function openStore(
             ? {}
             : { busyTimeoutMs: options.sqliteBusyTimeoutMs }),
         })
-      : await createMysqlStore({ url: target.url });
+      : await createMysqlStore({
+          url: target.url,
+          session: { idleTransactionTimeoutSec: options.mysqlIdleTransactionTimeoutSec ?? 0 },
+        });
   try {
     await store.migrate();
   } catch (error) {

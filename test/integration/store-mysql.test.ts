@@ -1,7 +1,9 @@
 import { createServer } from "node:net";
 import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createMysqlPool } from "../../src/store/mysql/mysql-client.ts";
 import { createMysqlStore } from "../../src/store/mysql/mysql-store.ts";
+import { type MysqlHost, parseMysqlUrl, targetOf } from "../../src/store/mysql/mysql-url.ts";
 import { openStore } from "../../src/store/open-store.ts";
 import { createTestDatabase, dropTestDatabase } from "../helpers/mariadb.ts";
 import { describeStoreConformance } from "../store/conformance.ts";
@@ -118,4 +120,32 @@ describe("MySQL store: errors", () => {
       await store.close();
     }
   });
+});
+
+describe("MySQL store: an owner stopped inside a commit", () => {
+  it("does not hold its row locks past idleTransactionTimeoutSec: a successor's claim goes through", async () => {
+    const successor = await createMysqlStore({ url, poolSize: 2 });
+    const name = uniqueName("paused");
+    // An owner frozen (SIGSTOP) between the two round trips of a commit: its transaction holds the
+    // queue row's lock and sends nothing more. Simulated with a pool built as the store builds its own.
+    const parsed = parseMysqlUrl(url);
+    const ownerPool = createMysqlPool(targetOf(parsed, parsed.hosts[0] as MysqlHost), 1, {
+      idleTransactionTimeoutSec: 2,
+    });
+    try {
+      await successor.migrate();
+      await successor.createQueue(queueDefinition(name));
+      const connection = await ownerPool.getConnection();
+      await connection.query("START TRANSACTION");
+      await connection.query("SELECT epoch FROM queues WHERE name = ? FOR UPDATE", [name]);
+      const started = Date.now();
+      // innodb_lock_wait_timeout is 50 s: without the idle timeout the claim waits all of it and fails.
+      await expect(successor.claim("queue", name)).resolves.toMatchObject({ epoch: expect.any(Number) });
+      console.log(`claim behind a stalled commit went through after ${Date.now() - started} ms`);
+      connection.destroy();
+    } finally {
+      await ownerPool.end().catch(() => {});
+      await successor.close();
+    }
+  }, 40_000);
 });

@@ -22,8 +22,25 @@ const deadlockAttempts = 4;
 /** Pause before a retry, times the attempt, plus jitter: two nodes retrying at once would collide again. */
 const deadlockBackoffMs = 5;
 
+/** Settings every pooled session gets. */
+export interface MysqlSessionOptions {
+  /**
+   * MariaDB ends a transaction that sends nothing for this long, releasing
+   * its row locks: an owner frozen mid-commit (SIGSTOP, a VM stall) must not
+   * hold a queue's row until innodb_lock_wait_timeout (50 s) while its
+   * successor waits to claim it. Aviso's transactions never idle between
+   * statements for more than a round trip. 0: off. MySQL has no equivalent.
+   */
+  idleTransactionTimeoutSec?: number;
+}
+
 /** Creates the pool every MySQL store query goes through. */
-export function createMysqlPool(target: MysqlTarget, poolSize: number): Pool {
+export function createMysqlPool(
+  target: MysqlTarget,
+  poolSize: number,
+  session: MysqlSessionOptions = {},
+): Pool {
+  const idleSec = Math.trunc(session.idleTransactionTimeoutSec ?? 0);
   const pool = mysql.createPool({
     ...target,
     connectionLimit: poolSize,
@@ -53,6 +70,8 @@ export function createMysqlPool(target: MysqlTarget, poolSize: number): Pool {
     // was. Inert on a server without Galera. MariaDB-only syntax, as an
     // executable comment: MySQL sees an empty statement and refuses it, harmlessly.
     connection.query("/*M!100400 SET SESSION wsrep_sync_wait = 1 */", () => {});
+    if (idleSec > 0)
+      connection.query(`/*M!100300 SET SESSION idle_transaction_timeout = ${idleSec} */`, () => {});
   });
   return pool;
 }

@@ -52,7 +52,7 @@ import {
   userColumns,
 } from "../rows.ts";
 import type { QueueHead, Store, TopicHead, WriteOp, WriteOutcome } from "../store.ts";
-import { createMysqlPool, MysqlClient } from "./mysql-client.ts";
+import { createMysqlPool, MysqlClient, type MysqlSessionOptions } from "./mysql-client.ts";
 import { commitOnConnection } from "./mysql-commit.ts";
 import { createFailoverPoolSource } from "./mysql-failover.ts";
 import { migrateMysql } from "./mysql-migrate.ts";
@@ -66,6 +66,8 @@ export interface MysqlStoreOptions {
   poolSize?: number;
   /** With a host list: how long one probe of a host may take (default 2 s). */
   probeTimeoutMs?: number;
+  /** Session settings of every pooled connection (MysqlSessionOptions). */
+  session?: MysqlSessionOptions;
 }
 
 const tableOf: Readonly<Record<ResourceKind, string>> = { queue: "queues", topic: "topics" };
@@ -77,10 +79,10 @@ export async function createMysqlStore(options: MysqlStoreOptions): Promise<Stor
   const [only] = url.hosts;
   const source =
     url.hosts.length === 1 && only !== undefined
-      ? fixedPoolSource(createMysqlPool(targetOf(url, only), poolSize))
+      ? fixedPoolSource(createMysqlPool(targetOf(url, only), poolSize, options.session))
       : createFailoverPoolSource(url, {
           poolSize,
-          createPool: createMysqlPool,
+          createPool: (target, size) => createMysqlPool(target, size, options.session),
           probeTimeoutMs: options.probeTimeoutMs,
         });
   return new MysqlStore(new MysqlClient(source), url.database);
