@@ -39,6 +39,22 @@ async function brokerConnections(cluster: GaleraCluster, database: string): Prom
   );
 }
 
+/** A fresh database on the cluster for one run, reached through all three nodes. */
+function galeraDatabase(cluster: GaleraCluster, name: string, onCreated: (database: string) => void) {
+  return async () => {
+    const url = await createDatabaseOn(cluster.nodeUrlBase(0), name);
+    const database = new URL(url).pathname.slice(1);
+    onCreated(database);
+    return {
+      url: `${cluster.urlBase}/${database}`,
+      drop: async () => {
+        const connection = await mysql.createConnection(cluster.nodeUrlBase(1));
+        await connection.query(`DROP DATABASE IF EXISTS \`${database}\``).finally(() => connection.end());
+      },
+    };
+  };
+}
+
 describe("fault: kill -9 of the Galera node the brokers write to", () => {
   it("fails over to the next node by itself and loses nothing acknowledged", async () => {
     const cluster = galera;
@@ -49,17 +65,9 @@ describe("fault: kill -9 of the Galera node the brokers write to", () => {
       owners: { queues: ["node-0", "node-1", "node-2"], orderQueue: "node-0", topics: ["node-1", "node-2"] },
       injectAtAcknowledged: 1000,
       size: { requestTimeoutMs: 20_000 },
-      database: async () => {
-        const url = await createDatabaseOn(cluster.nodeUrlBase(0), "faults_galera");
-        database = new URL(url).pathname.slice(1);
-        return {
-          url: `${cluster.urlBase}/${database}`,
-          drop: async () => {
-            const connection = await mysql.createConnection(cluster.nodeUrlBase(1));
-            await connection.query(`DROP DATABASE IF EXISTS \`${database}\``).finally(() => connection.end());
-          },
-        };
-      },
+      database: galeraDatabase(cluster, "faults_galera", (name) => {
+        database = name;
+      }),
       inject: async ({ workload, plan }) => {
         const before = await brokerConnections(cluster, database);
         workload.mark({
@@ -95,4 +103,46 @@ describe("fault: kill -9 of the Galera node the brokers write to", () => {
     expect(injected.after[1]).toBeGreaterThan(0);
     expect(injected.after[2]).toBe(0);
   }, 300_000);
+});
+
+describe("fault: kill -9 of a broker and of the Galera node the brokers write to, at once", () => {
+  it("the order queue's owner and the write node die together; nothing acknowledged is lost", async () => {
+    const cluster = galera;
+    if (cluster === undefined) throw new Error("Galera not started");
+    // The previous case killed node 0: bring it back so all three nodes serve again.
+    await cluster.start(0);
+    await cluster.waitSynced(0, 3, 60_000);
+    const { report, injected } = await runFault({
+      name: "galera-node-and-broker-kill",
+      owners: { queues: ["node-0", "node-1", "node-2"], orderQueue: "node-1", topics: ["node-1", "node-2"] },
+      injectAtAcknowledged: 1000,
+      size: { requestTimeoutMs: 20_000 },
+      database: galeraDatabase(cluster, "faults_galera_both", () => {}),
+      inject: async (run) => {
+        run.workload.mark({
+          label: "kill -9 broker node-1 and Galera node 0",
+          queues: [...run.plan.queues, run.plan.orderQueue],
+          topics: run.plan.topics,
+        });
+        const killedAt = Date.now();
+        await Promise.all([run.cluster.kill(1, "SIGKILL"), cluster.kill(0)]);
+        await cluster.waitSynced(1, 2, 30_000);
+        return { evictedMs: Date.now() - killedAt };
+      },
+    });
+    const [failover] = report.failover;
+    console.log(
+      JSON.stringify({
+        galeraNodeAndBrokerKill: {
+          evictedMs: injected.evictedMs,
+          firstDeliveryMs: failover?.firstDeliveryMs,
+          publishStallMs: failover?.publishStallMs,
+          deliveryStallMs: failover?.deliveryStallMs,
+          outcomes: report.attemptOutcomes,
+        },
+      }),
+    );
+    expectSound(report, 1000);
+    expect(report.storedTwice.count).toBe(0);
+  }, 360_000);
 });
