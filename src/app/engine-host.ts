@@ -41,8 +41,9 @@ export interface EngineHostDeps {
   /** Told when the store refused a write of ours because another node claimed the resource (logs). */
   onFenced?(kind: ResourceKind, name: string, epoch: number): void;
   /**
-   * Whether this node may load (and so claim) a resource now; a cluster node
-   * only while it holds the lease. Standalone nodes own everything.
+   * Whether this node may load (and so claim) a resource now, and whether a
+   * loaded queue may deliver; a cluster node only while it holds the lease
+   * and can still trust it by its clock. Standalone nodes own everything.
    */
   mayOwn?(kind: ResourceKind, name: string): boolean;
   /** Whether a binding copying here may publish its next batch (BindingWatch.mayCopy); absent: always. */
@@ -226,6 +227,10 @@ export class EngineHost {
       deadLetter: (dead, cause) => this.deadLetter(definition, dead, cause),
       onDropped: (count, cause) => this.deps.onDropped?.(name, count, cause),
       ...(this.storedBytes === undefined ? {} : { storedBytes: this.storedBytes }),
+      // Asked before each delivery pass: a lease that can no longer be trusted delivers nothing.
+      ...(this.deps.mayOwn === undefined
+        ? {}
+        : { mayDeliver: () => this.deps.mayOwn?.("queue", name) !== false }),
     });
     engine.restore(messages, idempotency);
     this.loadedQueues.set(name, engine);

@@ -65,6 +65,16 @@ export interface Coordinator {
    * node already holds returns the held lease.
    */
   acquire(kind: ResourceKind, name: string, signal?: AbortSignal): Promise<Lease>;
+  /**
+   * Whether this node's leases can still be trusted by its own clock: it heard
+   * from the ensemble less than a session timeout ago (counted from when the
+   * last answered request was sent), so its session cannot have expired yet.
+   * Normally a timer notices the silence first; a process woken from a pause
+   * (SIGSTOP, a long GC) may do other work before that timer runs. Found
+   * false, every lease is given up at once, as on "lost", before it returns.
+   * Cheap: an owner asks before each delivery pass.
+   */
+  leasesTrusted(): boolean;
   /** Gives the lease up so the next owner can claim it; a lost lease is cleaned up as well. */
   release(lease: Lease): Promise<void>;
   /**

@@ -47,9 +47,13 @@ export class Ownership {
     return this.coordinatorNow().ownerOf(kind, name).id === this.coordinatorNow().self.id;
   }
 
-  /** True while this node holds the lease (engines may load only then). */
+  /**
+   * True while this node holds the lease and, by its clock, can still trust
+   * it (Coordinator.leasesTrusted): engines load and deliver only then. A
+   * lease found untrusted is dropped at once, as on session loss.
+   */
   holds(kind: ResourceKind, name: string): boolean {
-    return this.held.get(key(kind, name))?.lease?.held === true;
+    return this.held.get(key(kind, name))?.lease?.held === true && this.coordinatorNow().leasesTrusted();
   }
 
   /** Resolves once this node holds the lease; FENCED when another node is the owner. */

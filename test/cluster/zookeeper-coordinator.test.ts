@@ -299,6 +299,24 @@ describe("ZooKeeperCoordinator on one server", () => {
     }
   }, 30_000);
 
+  it("no longer trusts its leases once its own process was stalled past the session timeout, before any timer ran", async () => {
+    const connect = isolated(zk.connectString);
+    const a = await pool.start(connect, "a", sessionTimeoutMs);
+    const statuses = recordStatus(a);
+    const lease = await a.acquire("queue", "stalled");
+    expect(a.leasesTrusted()).toBe(true);
+    // The event loop is held (as by SIGSTOP mid-I/O): no timer, no socket callback runs meanwhile.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, sessionTimeoutMs + 300);
+    // Asked before anything else ran: untrusted, and the lease is gone at once, as on "lost".
+    expect(a.leasesTrusted()).toBe(false);
+    expect(lease.held).toBe(false);
+    expect(sessionEvents(statuses)).toEqual(["disconnected", "lost"]);
+    // It comes back on its own (same session, or a new one) and can own again.
+    const again = await within("the lease again after the stall", a.acquire("queue", "stalled"), 10_000);
+    expect(again.held).toBe(true);
+    expect(a.leasesTrusted()).toBe(true);
+  }, 30_000);
+
   it("tells a paused member that its session expired, and re-registers it under a new session", async () => {
     const connect = isolated(zk.connectString);
     const a = await pool.start(connect, "a", sessionTimeoutMs);

@@ -42,6 +42,14 @@ export class ManualClock implements Clock {
     }
     this.current = target;
   }
+
+  /**
+   * Moves time forward by `ms` without running any timer: the process was
+   * stopped (SIGSTOP) meanwhile. What falls due runs at the next advance().
+   */
+  pause(ms: number): void {
+    this.current += ms;
+  }
 }
 
 /** Lets queued microtasks and promise callbacks run (no timers involved). */

@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { QueueEngine } from "../../src/broker/queue/queue-engine.ts";
-import type { ConsumerSink, Delivery, QueueWriter } from "../../src/broker/queue/queue-ports.ts";
+import type { QueueWriter } from "../../src/broker/queue/queue-ports.ts";
 import type { QueueDefinition, QueueMessage } from "../../src/broker/types.ts";
 import { AvisoError } from "../../src/errors/aviso-error.ts";
 import { ManualClock, settle } from "../helpers/manual-clock.ts";
 import { queueDefinition } from "../helpers/queue-definition.ts";
+import { RecordingSink } from "../helpers/recording-sink.ts";
 
 class FakeWriter implements QueueWriter {
   readonly stored = new Map<number, QueueMessage>();
@@ -60,17 +61,6 @@ function setup(overrides: Partial<QueueDefinition> = {}) {
 
 const msg = (payload: unknown, delayMs = 0) => ({ payload: JSON.stringify(payload), headers: null, delayMs });
 const pull = { max: 10, waitMs: 0, ackTimeoutMs: undefined };
-
-class RecordingSink implements ConsumerSink {
-  readonly received: Delivery[] = [];
-  closedWith: AvisoError | null = null;
-  deliver(deliveries: Delivery[]): void {
-    this.received.push(...deliveries);
-  }
-  closed(reason: AvisoError): void {
-    this.closedWith = reason;
-  }
-}
 
 describe("QueueEngine", () => {
   it("commits before answering a publish and delivers in publish order", async () => {

@@ -190,7 +190,7 @@ export class QueueEngine implements ConsumerHost {
     };
     if (signal?.aborted === true) return Promise.resolve([]);
     if (this.waiters.isEmpty) {
-      const deliveries = this.takeForPull(limits);
+      const deliveries = this.deps.mayDeliver?.() === false ? [] : this.takeForPull(limits);
       if (deliveries.length > 0 || request.waitMs <= 0) return Promise.resolve(deliveries);
     }
     const waiting = this.waiters.wait(limits, request.waitMs, signal);
@@ -401,6 +401,8 @@ export class QueueEngine implements ConsumerHost {
   /** Hands ready messages to waiting pullers first, then round-robin to consumers with credit. */
   private pump(): void {
     if (this.closedReason !== null) return;
+    // A stale owner hands out nothing from memory; its host drops the engine.
+    if (this.deps.mayDeliver?.() === false) return;
     this.waiters.serve((limits) => this.takeForPull(limits));
     const batches = new Map<PushConsumer, Delivery[]>();
     while (this.consumers.size > 0) {

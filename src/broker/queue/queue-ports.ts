@@ -31,6 +31,12 @@ export interface QueueEngineDeps {
   onDropped?(count: number, cause: DeadLetterCause): void;
   /** The node's ledger of bytes per publisher (maxStoredBytesPerUser); absent: nothing is charged. */
   storedBytes?: StoredBytes;
+  /**
+   * Asked once per delivery pass: false while this node may no longer act
+   * as the queue's owner (a cluster lease it can no longer trust), and then
+   * nothing is delivered from memory. Absent: always.
+   */
+  mayDeliver?(): boolean;
 }
 
 export interface QueuePublishInput {

@@ -209,6 +209,10 @@ class MemoryCoordinator implements Coordinator {
   private expiredUnseen = false;
   /** While the link is down and leases are kept: gives them up once the session timeout has passed. */
   private lostTimer: Timer | undefined;
+  /** When the member last heard from the ensemble (clock ms): kept fresh by `heartbeat` while the link is up. */
+  private lastHeardAt = 0;
+  /** Stands for the ZooKeeper client's pings: runs every tenth of the session timeout while started. */
+  private heartbeat: Timer | undefined;
   /** The member list as last seen; kept (stale) while the link is down, as a ZooKeeper watch would. */
   private view: readonly Member[] = [];
   private readonly leases = new Map<string, MemoryLease>();
@@ -231,6 +235,8 @@ class MemoryCoordinator implements Coordinator {
     if (this.phase !== "new") throw new Error(`coordinator cannot start: it is ${this.phase}`);
     this.session = this.ensemble.openSession(this.self);
     this.phase = "up";
+    this.lastHeardAt = this.ensemble.clock.now();
+    this.beat();
     this.announce("connected");
   }
 
@@ -260,6 +266,12 @@ class MemoryCoordinator implements Coordinator {
       }
       await this.ensemble.changes.wait(signal);
     }
+  }
+
+  leasesTrusted(): boolean {
+    if (this.ensemble.clock.now() - this.lastHeardAt < this.ensemble.sessionTimeoutMs) return true;
+    this.silentTooLong();
+    return false;
   }
 
   async release(lease: Lease): Promise<void> {
@@ -294,6 +306,7 @@ class MemoryCoordinator implements Coordinator {
     if (this.phase === "closed") return;
     this.phase = "closed";
     this.cancelLostTimer();
+    this.heartbeat?.cancel();
     for (const lease of this.leases.values()) lease.markReleased();
     this.leases.clear();
     this.orphans.clear();
@@ -318,16 +331,46 @@ class MemoryCoordinator implements Coordinator {
     this.phase = "down";
     // As with ZooKeeper: a lost link is not a lost session. Leases are kept
     // while the member reconnects, until the session could have expired.
+    // The twin's ensemble is heard up to the moment the link drops.
+    this.lastHeardAt = this.ensemble.clock.now();
     this.lostTimer = this.ensemble.clock.setTimer(this.ensemble.sessionTimeoutMs, () => {
       this.lostTimer = undefined;
-      if (this.phase !== "down") return;
-      // Their records stay until the session ends or we clean them at reconnect.
-      for (const key of this.leases.keys()) this.orphans.add(key);
-      this.loseAllLeases();
-      this.hub.emit({ type: "lost" });
+      if (this.phase === "down") this.sessionMayBeGone();
     });
     this.hub.emit({ type: "disconnected" });
     this.ensemble.changes.wakeAll();
+  }
+
+  /** Silent for a whole session timeout while down: the session may have expired, and the leases go. */
+  private sessionMayBeGone(): void {
+    this.cancelLostTimer();
+    // Their records stay until the session ends or we clean them at reconnect.
+    for (const key of this.leases.keys()) this.orphans.add(key);
+    this.loseAllLeases();
+    this.hub.emit({ type: "lost" });
+  }
+
+  /**
+   * Nothing heard for a session timeout (the process was paused): as the
+   * ZooKeeper session's watchdog does, drop the link — the leases go as
+   * "lost" — and reconnect, which finds out whether the session lived.
+   */
+  private silentTooLong(): void {
+    if (this.phase === "up") {
+      this.linkDown();
+      this.sessionMayBeGone();
+      this.linkUp();
+    } else if (this.phase === "down" && this.lostTimer !== undefined) this.sessionMayBeGone();
+  }
+
+  /** The ping: a silence of a whole session timeout is noticed first, then the ensemble is heard again. */
+  private beat(): void {
+    this.heartbeat = this.ensemble.clock.setTimer(this.ensemble.sessionTimeoutMs / 10, () => {
+      if (this.phase === "closed") return;
+      this.leasesTrusted();
+      if (this.phase === "up") this.lastHeardAt = this.ensemble.clock.now();
+      this.beat();
+    });
   }
 
   /** The ensemble ends our session (`endOnServer`); a connected member hears it at once and registers again. */
@@ -355,6 +398,7 @@ class MemoryCoordinator implements Coordinator {
     }
     this.cancelLostTimer();
     this.phase = "up";
+    this.lastHeardAt = this.ensemble.clock.now();
     const session = this.session;
     for (const key of this.orphans) if (session !== undefined) this.ensemble.drop(key, session);
     this.orphans.clear();
@@ -387,6 +431,7 @@ class MemoryCoordinator implements Coordinator {
     this.hub.emit({ type: "expired" });
     this.session = this.ensemble.openSession(this.self);
     this.phase = "up";
+    this.lastHeardAt = this.ensemble.clock.now();
     this.announce("reconnected");
   }
 

@@ -108,6 +108,15 @@ export class ZooKeeperSession {
     return performance.now() - this.lastAnsweredSentAtMs;
   }
 
+  /**
+   * Runs the liveness check now rather than at the watchdog's next tick: a
+   * process woken from a pause may do other work before that tick, and a
+   * link silent for too long must be reported down first.
+   */
+  checkNow(): void {
+    this.checkLiveness();
+  }
+
   get isLinkUp(): boolean {
     return this.linkUp && !this.retired;
   }

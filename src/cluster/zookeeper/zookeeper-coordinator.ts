@@ -177,6 +177,23 @@ class ZooKeeperCoordinator implements Coordinator {
     }
   }
 
+  leasesTrusted(): boolean {
+    const session = this.session;
+    if (session === undefined) return false;
+    if (session.silentMs < session.timeoutMs) return true;
+    // Woken from a pause before the timers that notice the silence ran: run
+    // what they would have, now. Up: the session's check reports the link
+    // down, and a link found down after a whole session timeout of silence
+    // gives every lease up (linkChanged). Down: the lost timer is overdue.
+    if (this.phase === "up") session.checkNow();
+    else if (this.phase === "down" && this.lostTimer !== undefined && this.session === session) {
+      this.cancelLostTimer();
+      this.loseAllLeases(true);
+      this.announceLost(session);
+    }
+    return false;
+  }
+
   async release(lease: Lease): Promise<void> {
     if (!(lease instanceof ZooKeeperLease)) throw new Error("release: not a lease of this coordinator");
     const key = `${lease.kind}/${lease.name}`;
