@@ -172,7 +172,7 @@ describe("TopicEngine listeners and close", () => {
     expect(ended).toEqual([]);
   });
 
-  it("ends once: a second close is ignored", () => {
+  it("ends once: a second close is ignored", async () => {
     const { engine, clock } = setup();
     const ended: string[] = [];
     engine.onEnded((reason) => ended.push(reason.reason));
@@ -180,6 +180,7 @@ describe("TopicEngine listeners and close", () => {
     engine.close(new AvisoError("QUEUE_NOT_FOUND"));
     expect(ended).toEqual(["TOPIC_NOT_FOUND"]);
     expect(clock.pendingTimers).toBe(0);
+    await expect(engine.publish([input(1)])).rejects.toMatchObject({ reason: "TOPIC_NOT_FOUND" });
   });
 });
 
@@ -275,6 +276,21 @@ describe("TopicEngine retention", () => {
     await publishEach(engine, clock, 4, 2000); // ages now: 8000, 6000, 4000, 2000
     await engine.applyRetention();
     expect(engine.firstOffset()).toBe(3);
+    expect(store.reads).toEqual([]);
+  });
+
+  it("ages out a whole in-memory window in one pass, however long", async () => {
+    const { engine, clock, store } = setup({
+      memoryMessages: 20_000,
+      maxBatchMessages: 2000,
+      topic: { retention: { maxAgeMs: 1000, maxMessages: null } },
+    });
+    const batch = Array.from({ length: 2000 }, (_, i) => input(i));
+    await Promise.all(Array.from({ length: 6 }, () => engine.publish(batch)));
+    clock.advance(5000);
+    await engine.applyRetention();
+    expect(engine.firstOffset()).toBe(12_000);
+    expect(store.trims).toEqual([12_000]);
     expect(store.reads).toEqual([]);
   });
 

@@ -334,17 +334,24 @@ describe("TopicFanout replay", () => {
     expect(member.live?.replay).toEqual({ from: 1, to: 8, complete: false });
   });
 
-  it("ends the member when history below the head reads as empty", async () => {
-    const { feed, fanout } = setup();
-    feed.fill(8);
-    feed.nextRead = async () => [];
-    const member = new Member();
-    fanout.join("#", 1, member);
-    await settleMany();
-    expect(member.live).toBeNull();
-    expect(member.endedWith?.reason).toBe("INTERNAL");
-    expect(member.endedWith?.message).toBe("Topic history is unreadable.");
-  });
+  it.each([
+    ["at", 2],
+    ["after", 4],
+  ])(
+    "ends the member when history below the head reads as empty %s the oldest retained offset",
+    async (_, from) => {
+      const { feed, fanout } = setup();
+      feed.fill(8);
+      feed.first = 2;
+      feed.nextRead = async () => [];
+      const member = new Member();
+      fanout.join("#", from, member);
+      await settleMany();
+      expect(member.live).toBeNull();
+      expect(member.endedWith?.reason).toBe("INTERNAL");
+      expect(member.endedWith?.message).toBe("Topic history is unreadable.");
+    },
+  );
 
   it("ends the member with the read's error when history cannot be read", async () => {
     const { feed, fanout } = setup();
