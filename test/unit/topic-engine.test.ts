@@ -10,6 +10,7 @@ import type { TopicWriter } from "../../src/broker/topic/topic-ports.ts";
 import type { IdempotencyRecord, TopicDefinition, TopicMessage } from "../../src/broker/types.ts";
 import { AvisoError } from "../../src/errors/aviso-error.ts";
 import { ManualClock, settle } from "../helpers/manual-clock.ts";
+import { topicDefinition } from "../helpers/topic-definition.ts";
 
 /** An in-memory log standing in for the store; reads resolve on a later turn so publishes interleave. */
 class FakeLog implements TopicWriter {
@@ -41,23 +42,10 @@ class FakeLog implements TopicWriter {
   }
 }
 
-function topic(overrides: Partial<TopicDefinition> = {}): TopicDefinition {
-  return {
-    id: "events-id",
-    name: "events",
-    owner: "alice",
-    private: false,
-    durable: true,
-    retention: { maxAgeMs: null, maxMessages: null },
-    createdAt: 0,
-    ...overrides,
-  };
-}
-
 function setup(overrides: Partial<TopicDefinition> = {}, memoryMessages = 1000, floor?: number) {
   const clock = new ManualClock();
   const log = new FakeLog();
-  const definition = topic(overrides);
+  const definition = topicDefinition(overrides);
   const engine = new TopicEngine(
     definition,
     { nextOffset: 0, firstOffset: 0 },
