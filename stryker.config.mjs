@@ -1,6 +1,6 @@
 // Mutation testing of the broker core (src/broker) with StrykerJS:
 // `npm run test:mutation` (scripts/mutation.sh) runs one group of files at a
-// time, named by STRYKER_GROUP; the scores are recorded in docs/testing.md.
+// time, named by STRYKER_GROUP; the scores are recorded in docs/architecture.md ("Testing").
 const groups = {
   shared: ["src/broker/*.ts", "!src/broker/types.ts"],
   topic: ["src/broker/topic/*.ts", "!src/broker/topic/*-ports.ts"],
