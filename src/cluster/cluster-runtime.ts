@@ -24,15 +24,6 @@ import { ReachabilityWatch } from "./reachability-watch.ts";
 import { parseZkAuth } from "./zookeeper/zk-access.ts";
 import { createZooKeeperCoordinator } from "./zookeeper/zookeeper-coordinator.ts";
 
-/**
- * How often each node probes the other members' peer ports (a TCP connect).
- * A kill -9 is noticed within one interval by every survivor; at 5 connects
- * a second per peer the probes cost next to nothing.
- */
-const PROBE_INTERVAL_MS = 200;
-/** A probe unanswered this long is "silent": it proves nothing either way. */
-const PROBE_TIMEOUT_MS = 1000;
-
 /** The settings a cluster member reads. */
 export type ClusterSettings = Pick<
   Config,
@@ -46,6 +37,8 @@ export type ClusterSettings = Pick<
   | "peerTlsCert"
   | "peerTlsKey"
   | "peerFeedMaxQueuedEvents"
+  | "peerProbeIntervalMs"
+  | "peerProbeTimeoutMs"
 >;
 
 export interface ClusterRuntimeDeps {
@@ -152,10 +145,10 @@ export class ClusterRuntime {
     this.reachability = new ReachabilityWatch({
       self: () => coordinator.self.id,
       members: () => coordinator.members(),
-      probe: (peerUrl) => probePeerPort(peerUrl, PROBE_TIMEOUT_MS),
+      probe: (peerUrl) => probePeerPort(peerUrl, config.peerProbeTimeoutMs),
       report: (memberId, refused) => coordinator.reportUnreachable(memberId, refused),
       clock: this.deps.clock,
-      intervalMs: PROBE_INTERVAL_MS,
+      intervalMs: config.peerProbeIntervalMs,
       onError: (err) => logEvents.unexpectedError(log, { context: "probing peers", err }),
     });
     this.reachability.start();

@@ -362,6 +362,18 @@ export const configSchema = Type.Object(
       10_000,
       "Topic events a peer's feed stream may leave unread before the serving node ends it (the peer resumes from its last offset).",
     ),
+    peerProbeIntervalMs: int(
+      200,
+      "How often a cluster node TCP-connects to every member's peer port; a kill -9 (connection refused) reported by a majority evicts the member before its session expires.",
+      20,
+      60_000,
+    ),
+    peerProbeTimeoutMs: int(
+      1000,
+      "A peer probe unanswered this long is silent: it proves nothing and is never reported.",
+      50,
+      60_000,
+    ),
     zkAuth: Type.Optional(
       Type.String({
         pattern: "^[^:,\\s]+:[^,\\s]+(,[^:,\\s]+:[^,\\s]+)*$",

@@ -126,6 +126,8 @@ describe("config schema", () => {
         "topicMemoryMessages",
         "topicRetentionIntervalMs",
         "peerFeedMaxQueuedEvents",
+        "peerProbeIntervalMs",
+        "peerProbeTimeoutMs",
       ].sort(),
     );
     for (const info of configKeys) expect(info.description.length, info.key).toBeGreaterThan(10);
