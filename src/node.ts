@@ -149,7 +149,7 @@ async function startOnStorage(
         await within(config.shutdownTimeoutMs, handOver, () =>
           logEvents.shutdownTimedOut(log, { timeoutMs: config.shutdownTimeoutMs, waitingFor: "handover" }),
         );
-        await within(config.shutdownTimeoutMs, storage.flush(), () =>
+        await within(config.shutdownTimeoutMs, storage.drain(), () =>
           logEvents.shutdownTimedOut(log, { timeoutMs: config.shutdownTimeoutMs, waitingFor: "commits" }),
         );
         await storage.close();

@@ -22,9 +22,9 @@ export type StorageSettings = Pick<
 export interface Storage {
   readonly store: Store;
   readonly committer: GroupCommitter;
-  /** Commits what is queued; the store stays open. */
-  flush(): Promise<void>;
-  /** Closes the store and releases the data directory (after flush). */
+  /** Refuses new writes (SHUTTING_DOWN) and commits what is queued; the store stays open. */
+  drain(): Promise<void>;
+  /** Closes the store and releases the data directory (after drain). */
   close(): Promise<void>;
 }
 
@@ -68,7 +68,7 @@ export async function openStorage(
   return {
     store,
     committer,
-    flush: () => committer.close(),
+    drain: () => committer.close(),
     async close() {
       clearInterval(purgeTimer);
       await store.close();
