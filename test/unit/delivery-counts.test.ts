@@ -2,22 +2,10 @@ import { describe, expect, it } from "vitest";
 import { DeliveryCounts } from "../../src/broker/queue/delivery-counts.ts";
 import type { Entry } from "../../src/broker/queue/queue-entry.ts";
 import { ManualClock } from "../helpers/manual-clock.ts";
+import { queueEntry } from "../helpers/queue-message.ts";
 
 function entry(seq: number): Entry {
-  return {
-    msg: {
-      seq,
-      payload: "{}",
-      headers: null,
-      publishedAt: 0,
-      availableAt: 0,
-      expiresAt: null,
-      deliveries: 1,
-    },
-    state: "inflight",
-    leaseId: 1,
-    holder: null,
-  };
+  return queueEntry(seq, { state: "inflight", leaseId: 1 }, { deliveries: 1 });
 }
 
 function counts(stillInFlight: (entry: Entry) => boolean = () => true) {

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { QueueMessage } from "../../src/broker/types.ts";
 import { type CommitBatchStats, createGroupCommitter, laneIndex } from "../../src/store/group-commit.ts";
 import type { WriteOp, WriteOutcome } from "../../src/store/store.ts";
+import { queueMessage } from "../helpers/queue-message.ts";
 
 /** A store whose commits the test completes by hand, recording each batch. */
 function fakeStore() {
@@ -25,20 +25,8 @@ function fakeStore() {
   return { store, calls, succeed };
 }
 
-function message(seq: number): QueueMessage {
-  return {
-    seq,
-    payload: "{}",
-    headers: null,
-    publishedAt: 0,
-    availableAt: 0,
-    expiresAt: null,
-    deliveries: 0,
-  };
-}
-
 function append(queue: string, count = 1): WriteOp {
-  const messages = Array.from({ length: count }, (_, i) => message(i + 1));
+  const messages = Array.from({ length: count }, (_, i) => queueMessage(i + 1));
   return { type: "queue.append", queue, epoch: 1, messages, nextSeq: count + 1 };
 }
 
