@@ -79,6 +79,12 @@ export const configSchema = Type.Object(
       1,
       64,
     ),
+    storeCommitPipeline: int(
+      1,
+      "Transactions of one lane a node keeps in flight on a single MySQL server, so a busy queue's batches share log flushes; answers keep their order (Galera and SQLite: one at a time).",
+      1,
+      16,
+    ),
     storeBatchMaxMessages: int(
       10_000,
       "Most messages one store transaction commits: writes arriving while a commit runs join the next one (group commit) up to this many.",

@@ -14,6 +14,7 @@ export type StorageSettings = Pick<
   | "dataDir"
   | "sqliteBusyTimeoutMs"
   | "storeCommitLanes"
+  | "storeCommitPipeline"
   | "storeIdleTransactionTimeoutSec"
   | "storeBatchMaxMessages"
   | "idempotencyPurgeMs"
@@ -55,6 +56,7 @@ export async function openStorage(
     maxBatchMessages: config.storeBatchMaxMessages,
     // better-sqlite3 commits synchronously: lanes would only take turns.
     lanes: store.kind === "mysql" ? config.storeCommitLanes : 1,
+    pipeline: store.kind === "mysql" ? config.storeCommitPipeline : 1,
     onBatch: (batch) => {
       metrics.storeBatchOps.observe(batch.ops);
       metrics.storeBatchMessages.observe(batch.rows);

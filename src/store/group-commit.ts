@@ -32,6 +32,15 @@ export interface GroupCommitOptions {
    * flushes (InnoDB group commit) instead of waiting behind one transaction.
    */
   lanes?: number;
+  /**
+   * Transactions in flight at once within one lane (default 1). A later
+   * batch may commit while an earlier one is still in flight (the store must
+   * allow that: MySQL's shared fence, docs/architecture.md "Commit
+   * pipeline"), so a hot queue's batches share the database's log flushes
+   * too; answers still go out in submission order, so a queue sees its
+   * appends complete in seq order.
+   */
+  pipeline?: number;
 }
 
 /** Funnels many owners' writes into few transactions. */
@@ -89,19 +98,23 @@ export function laneIndex(op: WriteOp, lanes: number): number {
 /**
  * One lane: writes that arrive while it is idle wait for the next turn of
  * the event loop (setImmediate), so every caller in the current tick and its
- * I/O callbacks shares one transaction; writes that arrive while a commit is
- * in flight go together into the next one. One commit is in flight per lane,
- * so ops on one resource commit in submission order.
+ * I/O callbacks shares one transaction; writes that arrive while commits are
+ * in flight go together into the next one. At most `pipeline` commits are in
+ * flight, and each batch is answered only after every earlier batch was, so
+ * ops on one resource complete in submission order.
  */
 function createLane(store: Pick<Store, "commit">, options: GroupCommitOptions): GroupCommitter {
   const maxOps = Math.max(1, options.maxBatchOps ?? 1000);
   const maxRows = Math.max(1, options.maxBatchMessages ?? 10_000);
+  const depth = Math.max(1, Math.trunc(options.pipeline ?? 1));
   const commitTimeoutMs = options.commitTimeoutMs ?? 10_000;
   const pending: PendingWrite[] = [];
-  let committing = false;
+  let inFlight = 0;
   let scheduled = false;
   let closed = false;
   let lastWrite: Promise<unknown> = Promise.resolve();
+  /** Settles once every batch taken so far has been answered. */
+  let answeredSoFar: Promise<void> = Promise.resolve();
 
   function takeBatch(): PendingWrite[] {
     let count = 0;
@@ -117,11 +130,16 @@ function createLane(store: Pick<Store, "commit">, options: GroupCommitOptions): 
 
   async function commitNext(): Promise<void> {
     scheduled = false;
-    if (committing || pending.length === 0) return;
-    committing = true;
+    if (inFlight >= depth || pending.length === 0) return;
+    inFlight++;
     const batch = takeBatch();
+    const earlierAnswered = answeredSoFar;
+    let answered = () => {};
+    answeredSoFar = new Promise((resolve) => {
+      answered = resolve;
+    });
     const started = performance.now();
-    let failed = false;
+    let outcome: { outcomes: WriteOutcome[] } | { error: unknown };
     try {
       const outcomes = await withTimeout(store.commit(batch.map((p) => p.op)), commitTimeoutMs);
       if (outcomes.length !== batch.length) {
@@ -130,27 +148,32 @@ function createLane(store: Pick<Store, "commit">, options: GroupCommitOptions): 
           `store.commit returned ${outcomes.length} outcomes for ${batch.length} ops`,
         );
       }
-      batch.forEach((p, i) => {
-        p.resolve(outcomes[i] as WriteOutcome);
-      });
+      outcome = { outcomes };
     } catch (error) {
-      failed = true;
-      for (const p of batch) p.reject(error);
+      outcome = { error };
     } finally {
-      committing = false;
+      inFlight--;
     }
+    const durationMs = performance.now() - started;
+    // What queued up during this commit goes now, as one batch.
+    if (pending.length > 0) void commitNext();
+    await earlierAnswered;
+    if ("error" in outcome) for (const p of batch) p.reject(outcome.error);
+    else
+      batch.forEach((p, i) => {
+        p.resolve(outcome.outcomes[i] as WriteOutcome);
+      });
+    answered();
     options.onBatch?.({
       ops: batch.length,
       rows: batch.reduce((sum, p) => sum + p.rows, 0),
-      durationMs: performance.now() - started,
-      failed,
+      durationMs,
+      failed: "error" in outcome,
     });
-    // What queued up during this commit goes now, as one batch.
-    if (pending.length > 0) void commitNext();
   }
 
   function schedule(): void {
-    if (committing || scheduled) return;
+    if (inFlight >= depth || scheduled) return;
     scheduled = true;
     setImmediate(() => void commitNext());
   }

@@ -122,6 +122,60 @@ describe("MySQL store: errors", () => {
   });
 });
 
+describe("MySQL store: the shared commit fence (one server)", () => {
+  it("lets a commit of a queue through while another transaction holds the queue's row shared, and a claim waits for it", async () => {
+    const databaseUrl = await createTestDatabase("shared_fence");
+    const store = await createMysqlStore({ url: databaseUrl, poolSize: 4 });
+    const other = await mysql.createConnection(databaseUrl);
+    try {
+      await store.migrate();
+      const name = uniqueName("fence");
+      await store.createQueue(queueDefinition(name));
+      const claim = await store.claim("queue", name);
+      const epoch = claim?.epoch ?? -1;
+      // Warm the pool so its connections know they talk to one server, not Galera.
+      await Promise.all([1, 2, 3, 4].map(() => store.ping()));
+      // Stands in for a commit of the same queue in flight on another connection.
+      await other.query("START TRANSACTION");
+      await other.query("SELECT epoch FROM queues WHERE name = ? LOCK IN SHARE MODE", [name]);
+      const message = {
+        seq: 1,
+        payload: "{}",
+        headers: null,
+        publishedAt: 0,
+        availableAt: 0,
+        expiresAt: null,
+        deliveries: 0,
+      };
+      // Under FOR UPDATE this commit would wait for `other` (50 s): it goes through now.
+      expect(
+        await store.commit([{ type: "queue.append", queue: name, epoch, messages: [message], nextSeq: 2 }]),
+      ).toEqual(["ok"]);
+      // A successor's claim takes the row exclusively: it waits until the commit in flight is over.
+      let claimed = false;
+      const successor = store.claim("queue", name).then((next) => {
+        claimed = true;
+        return next;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(claimed).toBe(false);
+      await other.query("COMMIT");
+      expect((await successor)?.epoch).toBe(epoch + 1);
+      // And after it, the old epoch is fenced.
+      expect(
+        await store.commit([
+          { type: "queue.append", queue: name, epoch, messages: [{ ...message, seq: 2 }], nextSeq: 3 },
+        ]),
+      ).toEqual(["fenced"]);
+      expect(await store.queueHead(name)).toEqual({ nextSeq: 2 });
+    } finally {
+      await other.end();
+      await store.close();
+      await dropTestDatabase(databaseUrl);
+    }
+  });
+});
+
 describe("MySQL store: an owner stopped inside a commit", () => {
   it("does not hold its row locks past idleTransactionTimeoutSec: a successor's claim goes through", async () => {
     const successor = await createMysqlStore({ url, poolSize: 2 });

@@ -115,6 +115,37 @@ export function describeCommitConformance(store: () => Store): void {
       }
     });
 
+    it("commits several batches of one queue at once: all land and the head is the highest", async () => {
+      const { name, epoch } = await ownedQueue(store());
+      // Side by side on a store that allows it (MySQL's shared fence), one after another otherwise.
+      const outcomes = await Promise.all(
+        [0, 1, 2, 3].map((batch) =>
+          store().commit([
+            {
+              type: "queue.append",
+              queue: name,
+              epoch,
+              messages: queueMessages(batch * 10 + 1, batch * 10 + 10),
+              nextSeq: batch * 10 + 11,
+            },
+          ]),
+        ),
+      );
+      expect(outcomes.flat()).toEqual(["ok", "ok", "ok", "ok"]);
+      expect((await store().readQueueMessages(name, 0, 100)).map((m) => m.seq)).toEqual(
+        queueMessages(1, 40).map((m) => m.seq),
+      );
+      expect(await store().queueHead(name)).toEqual({ nextSeq: 41 });
+      // Acks that empty the queue leave its head where it was: seqs are never handed out twice.
+      await store().commit([
+        { type: "queue.remove", queue: name, epoch, seqs: queueMessages(1, 40).map((m) => m.seq) },
+      ]);
+      expect(await store().queueHead(name)).toEqual({ nextSeq: 41 });
+      const next = await store().claim("queue", name);
+      expect(await store().queueHead(name)).toEqual({ nextSeq: 41 });
+      expect(next?.epoch).toBe(epoch + 1);
+    });
+
     it("answers an empty batch with no outcomes", async () => {
       expect(await store().commit([])).toEqual([]);
     });

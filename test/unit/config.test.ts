@@ -118,6 +118,7 @@ describe("config schema", () => {
         "sqliteBusyTimeoutMs",
         "storeBatchMaxMessages",
         "storeCommitLanes",
+        "storeCommitPipeline",
         "storeIdleTransactionTimeoutSec",
         "userCacheMs",
         "passwordThreads",

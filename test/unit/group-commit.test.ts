@@ -313,4 +313,64 @@ describe("createGroupCommitter", () => {
       });
     });
   });
+
+  describe("with a pipeline", () => {
+    it("keeps up to `pipeline` commits of one lane in flight, and queues the rest", async () => {
+      const { store, calls, succeed } = fakeStore();
+      const committer = createGroupCommitter(store, { pipeline: 2 });
+      void committer.write(append("q"));
+      await tick();
+      void committer.write(append("q"));
+      await tick();
+      expect(calls).toHaveLength(2); // the second started while the first is in flight
+      void committer.write(append("q"));
+      await tick();
+      expect(calls).toHaveLength(2); // two in flight: the third waits
+      succeed(1);
+      await tick();
+      expect(calls).toHaveLength(3);
+      succeed(0);
+      succeed(2);
+      await committer.flush();
+    });
+
+    it("answers batches in submission order, whichever transaction finished first", async () => {
+      const { store, succeed } = fakeStore();
+      const committer = createGroupCommitter(store, { pipeline: 2 });
+      const answered: string[] = [];
+      const first = committer.write(append("q")).then(() => answered.push("first"));
+      await tick();
+      const second = committer.write(append("q")).then(() => answered.push("second"));
+      await tick();
+      succeed(1);
+      await tick();
+      expect(answered).toEqual([]); // the later batch waits for the earlier one's answer
+      succeed(0);
+      await Promise.all([first, second]);
+      expect(answered).toEqual(["first", "second"]);
+    });
+
+    it("fails only the batch whose transaction failed; a later batch still commits", async () => {
+      const { store, calls, succeed } = fakeStore();
+      const committer = createGroupCommitter(store, { pipeline: 2 });
+      const first = committer.write(append("q"));
+      await tick();
+      const second = committer.write(append("q"));
+      await tick();
+      calls[0]?.settle(new Error("deadlock"));
+      succeed(1);
+      await expect(first).rejects.toThrow("deadlock");
+      await expect(second).resolves.toBe("ok");
+    });
+
+    it("with pipeline 1 keeps a single commit in flight", async () => {
+      const { store, calls } = fakeStore();
+      const committer = createGroupCommitter(store, { pipeline: 1 });
+      void committer.write(append("q"));
+      await tick();
+      void committer.write(append("q"));
+      await tick();
+      expect(calls).toHaveLength(1);
+    });
+  });
 });

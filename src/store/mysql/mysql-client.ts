@@ -7,6 +7,7 @@ import mysql, {
 import { AvisoError } from "../../errors/aviso-error.ts";
 import type { Reason } from "../../errors/reasons.ts";
 import { isDeadlock, isDuplicateKey, toStoreError } from "./mysql-errors.ts";
+import { detectFenceMode } from "./mysql-fence-mode.ts";
 import type { PoolSource } from "./mysql-pool-source.ts";
 import { errorLabel } from "./mysql-probe.ts";
 import type { MysqlTarget } from "./mysql-url.ts";
@@ -16,7 +17,10 @@ import type { MysqlTarget } from "./mysql-url.ts";
  * on Galera it is also how a failed certification (a conflicting write
  * committed on another node first) is reported. Nothing of it was
  * committed, so nothing was acknowledged: the batch runs again, re-reading
- * its epochs, before the next one starts (order holds).
+ * its epochs. With one commit in flight per lane it runs before the next
+ * one starts; with a commit pipeline it may land after a later batch of the
+ * same queue, which is why commits only ever raise heads, cursors and
+ * delivery counts (GREATEST, mysql-commit.ts) and answers stay in order.
  */
 const deadlockAttempts = 4;
 /** Pause before a retry, times the attempt, plus jitter: two nodes retrying at once would collide again. */
@@ -72,6 +76,8 @@ export function createMysqlPool(
     connection.query("/*M!100400 SET SESSION wsrep_sync_wait = 1 */", () => {});
     if (idleSec > 0)
       connection.query(`/*M!100300 SET SESSION idle_transaction_timeout = ${idleSec} */`, () => {});
+    // Galera or one server: decides the commit fence this connection uses (mysql-commit.ts).
+    detectFenceMode(connection);
   });
   return pool;
 }

@@ -9,7 +9,24 @@ import type { WriteOp, WriteOutcome } from "../store.ts";
  * epoch, then write every table with a few multi-row statements sent
  * together. Round trips, not rows, are what a transaction costs here.
  * Values are escaped by mysql2's format(), so joining statements is safe.
+ *
+ * Two fences (docs/architecture.md "Commit pipeline"):
+ * - "shared" (one server): queue rows are read with a shared lock and never
+ *   written, so several transactions of one queue commit side by side and
+ *   share a log flush; a claim's exclusive lock still orders it before or
+ *   after each of them. The queue's next seq goes to this transaction's own
+ *   row of queue_heads (`slot`), so side-by-side commits never touch one row.
+ * - "exclusive" (Galera, or not yet known): FOR UPDATE plus a write of each
+ *   resource row, which certification needs (migration 005); one queue's
+ *   transactions then take turns.
  */
+
+/** How a commit fences queue writes; see above. */
+export interface CommitFence {
+  mode: "shared" | "exclusive";
+  /** This transaction's queue_heads slot, unique among the node's commits in flight. */
+  slot: number;
+}
 
 /** Budget for one statement and one round trip: under max_allowed_packet (4 MiB on MySQL 5.7, 16 MiB on MariaDB, 64 MiB on MySQL 8). */
 const maxStatementBytes = 4 * 1024 * 1024;
@@ -32,9 +49,13 @@ interface Statement {
 export async function commitOnConnection(
   connection: PoolConnection,
   ops: readonly WriteOp[],
+  fence: CommitFence = { mode: "exclusive", slot: 0 },
 ): Promise<WriteOutcome[]> {
   const names = resourcesOf(ops);
-  const locks = [...lockStatements("queues", names.queues), ...lockStatements("topics", names.topics)];
+  const locks = [
+    ...lockStatements("queues", names.queues, fence.mode === "shared" ? "LOCK IN SHARE MODE" : "FOR UPDATE"),
+    ...lockStatements("topics", names.topics, "FOR UPDATE"),
+  ];
   const [results] = await connection.query(["START TRANSACTION", ...locks.map((l) => l.sql)].join(";\n"));
   const queues = new Map<string, number>();
   const topics = new Map<string, number>();
@@ -45,7 +66,7 @@ export async function commitOnConnection(
       (lock.table === "queues" ? queues : topics).set(String(row.name), Number(row.epoch));
   });
   const plan = planCommit(ops, { queues, topics });
-  const statements = [...fenceStatements(ops, plan), ...statementsFor(plan)].map((s) =>
+  const statements = [...fenceStatements(ops, plan, fence), ...statementsFor(plan, fence)].map((s) =>
     format(s.sql, s.values),
   );
   statements.push("COMMIT");
@@ -63,10 +84,11 @@ export async function commitOnConnection(
 function lockStatements(
   table: "queues" | "topics",
   names: readonly string[],
+  lock: "FOR UPDATE" | "LOCK IN SHARE MODE",
 ): { table: string; sql: string }[] {
   return chunk(names, maxKeysPerStatement, Number.POSITIVE_INFINITY, () => 0).map((part) => ({
     table,
-    sql: format(`SELECT name, epoch FROM ${table} WHERE name IN (?) ORDER BY name FOR UPDATE`, [part]),
+    sql: format(`SELECT name, epoch FROM ${table} WHERE name IN (?) ORDER BY name ${lock}`, [part]),
   }));
 }
 
@@ -78,8 +100,10 @@ function lockStatements(
  * writes are certified: a claim committed on another node between our epoch
  * read and our COMMIT then fails our COMMIT (deadlock, 1213) instead of
  * letting writes of the old epoch land after it (migration 005).
+ * The shared fence writes no resource row: it runs on one server only.
  */
-function fenceStatements(ops: readonly WriteOp[], plan: CommitPlan): Statement[] {
+function fenceStatements(ops: readonly WriteOp[], plan: CommitPlan, fence: CommitFence): Statement[] {
+  if (fence.mode === "shared") return [];
   const written = { queues: new Set<string>(), topics: new Set<string>() };
   ops.forEach((op, i) => {
     if (plan.outcomes[i] !== "ok") return;
@@ -99,7 +123,9 @@ function textBytes(text: string | null): number {
   return text === null ? 4 : text.length * 3 + 2;
 }
 
-function* statementsFor(plan: CommitPlan): Generator<Statement> {
+function* statementsFor(plan: CommitPlan, fence: CommitFence): Generator<Statement> {
+  // First, so side-by-side commits hold nothing else while they touch their slot rows.
+  if (fence.mode === "shared") yield* slotHeads(plan.queueNextSeq, fence.slot);
   const queueRows = chunk(
     plan.queueInserts,
     maxRowsPerInsert,
@@ -139,8 +165,9 @@ function* statementsFor(plan: CommitPlan): Generator<Statement> {
     for (const part of chunk([...changes], maxKeysPerStatement, Number.POSITIVE_INFINITY, () => 0)) {
       const cases = part.map(() => "WHEN ? THEN ?").join(" ");
       yield {
+        // GREATEST: a side-by-side commit retried after a deadlock may land after a later one.
         sql:
-          `UPDATE queue_messages SET deliveries = CASE seq ${cases} END, available_at = CASE seq ${cases} END ` +
+          `UPDATE queue_messages SET deliveries = GREATEST(deliveries, CASE seq ${cases} END), available_at = CASE seq ${cases} END ` +
           "WHERE queue = ? AND seq IN (?)",
         values: [
           ...part.flatMap(([seq, change]) => [seq, change.deliveries]),
@@ -151,12 +178,13 @@ function* statementsFor(plan: CommitPlan): Generator<Statement> {
       };
     }
   }
-  yield* headUpdates("queues", "next_seq", plan.queueNextSeq);
+  if (fence.mode === "exclusive") yield* headUpdates("queues", "next_seq", plan.queueNextSeq);
   yield* headUpdates("topics", "next_offset", plan.topicNextOffset);
   for (const part of chunk(plan.cursors, maxKeysPerStatement, Number.POSITIVE_INFINITY, () => 0)) {
     yield {
       sql:
-        `UPDATE bindings SET next_offset = CASE ${part.map(() => "WHEN topic = ? AND queue = ? THEN ?").join(" ")} END ` +
+        // GREATEST: a cursor only moves forward, even if a retried commit lands after a later one.
+        `UPDATE bindings SET next_offset = GREATEST(next_offset, CASE ${part.map(() => "WHEN topic = ? AND queue = ? THEN ?").join(" ")} END) ` +
         `WHERE (topic, queue) IN (${part.map(() => "(?, ?)").join(", ")})`,
       values: [
         ...part.flatMap((c) => [c.topic, c.queue, c.nextOffset]),
@@ -188,8 +216,25 @@ function* headUpdates(
 ): Generator<Statement> {
   for (const part of chunk([...heads], maxKeysPerStatement, Number.POSITIVE_INFINITY, () => 0)) {
     yield {
-      sql: `UPDATE ${table} SET ${column} = CASE name ${part.map(() => "WHEN ? THEN ?").join(" ")} END WHERE name IN (?)`,
+      // GREATEST: a head never moves back, even if a retried commit lands after a later one.
+      sql: `UPDATE ${table} SET ${column} = GREATEST(${column}, CASE name ${part.map(() => "WHEN ? THEN ?").join(" ")} END) WHERE name IN (?)`,
       values: [...part.flat(), part.map(([name]) => name)],
+    };
+  }
+}
+
+/**
+ * The shared fence's queue heads: this transaction's slot row per queue,
+ * raised to its next seq and never lowered (MySQL's queueHead takes the
+ * highest of these and queues.next_seq).
+ */
+function* slotHeads(heads: ReadonlyMap<string, number>, slot: number): Generator<Statement> {
+  for (const part of chunk([...heads], maxRowsPerInsert, Number.POSITIVE_INFINITY, () => 0)) {
+    yield {
+      sql:
+        "INSERT INTO queue_heads (queue, slot, next_seq) VALUES ? " +
+        "ON DUPLICATE KEY UPDATE next_seq = GREATEST(next_seq, VALUES(next_seq))",
+      values: [part.map(([queue, nextSeq]) => [queue, slot, nextSeq])],
     };
   }
 }

@@ -55,6 +55,7 @@ import type { QueueHead, Store, TopicHead, WriteOp, WriteOutcome } from "../stor
 import { createMysqlPool, MysqlClient, type MysqlSessionOptions } from "./mysql-client.ts";
 import { commitOnConnection } from "./mysql-commit.ts";
 import { createFailoverPoolSource } from "./mysql-failover.ts";
+import { fenceModeOf } from "./mysql-fence-mode.ts";
 import { migrateMysql } from "./mysql-migrate.ts";
 import { fixedPoolSource } from "./mysql-pool-source.ts";
 import { parseMysqlUrl, targetOf } from "./mysql-url.ts";
@@ -92,6 +93,8 @@ class MysqlStore implements Store {
   readonly kind = "mysql";
   readonly #db: MysqlClient;
   readonly #database: string;
+  /** queue_heads slots of the commits in flight: side-by-side commits never share one. */
+  readonly #slots = new SlotPool();
 
   constructor(db: MysqlClient, database: string) {
     this.#db = db;
@@ -440,9 +443,11 @@ class MysqlStore implements Store {
   }
 
   async queueHead(name: string): Promise<QueueHead | undefined> {
+    // The highest of the queue row's head and the commit pipeline's slot rows (migration 006).
     const rows = await this.#db.select<{ next_seq: number }>(
       "queueHead",
-      "SELECT next_seq FROM queues WHERE name = ?",
+      "SELECT GREATEST(next_seq, COALESCE((SELECT MAX(h.next_seq) FROM queue_heads h WHERE h.queue = q.name), 0)) " +
+        "AS next_seq FROM queues q WHERE q.name = ?",
       [name],
     );
     return rows[0] === undefined ? undefined : { nextSeq: rows[0].next_seq };
@@ -465,7 +470,14 @@ class MysqlStore implements Store {
 
   async commit(ops: WriteOp[]): Promise<WriteOutcome[]> {
     if (ops.length === 0) return [];
-    return this.#db.transaction("commit", (connection) => commitOnConnection(connection, ops));
+    const slot = this.#slots.take();
+    try {
+      return await this.#db.transaction("commit", (connection) =>
+        commitOnConnection(connection, ops, { mode: fenceModeOf(connection), slot }),
+      );
+    } finally {
+      this.#slots.give(slot);
+    }
   }
 }
 
@@ -494,6 +506,7 @@ async function deleteResource(
     );
   if (kind === "queue") {
     await connection.query("DELETE FROM queue_messages WHERE queue = ?", [name]);
+    await connection.query("DELETE FROM queue_heads WHERE queue = ?", [name]);
     await endBindings("queue", "QUEUE_NOT_FOUND");
   } else {
     await connection.query("DELETE FROM topic_messages WHERE topic = ?", [name]);
@@ -508,4 +521,20 @@ async function deleteResource(
   await connection.query(`DELETE FROM ${tableOf[kind]} WHERE name = ?`, [name]);
   await connection.query("COMMIT");
   return true;
+}
+
+/** Small integers handed out lowest first and given back: each in-flight commit holds its own. */
+class SlotPool {
+  readonly #free: number[] = [];
+  #next = 0;
+
+  take(): number {
+    if (this.#free.length === 0) return this.#next++;
+    this.#free.sort((a, b) => b - a);
+    return this.#free.pop() as number;
+  }
+
+  give(slot: number): void {
+    this.#free.push(slot);
+  }
 }
