@@ -7,7 +7,7 @@ import { type MysqlHost, parseMysqlUrl, targetOf } from "../../src/store/mysql/m
 import { openStore } from "../../src/store/open-store.ts";
 import { createTestDatabase, dropTestDatabase } from "../helpers/mariadb.ts";
 import { describeStoreConformance } from "../store/conformance.ts";
-import { queueDefinition, uniqueName } from "../store/fixtures.ts";
+import { queueDefinition, queueMessage, uniqueName } from "../store/fixtures.ts";
 
 let url = "";
 beforeAll(async () => {
@@ -138,18 +138,11 @@ describe("MySQL store: the shared commit fence (one server)", () => {
       // Stands in for a commit of the same queue in flight on another connection.
       await other.query("START TRANSACTION");
       await other.query("SELECT epoch FROM queues WHERE name = ? LOCK IN SHARE MODE", [name]);
-      const message = {
-        seq: 1,
-        payload: "{}",
-        headers: null,
-        publishedAt: 0,
-        availableAt: 0,
-        expiresAt: null,
-        deliveries: 0,
-      };
       // Under FOR UPDATE this commit would wait for `other` (50 s): it goes through now.
       expect(
-        await store.commit([{ type: "queue.append", queue: name, epoch, messages: [message], nextSeq: 2 }]),
+        await store.commit([
+          { type: "queue.append", queue: name, epoch, messages: [queueMessage(1)], nextSeq: 2 },
+        ]),
       ).toEqual(["ok"]);
       // A successor's claim takes the row exclusively: it waits until the commit in flight is over.
       let claimed = false;
@@ -164,7 +157,7 @@ describe("MySQL store: the shared commit fence (one server)", () => {
       // And after it, the old epoch is fenced.
       expect(
         await store.commit([
-          { type: "queue.append", queue: name, epoch, messages: [{ ...message, seq: 2 }], nextSeq: 3 },
+          { type: "queue.append", queue: name, epoch, messages: [queueMessage(2)], nextSeq: 3 },
         ]),
       ).toEqual(["fenced"]);
       expect(await store.queueHead(name)).toEqual({ nextSeq: 2 });
