@@ -48,7 +48,7 @@ async function measure(store: Store, shape: Shape, run: string): Promise<number>
     await store.createQueue({
       id: `${name}-id`,
       name,
-      owner: "bench",
+      creator: "bench",
       private: false,
       ackTimeoutMs: 30_000,
       maxDeliveries: null,

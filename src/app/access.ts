@@ -3,7 +3,7 @@ import { AvisoError } from "../errors/aviso-error.ts";
 import type { Principal } from "./context.ts";
 
 interface Guarded {
-  definition: { name: string; owner: string; private: boolean };
+  definition: { name: string; creator: string; private: boolean };
   grants: readonly Grant[];
 }
 
@@ -25,12 +25,12 @@ export function notFoundReason(kind: ResourceKind): "QUEUE_NOT_FOUND" | "TOPIC_N
 
 /**
  * S1, for a user: public resources are open to every authenticated user;
- * private ones to the owner and grantees. What runs on a user's behalf (access
+ * private ones to the creator and grantees. What runs on a user's behalf (access
  * watches, binding readers) asks this; requests ask actorMayUse.
  */
 export function mayUse(username: string, resource: Guarded, permission: Permission): boolean {
   const { definition } = resource;
-  if (!definition.private || definition.owner === username) return true;
+  if (!definition.private || definition.creator === username) return true;
   return resource.grants.some(
     (grant) => grant.username === username && grant.permissions.includes(permission),
   );
@@ -65,7 +65,7 @@ export function actorMayUse(
  */
 export function maySee(username: string, resource: Guarded): boolean {
   const { definition } = resource;
-  if (!definition.private || definition.owner === username) return true;
+  if (!definition.private || definition.creator === username) return true;
   return resource.grants.some((grant) => grant.username === username && grant.permissions.length > 0);
 }
 
@@ -103,9 +103,9 @@ export function assertMayUse(
  * Only the creator deletes a resource or grants access to it, and never
  * through a scoped key; others who may see it learn no creator's name.
  */
-export function assertOwner(actor: Actor, kind: ResourceKind, resource: Guarded, action: string): void {
+export function assertCreator(actor: Actor, kind: ResourceKind, resource: Guarded, action: string): void {
   assertMaySee(actor, kind, resource);
-  if (resource.definition.owner !== actor.username) {
+  if (resource.definition.creator !== actor.username) {
     throw new AvisoError(
       "NOT_RESOURCE_OWNER",
       `Only the creator of ${kind} "${resource.definition.name}" may ${action} it.`,
@@ -137,7 +137,7 @@ export function assertNotApiKey(actor: Actor, action: string): void {
 export function bindingExposure(topic: Guarded, queue: Guarded): AvisoError | undefined {
   if (!topic.definition.private) return undefined;
   const readers = [
-    queue.definition.owner,
+    queue.definition.creator,
     ...queue.grants.filter((grant) => grant.permissions.includes("consume")).map((grant) => grant.username),
   ];
   const exposed = !queue.definition.private || readers.some((reader) => !mayUse(reader, topic, "consume"));
@@ -161,12 +161,15 @@ export function mayKnowCreator(principal: Principal, creator: string): boolean {
   return principal.operator || principal.username === creator;
 }
 
-/** A view whose `owner` is left out for callers who may not know the creator. */
-export type Visible<T extends { owner: string }> = Omit<T, "owner"> & { owner?: string };
+/** A view whose `creator` is left out for callers who may not know the creator. */
+export type Visible<T extends { creator: string }> = Omit<T, "creator"> & { creator?: string };
 
-/** A definition as the caller may see it: without `owner` unless they may know the creator. */
-export function withoutHiddenOwner<T extends { owner: string }>(principal: Principal, view: T): Visible<T> {
-  if (mayKnowCreator(principal, view.owner)) return view;
-  const { owner: _owner, ...rest } = view;
+/** A definition as the caller may see it: without `creator` unless they may know the creator. */
+export function withoutHiddenCreator<T extends { creator: string }>(
+  principal: Principal,
+  view: T,
+): Visible<T> {
+  if (mayKnowCreator(principal, view.creator)) return view;
+  const { creator: _creator, ...rest } = view;
   return rest;
 }

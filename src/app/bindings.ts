@@ -82,7 +82,7 @@ export class BindingService {
   ): Promise<Page<Omit<Binding, "createdBy"> & { createdBy?: string }>> {
     const topicResource = await this.ctx.catalog.topic(topic);
     assertMayUse(principal, "topic", topicResource, "consume");
-    const topicCreator = topicResource.definition.owner === principal.username;
+    const topicCreator = topicResource.definition.creator === principal.username;
     return pagerOf(this.ctx).page(`subscriptions:${topic}`, request, {
       read: (page) => this.ctx.store.pageTopicBindings(topic, page),
       keyOf: (binding: Binding) => binding.queue,
@@ -119,7 +119,7 @@ export class BindingService {
     assertUnscoped(principal, "remove durable subscriptions");
     const topicResource = await this.ctx.catalog.topic(topic);
     assertMaySee(principal, "topic", topicResource);
-    const topicCreator = topicResource.definition.owner === principal.username;
+    const topicCreator = topicResource.definition.creator === principal.username;
     const [binding] = (await this.ctx.store.listBindings({ topic, queue })).filter(
       (candidate) => candidate.topicId === topicResource.definition.id,
     );
@@ -130,7 +130,7 @@ export class BindingService {
     const allowed =
       topicCreator ||
       binding.createdBy === principal.username ||
-      (boundQueue?.definition.id === binding.queueId && boundQueue.definition.owner === principal.username);
+      (boundQueue?.definition.id === binding.queueId && boundQueue.definition.creator === principal.username);
     if (!allowed) {
       throw new AvisoError(
         "NOT_RESOURCE_OWNER",
@@ -169,7 +169,7 @@ export class BindingService {
   ): Promise<{ created: boolean; id: string }> {
     const existing = await this.queueIfAny(queue);
     if (existing !== undefined) {
-      if (existing.definition.owner === principal.username)
+      if (existing.definition.creator === principal.username)
         return { created: false, id: existing.definition.id };
       // Someone else's queue the caller may not see answers like creating a taken name (S7).
       if (!maySee(principal.username, existing)) throw new AvisoError("QUEUE_EXISTS");
@@ -187,7 +187,7 @@ export class BindingService {
       // Created concurrently by the same user is fine.
       if (error instanceof AvisoError && error.reason === "QUEUE_EXISTS") {
         const raced = await this.ctx.store.getQueue(queue);
-        if (raced?.owner === principal.username) return { created: false, id: raced.id };
+        if (raced?.creator === principal.username) return { created: false, id: raced.id };
       }
       throw error;
     }

@@ -28,9 +28,9 @@ export function deadLetterInput(
  * (docs/security.md S3, S4).
  */
 export function deadLetterState(
-  source: Pick<QueueDefinition, "owner" | "deadLetterQueueId">,
+  source: Pick<QueueDefinition, "creator" | "deadLetterQueueId">,
   target: { definition: QueueDefinition; grants: readonly Grant[] } | undefined,
 ): "ok" | "missing" | "denied" {
   if (target === undefined || target.definition.id !== source.deadLetterQueueId) return "missing";
-  return mayUse(source.owner, target, "publish") ? "ok" : "denied";
+  return mayUse(source.creator, target, "publish") ? "ok" : "denied";
 }

@@ -1,6 +1,6 @@
 import type { Grant, Permission, ResourceKind } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
-import { assertOwner } from "./access.ts";
+import { assertCreator } from "./access.ts";
 import type { AppContext, Principal } from "./context.ts";
 import { type Page, type PageRequest, pagerOf } from "./list-page.ts";
 import { isExternalUsername } from "./names.ts";
@@ -20,7 +20,7 @@ export class GrantService {
 
   async grant(principal: Principal, kind: ResourceKind, name: string, input: GrantInput): Promise<Grant> {
     const resource = await this.ctx.catalog.resource(kind, name);
-    assertOwner(principal, kind, resource, "grant access to");
+    assertCreator(principal, kind, resource, "grant access to");
     // An external user (S14) is proved by its issuer's token, not by a row here.
     // A deleted user keeps their row (the name stays taken) but can be granted nothing.
     const user = isExternalUsername(input.username) ? {} : await this.ctx.store.getUser(input.username);
@@ -47,7 +47,7 @@ export class GrantService {
     request: PageRequest = {},
   ): Promise<Page<Grant>> {
     const resource = await this.ctx.catalog.resource(kind, name);
-    assertOwner(principal, kind, resource, "list the grants of");
+    assertCreator(principal, kind, resource, "list the grants of");
     return pagerOf(this.ctx).page(`grants:${kind}:${name}`, request, {
       read: (page) => this.ctx.store.listGrants(kind, name, page),
       keyOf: (grant: Grant) => grant.username,

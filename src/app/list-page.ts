@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:cr
 import type { ResourceKind } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
 import type { KeyPage } from "../store/key-page.ts";
-import { mayList, type Visible, withoutHiddenOwner } from "./access.ts";
+import { mayList, type Visible, withoutHiddenCreator } from "./access.ts";
 import type { AppContext, Principal } from "./context.ts";
 
 /**
@@ -140,7 +140,7 @@ export function pagerOf(ctx: Pick<AppContext, "receiptKey" | "config">): Pager {
 /** A queue or topic definition as a listing reads it. */
 interface ListedDefinition {
   name: string;
-  owner: string;
+  creator: string;
   private: boolean;
 }
 
@@ -149,7 +149,7 @@ interface ListedDefinition {
  * private one is read with its grants and listed only to whom it shows;
  * hidden rows count toward the page's scan budget.
  */
-export function visibleResourcePage<D extends ListedDefinition, V extends { owner: string }>(
+export function visibleResourcePage<D extends ListedDefinition, V extends { creator: string }>(
   ctx: AppContext,
   principal: Principal,
   kind: ResourceKind,
@@ -163,7 +163,7 @@ export function visibleResourcePage<D extends ListedDefinition, V extends { owne
     admit: async (definition) => {
       const grants = definition.private ? await ctx.store.listGrants(kind, definition.name) : [];
       if (!mayList(principal, kind, { definition, grants })) return undefined;
-      return withoutHiddenOwner(principal, await view(definition));
+      return withoutHiddenCreator(principal, await view(definition));
     },
   });
 }

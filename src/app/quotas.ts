@@ -25,12 +25,12 @@ export class Quotas {
 
   constructor(private readonly ctx: AppContext) {}
 
-  /** Creates a queue or topic for `owner` unless it already holds its quota of them. */
-  createOwned<T>(kind: ResourceKind, owner: string, create: () => Promise<T>): Promise<T> {
+  /** Creates a queue or topic for `creator` unless it already holds its quota of them. */
+  createWithinQuota<T>(kind: ResourceKind, creator: string, create: () => Promise<T>): Promise<T> {
     const quota = kind === "queue" ? "maxQueuesPerUser" : "maxTopicsPerUser";
     const limit = this.ctx.config[quota];
-    return this.serialised(`${kind}s of ${owner}`, async () => {
-      const held = await this.ctx.store.countOwned(kind, owner);
+    return this.serialised(`${kind}s of ${creator}`, async () => {
+      const held = await this.ctx.store.countCreated(kind, creator);
       if (held >= limit) throw quotaExceeded(quota, limit, `A user creates at most ${limit} ${kind}s.`);
       return create();
     });

@@ -3,14 +3,14 @@ import { AvisoError } from "../errors/aviso-error.ts";
 import { newResourceId } from "../shared/resource-id.ts";
 import type { KeyPage } from "../store/key-page.ts";
 import {
+  assertCreator,
   assertMaySee,
   assertMayUse,
-  assertOwner,
   assertUnscoped,
   notFoundReason,
   resourceNotFound,
   type Visible,
-  withoutHiddenOwner,
+  withoutHiddenCreator,
 } from "./access.ts";
 import type { DefinitionOf, Resource } from "./catalog.ts";
 import type { AppContext, Principal, ServingNode } from "./context.ts";
@@ -34,7 +34,7 @@ interface EncodedMessage {
 }
 
 /** The fields every queue and topic definition has, which createDefinition fills in. */
-type CommonFields = "id" | "name" | "owner" | "private" | "createdAt";
+type CommonFields = "id" | "name" | "creator" | "private" | "createdAt";
 
 /**
  * What the queue and topic services share, by kind: the create and publish
@@ -42,7 +42,7 @@ type CommonFields = "id" | "name" | "owner" | "private" | "createdAt";
  * only its kind does (its settings, its messages' own fields, receive,
  * history, …).
  */
-export abstract class ResourceService<K extends ResourceKind, View extends { owner: string }> {
+export abstract class ResourceService<K extends ResourceKind, View extends { creator: string }> {
   /** Which kind this service serves. */
   protected abstract readonly kind: K;
 
@@ -73,12 +73,12 @@ export abstract class ResourceService<K extends ResourceKind, View extends { own
     const definition = {
       id: newResourceId(),
       name: input.name,
-      owner: principal.username,
+      creator: principal.username,
       private: input.private ?? false,
       ...own,
       createdAt: clock.now(),
     } as DefinitionOf[K];
-    await this.quotas.createOwned(this.kind, principal.username, () => write(definition));
+    await this.quotas.createWithinQuota(this.kind, principal.username, () => write(definition));
     await catalog.changed(this.kind, definition.name);
     return definition;
   }
@@ -96,7 +96,7 @@ export abstract class ResourceService<K extends ResourceKind, View extends { own
   }
 
   async get(principal: Principal, name: string): Promise<Visible<View>> {
-    return withoutHiddenOwner(principal, await this.view((await this.visible(principal, name)).definition));
+    return withoutHiddenCreator(principal, await this.view((await this.visible(principal, name)).definition));
   }
 
   /** The node serving it now: clients that connect there skip a hop between nodes. */
@@ -109,7 +109,7 @@ export abstract class ResourceService<K extends ResourceKind, View extends { own
   async delete(principal: Principal, name: string): Promise<void> {
     const { kind } = this;
     const resource = await this.ctx.catalog.resource(kind, name);
-    assertOwner(principal, kind, resource, "delete");
+    assertCreator(principal, kind, resource, "delete");
     const { store, clock } = this.ctx;
     const at = clock.now();
     const deleted = await (kind === "queue" ? store.deleteQueue(name, at) : store.deleteTopic(name, at));

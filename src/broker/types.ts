@@ -35,7 +35,7 @@ export interface QueueDefinition extends QueueSettings {
   id: string;
   name: string;
   /** Username of the creator; only they may delete it or grant access. */
-  owner: string;
+  creator: string;
   private: boolean;
   createdAt: number;
 }
@@ -49,7 +49,8 @@ export interface TopicDefinition {
   /** Immutable identity given at creation; a later topic with the same name has another id. */
   id: string;
   name: string;
-  owner: string;
+  /** Username of the creator; only they may delete it or grant access. */
+  creator: string;
   private: boolean;
   /** Durable topics commit every message before acknowledging it; others keep history in memory only. */
   durable: boolean;

@@ -60,8 +60,14 @@ const resourceViewFields = {
     description: "Immutable identity given at creation; a later one with the same name has another id.",
   }),
   name: Type.String(),
+  creator: Type.Optional(
+    Type.String({ description: "Username of the creator; shown only to the creator and to operators." }),
+  ),
   owner: Type.Optional(
-    Type.String({ description: "The creator; shown only to the creator and to operators." }),
+    Type.String({
+      description: "Deprecated: the same value as `creator`, kept for older clients; read `creator`.",
+      deprecated: true,
+    }),
   ),
   private: Type.Boolean(),
 };
@@ -70,7 +76,7 @@ const resourceViewFields = {
 export const CreateQueueBody = Type.Object(
   {
     name: NameSchema,
-    private: Type.Optional(Type.Boolean({ description: "Only the owner and grantees may use it." })),
+    private: Type.Optional(Type.Boolean({ description: "Only the creator and grantees may use it." })),
     ackTimeoutMs: Type.Optional(AckTimeoutMs),
     maxDeliveries: Type.Optional(positiveOrNull("Deliveries before dead-lettering; null = unlimited.")),
     deadLetterQueue: Type.Optional(Type.Union([NameSchema, Type.Null()])),

@@ -31,6 +31,7 @@ export const userColumns = "username, password_hash, created_at, token_version, 
 export interface QueueRow {
   id: string;
   name: string;
+  /** Column `owner` holds the creator (the column keeps its old name; it is not public). */
   owner: string;
   private: number;
   ack_timeout_ms: number;
@@ -45,6 +46,7 @@ export interface QueueRow {
 export interface TopicRow {
   id: string;
   name: string;
+  /** Column `owner` holds the creator (the column keeps its old name; it is not public). */
   owner: string;
   private: number;
   durable: number;
@@ -132,7 +134,7 @@ export function toQueue(row: QueueRow): QueueDefinition {
   return {
     id: row.id,
     name: row.name,
-    owner: row.owner,
+    creator: row.owner,
     private: row.private !== 0,
     ackTimeoutMs: row.ack_timeout_ms,
     maxDeliveries: row.max_deliveries,
@@ -149,7 +151,7 @@ export function queueValues(q: QueueDefinition): (string | number | null)[] {
   return [
     q.id,
     q.name,
-    q.owner,
+    q.creator,
     q.private ? 1 : 0,
     q.ackTimeoutMs,
     q.maxDeliveries,
@@ -165,7 +167,7 @@ export function toTopic(row: TopicRow): TopicDefinition {
   return {
     id: row.id,
     name: row.name,
-    owner: row.owner,
+    creator: row.owner,
     private: row.private !== 0,
     durable: row.durable !== 0,
     retention: { maxAgeMs: row.retention_max_age_ms, maxMessages: row.retention_max_messages },
@@ -178,7 +180,7 @@ export function topicValues(t: TopicDefinition): (string | number | null)[] {
   return [
     t.id,
     t.name,
-    t.owner,
+    t.creator,
     t.private ? 1 : 0,
     t.durable ? 1 : 0,
     t.retention.maxAgeMs,

@@ -110,8 +110,8 @@ export interface Store {
   getQueue(name: string): Promise<QueueDefinition | undefined>;
   /** By name; with `page`, names after `page.after`, at most `page.limit`. */
   listQueues(page?: KeyPage): Promise<QueueDefinition[]>;
-  /** How many queues or topics `owner` created and still exist (per-user quotas). */
-  countOwned(kind: ResourceKind, owner: string): Promise<number>;
+  /** How many queues or topics `creator` created and still exist (per-user quotas). */
+  countCreated(kind: ResourceKind, creator: string): Promise<number>;
   /**
    * Deletes the queue with its messages, grants and idempotency records, and ends its active
    * bindings (reason QUEUE_NOT_FOUND, at `at`), in one transaction. False if absent.

@@ -4,6 +4,8 @@ import { type Api, uniqueName } from "./api.ts";
 /** Wire shapes of public API v1 as the REST tests read them. */
 export interface QueueView {
   name: string;
+  creator: string;
+  /** Deprecated alias of `creator`. */
   owner: string;
   private: boolean;
   ackTimeoutMs: number;
@@ -28,6 +30,8 @@ export interface Delivery {
 
 export interface TopicView {
   name: string;
+  creator: string;
+  /** Deprecated alias of `creator`. */
   owner: string;
   private: boolean;
   durable: boolean;

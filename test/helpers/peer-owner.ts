@@ -139,7 +139,7 @@ export async function newQueue(node: OwnerNode, settings: { ackTimeoutMs?: numbe
   await node.store.createQueue({
     id: `${name}-id`,
     name,
-    owner: "alice",
+    creator: "alice",
     private: false,
     createdAt: Date.now(),
     ackTimeoutMs: settings.ackTimeoutMs ?? 30_000,
@@ -160,7 +160,7 @@ export async function newTopic(
   await node.store.createTopic({
     id: `${name}-id`,
     name,
-    owner: "alice",
+    creator: "alice",
     private: false,
     durable: true,
     retention,

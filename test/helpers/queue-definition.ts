@@ -5,7 +5,7 @@ export function queueDefinition(overrides: Partial<QueueDefinition> = {}): Queue
   return {
     id: "jobs-id",
     name: "jobs",
-    owner: "alice",
+    creator: "alice",
     private: false,
     createdAt: 0,
     ackTimeoutMs: 1000,

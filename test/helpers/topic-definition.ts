@@ -5,7 +5,7 @@ export function topicDefinition(overrides: Partial<TopicDefinition> = {}): Topic
   return {
     id: "events-id",
     name: "events",
-    owner: "alice",
+    creator: "alice",
     private: false,
     durable: true,
     retention: { maxAgeMs: null, maxMessages: null },

@@ -181,11 +181,11 @@ describe.concurrent.each(storeKinds)("access rules (%s store)", (kind) => {
       await grantTopic(grantedTopic.name, bobName, ["publish", "consume"]);
       for (const queue of [publicQueue, grantedQueue]) {
         expectError(await bob.delete(`/v1/queues/${queue.name}`), "NOT_RESOURCE_OWNER");
-        expect(await getQueue(alice, queue.name)).toMatchObject({ owner: aliceName });
+        expect(await getQueue(alice, queue.name)).toMatchObject({ creator: aliceName, owner: aliceName });
       }
       for (const topic of [publicTopic, grantedTopic]) {
         expectError(await bob.delete(`/v1/topics/${topic.name}`), "NOT_RESOURCE_OWNER");
-        expect(await getTopic(alice, topic.name)).toMatchObject({ owner: aliceName });
+        expect(await getTopic(alice, topic.name)).toMatchObject({ creator: aliceName, owner: aliceName });
       }
     });
   });

@@ -79,7 +79,7 @@ describe.concurrent.each(storeKinds)("durable subscriptions (%s store)", (kind) 
       const bound = await bind(bob, topic.name, { queue, pattern: "orders.*" });
       expect(bound.status).toBe(201);
       const queueView = await getQueue(bob, queue);
-      expect(queueView).toMatchObject({ owner: bobName, depth: 0 });
+      expect(queueView).toMatchObject({ creator: bobName, owner: bobName, depth: 0 });
       const expected = {
         topic: topic.name,
         queue,
@@ -271,7 +271,7 @@ describe.concurrent.each(storeKinds)("durable subscriptions (%s store)", (kind) 
       expect(await listBindings(alice, topic.name)).toHaveLength(1);
       expect((await alice.delete(`/v1/topics/${topic.name}/subscriptions/${queue}`)).status).toBe(204);
       expect(await listBindings(alice, topic.name)).toEqual([]);
-      expect(await getQueue(bob, queue)).toMatchObject({ owner: bobName });
+      expect(await getQueue(bob, queue)).toMatchObject({ creator: bobName, owner: bobName });
     });
 
     it("ends with the topic or the queue: deleting either ends the binding, the other keeps working", async () => {

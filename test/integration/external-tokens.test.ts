@@ -142,8 +142,12 @@ describe("tokens from an external issuer (S14)", () => {
     const token = await mint(ec, { sub });
     const api = new Api(node.url, token);
     const queue = uniqueName("q");
-    const created = await api.post<{ owner: string }>("/v1/queues", { name: queue, private: true });
+    const created = await api.post<{ creator: string; owner: string }>("/v1/queues", {
+      name: queue,
+      private: true,
+    });
     expect(created.status).toBe(201);
+    expect(created.body.creator).toBe(`ext:${sub}`);
     expect(created.body.owner).toBe(`ext:${sub}`);
     expect((await api.post(`/v1/queues/${queue}/messages`, { payload: { n: 1 } })).status).toBe(201);
 

@@ -340,7 +340,7 @@ describe("no leaks (S7)", () => {
   it("shows creators only to the creator and operators, and grants only to the creator", async () => {
     const queue = (await createQueue(alice)).name;
     const topic = (await createTopic(alice)).name;
-    for (const [api, seesOwner] of [
+    for (const [api, seesCreator] of [
       [alice, true],
       [operator, true],
       [bob, false],
@@ -357,8 +357,11 @@ describe("no leaks (S7)", () => {
       ];
       expect(views).toHaveLength(4);
       for (const view of views) {
-        if (seesOwner) expect(view).toMatchObject({ owner: aliceName });
-        else expect(view).not.toHaveProperty("owner");
+        if (seesCreator) expect(view).toMatchObject({ creator: aliceName, owner: aliceName });
+        else {
+          expect(view).not.toHaveProperty("creator");
+          expect(view).not.toHaveProperty("owner");
+        }
       }
     }
     expectError(await operator.get(`/v1/queues/${queue}/grants`), "NOT_RESOURCE_OWNER");

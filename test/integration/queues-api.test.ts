@@ -40,6 +40,7 @@ describe.concurrent.each(storeKinds)("queue routes (%s store)", (kind) => {
       expect(created.body).toEqual({
         id: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/),
         name,
+        creator: aliceName,
         owner: aliceName,
         private: false,
         ackTimeoutMs: 30_000,
@@ -76,7 +77,11 @@ describe.concurrent.each(storeKinds)("queue routes (%s store)", (kind) => {
       const queue = await createQueue(alice, { ackTimeoutMs: 777 });
       expectError(await alice.post("/v1/queues", { name: queue.name }), "QUEUE_EXISTS");
       expectError(await bob.post("/v1/queues", { name: queue.name, ackTimeoutMs: 5 }), "QUEUE_EXISTS");
-      expect(await getQueue(alice, queue.name)).toMatchObject({ owner: aliceName, ackTimeoutMs: 777 });
+      expect(await getQueue(alice, queue.name)).toMatchObject({
+        creator: aliceName,
+        owner: aliceName,
+        ackTimeoutMs: 777,
+      });
     });
 
     it("refuses names that break the naming rules with 400 INVALID_NAME and creates nothing", async () => {
@@ -180,7 +185,11 @@ describe.concurrent.each(storeKinds)("queue routes (%s store)", (kind) => {
       const queue = await createQueue(alice);
       const ids = await publishToQueue(alice, queue.name, [{ payload: "a" }, { payload: "b" }]);
       expectError(await bob.delete(`/v1/queues/${queue.name}`), "NOT_RESOURCE_OWNER");
-      expect(await getQueue(alice, queue.name)).toMatchObject({ owner: aliceName, depth: 2 });
+      expect(await getQueue(alice, queue.name)).toMatchObject({
+        creator: aliceName,
+        owner: aliceName,
+        depth: 2,
+      });
       expect((await receive(bob, queue.name, { max: 10 })).map((m) => m.id)).toEqual(ids);
     });
 

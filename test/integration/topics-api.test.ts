@@ -38,6 +38,7 @@ describe.concurrent.each(storeKinds)("topic routes (%s store)", (kind) => {
       expect(created.body).toEqual({
         id: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/),
         name,
+        creator: aliceName,
         owner: aliceName,
         private: false,
         durable: true,
@@ -47,8 +48,8 @@ describe.concurrent.each(storeKinds)("topic routes (%s store)", (kind) => {
         firstOffset: 0,
       });
       // Another user sees the same view without its creator (S7).
-      const { owner: _owner, ...withoutOwner } = created.body;
-      expect(await getTopic(bob, name)).toEqual(withoutOwner);
+      const { creator: _creator, owner: _owner, ...withoutCreator } = created.body;
+      expect(await getTopic(bob, name)).toEqual(withoutCreator);
     });
 
     it("keeps the settings it was created with, including null (unlimited) retention", async () => {
@@ -70,7 +71,7 @@ describe.concurrent.each(storeKinds)("topic routes (%s store)", (kind) => {
     it("refuses a taken name (409 TOPIC_EXISTS), bad names (INVALID_NAME) and bad fields (VALIDATION_FAILED)", async () => {
       const topic = await createTopic(alice);
       expectError(await bob.post("/v1/topics", { name: topic.name }), "TOPIC_EXISTS");
-      expect(await getTopic(alice, topic.name)).toMatchObject({ owner: aliceName });
+      expect(await getTopic(alice, topic.name)).toMatchObject({ creator: aliceName, owner: aliceName });
       expectError(await alice.post("/v1/topics", { name: "two words" }), "INVALID_NAME");
       expectError(await alice.post("/v1/topics", { name: "a#b" }), "INVALID_NAME");
       const name = uniqueName("t");
@@ -120,6 +121,7 @@ describe.concurrent.each(storeKinds)("topic routes (%s store)", (kind) => {
       const again = await bob.post<TopicView>("/v1/topics", { name: topic.name });
       expect(again.status).toBe(201);
       expect(await getTopic(bob, topic.name)).toMatchObject({
+        creator: bobName,
         owner: bobName,
         nextOffset: 0,
         firstOffset: 0,

@@ -125,16 +125,16 @@ export function describeResourceConformance(store: () => Store): void {
 
   describe("resources by creator", () => {
     it("counts the queues and topics a user created, apart, and forgets deleted ones", async () => {
-      const owner = uniqueName("creator");
+      const creator = uniqueName("creator");
       const queues = [uniqueName("q"), uniqueName("q")];
-      for (const name of queues) await store().createQueue(queueDefinition(name, { owner }));
-      await store().createQueue(queueDefinition(uniqueName("q"), { owner: uniqueName("other") }));
-      await store().createTopic(topicDefinition(uniqueName("t"), { owner }));
-      expect(await store().countOwned("queue", owner)).toBe(2);
-      expect(await store().countOwned("topic", owner)).toBe(1);
+      for (const name of queues) await store().createQueue(queueDefinition(name, { creator }));
+      await store().createQueue(queueDefinition(uniqueName("q"), { creator: uniqueName("other") }));
+      await store().createTopic(topicDefinition(uniqueName("t"), { creator }));
+      expect(await store().countCreated("queue", creator)).toBe(2);
+      expect(await store().countCreated("topic", creator)).toBe(1);
       await store().deleteQueue(queues[0] as string);
-      expect(await store().countOwned("queue", owner)).toBe(1);
-      expect(await store().countOwned("queue", uniqueName("nobody"))).toBe(0);
+      expect(await store().countCreated("queue", creator)).toBe(1);
+      expect(await store().countCreated("queue", uniqueName("nobody"))).toBe(0);
     });
   });
 

@@ -35,7 +35,7 @@ export function describeUserConformance(store: () => Store): void {
       const other = await newUser("staying");
       const queue = uniqueName("q");
       const topic = uniqueName("t");
-      await store().createQueue(queueDefinition(queue, { owner: username }));
+      await store().createQueue(queueDefinition(queue, { creator: username }));
       await store().createTopic(topicDefinition(topic));
       await store().putGrant({ kind: "queue", resource: queue, username, permissions: ["consume"] });
       await store().putGrant({ kind: "topic", resource: topic, username, permissions: ["publish"] });
@@ -54,7 +54,7 @@ export function describeUserConformance(store: () => Store): void {
       expect(await store().listGrants("topic", topic)).toEqual([
         { kind: "topic", resource: topic, username: other, permissions: ["publish"] },
       ]);
-      expect((await store().getQueue(queue))?.owner).toBe(username);
+      expect((await store().getQueue(queue))?.creator).toBe(username);
       await expect(
         store().createUser({ username, passwordHash: "h2", createdAt: baseTime }),
       ).rejects.toMatchObject({ reason: "USERNAME_TAKEN" });

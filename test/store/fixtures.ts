@@ -20,7 +20,7 @@ export function queueDefinition(name: string, overrides: Partial<QueueDefinition
   return {
     id: newResourceId(),
     name,
-    owner: "owner_user",
+    creator: "creator_user",
     private: false,
     ackTimeoutMs: 30_000,
     maxDeliveries: null,
@@ -37,7 +37,7 @@ export function topicDefinition(name: string, overrides: Partial<TopicDefinition
   return {
     id: newResourceId(),
     name,
-    owner: "owner_user",
+    creator: "creator_user",
     private: false,
     durable: true,
     retention: { maxAgeMs: null, maxMessages: null },
@@ -110,7 +110,7 @@ export function bindingOf(topic: string, queue: string, overrides: Partial<Bindi
     queueId: newResourceId(),
     pattern: "#",
     nextOffset: 0,
-    createdBy: "owner_user",
+    createdBy: "creator_user",
     createdAt: baseTime,
     state: "active",
     endedReason: null,

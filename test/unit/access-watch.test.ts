@@ -22,7 +22,13 @@ const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 function setup() {
   const clock = new ManualClock();
-  const queue = queueDefinition({ id: "jobs-1", name: "jobs", owner: "alice", private: true, createdAt: 1 });
+  const queue = queueDefinition({
+    id: "jobs-1",
+    name: "jobs",
+    creator: "alice",
+    private: true,
+    createdAt: 1,
+  });
   const queues = new Map([["jobs", queue]]);
   const grants: Grant[] = [{ kind: "queue", resource: "jobs", username: "bob", permissions: ["consume"] }];
   // A catalog TTL far longer than the sweep: only the sweep can notice a change nobody announced.
@@ -70,7 +76,7 @@ describe("AccessWatch", () => {
     // Told apart by id (S4), not by creation time: a clock can give two queues the same instant.
     queues.set(
       "jobs",
-      queueDefinition({ id: "jobs-2", name: "jobs", owner: "mallory", private: false, createdAt: 1 }),
+      queueDefinition({ id: "jobs-2", name: "jobs", creator: "mallory", private: false, createdAt: 1 }),
     );
     catalog.forget("queue", "jobs");
     await settle();

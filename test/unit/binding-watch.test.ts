@@ -52,13 +52,13 @@ function setup() {
   const topic: TopicDefinition = {
     id: "events-id",
     name: "events",
-    owner: "alice",
+    creator: "alice",
     private: true,
     durable: true,
     retention: { maxAgeMs: null, maxMessages: null },
     createdAt: 0,
   };
-  const queue = queueDefinition({ id: "copies-id", name: "copies", owner: "bob", private: true });
+  const queue = queueDefinition({ id: "copies-id", name: "copies", creator: "bob", private: true });
   const binding: Binding = {
     topic: "events",
     queue: "copies",

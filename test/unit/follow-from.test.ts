@@ -9,7 +9,7 @@ function memoryTopic(): TopicEngine {
     {
       id: "t-id",
       name: "t",
-      owner: "alice",
+      creator: "alice",
       private: false,
       durable: false,
       retention: { maxAgeMs: null, maxMessages: null },

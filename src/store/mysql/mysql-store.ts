@@ -233,12 +233,12 @@ class MysqlStore implements Store {
     ).map(toQueue);
   }
 
-  async countOwned(kind: ResourceKind, owner: string): Promise<number> {
+  async countCreated(kind: ResourceKind, creator: string): Promise<number> {
     const table = kind === "queue" ? "queues" : "topics";
     const rows = await this.#db.select<{ n: number }>(
       "countOwned",
       `SELECT COUNT(*) AS n FROM ${table} WHERE owner = ?`,
-      [owner],
+      [creator],
     );
     return Number(rows[0]?.n ?? 0);
   }

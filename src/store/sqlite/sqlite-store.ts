@@ -279,13 +279,14 @@ class SqliteStore implements Store {
     );
   }
 
-  countOwned(kind: ResourceKind, owner: string): Promise<number> {
+  countCreated(kind: ResourceKind, creator: string): Promise<number> {
     const table = kind === "queue" ? "queues" : "topics";
     return this.#run(
       "countOwned",
       () =>
-        this.#prepare<[string], number>(`SELECT COUNT(*) FROM ${table} WHERE owner = ?`).pluck().get(owner) ??
-        0,
+        this.#prepare<[string], number>(`SELECT COUNT(*) FROM ${table} WHERE owner = ?`)
+          .pluck()
+          .get(creator) ?? 0,
     );
   }
 

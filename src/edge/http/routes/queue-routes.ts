@@ -15,7 +15,7 @@ import {
 } from "../../schemas.ts";
 import { deliveryJson, jsonArray } from "../../wire.ts";
 import { type AnyRoute, AUTH_ERRORS, defineRoute } from "../route.ts";
-import { grantRoutes, resourceRoutes, useErrors } from "./resource-routes.ts";
+import { grantRoutes, resourceRoutes, useErrors, withOwnerAlias } from "./resource-routes.ts";
 
 const USE_ERRORS = useErrors("queue");
 
@@ -41,7 +41,10 @@ export function queueRoutes(services: Services): AnyRoute[] {
         "ACCESS_DENIED",
         "QUOTA_EXCEEDED",
       ],
-      handle: async ({ principal, body }) => ({ status: 201, body: await queues.create(principal, body) }),
+      handle: async ({ principal, body }) => ({
+        status: 201,
+        body: withOwnerAlias(await queues.create(principal, body)),
+      }),
     }),
     ...resourceRoutes("queue", queues, {
       listSummary: "Queues the caller may use, with depth, in-flight and consumer counts.",

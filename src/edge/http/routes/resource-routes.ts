@@ -10,9 +10,18 @@ import { type AnyRoute, AUTH_ERRORS, defineRoute, pageReply } from "../route.ts"
 
 /** The operations every kind has, as the routes below call them. */
 type ResourceOperations = Pick<
-  ResourceService<ResourceKind, { owner: string }>,
+  ResourceService<ResourceKind, { creator: string }>,
   "list" | "get" | "lookup" | "delete"
 >;
+
+/**
+ * A queue or topic view as the wire shows it: `creator`, and `owner` with the
+ * same value, the deprecated name kept for clients written before `creator`
+ * (docs/protocol.md). Neither when the caller may not know the creator.
+ */
+export function withOwnerAlias<V extends { creator?: string }>(view: V): V & { owner?: string } {
+  return view.creator === undefined ? view : { ...view, owner: view.creator };
+}
 
 /** What the routes of one kind say that the other's do not. */
 export interface ResourceRouteText {
@@ -51,7 +60,10 @@ export function resourceRoutes(
       query: ListQuery,
       responses: { 200: { description: `One page of ${kind}s, by name.`, schema: text.listSchema } },
       errors: [...AUTH_ERRORS, "VALIDATION_FAILED"],
-      handle: async ({ principal, query }) => pageReply(`${kind}s`, await service.list(principal, query)),
+      handle: async ({ principal, query }) => {
+        const page = await service.list(principal, query);
+        return pageReply(`${kind}s`, { items: page.items.map(withOwnerAlias), next: page.next });
+      },
     }),
     defineRoute({
       method: "get",
@@ -66,7 +78,7 @@ export function resourceRoutes(
       errors: [...useErrors(kind)],
       handle: async ({ principal, params }) => ({
         status: 200,
-        body: await service.get(principal, params.name),
+        body: withOwnerAlias(await service.get(principal, params.name)),
       }),
     }),
     defineRoute({

@@ -17,7 +17,7 @@ import {
 } from "../../schemas.ts";
 import { jsonArray, topicMessageJson } from "../../wire.ts";
 import { type AnyRoute, AUTH_ERRORS, defineRoute, pageReply } from "../route.ts";
-import { grantRoutes, resourceRoutes, useErrors } from "./resource-routes.ts";
+import { grantRoutes, resourceRoutes, useErrors, withOwnerAlias } from "./resource-routes.ts";
 
 const USE_ERRORS = useErrors("topic");
 
@@ -35,7 +35,10 @@ export function topicRoutes(services: Services): AnyRoute[] {
       body: CreateTopicBody,
       responses: { 201: { description: "Created.", schema: TopicViewSchema } },
       errors: [...AUTH_ERRORS, "VALIDATION_FAILED", "INVALID_NAME", "TOPIC_EXISTS", "QUOTA_EXCEEDED"],
-      handle: async ({ principal, body }) => ({ status: 201, body: await topics.create(principal, body) }),
+      handle: async ({ principal, body }) => ({
+        status: 201,
+        body: withOwnerAlias(await topics.create(principal, body)),
+      }),
     }),
     ...resourceRoutes("topic", topics, {
       listSummary: "Topics the caller may use, with their offsets.",
