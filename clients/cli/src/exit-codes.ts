@@ -14,7 +14,7 @@ export const ExitCode = {
   Auth: 3,
   /** No such queue, topic, user or subscription (404). */
   NotFound: 4,
-  /** Not allowed: not the owner, no grant (403). */
+  /** Not allowed: not the creator, no grant (403). */
   Forbidden: 5,
   /** Already exists (409). */
   Conflict: 6,

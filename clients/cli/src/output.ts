@@ -19,7 +19,7 @@ const HINTS: Record<string, string> = {
   BAD_CREDENTIALS: "Check the username and password (aviso register <username> creates an account).",
   NETWORK_ERROR: "Is the node running? Choose servers with --server <url> or log in again with --server.",
   NOT_RESOURCE_OWNER: "Only the user who created it may do this.",
-  ACCESS_DENIED: "The resource is private: ask its owner for a grant.",
+  ACCESS_DENIED: "The resource is private: ask its creator for a grant.",
 };
 
 /**

@@ -77,6 +77,7 @@ describe("aviso queue", () => {
     const queue = uniqueName("jobs");
     expect(await runJson(["queue", "create", queue, "--max-deliveries", "5"], config)).toMatchObject({
       name: queue,
+      creator: username,
       owner: username,
       maxDeliveries: 5,
     });

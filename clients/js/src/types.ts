@@ -16,7 +16,7 @@ export interface Me {
 }
 
 export interface QueueSettings {
-  /** Only the owner and grantees may use it. */
+  /** Only the creator and grantees may use it. */
   private?: boolean;
   ackTimeoutMs?: number;
   /** Deliveries before dead-lettering; null = unlimited. */
@@ -31,7 +31,9 @@ export interface QueueView {
   /** Immutable identity; a later queue with the same name has another id. */
   id: string;
   name: string;
-  /** The creator; shown only to the creator and to operators. */
+  /** Username of the creator; shown only to the creator and to operators. */
+  creator?: string;
+  /** @deprecated The same value as `creator` (the name servers used before it); read `creator`. */
   owner?: string;
   private: boolean;
   ackTimeoutMs: number;
@@ -64,7 +66,9 @@ export interface TopicView {
   /** Immutable identity; a later topic with the same name has another id. */
   id: string;
   name: string;
-  /** The creator; shown only to the creator and to operators. */
+  /** Username of the creator; shown only to the creator and to operators. */
+  creator?: string;
+  /** @deprecated The same value as `creator` (the name servers used before it); read `creator`. */
   owner?: string;
   private: boolean;
   durable: boolean;

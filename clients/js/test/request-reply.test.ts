@@ -28,7 +28,7 @@ describe("request/reply", () => {
       queue.name.startsWith("reply-"),
     );
     expect(replyQueues).toHaveLength(1);
-    expect(replyQueues[0]).toMatchObject({ owner: caller.username, private: true });
+    expect(replyQueues[0]).toMatchObject({ creator: caller.username, owner: caller.username, private: true });
     // Only the named responder was granted the right to publish replies.
     expect((await caller.client.queues.grants(replyQueues[0]?.name as string)).items).toEqual([
       expect.objectContaining({ username: service.username, permissions: ["publish"] }),

@@ -56,7 +56,14 @@ describe("queues", () => {
     const { client, username } = await userClient(node().url);
     const name = uniqueName("q");
     const created = await client.queues.create(name, { ackTimeoutMs: 5000, maxDeliveries: 3, maxLength: 10 });
-    expect(created).toMatchObject({ name, owner: username, ackTimeoutMs: 5000, maxDeliveries: 3, depth: 0 });
+    expect(created).toMatchObject({
+      name,
+      creator: username,
+      owner: username,
+      ackTimeoutMs: 5000,
+      maxDeliveries: 3,
+      depth: 0,
+    });
     expect(await client.queues.get(name)).toMatchObject({ name, maxLength: 10 });
     expect((await client.queues.list()).items.map((queue) => queue.name)).toContain(name);
     expect(await client.queues.lookup(name)).toEqual({ node: expect.any(String), httpUrl: node().url });
@@ -145,7 +152,13 @@ describe("topics", () => {
     const { client, username } = await userClient(node().url);
     const name = uniqueName("t");
     const created = await client.topics.create(name, { retention: { maxMessages: 100 } });
-    expect(created).toMatchObject({ name, owner: username, nextOffset: 0, retention: { maxMessages: 100 } });
+    expect(created).toMatchObject({
+      name,
+      creator: username,
+      owner: username,
+      nextOffset: 0,
+      retention: { maxMessages: 100 },
+    });
     expect(await client.topics.publish(name, { o: 0 }, { key: "orders.eu.created" })).toEqual({ offset: 0 });
     expect(await client.topics.publish(name, { o: 1 }, { via: "socket" })).toEqual({ offset: 1 });
     expect(

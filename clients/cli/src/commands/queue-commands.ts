@@ -10,7 +10,7 @@ type SessionFactory = () => CliSession;
 
 export const queueColumns: ReadonlyArray<Column<QueueView>> = [
   { header: "name", value: (queue) => queue.name },
-  { header: "owner", value: (queue) => queue.owner ?? "" },
+  { header: "creator", value: (queue) => queue.creator ?? "" },
   { header: "private", value: (queue) => (queue.private ? "yes" : "") },
   { header: "depth", value: (queue) => queue.depth },
   { header: "in flight", value: (queue) => queue.inFlight },

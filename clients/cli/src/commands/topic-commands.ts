@@ -11,7 +11,7 @@ type SessionFactory = () => CliSession;
 
 export const topicColumns: ReadonlyArray<Column<TopicView>> = [
   { header: "name", value: (topic) => topic.name },
-  { header: "owner", value: (topic) => topic.owner ?? "" },
+  { header: "creator", value: (topic) => topic.creator ?? "" },
   { header: "private", value: (topic) => (topic.private ? "yes" : "") },
   { header: "durable", value: (topic) => (topic.durable ? "yes" : "no") },
   // nextOffset is the offset the next message gets: the retained ones end one before it.

@@ -17,7 +17,7 @@ export interface RequestOptions {
   headers?: Headers;
   /**
    * Users allowed to publish the reply. The reply queue is private, so the
-   * responder needs a grant; default: the owner of the request queue, when
+   * responder needs a grant; default: the creator of the request queue, when
    * the server shows it (to the creator and operators only), else required.
    */
   replyFrom?: readonly string[];
@@ -49,7 +49,7 @@ export class RequestReply {
   private replyQueue: Promise<{ name: string; subscription: QueueSubscription }> | null = null;
   private readonly waiting = new Map<string, Waiter>();
   private readonly granted = new Set<string>();
-  private readonly owners = new Map<string, Promise<string>>();
+  private readonly creators = new Map<string, Promise<string>>();
   private ownUsername: Promise<string> | null = null;
 
   constructor(
@@ -60,7 +60,7 @@ export class RequestReply {
 
   async request<R>(queue: string, payload: unknown, options: RequestOptions = {}): Promise<R> {
     const { name: replyQueue } = await this.ensureReplyQueue();
-    await this.allowReplies(replyQueue, options.replyFrom ?? [await this.ownerOf(queue)]);
+    await this.allowReplies(replyQueue, options.replyFrom ?? [await this.creatorOf(queue)]);
     const correlationId = randomId();
     const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
     const reply = new Promise<R>((resolve, reject) => {
@@ -180,20 +180,20 @@ export class RequestReply {
     }
   }
 
-  private ownerOf(queue: string): Promise<string> {
-    let owner = this.owners.get(queue);
-    if (owner === undefined) {
-      owner = this.queues.get(queue).then((view) => {
+  private creatorOf(queue: string): Promise<string> {
+    let creator = this.creators.get(queue);
+    if (creator === undefined) {
+      creator = this.queues.get(queue).then((view) => {
         // The server shows a queue's creator only to the creator and operators.
-        if (view.owner !== undefined) return view.owner;
+        if (view.creator !== undefined) return view.creator;
         throw AvisoClientError.client(
           "INVALID_ARGUMENT",
           `The creator of "${queue}" is not shown to you: name the responders with replyFrom.`,
         );
       });
-      owner.catch(() => this.owners.delete(queue));
-      this.owners.set(queue, owner);
+      creator.catch(() => this.creators.delete(queue));
+      this.creators.set(queue, creator);
     }
-    return owner;
+    return creator;
   }
 }

@@ -16,20 +16,21 @@ export interface ApiCall {
 export type OwnerCall = Omit<ApiCall, "path" | "resource"> & { rest: string };
 
 /** What queues and topics share: create, list, get, delete, grants — and how calls are made. */
-export abstract class ResourceApi<View, Settings> {
+export abstract class ResourceApi<View extends CreatorFields, Settings> {
   constructor(
     protected readonly context: ClientContext,
     private readonly kind: "queues" | "topics",
   ) {}
 
-  /** Creates one, owned by the caller. */
-  create(name: string, settings: Settings = {} as Settings): Promise<View> {
-    return this.call({
+  /** Creates one; the caller is its creator. */
+  async create(name: string, settings: Settings = {} as Settings): Promise<View> {
+    const view = await this.call<View>({
       method: "POST",
       path: `/v1/${this.kind}`,
       body: { name, ...settings },
       retry: "unsent-only",
     });
+    return withCreator(view);
   }
 
   /** One page of those the caller may see, by name; pass its `next` as `after` for the following page. */
@@ -38,7 +39,10 @@ export abstract class ResourceApi<View, Settings> {
       method: "GET",
       path: `/v1/${this.kind}${pageQuery(page)}`,
     });
-    return { items: (answer[this.kind] as View[] | undefined) ?? [], next: nextOf(answer) };
+    return {
+      items: ((answer[this.kind] as View[] | undefined) ?? []).map(withCreator),
+      next: nextOf(answer),
+    };
   }
 
   /** All of them, page after page: `for await (const view of aviso.queues.listAll())`. */
@@ -46,12 +50,12 @@ export abstract class ResourceApi<View, Settings> {
     return eachItem((page) => this.list(page), options);
   }
 
-  get(name: string): Promise<View> {
-    return this.call({ method: "GET", path: resourcePath(this.kind, name) });
+  async get(name: string): Promise<View> {
+    return withCreator(await this.call<View>({ method: "GET", path: resourcePath(this.kind, name) }));
   }
 
   /**
-   * The node serving it now (its owner). A client connected there skips the
+   * The node serving it now. A client connected there skips the
    * hop between nodes: `createClient({ urls: [found.httpUrl, ...urls], randomizeUrls: false })`.
    * A hint only: after a failover the client still works through any node.
    */
@@ -64,7 +68,7 @@ export abstract class ResourceApi<View, Settings> {
     await this.call({ method: "DELETE", path: resourcePath(this.kind, name), retry: "unsent-only" });
   }
 
-  /** Gives `username` these permissions on a private one (an empty list removes the grant). Owner only. */
+  /** Gives `username` these permissions on a private one (an empty list removes the grant). Creator only. */
   grant(name: string, username: string, permissions: Permission[]): Promise<Grant> {
     return this.call({
       method: "POST",
@@ -73,7 +77,7 @@ export abstract class ResourceApi<View, Settings> {
     });
   }
 
-  /** One page of its grants, by username (owner only); every page: `eachItem((page) => api.grants(name, page))`. */
+  /** One page of its grants, by username (creator only); every page: `eachItem((page) => api.grants(name, page))`. */
   async grants(name: string, page: PageOptions = {}): Promise<ListPage<Grant>> {
     const answer = await this.call<{ grants: Grant[]; next?: string | null }>({
       method: "GET",
@@ -92,6 +96,17 @@ export abstract class ResourceApi<View, Settings> {
     this.context.assertOpen();
     return this.context.http.call<T>({ retry: "idempotent", auth: true, ...call });
   }
+}
+
+/** The view fields that name the creator: `owner` is the deprecated name older servers send alone. */
+interface CreatorFields {
+  creator?: string;
+  owner?: string;
+}
+
+/** Reads `creator`, falling back to `owner` from a server that predates it. */
+function withCreator<View extends CreatorFields>(view: View): View {
+  return view.creator === undefined && view.owner !== undefined ? { ...view, creator: view.owner } : view;
 }
 
 /** A listing answer's cursor; null when the node sent none. */
