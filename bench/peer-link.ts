@@ -25,7 +25,7 @@ import { create } from "@bufbuild/protobuf";
 import { createClient, type ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter, createGrpcTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
-import type { Owners } from "../src/app/owners.ts";
+import type { ServingNodes } from "../src/app/serving-nodes.ts";
 import type { TopicFeed } from "../src/broker/topic/topic-ports.ts";
 import type { TopicMessage } from "../src/broker/types.ts";
 import {
@@ -273,7 +273,7 @@ function connectClient(port: number): BenchClient {
 
 // ---- the real peer link (src/cluster/peer) over an instant fake owner ----
 
-function benchOwners(): Owners {
+function benchOwners(): ServingNodes {
   const unsupported = () => Promise.reject(new AvisoError("INTERNAL", "not used by the bench"));
   const message = (offset: number): TopicMessage => ({
     offset,
@@ -324,7 +324,7 @@ async function startAvisoServer(): Promise<RunningServer> {
     host: "127.0.0.1",
     port: 0,
     clusterSecret: "bench",
-    handler: { owners: benchOwners(), notify: async () => {} },
+    handler: { servingNodes: benchOwners(), notify: async () => {} },
   });
   return { port: server.port, close: () => server.close() };
 }

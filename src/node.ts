@@ -1,6 +1,6 @@
 import type { ClusterInfo } from "./app/cluster-info.ts";
-import type { Owners } from "./app/owners.ts";
 import type { Services } from "./app/services.ts";
+import type { ServingNodes } from "./app/serving-nodes.ts";
 import type { ClusterRuntime } from "./cluster/cluster-runtime.ts";
 import type { Config } from "./config/schema.ts";
 import { startEdge } from "./edge/edge-server.ts";
@@ -33,7 +33,7 @@ export interface RunningNode {
  * storage → engines → coordination (cluster or standalone) → app → edge —
  * then joins the cluster and starts the access watches. Each phase gets the
  * slice of the config it reads (src/node/*.ts); the wiring's cycles (engines
- * route through the owners built after them; the binding watch ends bindings
+ * route through the serving-node routing built after them; the binding watch ends bindings
  * through the services) are closed by the `Late` values below, by name.
  */
 export async function startNode(
@@ -63,25 +63,25 @@ async function startOnStorage(
 ): Promise<RunningNode> {
   const { clock, log, metrics } = runtime;
   const { nodeId, clustered } = identity;
-  const owners = new Late<Owners>("owners");
+  const servingNodes = new Late<ServingNodes>("servingNodes");
   const services = new Late<Services>("services");
   const clusterRuntime = new Late<ClusterRuntime>("cluster");
   const engines = buildEngines(config, storage, runtime, {
-    owners,
+    servingNodes,
     services,
     ...(clustered ? { mayOwn: (kind, name) => clusterRuntime.get().mayOwn(kind, name) } : {}),
   });
   const coordination = buildCoordination(config, clustered, { storage, engines }, runtime);
   const { cluster } = coordination;
   const { host } = engines;
-  owners.set(coordination.owners);
+  servingNodes.set(coordination.servingNodes);
   if (cluster !== null) clusterRuntime.set(cluster);
 
   let httpUrl = "";
   const app = await buildApp(config, { storage, engines, coordination }, runtime, (kind, name) => {
     if (cluster === null) return { node: nodeId, httpUrl };
-    const owner = cluster.locate(kind, name);
-    return { node: owner.id, httpUrl: owner.httpUrl };
+    const serving = cluster.locate(kind, name);
+    return { node: serving.id, httpUrl: serving.httpUrl };
   });
   services.set(app.services);
   metrics.setQueueStatsSource(() =>
@@ -105,7 +105,7 @@ async function startOnStorage(
   const edge = await startEdge({
     config,
     services: app.services,
-    topics: coordination.owners.topics,
+    topics: coordination.servingNodes.topics,
     clock,
     log,
     metrics,
@@ -143,9 +143,9 @@ async function startOnStorage(
         edge.stopAccepting();
         edge.closeSockets();
         const shutdownError = new AvisoError("SHUTTING_DOWN");
-        // A cluster node hands its resources over (flushing first) so the next owners take over at once.
+        // A cluster node hands its resources over (flushing first) so the next serving nodes take over at once.
         const handOver =
-          cluster !== null ? cluster.close(shutdownError) : coordination.owners.close(shutdownError);
+          cluster !== null ? cluster.close(shutdownError) : coordination.servingNodes.close(shutdownError);
         await within(config.shutdownTimeoutMs, handOver, () =>
           logEvents.shutdownTimedOut(log, { timeoutMs: config.shutdownTimeoutMs, waitingFor: "handover" }),
         );

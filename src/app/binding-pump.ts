@@ -6,14 +6,14 @@ import type { Binding, TopicMessage } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
 import type { Clock, Timer } from "../shared/clock.ts";
 import type { CopyingBinding } from "./binding-watch.ts";
-import type { TopicOwners } from "./owners.ts";
+import type { ServedTopics } from "./serving-nodes.ts";
 
 const PAGE = 500;
 const RETRY_DELAY_MS = 1000;
 
 /**
  * Copies a topic's messages that match a durable subscription's pattern into
- * its queue, on the queue's owner. The binding's cursor advances in the same
+ * its queue, on the node serving the queue. The binding's cursor advances in the same
  * commit as the copied messages, so a crash neither loses nor doubles a copy,
  * and nothing is missed while the queue's consumers are away.
  */
@@ -30,7 +30,7 @@ export class BindingPump implements CopyingBinding {
   constructor(
     readonly binding: Binding,
     private readonly engine: QueueEngine,
-    private readonly topics: TopicOwners,
+    private readonly topics: ServedTopics,
     private readonly clock: Clock,
     private readonly onError: (error: unknown) => void,
     /**
@@ -88,7 +88,7 @@ export class BindingPump implements CopyingBinding {
 
   /**
    * The topic's feed ended while the queue is still ours: its engine was
-   * dropped (a failed write, the owner moved, a long outage). Follow the
+   * dropped (a failed write, the serving node moved, a long outage). Follow the
    * topic again from the cursor; only a deleted topic ends the pump.
    */
   private feedEnded(reason: AvisoError): void {
@@ -144,7 +144,7 @@ export class BindingPump implements CopyingBinding {
     } catch (error) {
       // A failed publish is the queue's trouble. A full queue waits for its consumers; a transient
       // failure is tried again (if it dropped the queue's engine here, the host stopped this pump
-      // already and a new owner runs its own); anything else ends the pump.
+      // already and a new serving node runs its own); anything else ends the pump.
       const full = error instanceof AvisoError && error.reason === "QUEUE_FULL";
       if (!full && isPermanent(error)) return this.stop();
       if (!full) this.onError(error);

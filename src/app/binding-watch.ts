@@ -8,7 +8,7 @@ import { bindingExposure, mayUse } from "./access.ts";
 import type { Catalog } from "./catalog.ts";
 import type { UserDirectory } from "./user-directory.ts";
 
-/** A durable subscription being copied on this node (a BindingPump, on its queue's owner). */
+/** A durable subscription being copied on this node (a BindingPump, on the node serving its queue). */
 export interface CopyingBinding {
   readonly binding: Binding;
   readonly stopped: boolean;

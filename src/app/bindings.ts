@@ -48,7 +48,7 @@ export class BindingService {
     );
     const exposure = bindingExposure(topicResource, await this.ctx.catalog.queue(input.queue));
     if (exposure !== undefined) throw exposure;
-    const head = await this.ctx.owners.topics.head(topic);
+    const head = await this.ctx.servingNodes.topics.head(topic);
     const binding: Binding = {
       topic,
       queue: input.queue,
@@ -63,7 +63,7 @@ export class BindingService {
       endedAt: null,
     };
     await this.ctx.store.createBinding(binding);
-    await this.ctx.owners.bindingCreated(topic, input.queue);
+    await this.ctx.servingNodes.bindingCreated(topic, input.queue);
     return { binding, queueCreated };
   }
 
@@ -105,7 +105,7 @@ export class BindingService {
    */
   async end(topic: string, queue: string, reason: string): Promise<boolean> {
     const ended = await this.ctx.store.endBinding(topic, queue, reason, this.ctx.clock.now());
-    await this.ctx.owners.bindingRemoved(topic, queue);
+    await this.ctx.servingNodes.bindingRemoved(topic, queue);
     return ended;
   }
 
@@ -138,7 +138,7 @@ export class BindingService {
       );
     }
     await this.ctx.store.deleteBinding(topic, queue);
-    await this.ctx.owners.bindingRemoved(topic, queue);
+    await this.ctx.servingNodes.bindingRemoved(topic, queue);
   }
 
   /** A binding the caller created, or one into a queue (that very queue, by id) they may see. */

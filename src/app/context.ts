@@ -12,7 +12,7 @@ import type { Store } from "../store/store.ts";
 import type { AccessWatch } from "./access-watch.ts";
 import type { Catalog } from "./catalog.ts";
 import type { Credentials } from "./credentials.ts";
-import type { Owners } from "./owners.ts";
+import type { ServingNodes } from "./serving-nodes.ts";
 import type { UserDirectory } from "./user-directory.ts";
 
 /** Everything the v1 operations need; built once per node by node.ts. */
@@ -22,7 +22,7 @@ export interface AppContext {
   catalog: Catalog;
   /** Ends what runs on a user's behalf once their access is gone (docs/security.md S2). */
   access: AccessWatch;
-  owners: Owners;
+  servingNodes: ServingNodes;
   clock: Clock;
   tokens: TokenService;
   /** Seals pull receipts to their receiver (S5); derived from the token secret (src/app/receipts.ts). */

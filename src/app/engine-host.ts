@@ -10,7 +10,7 @@ import type { Store } from "../store/store.ts";
 import { BindingPump } from "./binding-pump.ts";
 import { deadLetterInput, deadLetterState } from "./dead-letter.ts";
 import { createQueueWriter, createTopicWriter } from "./engine-writers.ts";
-import type { Owners } from "./owners.ts";
+import type { ServingNodes } from "./serving-nodes.ts";
 
 export interface EngineSettings {
   idempotencyWindowMs: number;
@@ -28,7 +28,7 @@ export interface EngineHostDeps {
   clock: Clock;
   settings: EngineSettings;
   /** Where dead letters and durable-subscription feeds go; in a cluster these may be other nodes. */
-  owners(): Owners;
+  servingNodes(): ServingNodes;
   /** Told when a background job fails (logs). */
   onBackgroundError(what: string, error: unknown): void;
   onDropped?(queue: string, count: number, cause: DeadLetterCause): void;
@@ -43,7 +43,7 @@ export interface EngineHostDeps {
   /**
    * Whether this node may load (and so claim) a resource now, and whether a
    * loaded queue may deliver; a cluster node only while it holds the lease
-   * and can still trust it by its clock. Standalone nodes own everything.
+   * and can still trust it by its clock. Standalone nodes serve everything.
    */
   mayOwn?(kind: ResourceKind, name: string): boolean;
   /** Whether a binding copying here may publish its next batch (BindingWatch.mayCopy); absent: always. */
@@ -53,9 +53,9 @@ export interface EngineHostDeps {
 const PAGE = 1000;
 
 /**
- * Hosts the engines of the queues and topics this node owns. An engine is
+ * Hosts the engines of the queues and topics this node serves. An engine is
  * loaded on first use: claim a new epoch in the store (fencing any earlier
- * owner), read the un-acked state, restore, start durable-subscription copies.
+ * serving node), read the un-acked state, restore, start durable-subscription copies.
  */
 export class EngineHost {
   private readonly queues = new Map<string, Promise<QueueEngine>>();
@@ -92,7 +92,7 @@ export class EngineHost {
     return this.loadedQueues.values();
   }
 
-  /** The durable subscriptions copying on this node now (their queues are owned here). */
+  /** The durable subscriptions copying on this node now (their queues are served here). */
   get copying(): BindingPump[] {
     return [...this.pumps.values()].flat().filter((pump) => !pump.stopped);
   }
@@ -118,7 +118,7 @@ export class EngineHost {
   }
 
   /**
-   * A binding was created for a queue this node owns: start copying. Only an
+   * A binding was created for a queue this node serves: start copying. Only an
    * active binding made for this very queue (by id) copies; a pump that ended
    * (its topic was deleted) gives way to a new binding of the same names.
    */
@@ -132,7 +132,7 @@ export class EngineHost {
       const pump: BindingPump = new BindingPump(
         binding,
         engine,
-        this.deps.owners().topics,
+        this.deps.servingNodes().topics,
         this.deps.clock,
         (error) => this.deps.onBackgroundError(`durable subscription ${topic} -> ${queue}`, error),
         () => this.stillBound(binding, engine.definition),
@@ -189,7 +189,10 @@ export class EngineHost {
     if (loading === undefined) {
       if (this.deps.mayOwn !== undefined && !this.deps.mayOwn(kind, name)) {
         return Promise.reject(
-          new AvisoError("FENCED", `This node does not hold ${kind} "${name}"; retry on its owner.`),
+          new AvisoError(
+            "FENCED",
+            `This node does not hold ${kind} "${name}"; retry on the node serving it.`,
+          ),
         );
       }
       loading = create();
@@ -305,7 +308,7 @@ export class EngineHost {
       this.deps.onDeadLettersLost?.(queue, messages.length, state);
       return;
     }
-    const queues = this.deps.owners().queues;
+    const queues = this.deps.servingNodes().queues;
     await Promise.all(
       messages.map((message) =>
         queues

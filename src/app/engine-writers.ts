@@ -49,7 +49,7 @@ async function write(
   throw error;
 }
 
-/** A queue engine's persistence: group-committed writes fenced by the owner's epoch. */
+/** A queue engine's persistence: group-committed writes fenced by the serving node's epoch. */
 export function createQueueWriter(
   committer: GroupCommitter,
   queue: string,

@@ -89,7 +89,7 @@ export class QueueService extends ResourceService<"queue", QueueView> {
         delayMs: message.delayMs ?? 0,
         publisher: principal.username,
       }),
-      (inputs) => this.ctx.owners.queues.publish(name, inputs),
+      (inputs) => this.ctx.servingNodes.queues.publish(name, inputs),
     );
   }
 
@@ -127,7 +127,7 @@ export class QueueService extends ResourceService<"queue", QueueView> {
         : () => {};
     let deliveries: Delivery[];
     try {
-      deliveries = await this.ctx.owners.queues.receive(name, request, waiting.signal);
+      deliveries = await this.ctx.servingNodes.queues.receive(name, request, waiting.signal);
     } finally {
       unwatch();
       signal?.removeEventListener("abort", stopWaitingOnAbort);
@@ -154,13 +154,13 @@ export class QueueService extends ResourceService<"queue", QueueView> {
   private async giveBack(name: string, deliveries: readonly Delivery[]): Promise<void> {
     if (deliveries.length === 0) return;
     const receipts = deliveries.map((delivery) => delivery.receipt);
-    await this.ctx.owners.queues.nack(name, receipts, 0).catch(() => {});
+    await this.ctx.servingNodes.queues.nack(name, receipts, 0).catch(() => {});
   }
 
   async ack(principal: Principal, name: string, receipts: string[]): Promise<AckResult> {
     await this.authorize(principal, name, "consume");
     const result = await this.settle(principal, name, receipts, (raw) =>
-      this.ctx.owners.queues.ack(name, raw),
+      this.ctx.servingNodes.queues.ack(name, raw),
     );
     this.ctx.metrics.messagesAcked.inc(result.acked);
     return result;
@@ -168,11 +168,13 @@ export class QueueService extends ResourceService<"queue", QueueView> {
 
   async nack(principal: Principal, name: string, receipts: string[], delayMs: number): Promise<AckResult> {
     await this.authorize(principal, name, "consume");
-    return this.settle(principal, name, receipts, (raw) => this.ctx.owners.queues.nack(name, raw, delayMs));
+    return this.settle(principal, name, receipts, (raw) =>
+      this.ctx.servingNodes.queues.nack(name, raw, delayMs),
+    );
   }
 
   /**
-   * Opens every receipt before the owner sees any (S5): one that was not sealed
+   * Opens every receipt before the serving node sees any (S5): one that was not sealed
    * for this user on this queue fails the request, and nothing is settled.
    */
   private async settle(
@@ -198,7 +200,7 @@ export class QueueService extends ResourceService<"queue", QueueView> {
     return { acked: result.acked, stale: result.stale.map((raw) => sealedByRaw.get(raw) ?? raw) };
   }
 
-  /** Push: registers a consumer on the queue's owner. */
+  /** Push: registers a consumer on the node serving the queue. */
   async consume(
     principal: Principal,
     name: string,
@@ -224,7 +226,7 @@ export class QueueService extends ResourceService<"queue", QueueView> {
         sink.closed(reason);
       },
     };
-    const consumer = await this.ctx.owners.queues.consume(name, watchedSink, prefetch);
+    const consumer = await this.ctx.servingNodes.queues.consume(name, watchedSink, prefetch);
     const watched: QueueConsumer = {
       prefetch: consumer.prefetch,
       ack: async (ids) => {
@@ -256,7 +258,7 @@ export class QueueService extends ResourceService<"queue", QueueView> {
     const { deadLetterQueueId: _id, ...shown } = definition;
     const deadLetter = await this.deadLetterView(definition);
     if (counts !== undefined) return { ...shown, deadLetter, ...counts };
-    const stats = await this.ctx.owners.queues.stats(definition.name);
+    const stats = await this.ctx.servingNodes.queues.stats(definition.name);
     if (stats !== undefined) {
       return {
         ...shown,

@@ -5,7 +5,7 @@ import { createHmac, hkdfSync, timingSafeEqual } from "node:crypto";
  * delivery but is predictable (epoch, seq and lease count up), so the app
  * layer hands clients `raw + "." + tag`, where the tag is an HMAC over the
  * queue, the receiving user and the raw receipt. Only a receipt sealed for
- * this user on this queue opens; the owner only ever sees raw receipts.
+ * this user on this queue opens; the serving node only ever sees raw receipts.
  */
 
 /** 144 bits of HMAC-SHA256: base64url without padding, so every tag has exactly one spelling. */

@@ -105,7 +105,7 @@ export abstract class ResourceService<K extends ResourceKind, View extends { cre
     return this.ctx.locate(this.kind, name);
   }
 
-  /** Its creator only; the owner node lets go of it, ending what is attached there. */
+  /** Its creator only; the serving node lets go of it, ending what is attached there. */
   async delete(principal: Principal, name: string): Promise<void> {
     const { kind } = this;
     const resource = await this.ctx.catalog.resource(kind, name);
@@ -117,7 +117,7 @@ export abstract class ResourceService<K extends ResourceKind, View extends { cre
     if (!deleted) throw resourceNotFound(kind, name);
     const title = kind === "queue" ? "Queue" : "Topic";
     const gone = new AvisoError(notFoundReason(kind), `${title} "${name}" was deleted.`);
-    this.ctx.owners.release(kind, name, gone);
+    this.ctx.servingNodes.release(kind, name, gone);
   }
 
   async authorize(

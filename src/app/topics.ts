@@ -108,7 +108,7 @@ export class TopicService extends ResourceService<"topic", TopicView> {
         key: checkedRoutingKey(message.key),
         ...this.encodeMessage(principal, message),
       }),
-      (inputs) => this.ctx.owners.topics.publish(name, inputs),
+      (inputs) => this.ctx.servingNodes.topics.publish(name, inputs),
     );
   }
 
@@ -119,7 +119,7 @@ export class TopicService extends ResourceService<"topic", TopicView> {
     limit: number,
   ): Promise<HistoryPage> {
     await this.authorize(principal, name, "consume");
-    const feed = await this.ctx.owners.topics.feed(name);
+    const feed = await this.ctx.servingNodes.topics.feed(name);
     const firstOffset = feed.firstOffset();
     const nextOffset = feed.nextOffset();
     const start = from ?? firstOffset;
@@ -162,7 +162,7 @@ export class TopicService extends ResourceService<"topic", TopicView> {
   }
 
   protected async view(definition: TopicDefinition): Promise<TopicView> {
-    const head = await this.ctx.owners.topics.head(definition.name);
+    const head = await this.ctx.servingNodes.topics.head(definition.name);
     return { ...definition, nextOffset: head.nextOffset, firstOffset: head.firstOffset };
   }
 }

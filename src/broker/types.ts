@@ -85,9 +85,9 @@ export interface ResourceRef {
   resource: string;
 }
 
-/** A queue message as stored and as held by the queue's owner. */
+/** A queue message as stored and as held by the node serving the queue. */
 export interface QueueMessage {
-  /** Per-queue sequence number, assigned by the owner; the public id is its decimal string. */
+  /** Per-queue sequence number, assigned by the serving node; the public id is its decimal string. */
   seq: number;
   payload: JsonText;
   /** JSON object of string values, or null. */

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import type { Catalog } from "../app/catalog.ts";
 import type { ClusterInfo } from "../app/cluster-info.ts";
 import type { EngineHost } from "../app/engine-host.ts";
-import { createLocalOwners } from "../app/local-owners.ts";
+import { createLocalServingNodes } from "../app/local-serving-nodes.ts";
 import type { UserDirectory } from "../app/user-directory.ts";
 import type { ResourceKind } from "../broker/types.ts";
 import type { Config } from "../config/schema.ts";
@@ -11,7 +11,7 @@ import { logEvents } from "../log/events.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Clock } from "../shared/clock.ts";
 import type { GroupCommitter } from "../store/group-commit.ts";
-import { ClusterOwners } from "./cluster-owners.ts";
+import { ClusterServingNodes } from "./cluster-serving-nodes.ts";
 import type { Coordinator, CoordinatorStatus, Member } from "./coordinator.ts";
 import { applyMembership } from "./membership-change.ts";
 import { Ownership } from "./ownership.ts";
@@ -53,12 +53,12 @@ export interface ClusterRuntimeDeps {
 
 /**
  * Everything a cluster node has that a standalone one does not: the peer
- * gRPC server, ZooKeeper membership and leases, and the owners that route
- * each call to the node owning the resource. Built before the HTTP server
+ * gRPC server, ZooKeeper membership and leases, and the serving-node routing
+ * each call to the node serving the resource. Built before the HTTP server
  * (engines need `mayOwn`), joined after it (members advertise their URLs).
  */
 export class ClusterRuntime {
-  readonly owners: ClusterOwners;
+  readonly servingNodes: ClusterServingNodes;
   private coordinator: Coordinator | null = null;
   private readonly ownership: Ownership;
   private peerServer: RunningPeerServer | null = null;
@@ -85,16 +85,18 @@ export class ClusterRuntime {
       acquired: (kind, name) => logEvents.ownershipAcquired(deps.log, { kind, name }),
       released: (kind, name, why) => logEvents.ownershipReleased(deps.log, { kind, name, why }),
     });
-    this.owners = new ClusterOwners(
+    this.servingNodes = new ClusterServingNodes(
       coordinatorNow,
       this.ownership,
-      createLocalOwners(deps.host),
+      createLocalServingNodes(deps.host),
       this.peers,
       deps.clock,
       { routeTimeoutMs: acquireTimeoutMs + 5000 },
     );
-    deps.catalog.onChanged((kind, name) => this.owners.broadcast({ type: "changed", kind, name }));
-    deps.userDirectory.onRevokedHere((username) => this.owners.broadcast({ type: "userRevoked", username }));
+    deps.catalog.onChanged((kind, name) => this.servingNodes.broadcast({ type: "changed", kind, name }));
+    deps.userDirectory.onRevokedHere((username) =>
+      this.servingNodes.broadcast({ type: "userRevoked", username }),
+    );
   }
 
   /** Engines may load a resource only while this node holds its lease. */
@@ -105,7 +107,7 @@ export class ClusterRuntime {
   /** The member that owns a resource by rendezvous over the live members (where requests for it are routed). */
   locate(kind: ResourceKind, name: string): Member {
     if (this.coordinator === null) throw new AvisoError("NOT_READY", "Not connected to ZooKeeper.");
-    return this.coordinator.ownerOf(kind, name);
+    return this.coordinator.servingNodeOf(kind, name);
   }
 
   get isReady(): boolean {
@@ -119,7 +121,7 @@ export class ClusterRuntime {
       host: config.host,
       port: config.peerPort,
       clusterSecret: config.clusterSecret as string,
-      handler: { owners: this.owners.servingOwners(), notify: (event) => this.onPeerEvent(event) },
+      handler: { servingNodes: this.servingNodes.servedHere(), notify: (event) => this.onPeerEvent(event) },
       tls: this.peerTls,
       log,
       feedMaxQueuedEvents: config.peerFeedMaxQueuedEvents,
@@ -169,7 +171,7 @@ export class ClusterRuntime {
   /** Graceful: hand every owned resource over (flushed first), leave the cluster, stop the peer server. */
   async close(reason: AvisoError): Promise<void> {
     this.reachability?.stop();
-    await this.owners.close(reason);
+    await this.servingNodes.close(reason);
     this.stopStatus();
     await this.coordinator?.close().catch(() => {});
     await this.peerServer?.close();
@@ -181,7 +183,7 @@ export class ClusterRuntime {
       case "members":
         applyMembership(
           status.members,
-          { peers: this.peers, owners: this.owners, ownership: this.ownership },
+          { peers: this.peers, servingNodes: this.servingNodes, ownership: this.ownership },
           (err) => logEvents.unexpectedError(log, { context: "rebalance", err }),
         );
         return;
@@ -201,7 +203,7 @@ export class ClusterRuntime {
   }
 
   private async onPeerEvent(event: PeerEvent): Promise<void> {
-    const serving = this.owners.servingOwners();
+    const serving = this.servingNodes.servedHere();
     switch (event.type) {
       case "changed":
         this.deps.catalog.forget(event.kind, event.name);

@@ -4,7 +4,7 @@ import type { ResourceKind } from "../broker/types.ts";
  * Cluster membership and resource ownership, as the rest of the node sees it.
  * Two implementations: zookeeper/ (a cluster node) and memory/ (an
  * in-process ensemble for unit tests). A standalone node has no coordinator:
- * it owns everything (app's local owners). Nothing here names ZooKeeper.
+ * it serves everything (app's local serving nodes). Nothing here names ZooKeeper.
  */
 
 /** A live node of the cluster and the addresses others reach it on. */
@@ -29,7 +29,7 @@ export type CoordinatorStatus =
   | { type: "reconnected" }
   | { type: "members"; members: readonly Member[] };
 
-/** The right to act as a resource's owner, held until released or lost. */
+/** The right to serve a resource, held until released or lost. */
 export interface Lease {
   readonly kind: ResourceKind;
   readonly name: string;
@@ -42,7 +42,7 @@ export interface Lease {
   readonly held: boolean;
   /**
    * Runs `listener` once when the lease is lost without release() having been
-   * called: the holder must stop acting as owner at once. Registering on an
+   * called: the holder must stop serving it at once. Registering on an
    * already lost lease runs the listener on the next microtask. Returns an
    * unsubscribe function.
    */
@@ -55,8 +55,8 @@ export interface Coordinator {
   start(): Promise<void>;
   /** Live members sorted by id (cached; kept current by watches). */
   members(): readonly Member[];
-  /** Rendezvous (highest-random-weight) owner of a resource among the live members. */
-  ownerOf(kind: ResourceKind, name: string): Member;
+  /** Rendezvous (highest-random-weight) serving node of a resource among the live members. */
+  servingNodeOf(kind: ResourceKind, name: string): Member;
   /**
    * Takes the ownership lease. While another node holds it, waits (on a watch,
    * not by polling) until it is released or its holder's session ends.
@@ -72,10 +72,10 @@ export interface Coordinator {
    * Normally a timer notices the silence first; a process woken from a pause
    * (SIGSTOP, a long GC) may do other work before that timer runs. Found
    * false, every lease is given up at once, as on "lost", before it returns.
-   * Cheap: an owner asks before each delivery pass.
+   * Cheap: a serving node asks before each delivery pass.
    */
   leasesTrusted(): boolean;
-  /** Gives the lease up so the next owner can claim it; a lost lease is cleaned up as well. */
+  /** Gives the lease up so the next serving node can claim it; a lost lease is cleaned up as well. */
   release(lease: Lease): Promise<void>;
   /**
    * This node's probe found `memberId`'s peer port refusing connections

@@ -51,7 +51,7 @@ export function followFrom(feed: TopicFeed, fromOffset: number): TopicFeed {
     read: async (from, limit) => (await feed.read(from, limit)).filter((message) => message.offset < next),
     onCommitted(listener) {
       committedListeners.add(listener);
-      // History is read only once someone listens: a page read from the owner's memory can
+      // History is read only once someone listens: a page read from the serving node's memory can
       // resolve within microtasks, before the caller has hooked on, and would reach nobody.
       if (!started) {
         started = true;

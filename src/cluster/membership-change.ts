@@ -1,11 +1,11 @@
-import type { ClusterOwners } from "./cluster-owners.ts";
+import type { ClusterServingNodes } from "./cluster-serving-nodes.ts";
 import type { Member } from "./coordinator.ts";
 import type { Ownership } from "./ownership.ts";
 import type { PeerPool } from "./peer-pool.ts";
 
 export interface MembershipParts {
   peers: PeerPool;
-  owners: ClusterOwners;
+  servingNodes: ClusterServingNodes;
   ownership: Ownership;
 }
 
@@ -21,6 +21,6 @@ export function applyMembership(
   onError: (error: unknown) => void,
 ): void {
   parts.peers.sync(members);
-  parts.owners.membershipChanged();
+  parts.servingNodes.membershipChanged();
   void parts.ownership.rebalance().catch(onError);
 }

@@ -21,9 +21,9 @@ export interface OwnershipEvents {
 const key = (kind: ResourceKind, name: string) => `${kind}/${name}`;
 
 /**
- * The resources this node owns in a cluster. A node serves a resource only
- * while it is the rendezvous owner AND holds its lease: the lease is taken on
- * first use (waiting while a previous owner still holds it), given back after
+ * The ownership leases this node holds in a cluster. A node serves a resource only
+ * while rendezvous picks it as the serving node AND it holds the lease: the lease is taken on
+ * first use (waiting while a previous serving node still holds it), given back after
  * a flush when membership moves the resource elsewhere, and on session loss
  * the engine is dropped at once.
  */
@@ -36,15 +36,15 @@ export class Ownership {
     private readonly coordinatorNow: () => Coordinator,
     /** Drops an engine whose resource is no longer ours. */
     private readonly host: Pick<EngineHost, "release">,
-    /** Flushed before a lease is given back, so the next owner sees every write. */
+    /** Flushed before a lease is given back, so the next serving node sees every write. */
     private readonly committer: Pick<GroupCommitter, "flush">,
     private readonly clock: Clock,
     private readonly acquireTimeoutMs: number,
     private readonly events: OwnershipEvents = {},
   ) {}
 
-  isOwner(kind: ResourceKind, name: string): boolean {
-    return this.coordinatorNow().ownerOf(kind, name).id === this.coordinatorNow().self.id;
+  isServingNode(kind: ResourceKind, name: string): boolean {
+    return this.coordinatorNow().servingNodeOf(kind, name).id === this.coordinatorNow().self.id;
   }
 
   /**
@@ -56,10 +56,10 @@ export class Ownership {
     return this.held.get(key(kind, name))?.lease?.held === true && this.coordinatorNow().leasesTrusted();
   }
 
-  /** Resolves once this node holds the lease; FENCED when another node is the owner. */
+  /** Resolves once this node holds the lease; FENCED when another node is the serving node. */
   async ensureOwned(kind: ResourceKind, name: string): Promise<void> {
     if (this.closing) throw new AvisoError("SHUTTING_DOWN");
-    if (!this.isOwner(kind, name)) throw notOwner(kind, name);
+    if (!this.isServingNode(kind, name)) throw notServingNode(kind, name);
     const entry = this.held.get(key(kind, name));
     if (entry?.lease?.held === true) return;
     if (entry?.acquiring != null) {
@@ -71,7 +71,7 @@ export class Ownership {
 
   /** Membership changed: hand over every resource that now belongs to another node. */
   async rebalance(): Promise<void> {
-    const moving = [...this.held.values()].filter((entry) => !this.isOwner(entry.kind, entry.name));
+    const moving = [...this.held.values()].filter((entry) => !this.isServingNode(entry.kind, entry.name));
     await Promise.all(moving.map((entry) => this.handOver(entry, "moved")));
   }
 
@@ -84,7 +84,7 @@ export class Ownership {
     return owned;
   }
 
-  /** Graceful stop: flush, then give every lease back so the next owners take over at once. */
+  /** Graceful stop: flush, then give every lease back so the next serving nodes take over at once. */
   async close(): Promise<void> {
     this.closing = true;
     await Promise.all([...this.held.values()].map((entry) => this.handOver(entry, "closing")));
@@ -112,13 +112,13 @@ export class Ownership {
       timer.cancel();
       entry.acquiring = null;
     }
-    if (this.held.get(key(kind, name)) !== entry || !this.isOwner(kind, name) || this.closing) {
+    if (this.held.get(key(kind, name)) !== entry || !this.isServingNode(kind, name) || this.closing) {
       // Membership moved while we waited: do not keep what is no longer ours.
       if (this.held.get(key(kind, name)) === entry) this.held.delete(key(kind, name));
       await this.coordinatorNow()
         .release(lease)
         .catch(() => {});
-      throw notOwner(kind, name);
+      throw notServingNode(kind, name);
     }
     entry.lease = lease;
     lease.onLost(() => {
@@ -135,7 +135,7 @@ export class Ownership {
     this.held.delete(key(entry.kind, entry.name));
     entry.abort.abort();
     this.host.release(entry.kind, entry.name, moved(entry.kind, entry.name));
-    // Writes already handed to the committer land before the next owner claims the resource.
+    // Writes already handed to the committer land before the next serving node claims the resource.
     await this.committer.flush();
     if (entry.lease !== null)
       await this.coordinatorNow()
@@ -145,9 +145,12 @@ export class Ownership {
   }
 }
 
-/** Not executed because this node is not the owner: always safe to retry elsewhere. */
-export function notOwner(kind: ResourceKind, name: string): AvisoError {
-  return new AvisoError("FENCED", `This node does not own ${kind} "${name}"; retry on its owner.`);
+/** Not executed because this node is not the serving node: always safe to retry elsewhere. */
+export function notServingNode(kind: ResourceKind, name: string): AvisoError {
+  return new AvisoError(
+    "FENCED",
+    `This node does not serve ${kind} "${name}"; retry on the node serving it.`,
+  );
 }
 
 function moved(kind: ResourceKind, name: string): AvisoError {

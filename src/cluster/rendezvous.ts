@@ -38,7 +38,7 @@ export function rendezvousScore(memberId: string, kind: ResourceKind, name: stri
  * broken by the smaller id so the answer does not depend on list order.
  * Undefined only when `members` is empty.
  */
-export function rendezvousOwner<M extends { readonly id: string }>(
+export function rendezvousServingNode<M extends { readonly id: string }>(
   members: readonly M[],
   kind: ResourceKind,
   name: string,

@@ -9,9 +9,9 @@ const REOPEN_DELAY_MS = 200;
 const REOPEN_GIVE_UP_MS = 60_000;
 
 /**
- * A topic feed that outlives its owner. Listeners see one contiguous run of
- * committed offsets; when the owner dies or hands over, the feed reopens on
- * the new owner from the next offset it has not yet passed on, so fan-outs
+ * A topic feed that outlives its serving node. Listeners see one contiguous run of
+ * committed offsets; when the serving node dies or hands over, the feed reopens on
+ * the new serving node from the next offset it has not yet passed on, so fan-outs
  * and durable subscriptions on this node notice nothing but a pause — unless
  * retention dropped part of that range meanwhile; then the feed ends (see gap).
  */
@@ -93,7 +93,7 @@ export class ResilientFeed implements TopicFeed {
   }
 
   /**
-   * Retention dropped offsets we had not passed on yet (the owner was out of
+   * Retention dropped offsets we had not passed on yet (the serving node was out of
    * reach for long). Listeners must not see a silent jump: the feed ends with
    * a transient reason, so live subscribers resubscribe from their last offset
    * and are told what is missing (`replayed` with `complete:false`), and
@@ -105,7 +105,7 @@ export class ResilientFeed implements TopicFeed {
     this.end(
       new AvisoError(
         "OWNER_UNAVAILABLE",
-        `Retention dropped offsets ${from}–${to - 1} of topic "${this.name}" while its owner changed; subscribe again from your last offset to learn what is missing.`,
+        `Retention dropped offsets ${from}–${to - 1} of topic "${this.name}" while its serving node changed; subscribe again from your last offset to learn what is missing.`,
       ),
     );
   }

@@ -1,7 +1,7 @@
 import uWS, { type TemplatedApp, type us_listen_socket } from "uWebSockets.js";
 import type { ClusterInfo } from "../app/cluster-info.ts";
-import type { TopicOwners } from "../app/owners.ts";
 import type { Services } from "../app/services.ts";
+import type { ServedTopics } from "../app/serving-nodes.ts";
 import type { Config } from "../config/schema.ts";
 import { WsClose } from "../errors/ws-close.ts";
 import type { Logger } from "../log/logger.ts";
@@ -21,7 +21,7 @@ import { mountWebSocket } from "./ws/ws-server.ts";
 export interface EdgeDeps {
   config: Config;
   services: Services;
-  topics: TopicOwners;
+  topics: ServedTopics;
   clock: Clock;
   log: Logger;
   metrics: Metrics;

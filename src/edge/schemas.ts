@@ -179,7 +179,7 @@ export const AckView = Type.Object({
   acked: Type.Integer(),
   stale: Type.Array(Type.String(), {
     description:
-      "Receipts no longer in flight (RECEIPT_STALE): already acked, redelivered, or from an earlier owner.",
+      "Receipts no longer in flight (RECEIPT_STALE): already acked, redelivered, or from an earlier serving node.",
   }),
 });
 
@@ -301,7 +301,7 @@ export const BindingCreatedView = Type.Composite([
 export const BindingListView = Type.Object({ subscriptions: Type.Array(BindingView), next: NextCursor });
 
 export const LookupView = Type.Object({
-  node: Type.String({ description: "Id of the node serving it now (its owner)." }),
+  node: Type.String({ description: "Id of the node serving it now." }),
   httpUrl: Type.String({ description: "That node's advertised base URL; its WebSocket is `/v1/ws` there." }),
 });
 

@@ -75,7 +75,7 @@ export const reasons = {
   RECEIPT_STALE: {
     code: Code.NotFound,
     summary:
-      "Per-item ack/nack result: the delivery is no longer in flight (acked, redelivered after its deadline, or the queue changed owner).",
+      "Per-item ack/nack result: the delivery is no longer in flight (acked, redelivered after its deadline, or the queue moved to another node).",
   },
   UNKNOWN_SUBSCRIPTION: {
     code: Code.NotFound,
@@ -127,7 +127,7 @@ export const reasons = {
   // permission
   NOT_RESOURCE_OWNER: {
     code: Code.PermissionDenied,
-    summary: "Only the user who created the resource may do this.",
+    summary: "Only the creator of the resource (the user who created it) may do this.",
   },
   ACCESS_DENIED: {
     code: Code.PermissionDenied,
@@ -236,7 +236,8 @@ export const reasons = {
   },
   OWNER_UNAVAILABLE: {
     code: Code.Unavailable,
-    summary: "The node that owns the resource cannot be reached or ownership is moving; retry.",
+    summary:
+      "The node serving the resource cannot be reached or the resource is moving to another node; retry.",
     retry: "if-idempotent",
     reroute: true,
   },

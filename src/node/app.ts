@@ -46,7 +46,7 @@ export async function buildApp(
     store,
     catalog,
     access,
-    owners: parts.coordination.owners,
+    servingNodes: parts.coordination.servingNodes,
     clock,
     tokens: createTokenService({ secret: tokenSecret, ttlMs: config.tokenTtlMs, clock }),
     receiptKey: deriveReceiptKey(tokenSecret),

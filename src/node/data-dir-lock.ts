@@ -9,7 +9,7 @@ export interface DataDirLock {
 /**
  * One live node per data directory: two nodes on one directory would share
  * one SQLite file and one token secret. The lock is `<dataDir>/aviso.lock`
- * holding the owner's pid, created exclusively; a lock whose process is gone
+ * holding the holder's pid, created exclusively; a lock whose process is gone
  * (the node was killed) is taken over.
  */
 export function lockDataDir(dataDir: string): DataDirLock {

@@ -2,8 +2,8 @@ import { AccessWatch } from "../app/access-watch.ts";
 import { BindingWatch } from "../app/binding-watch.ts";
 import { Catalog } from "../app/catalog.ts";
 import { EngineHost } from "../app/engine-host.ts";
-import type { Owners } from "../app/owners.ts";
 import type { Services } from "../app/services.ts";
+import type { ServingNodes } from "../app/serving-nodes.ts";
 import { UserDirectory } from "../app/user-directory.ts";
 import type { ResourceKind } from "../broker/types.ts";
 import type { Config } from "../config/schema.ts";
@@ -28,11 +28,11 @@ export type EngineSettings = Pick<
 
 /** What the engines need from phases built after them. */
 export interface EngineWiring {
-  /** Where dead letters and binding copies go: this node's engines, or the cluster's owners. */
-  owners: Late<Owners>;
+  /** Where dead letters and binding copies go: this node's engines, or the cluster's routing to serving nodes. */
+  servingNodes: Late<ServingNodes>;
   /** Ends a binding whose access is gone (BindingService.end). */
   services: Late<Services>;
-  /** Whether this node holds a resource's lease; absent on a standalone node, which owns everything. */
+  /** Whether this node holds a resource's lease; absent on a standalone node, which serves everything. */
   mayOwn?: (kind: ResourceKind, name: string) => boolean;
 }
 
@@ -71,7 +71,7 @@ export function buildEngines(
       topicMemoryMessages: config.topicMemoryMessages,
       retentionIntervalMs: config.topicRetentionIntervalMs,
     },
-    owners: () => wiring.owners.get(),
+    servingNodes: () => wiring.servingNodes.get(),
     onBackgroundError: (context, err) => logEvents.unexpectedError(log, { context, err }),
     onFenced: (kind, name, epoch) => logEvents.fenced(log, { kind, name, epoch }),
     onDeadLettersLost: (queue, count, why) => {
@@ -85,7 +85,7 @@ export function buildEngines(
     mayCopy: (pump) => bindingWatch.mayCopy(pump),
     ...(wiring.mayOwn === undefined ? {} : { mayOwn: wiring.mayOwn }),
   });
-  // Durable subscriptions copied here (on their queues' owner) end once their access goes (S2, S3).
+  // Durable subscriptions copied here (on the node serving their queue) end once their access goes (S2, S3).
   const bindingWatch: BindingWatch = new BindingWatch({
     catalog,
     users: userDirectory,

@@ -1,6 +1,6 @@
 /**
  * A value one startup phase needs from a later one: the cycles of a node's
- * wiring (engines ↔ the owners that route to them, the binding watch ↔ the
+ * wiring (engines ↔ the serving-node routing that reaches them, the binding watch ↔ the
  * services that end bindings) are closed in one place, by name. Reading it
  * before it is set is a wiring bug and says which value was missing.
  */

@@ -2,13 +2,13 @@ import type { IdempotencyRecord, QueueMessage, TopicMessage } from "../broker/ty
 import type { WriteOp, WriteOutcome } from "./store.ts";
 
 /*
- * The backend-neutral half of Store.commit: which rows a batch of owner writes
+ * The backend-neutral half of Store.commit: which rows a batch of serving-node writes
  * turns into once fencing has been decided. Backends lock/read the epochs of
  * `resourcesOf(ops)`, call `planCommit`, then apply the plan with as few
  * statements as they can, in this order: inserts, deletes, updates, heads.
  *
  * Grouping by statement instead of replaying ops one by one is safe because
- * owners only move forward: seqs and offsets are assigned increasing, a trim
+ * serving nodes only move forward: seqs and offsets are assigned increasing, a trim
  * never reaches past the head it was computed from, and the updates kept are
  * the last ones per message.
  */

@@ -19,7 +19,7 @@ export interface GroupCommitOptions {
   /**
    * Longest a store.commit may take before its writes are failed with
    * STORE_UNAVAILABLE (a frozen or partitioned database must not hang every
-   * publish). Such a commit may still land later: owners reload from the store
+   * publish). Such a commit may still land later: serving nodes reload from the store
    * after any failed write, so they never build on a guess. Default 10 s.
    */
   commitTimeoutMs?: number;
@@ -43,7 +43,7 @@ export interface GroupCommitOptions {
   pipeline?: number;
 }
 
-/** Funnels many owners' writes into few transactions. */
+/** Funnels many serving nodes' writes into few transactions. */
 export interface GroupCommitter {
   /** Resolves with the op's outcome once its batch committed; rejects with the batch's error. */
   write(op: WriteOp): Promise<WriteOutcome>;

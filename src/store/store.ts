@@ -15,9 +15,9 @@ import type { ApiKeyRecord } from "./api-key-record.ts";
 import type { ApiKeyPosition, KeyPage } from "./key-page.ts";
 
 /**
- * One write an owner makes. Every owner write carries the epoch of its claim;
+ * One write a serving node makes. Every such write carries the epoch of its claim;
  * the store applies it only if that epoch is still the resource's current one
- * (fencing), so a paused or partitioned former owner cannot write.
+ * (fencing), so a paused or partitioned former serving node cannot write.
  */
 export type WriteOp =
   | {
@@ -105,7 +105,7 @@ export interface Store {
   deleteApiKey(id: string): Promise<boolean>;
 
   // queues
-  /** Throws QUEUE_EXISTS. The definition carries its new id. Creates with nextSeq 1 and an epoch above any earlier queue of that name (a stale owner of a deleted queue stays fenced). */
+  /** Throws QUEUE_EXISTS. The definition carries its new id. Creates with nextSeq 1 and an epoch above any earlier queue of that name (a stale serving node of a deleted queue stays fenced). */
   createQueue(definition: QueueDefinition): Promise<void>;
   getQueue(name: string): Promise<QueueDefinition | undefined>;
   /** By name; with `page`, names after `page.after`, at most `page.limit`. */
@@ -163,7 +163,7 @@ export interface Store {
   purgeIdempotency(now: number): Promise<number>;
 
   /**
-   * Applies many owners' writes in ONE transaction (group commit). Ops whose
+   * Applies many serving nodes' writes in ONE transaction (group commit). Ops whose
    * epoch is stale are skipped ("fenced"), ops on deleted resources are skipped
    * ("missing"); the rest commit together or not at all.
    */

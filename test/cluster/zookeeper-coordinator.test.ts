@@ -152,7 +152,7 @@ describe("ZooKeeperCoordinator on one server", () => {
     expect(await a.holderOf("topic", "prices")).toBe("a");
   }, 30_000);
 
-  it("agrees on ownerOf across three members and moves only the leaving member's resources", async () => {
+  it("agrees on servingNodeOf across three members and moves only the leaving member's resources", async () => {
     const connect = isolated(zk.connectString);
     const members = await Promise.all(
       ["n1", "n2", "n3"].map((id) => pool.start(connect, id, sessionTimeoutMs)),
@@ -160,9 +160,11 @@ describe("ZooKeeperCoordinator on one server", () => {
     for (const coordinator of members)
       await waitFor("three members", () => coordinator.members().length === 3, 5_000);
     const names = Array.from({ length: 300 }, (_, index) => `queue-${index}`);
-    const owners = names.map((name) => members.map((coordinator) => coordinator.ownerOf("queue", name).id));
-    for (const perNode of owners) expect(new Set(perNode).size).toBe(1);
-    const before = owners.map((perNode) => perNode[0]);
+    const servingNodes = names.map((name) =>
+      members.map((coordinator) => coordinator.servingNodeOf("queue", name).id),
+    );
+    for (const perNode of servingNodes) expect(new Set(perNode).size).toBe(1);
+    const before = servingNodes.map((perNode) => perNode[0]);
     for (const id of ["n1", "n2", "n3"])
       expect(before.filter((owner) => owner === id).length).toBeGreaterThan(60);
 
@@ -172,8 +174,8 @@ describe("ZooKeeperCoordinator on one server", () => {
     await n3.close();
     await waitFor("n3 to leave", () => n1.members().length === 2 && n2.members().length === 2, 5_000);
     for (const [index, name] of names.entries()) {
-      const after = n1.ownerOf("queue", name).id;
-      expect(n2.ownerOf("queue", name).id).toBe(after);
+      const after = n1.servingNodeOf("queue", name).id;
+      expect(n2.servingNodeOf("queue", name).id).toBe(after);
       if (before[index] !== "n3") expect(after).toBe(before[index]);
     }
   }, 20_000);

@@ -1,19 +1,19 @@
-import type { Owners } from "../../src/app/owners.ts";
+import type { ServingNodes } from "../../src/app/serving-nodes.ts";
 import type { QueuePublishInput } from "../../src/broker/queue/queue-ports.ts";
 import type { ResourceKind } from "../../src/broker/types.ts";
-import { ClusterOwners } from "../../src/cluster/cluster-owners.ts";
+import { ClusterServingNodes } from "../../src/cluster/cluster-serving-nodes.ts";
 import type { Coordinator, Member } from "../../src/cluster/coordinator.ts";
 import { applyMembership } from "../../src/cluster/membership-change.ts";
 import { MemoryEnsemble } from "../../src/cluster/memory/memory-coordinator.ts";
 import { Ownership } from "../../src/cluster/ownership.ts";
 import type { PeerClient } from "../../src/cluster/peer/peer-client.ts";
 import { PeerPool } from "../../src/cluster/peer-pool.ts";
-import { rendezvousOwner } from "../../src/cluster/rendezvous.ts";
+import { rendezvousServingNode } from "../../src/cluster/rendezvous.ts";
 import { AvisoError } from "../../src/errors/aviso-error.ts";
 import type { ManualClock } from "./manual-clock.ts";
 
 /**
- * Nodes of a cluster in one process: the real routing (ClusterOwners) and
+ * Nodes of a cluster in one process: the real routing (ClusterServingNodes) and
  * ownership (Ownership) on an in-memory coordinator ensemble, under a manual
  * clock. What stands in for the rest: each node's engines are a recorder
  * that, like EngineHost.mayOwn, refuses (FENCED) what the node holds no lease
@@ -35,7 +35,7 @@ export type ClusterEvent =
 export class TestNode {
   readonly coordinator: Coordinator;
   readonly ownership: Ownership;
-  readonly owners: ClusterOwners;
+  readonly servingNodes: ClusterServingNodes;
   /** Faults the next calls *to* this node meet on the link, first one first. */
   readonly linkFaults: LinkFault[] = [];
   /** Failures this node's engines answer the next calls with. */
@@ -71,19 +71,28 @@ export class TestNode {
       acquireTimeoutMs,
     );
     const peers = new PeerPool((member) => cluster.link(id, member));
-    this.owners = new ClusterOwners(coordinatorNow, this.ownership, this.engines(), peers, clock, {
-      routeTimeoutMs,
-    });
+    this.servingNodes = new ClusterServingNodes(
+      coordinatorNow,
+      this.ownership,
+      this.engines(),
+      peers,
+      clock,
+      {
+        routeTimeoutMs,
+      },
+    );
     this.coordinator.onStatus((status) => {
       if (status.type !== "members") return;
-      applyMembership(status.members, { peers, owners: this.owners, ownership: this.ownership }, (error) =>
-        cluster.errors.push(error),
+      applyMembership(
+        status.members,
+        { peers, servingNodes: this.servingNodes, ownership: this.ownership },
+        (error) => cluster.errors.push(error),
       );
     });
   }
 
   /** This node's engines: run only what the node holds the lease of, and record it. */
-  private engines(): Owners {
+  private engines(): ServingNodes {
     const run = async <T>(op: string, kind: ResourceKind, name: string, result: () => T): Promise<T> => {
       if (!this.ownership.holds(kind, name))
         throw new AvisoError("FENCED", `${this.id} does not hold ${name}`);
@@ -156,7 +165,7 @@ export class MemoryCluster {
     for (let index = 0; index < 1000; index++) {
       const name = `q${index}`;
       if (
-        rendezvousOwner(
+        rendezvousServingNode(
           members.map((id) => ({ id })),
           "queue",
           name,
@@ -175,7 +184,7 @@ export class MemoryCluster {
 
   /** The link from node `from` to `member`: calls its serving owners, meeting the faults queued on it. */
   link(from: string, member: Member): PeerClient {
-    const serving = () => this.node(member.id).owners.servingOwners();
+    const serving = () => this.node(member.id).servingNodes.servedHere();
     const call = async <T>(op: string, run: () => Promise<T>): Promise<T> => {
       this.events.push({ type: "link", from, to: member.id, op, at: this.clock.now() });
       const fault = this.node(member.id).dead ? "unreachable" : this.node(member.id).linkFaults.shift();

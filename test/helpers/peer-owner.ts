@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "vitest";
 import { EngineHost } from "../../src/app/engine-host.ts";
-import { createLocalOwners } from "../../src/app/local-owners.ts";
-import type { Owners } from "../../src/app/owners.ts";
+import { createLocalServingNodes } from "../../src/app/local-serving-nodes.ts";
+import type { ServingNodes } from "../../src/app/serving-nodes.ts";
 import type { TopicFeed } from "../../src/broker/topic/topic-ports.ts";
 import type { TopicRetention } from "../../src/broker/types.ts";
 import type { PeerEvent } from "../../src/cluster/peer/peer-types.ts";
@@ -47,7 +47,7 @@ export interface OwnerNode {
   store: Store;
   committer: GroupCommitter;
   host: EngineHost;
-  owners: Owners;
+  servingNodes: ServingNodes;
   notices: PeerEvent[];
   /** Resolved when a forwarded receive reaches the owner, and when its signal aborts there. */
   receiveStarted: Latch<void>;
@@ -70,10 +70,10 @@ export async function startOwnerNode(): Promise<OwnerNode> {
       topicMemoryMessages: 50,
       retentionIntervalMs: 1000,
     },
-    owners: () => local,
+    servingNodes: () => local,
     onBackgroundError: () => {},
   });
-  const local = createLocalOwners(host);
+  const local = createLocalServingNodes(host);
   const node: OwnerNode = {
     dir,
     store,
@@ -82,7 +82,7 @@ export async function startOwnerNode(): Promise<OwnerNode> {
     notices: [],
     receiveStarted: latch(),
     receiveAborted: latch(),
-    owners: {
+    servingNodes: {
       ...local,
       // The routing layer's access rules are not the peer link's job; this stands in for them.
       queues: {

@@ -83,7 +83,7 @@ describe("peer rpc over mutual TLS", () => {
       port: 0,
       clusterSecret: SECRET,
       tls,
-      handler: { owners: node.owners, notify: async () => {} },
+      handler: { servingNodes: node.servingNodes, notify: async () => {} },
     });
   });
   afterAll(async () => {
@@ -112,7 +112,7 @@ describe("peer rpc over mutual TLS", () => {
       for (const client of clients) {
         await expectReason(client.queues.publish(queue, [queueInput(1)]), "OWNER_UNAVAILABLE");
       }
-      expect(await node.owners.queues.stats(queue)).toBeUndefined();
+      expect(await node.servingNodes.queues.stats(queue)).toBeUndefined();
     } finally {
       for (const client of clients) client.close();
     }

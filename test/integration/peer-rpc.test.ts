@@ -101,7 +101,7 @@ describe("peer rpc (grpc-js server and client over real engines)", () => {
       port: 0,
       clusterSecret: SECRET,
       handler: {
-        owners: node.owners,
+        servingNodes: node.servingNodes,
         notify: async (event) => {
           node.notices.push(event);
         },
@@ -152,7 +152,11 @@ describe("peer rpc (grpc-js server and client over real engines)", () => {
       }
       const ids = (await Promise.all(calls)).flat().map(Number);
       expect(ids).toEqual(Array.from({ length: 180 }, (_, i) => i + 1));
-      const received = await node.owners.queues.receive(queue, { max: 180, waitMs: 0, ackTimeoutMs: 30_000 });
+      const received = await node.servingNodes.queues.receive(queue, {
+        max: 180,
+        waitMs: 0,
+        ackTimeoutMs: 30_000,
+      });
       expect(received.map((delivery) => JSON.parse(delivery.payload))).toEqual(
         Array.from({ length: 180 }, (_, i) => ({ n: i })),
       );
@@ -332,7 +336,7 @@ describe("peer rpc (grpc-js server and client over real engines)", () => {
       const queue = await newQueue(node);
       const sink = recordingSink();
       await peer.queues.consume(queue, sink, 1);
-      node.owners.release("queue", queue, new AvisoError("QUEUE_NOT_FOUND", "deleted"));
+      node.servingNodes.release("queue", queue, new AvisoError("QUEUE_NOT_FOUND", "deleted"));
       const reason = await sink.closedWith.promise;
       expect([reason.reason, reason.message]).toEqual(["QUEUE_NOT_FOUND", "deleted"]);
     });
@@ -346,7 +350,7 @@ describe("peer rpc (grpc-js server and client over real engines)", () => {
     it("streams history from an offset then live, contiguous, while publishes keep coming", async () => {
       const topic = await newTopic(node);
       for (let page = 0; page < 6; page++) {
-        await node.owners.topics.publish(
+        await node.servingNodes.topics.publish(
           topic,
           Array.from({ length: 500 }, (_, i) => topicInput(page * 500 + i)),
         );
@@ -356,7 +360,7 @@ describe("peer rpc (grpc-js server and client over real engines)", () => {
       let publishing = true;
       const publisher = (async () => {
         for (let i = 0; publishing && i < 400; i++) {
-          await Promise.all([1, 2, 3].map((j) => node.owners.topics.publish(topic, [topicInput(-j)])));
+          await Promise.all([1, 2, 3].map((j) => node.servingNodes.topics.publish(topic, [topicInput(-j)])));
         }
       })();
       const seen: number[] = [];
@@ -366,7 +370,7 @@ describe("peer rpc (grpc-js server and client over real engines)", () => {
       await eventually(() => expect(seen.length).toBeGreaterThan(3000), { timeoutMs: 30_000 });
       publishing = false;
       await publisher;
-      const head = (await node.owners.topics.head(topic)).nextOffset;
+      const head = (await node.servingNodes.topics.head(topic)).nextOffset;
       expect(head).toBeGreaterThan(3000);
       await eventually(() => expect(feed.nextOffset()).toBe(head), { timeoutMs: 20_000 });
       expect(seen).toEqual(Array.from({ length: head - 7 }, (_, i) => 7 + i));
@@ -423,7 +427,7 @@ describe("peer rpc (grpc-js server and client over real engines)", () => {
       const feed = await peer.topics.feed(topic);
       const ended = latch<AvisoError>();
       feed.onEnded(ended.resolve);
-      node.owners.release("topic", topic, new AvisoError("TOPIC_NOT_FOUND", "deleted"));
+      node.servingNodes.release("topic", topic, new AvisoError("TOPIC_NOT_FOUND", "deleted"));
       const reason = await ended.promise;
       expect([reason.reason, reason.message]).toEqual(["TOPIC_NOT_FOUND", "deleted"]);
       expect(feed.endedWith).toBe(reason);
@@ -494,7 +498,7 @@ describe("peer rpc (grpc-js server and client over real engines)", () => {
         host: "127.0.0.1",
         port: 0,
         clusterSecret: SECRET,
-        handler: { owners: node.owners, notify: async () => {} },
+        handler: { servingNodes: node.servingNodes, notify: async () => {} },
       });
       await gone.close();
       const client = clientFor({ peerUrl: `127.0.0.1:${gone.port}` });
@@ -508,7 +512,7 @@ describe("peer rpc (grpc-js server and client over real engines)", () => {
         host: "127.0.0.1",
         port: 0,
         clusterSecret: SECRET,
-        handler: { owners: node.owners, notify: async () => {} },
+        handler: { servingNodes: node.servingNodes, notify: async () => {} },
       });
       const queue = await newQueue(node);
       const topic = await newTopic(node);
@@ -529,7 +533,7 @@ describe("peer rpc (grpc-js server and client over real engines)", () => {
         port: 0,
         clusterSecret: SECRET,
         closeGraceMs: 100,
-        handler: { owners: node.owners, notify: async () => {} },
+        handler: { servingNodes: node.servingNodes, notify: async () => {} },
       });
       const queue = await newQueue(node);
       node.receiveStarted = latch();

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Catalog } from "../../src/app/catalog.ts";
 import type { AppContext, Principal } from "../../src/app/context.ts";
 import { EngineHost } from "../../src/app/engine-host.ts";
-import { createLocalOwners } from "../../src/app/local-owners.ts";
+import { createLocalServingNodes } from "../../src/app/local-serving-nodes.ts";
 import { createServices, type Services } from "../../src/app/services.ts";
 import { loadConfig } from "../../src/config/load-config.ts";
 import { AvisoError } from "../../src/errors/aviso-error.ts";
@@ -47,15 +47,15 @@ describe("SubscriptionService.end", () => {
         topicMemoryMessages: 10_000,
         retentionIntervalMs: 1000,
       },
-      owners: () => owners,
+      servingNodes: () => servingNodes,
       onBackgroundError: () => {},
     });
-    const owners = createLocalOwners(host);
+    const servingNodes = createLocalServingNodes(host);
     const ctx = {
       config,
       store,
       catalog: new Catalog(store, systemClock, 60_000),
-      owners,
+      servingNodes,
       clock: systemClock,
       // Listings seal their cursors with a key derived from it (src/app/list-page.ts).
       receiptKey: new Uint8Array(32),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { BindingPump } from "../../src/app/binding-pump.ts";
-import type { TopicOwners } from "../../src/app/owners.ts";
+import type { ServedTopics } from "../../src/app/serving-nodes.ts";
 import { QueueEngine } from "../../src/broker/queue/queue-engine.ts";
 import type { QueueWriter } from "../../src/broker/queue/queue-ports.ts";
 import type { QueueMessage, TopicMessage } from "../../src/broker/types.ts";
@@ -64,7 +64,7 @@ function setup(
     { nextSeq: 1 },
     { clock, writer: queue, epoch: 1, idempotencyWindowMs: 60_000, deadLetter: async () => {} },
   );
-  const topics: TopicOwners = {
+  const topics: ServedTopics = {
     publish: async () => [],
     head: async () => ({ nextOffset: log.messages.length, firstOffset: 0 }),
     feed: async () => {

@@ -4,7 +4,7 @@ import { ManualClock, settle } from "../helpers/manual-clock.ts";
 import { MemoryCluster, message } from "../helpers/memory-cluster.ts";
 
 /**
- * ClusterOwners' routing rules (docs/architecture.md, "Routing"), on an
+ * ClusterServingNodes' routing rules (docs/architecture.md, "Routing"), on an
  * in-memory cluster of two nodes under a manual clock: calls go from B to the
  * queue's owner A; a failure the registry marks reroutable is retried after
  * 50 ms, doubling up to 1 s, until the route timeout; a call that may have run
@@ -42,7 +42,7 @@ describe("cluster routing", () => {
 
   it("retries an unreachable owner after 50, 100 and 200 ms and answers once it is back", async () => {
     cluster.node("A").linkFaults.push("unreachable", "unreachable", "unreachable");
-    const published = cluster.node("B").owners.queues.publish(queue, message("m", "k1"));
+    const published = cluster.node("B").servingNodes.queues.publish(queue, message("m", "k1"));
     await elapse(clock, 1_000);
     await expect(published).resolves.toEqual(["A-1"]);
     expect(attempts()).toEqual([0, 50, 150, 350]);
@@ -51,7 +51,7 @@ describe("cluster routing", () => {
 
   it("gives up at the route timeout with OWNER_UNAVAILABLE, backing off up to 1 s between attempts", async () => {
     cluster.node("A").linkFaults.push(...Array<"unreachable">(100).fill("unreachable"));
-    const published = cluster.node("B").owners.queues.ack(queue, ["r1"]);
+    const published = cluster.node("B").servingNodes.queues.ack(queue, ["r1"]);
     const outcome = published.then(
       () => "resolved",
       (error: unknown) => error,
@@ -70,7 +70,7 @@ describe("cluster routing", () => {
     cluster.node("A").engineFaults.push(...refusals);
     const outcome = cluster
       .node("B")
-      .owners.queues.publish(queue, message("m"))
+      .servingNodes.queues.publish(queue, message("m"))
       .catch((error: unknown) => error);
     await elapse(clock, routeTimeoutMs + 2_000);
     expect(((await outcome) as AvisoError).reason).toBe("OWNER_UNAVAILABLE");
@@ -79,7 +79,7 @@ describe("cluster routing", () => {
 
   it("retries a publish without idempotency keys when the owner refused it (FENCED: certainly not run)", async () => {
     cluster.node("A").engineFaults.push(new AvisoError("FENCED"));
-    const published = cluster.node("B").owners.queues.publish(queue, message("m"));
+    const published = cluster.node("B").servingNodes.queues.publish(queue, message("m"));
     await elapse(clock, 100);
     await expect(published).resolves.toEqual(["A-1"]);
     expect(attempts()).toEqual([0, 50]);
@@ -89,7 +89,7 @@ describe("cluster routing", () => {
     cluster.node("A").linkFaults.push("reply-lost");
     const outcome = cluster
       .node("B")
-      .owners.queues.publish(queue, message("m"))
+      .servingNodes.queues.publish(queue, message("m"))
       .catch((error: unknown) => error);
     await elapse(clock, routeTimeoutMs + 1_000);
     expect(((await outcome) as AvisoError).reason).toBe("OWNER_UNAVAILABLE");
@@ -102,7 +102,7 @@ describe("cluster routing", () => {
     const batch = [...message("m1", "k1"), ...message("m2")];
     const outcome = cluster
       .node("B")
-      .owners.queues.publish(queue, batch)
+      .servingNodes.queues.publish(queue, batch)
       .catch((error: unknown) => error);
     await elapse(clock, 1_000);
     expect(((await outcome) as AvisoError).reason).toBe("OWNER_UNAVAILABLE");
@@ -111,8 +111,8 @@ describe("cluster routing", () => {
 
   it("repeats a keyed publish and an ack whose reply was lost (repeating them is harmless)", async () => {
     cluster.node("A").linkFaults.push("reply-lost", "reply-lost");
-    const published = cluster.node("B").owners.queues.publish(queue, message("m", "k1"));
-    const acked = cluster.node("B").owners.queues.ack(queue, ["r1"]);
+    const published = cluster.node("B").servingNodes.queues.publish(queue, message("m", "k1"));
+    const acked = cluster.node("B").servingNodes.queues.ack(queue, ["r1"]);
     await elapse(clock, 100);
     await expect(published).resolves.toEqual(["A-2"]);
     await expect(acked).resolves.toEqual({ acked: 1, stale: [] });
@@ -121,7 +121,7 @@ describe("cluster routing", () => {
 
   it("re-routes a waiting call as soon as the member list changes, without waiting out its backoff", async () => {
     cluster.node("A").linkFaults.push(...Array<"unreachable">(100).fill("unreachable"));
-    const published = cluster.node("B").owners.queues.publish(queue, message("m", "k1"));
+    const published = cluster.node("B").servingNodes.queues.publish(queue, message("m", "k1"));
     await elapse(clock, 20);
     // A's session ends: B is the only member left, so B owns the queue now.
     cluster.ensemble.disconnect("A");

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { enoughToEvict, evictionQuorum } from "../../src/cluster/eviction.ts";
-import { rendezvousOwner } from "../../src/cluster/rendezvous.ts";
+import { rendezvousServingNode } from "../../src/cluster/rendezvous.ts";
 import { ManualClock, settle } from "../helpers/manual-clock.ts";
 import { MemoryCluster, memorySessionTimeoutMs, message } from "../helpers/memory-cluster.ts";
 
@@ -22,8 +22,8 @@ async function threeNodesQueueOnA() {
   const b = await cluster.join("B");
   const c = await cluster.join("C");
   const queue = MemoryCluster.queueOwnedBy("A", ["A", "B", "C"]);
-  await expect(b.owners.queues.publish(queue, message("m1", "k1"))).resolves.toEqual(["A-1"]);
-  const successor = rendezvousOwner([{ id: "B" }, { id: "C" }], "queue", queue)?.id as string;
+  await expect(b.servingNodes.queues.publish(queue, message("m1", "k1"))).resolves.toEqual(["A-1"]);
+  const successor = rendezvousServingNode([{ id: "B" }, { id: "C" }], "queue", queue)?.id as string;
   return { cluster, a, b, c, queue, successor };
 }
 
@@ -48,7 +48,7 @@ describe("failover before the session expires", () => {
     const { cluster, c, b, queue, successor } = await threeNodesQueueOnA();
     const start = cluster.clock.now();
     cluster.kill("A");
-    const published = c.owners.queues.publish(queue, message("m2", "k2"));
+    const published = c.servingNodes.queues.publish(queue, message("m2", "k2"));
     await settle();
     // One report is not enough: A stays a member and nothing runs anywhere.
     await b.coordinator.reportUnreachable("A", true);
@@ -70,9 +70,9 @@ describe("failover before the session expires", () => {
     await cluster.join("A");
     const b = await cluster.join("B");
     const queue = MemoryCluster.queueOwnedBy("A", ["A", "B"]);
-    await expect(b.owners.queues.publish(queue, message("m1", "k1"))).resolves.toEqual(["A-1"]);
+    await expect(b.servingNodes.queues.publish(queue, message("m1", "k1"))).resolves.toEqual(["A-1"]);
     cluster.kill("A");
-    const published = b.owners.queues.publish(queue, message("m2", "k2"));
+    const published = b.servingNodes.queues.publish(queue, message("m2", "k2"));
     await b.coordinator.reportUnreachable("A", true);
     cluster.clock.advance(memorySessionTimeoutMs - 1);
     await settle();
@@ -119,9 +119,9 @@ describe("failover before the session expires", () => {
     await settle();
     // It registered again under the same session: rendezvous gives it the queue back.
     expect(ids(cluster.ensemble.members())).toEqual(["A", "B", "C"]);
-    await expect(cluster.node(successor).owners.queues.publish(queue, message("m2", "k2"))).resolves.toEqual([
-      "A-2",
-    ]);
+    await expect(
+      cluster.node(successor).servingNodes.queues.publish(queue, message("m2", "k2")),
+    ).resolves.toEqual(["A-2"]);
     expect(cluster.ensemble.holders()).toEqual({ [`queue/${queue}`]: "A" });
     expect(cluster.errors).toEqual([]);
   });
@@ -131,7 +131,9 @@ describe("failover before the session expires", () => {
     cluster.ensemble.disconnect("A");
     await b.coordinator.reportUnreachable("A", true);
     await c.coordinator.reportUnreachable("A", true);
-    await expect(b.owners.queues.publish(queue, message("m2", "k2"))).resolves.toEqual([`${successor}-1`]);
+    await expect(b.servingNodes.queues.publish(queue, message("m2", "k2"))).resolves.toEqual([
+      `${successor}-1`,
+    ]);
     // Cut off, A still believes it owns the queue (its writes would be fenced by the store's epoch) …
     expect(a.ownership.holds("queue", queue)).toBe(true);
     // … and gives it up the moment the link is back, before it could claim anything again.

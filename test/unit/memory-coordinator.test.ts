@@ -25,13 +25,13 @@ function record(coordinator: Coordinator): string[] {
 }
 
 describe("MemoryEnsemble", () => {
-  it("lists members sorted by id and agrees on owners across members", async () => {
+  it("lists members sorted by id and agrees on servingNodes across members", async () => {
     const ensemble = new MemoryEnsemble(new ManualClock());
     const b = await started(ensemble, "B");
     const a = await started(ensemble, "A");
     expect(a.members().map((m) => m.id)).toEqual(["A", "B"]);
     expect(b.members().map((m) => m.id)).toEqual(["A", "B"]);
-    expect(a.ownerOf("queue", "orders").id).toBe(b.ownerOf("queue", "orders").id);
+    expect(a.servingNodeOf("queue", "orders").id).toBe(b.servingNodeOf("queue", "orders").id);
   });
 
   it("makes an acquire wait while another member holds the lease, until it is released", async () => {

@@ -25,7 +25,7 @@ describe("ownership", () => {
     const a = await cluster.join("A");
     const b = await cluster.join("B");
     const queue = MemoryCluster.queueOwnedBy("A", ["A", "B"]);
-    await expect(b.owners.queues.publish(queue, message("m1", "k1"))).resolves.toEqual(["A-1"]);
+    await expect(b.servingNodes.queues.publish(queue, message("m1", "k1"))).resolves.toEqual(["A-1"]);
     expect(cluster.ensemble.holders()).toEqual({ [`queue/${queue}`]: "A" });
 
     // A loses its link and stays cut off for the whole session timeout: it
@@ -43,11 +43,11 @@ describe("ownership", () => {
 
     // The session expires: B is alone and takes the queue over.
     cluster.ensemble.expire("A");
-    await expect(b.owners.queues.publish(queue, message("m2", "k2"))).resolves.toEqual(["B-1"]);
+    await expect(b.servingNodes.queues.publish(queue, message("m2", "k2"))).resolves.toEqual(["B-1"]);
     expect(cluster.ensemble.holders()).toEqual({ [`queue/${queue}`]: "B" });
 
     // A, still cut off, believes it owns the queue: it waits for the lease instead of serving.
-    const stale = a.owners.queues.publish(queue, message("m3", "k3"));
+    const stale = a.servingNodes.queues.publish(queue, message("m3", "k3"));
     await settle();
     expect(cluster.ran().map((run) => run.node)).toEqual(["A", "B"]);
 
@@ -71,11 +71,11 @@ describe("ownership", () => {
     const a = await cluster.join("A");
     const b = await cluster.join("B");
     const queue = MemoryCluster.queueOwnedBy("B", ["A", "B"]);
-    await expect(b.owners.queues.publish(queue, message("m1"))).resolves.toEqual(["B-1"]);
+    await expect(b.servingNodes.queues.publish(queue, message("m1"))).resolves.toEqual(["B-1"]);
     // Asked directly (as a peer with an old member list would), A refuses instead of waiting for B's lease.
     let outcome: unknown = "pending";
-    a.owners
-      .servingOwners()
+    a.servingNodes
+      .servedHere()
       .queues.publish(queue, message("m2"))
       .then(
         (ids) => {
@@ -88,7 +88,7 @@ describe("ownership", () => {
     await settle();
     expect((outcome as AvisoError).reason).toBe("FENCED");
     expect(a.ownership.holds("queue", queue)).toBe(false);
-    await expect(a.owners.queues.publish(queue, message("m3"))).resolves.toEqual(["B-2"]);
+    await expect(a.servingNodes.queues.publish(queue, message("m3"))).resolves.toEqual(["B-2"]);
   });
 
   it("hands over on a graceful leave: engine released, writes flushed, lease given back; the next owner takes over at once", async () => {
@@ -97,11 +97,11 @@ describe("ownership", () => {
     const a = await cluster.join("A");
     const b = await cluster.join("B");
     const queue = MemoryCluster.queueOwnedBy("A", ["A", "B"]);
-    await a.owners.queues.publish(queue, message("m1"));
+    await a.servingNodes.queues.publish(queue, message("m1"));
     const flushed = gate();
     a.flushGate = flushed.promise;
 
-    const leaving = a.owners.close(new AvisoError("SHUTTING_DOWN"));
+    const leaving = a.servingNodes.close(new AvisoError("SHUTTING_DOWN"));
     await settle();
     expect(cluster.events.slice(-2)).toEqual([
       { type: "released", node: "A", kind: "queue", name: queue, reason: "OWNER_UNAVAILABLE" },
@@ -109,7 +109,7 @@ describe("ownership", () => {
       { type: "flush", node: "A", holders: { [`queue/${queue}`]: "A" } },
     ]);
     // A call arriving meanwhile is refused by the leaving node and waits to retry.
-    const published = b.owners.queues.publish(queue, message("m2"));
+    const published = b.servingNodes.queues.publish(queue, message("m2"));
     await settle();
     expect(cluster.ran().map((run) => run.node)).toEqual(["A"]);
     expect(cluster.ensemble.holders()).toEqual({ [`queue/${queue}`]: "A" });
@@ -130,14 +130,14 @@ describe("ownership", () => {
     const cluster = new MemoryCluster(new ManualClock());
     const a = await cluster.join("A");
     const queue = MemoryCluster.queueOwnedBy("B", ["A", "B"]);
-    await expect(a.owners.queues.publish(queue, message("m1"))).resolves.toEqual(["A-1"]);
+    await expect(a.servingNodes.queues.publish(queue, message("m1"))).resolves.toEqual(["A-1"]);
     const flushed = gate();
     a.flushGate = flushed.promise;
 
     const b = await cluster.join("B");
     await settle();
     expect(a.ownership.holds("queue", queue)).toBe(false);
-    const published = b.owners.queues.publish(queue, message("m2"));
+    const published = b.servingNodes.queues.publish(queue, message("m2"));
     await settle();
     // A has not let go yet: B waits for the lease and runs nothing.
     expect(cluster.ran().map((run) => run.node)).toEqual(["A"]);
@@ -158,7 +158,7 @@ describe("ownership", () => {
     const cluster = new MemoryCluster(clock, { acquireTimeoutMs: 5_000, routeTimeoutMs: 15_000 });
     const a = await cluster.join("A");
     const queue = MemoryCluster.queueOwnedBy("B", ["A", "B"]);
-    await a.owners.queues.publish(queue, message("m1"));
+    await a.servingNodes.queues.publish(queue, message("m1"));
     a.flushGate = new Promise<void>(() => {}); // A's flush never completes
     const b = await cluster.join("B");
     let outcome: unknown = "pending";
@@ -188,7 +188,7 @@ describe("ownership through a lost link", () => {
     const a = await cluster.join("A");
     const b = await cluster.join("B");
     const queue = MemoryCluster.queueOwnedBy("A", ["A", "B"]);
-    await expect(b.owners.queues.publish(queue, message("m1", "k1"))).resolves.toEqual(["A-1"]);
+    await expect(b.servingNodes.queues.publish(queue, message("m1", "k1"))).resolves.toEqual(["A-1"]);
     return { cluster, a, b, queue };
   }
 
@@ -208,8 +208,8 @@ describe("ownership through a lost link", () => {
     cluster.clock.advance(memorySessionTimeoutMs - 1);
     expect(a.ownership.holds("queue", queue)).toBe(true);
     expect(a.ownership.owned().queues).toEqual([queue]);
-    await expect(a.owners.queues.publish(queue, message("m2", "k2"))).resolves.toEqual(["A-2"]);
-    await expect(b.owners.queues.publish(queue, message("m3", "k3"))).resolves.toEqual(["A-3"]);
+    await expect(a.servingNodes.queues.publish(queue, message("m2", "k2"))).resolves.toEqual(["A-2"]);
+    await expect(b.servingNodes.queues.publish(queue, message("m3", "k3"))).resolves.toEqual(["A-3"]);
     expect(handovers(cluster)).toEqual([]);
     expect(cluster.errors).toEqual([]);
   });
@@ -223,7 +223,7 @@ describe("ownership through a lost link", () => {
     cluster.clock.advance(memorySessionTimeoutMs * 2);
     expect(a.ownership.holds("queue", queue)).toBe(true);
     expect(cluster.ensemble.holders()).toEqual({ [`queue/${queue}`]: "A" });
-    await expect(b.owners.queues.publish(queue, message("m2", "k2"))).resolves.toEqual(["A-2"]);
+    await expect(b.servingNodes.queues.publish(queue, message("m2", "k2"))).resolves.toEqual(["A-2"]);
     // Nothing was released or flushed for a handover, on either node.
     expect(handovers(cluster)).toEqual([]);
     expect(cluster.errors).toEqual([]);
@@ -237,7 +237,7 @@ describe("ownership through a lost link", () => {
     expect(handovers(cluster)).toEqual([`released A ${queue} OWNER_UNAVAILABLE`]);
     // Its session then expires on the ensemble: B takes the queue over.
     cluster.ensemble.expire("A");
-    await expect(b.owners.queues.publish(queue, message("m2", "k2"))).resolves.toEqual(["B-1"]);
+    await expect(b.servingNodes.queues.publish(queue, message("m2", "k2"))).resolves.toEqual(["B-1"]);
     expect(cluster.ensemble.holders()).toEqual({ [`queue/${queue}`]: "B" });
     expect(cluster.errors).toEqual([]);
   });
@@ -248,7 +248,7 @@ describe("ownership through a lost link", () => {
     expect(a.ownership.holds("queue", queue)).toBe(false);
     expect(handovers(cluster)).toEqual([`released A ${queue} OWNER_UNAVAILABLE`]);
     // Registered again under a new session, it claims the queue anew on the next use.
-    await expect(a.owners.queues.publish(queue, message("m2", "k2"))).resolves.toEqual(["A-2"]);
+    await expect(a.servingNodes.queues.publish(queue, message("m2", "k2"))).resolves.toEqual(["A-2"]);
     expect(cluster.errors).toEqual([]);
   });
 

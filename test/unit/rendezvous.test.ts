@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ResourceKind } from "../../src/broker/types.ts";
-import { hash53, rendezvousOwner, rendezvousScore } from "../../src/cluster/rendezvous.ts";
+import { hash53, rendezvousScore, rendezvousServingNode } from "../../src/cluster/rendezvous.ts";
 
 const members = (...ids: string[]) => ids.map((id) => ({ id }));
 const keyCount = 12_000;
@@ -11,7 +11,7 @@ const keys: { kind: ResourceKind; name: string }[] = Array.from({ length: keyCou
 
 function owners(ids: string[]): string[] {
   const list = members(...ids);
-  return keys.map(({ kind, name }) => rendezvousOwner(list, kind, name)?.id ?? "none");
+  return keys.map(({ kind, name }) => rendezvousServingNode(list, kind, name)?.id ?? "none");
 }
 
 function shares(assigned: string[], ids: string[]): number[] {
@@ -35,10 +35,10 @@ describe("hash53", () => {
   });
 });
 
-describe("rendezvousOwner", () => {
+describe("rendezvousServingNode", () => {
   it("is undefined only without members", () => {
-    expect(rendezvousOwner([], "queue", "q")).toBeUndefined();
-    expect(rendezvousOwner(members("solo"), "queue", "q")?.id).toBe("solo");
+    expect(rendezvousServingNode([], "queue", "q")).toBeUndefined();
+    expect(rendezvousServingNode(members("solo"), "queue", "q")?.id).toBe("solo");
   });
 
   it("does not depend on the order of the member list", () => {
@@ -46,7 +46,7 @@ describe("rendezvousOwner", () => {
     const backward = [...forward].reverse();
     const differing = keys.filter(
       ({ kind, name }) =>
-        rendezvousOwner(backward, kind, name)?.id !== rendezvousOwner(forward, kind, name)?.id,
+        rendezvousServingNode(backward, kind, name)?.id !== rendezvousServingNode(forward, kind, name)?.id,
     );
     expect(differing).toEqual([]);
   });

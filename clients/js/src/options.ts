@@ -40,7 +40,7 @@ export interface ClientOptions {
    * serving it, found with the lookup and kept for 30 s — if that node is one of `urls`. Saves the
    * hop between nodes; WebSocket subscriptions stay on the client's socket. Default false.
    */
-  preferOwners: boolean;
+  preferServingNodes: boolean;
   /** Default transport for publishes: `"http"` (REST) or `"socket"` (the client's WebSocket). Default "http". */
   publishVia: "http" | "socket";
   /** A WebSocket implementation; default: the platform's, or the `ws` package on Node.js without one. */
@@ -52,6 +52,8 @@ export interface ClientOptions {
 export type ClientOptionsInput = Partial<Omit<ClientOptions, "reconnect">> & {
   urls: readonly string[];
   reconnect?: Partial<ReconnectOptions>;
+  /** @deprecated The former name of `preferServingNodes`, still read when that is not given. */
+  preferOwners?: boolean;
 };
 
 export const DEFAULT_OPTIONS = {
@@ -61,18 +63,20 @@ export const DEFAULT_OPTIONS = {
   tokenRefreshMarginMs: 60_000,
   heartbeatIntervalMs: 20_000,
   randomizeUrls: true,
-  preferOwners: false,
+  preferServingNodes: false,
   publishVia: "http",
 } as const satisfies Omit<ClientOptions, "urls">;
 
 /** Fills every default once and reports every problem together (fastify's config habit). */
 export function resolveClientOptions(input: ClientOptionsInput): Readonly<ClientOptions> {
   const reconnect: ReconnectOptions = { ...DEFAULT_OPTIONS.reconnect, ...input.reconnect };
+  const { preferOwners, ...given } = input;
   const options: ClientOptions = {
     ...DEFAULT_OPTIONS,
-    ...withoutUndefined(input),
+    ...withoutUndefined(given),
     urls: (input.urls ?? []).map((url) => url.replace(/\/+$/, "")),
     reconnect,
+    preferServingNodes: input.preferServingNodes ?? preferOwners ?? DEFAULT_OPTIONS.preferServingNodes,
   };
   const problems: string[] = [];
   if (options.urls.length === 0) problems.push("urls: give at least one node URL");

@@ -3,7 +3,7 @@ import type { Clock } from "../../shared/clock.ts";
 import type { IdempotencyRecord, JsonText, QueueMessage } from "../types.ts";
 import type { StoredBytes } from "./stored-bytes.ts";
 
-/** Persistence of one queue's messages, bound to the owner's epoch (fenced writes reject with FENCED). */
+/** Persistence of one queue's messages, bound to the serving node's epoch (fenced writes reject with FENCED). */
 export interface QueueWriter {
   append(
     messages: QueueMessage[],
@@ -19,7 +19,7 @@ export type DeadLetterCause = "max_deliveries" | "expired";
 export interface QueueEngineDeps {
   clock: Clock;
   writer: QueueWriter;
-  /** Ownership term; part of every receipt so receipts from an earlier owner are recognised as stale. */
+  /** Ownership term; part of every receipt so receipts from an earlier serving node are recognised as stale. */
   epoch: number;
   idempotencyWindowMs: number;
   /**
@@ -33,7 +33,7 @@ export interface QueueEngineDeps {
   storedBytes?: StoredBytes;
   /**
    * Asked once per delivery pass: false while this node may no longer act
-   * as the queue's owner (a cluster lease it can no longer trust), and then
+   * as the node serving the queue (a cluster lease it can no longer trust), and then
    * nothing is delivered from memory. Absent: always.
    */
   mayDeliver?(): boolean;
@@ -89,7 +89,7 @@ export function deliveryBytes(message: { payload: JsonText; headers: JsonText | 
 
 export interface AckResult {
   acked: number;
-  /** Receipts or ids that were not in flight any more (already acked, redelivered, or from an earlier owner). */
+  /** Receipts or ids that were not in flight any more (already acked, redelivered, or from an earlier serving node). */
   stale: string[];
 }
 

@@ -1,8 +1,8 @@
 /**
- * A receipt names one delivery: the owner's epoch, the message's sequence number,
+ * A receipt names one delivery: the serving node's epoch, the message's sequence number,
  * the lease and a tag of the queue's name (epochs, seqs and leases start alike in
  * every queue). It is opaque to clients; a receipt from an earlier delivery, an
- * earlier owner or another queue no longer matches anything and is reported stale.
+ * earlier serving node or another queue no longer matches anything and is reported stale.
  */
 export interface ReceiptParts {
   epoch: number;

@@ -17,7 +17,7 @@ const RETENTION_SCAN_PAGES = 20;
 const RETENTION_SCAN_PAGE = 500;
 
 /**
- * The owner's state of one topic: assigns offsets, commits batches in order,
+ * The serving node's state of one topic: assigns offsets, commits batches in order,
  * keeps recent messages in memory, applies retention and tells listeners of
  * every committed batch. Offsets are assigned when a batch is written and one
  * append is in flight at a time, so a failed commit never leaves a hole: the

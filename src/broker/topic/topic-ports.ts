@@ -2,7 +2,7 @@ import type { AvisoError } from "../../errors/aviso-error.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { IdempotencyRecord, JsonText, TopicMessage } from "../types.ts";
 
-/** Persistence of one topic's log, bound to the owner's epoch. */
+/** Persistence of one topic's log, bound to the serving node's epoch. */
 export interface TopicWriter {
   append(messages: TopicMessage[], nextOffset: number, idempotency: IdempotencyRecord[]): Promise<void>;
   /** Retention: drop messages with offset < beforeOffset. */
@@ -39,8 +39,8 @@ export interface TopicPublishInput {
 }
 
 /**
- * The committed log of a topic as a node that fans it out sees it: on the owner
- * this is the TopicEngine itself; elsewhere a feed streamed from the owner.
+ * The committed log of a topic as a node that fans it out sees it: on the serving node
+ * this is the TopicEngine itself; elsewhere a feed streamed from the serving node.
  */
 export interface TopicFeed {
   readonly name: string;

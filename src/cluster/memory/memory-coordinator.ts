@@ -10,7 +10,7 @@ import {
 } from "../coordinator.ts";
 import { enoughToEvict } from "../eviction.ts";
 import { HeldLease } from "../held-lease.ts";
-import { rendezvousOwner } from "../rendezvous.ts";
+import { rendezvousServingNode } from "../rendezvous.ts";
 import { StatusHub } from "../status-hub.ts";
 
 /**
@@ -244,9 +244,9 @@ class MemoryCoordinator implements Coordinator {
     return this.view;
   }
 
-  ownerOf(kind: ResourceKind, name: string): Member {
+  servingNodeOf(kind: ResourceKind, name: string): Member {
     const members = this.members();
-    return rendezvousOwner(members.length > 0 ? members : [this.self], kind, name) ?? this.self;
+    return rendezvousServingNode(members.length > 0 ? members : [this.self], kind, name) ?? this.self;
   }
 
   async acquire(kind: ResourceKind, name: string, signal?: AbortSignal): Promise<Lease> {

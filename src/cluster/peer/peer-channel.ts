@@ -16,7 +16,7 @@ import {
   type ResponseOf,
   type UnaryPeerMethod,
 } from "./peer-definition.ts";
-import { fromServiceError, ownerUnavailable } from "./peer-status.ts";
+import { fromServiceError, peerUnavailable } from "./peer-status.ts";
 import type { PeerTls } from "./peer-types.ts";
 
 export interface PeerChannelOptions {
@@ -100,7 +100,7 @@ export class PeerChannel {
           this.openCalls.delete(call);
           signal?.removeEventListener("abort", onAbort);
           if (error !== null) reject(this.closedWith ?? this.toError(error));
-          else if (response === undefined) reject(ownerUnavailable(this.peerUrl, "empty reply"));
+          else if (response === undefined) reject(peerUnavailable(this.peerUrl, "empty reply"));
           else resolve(response);
         },
       );
@@ -157,7 +157,7 @@ export class PeerChannel {
    * Ends open streams with `reason` (their listeners are told), cancels every
    * call and closes the connection. Returns the reason the channel closed with.
    */
-  close(reason: AvisoError = ownerUnavailable(this.peerUrl, "peer client closed")): AvisoError {
+  close(reason: AvisoError = peerUnavailable(this.peerUrl, "peer client closed")): AvisoError {
     if (this.closedWith !== null) return this.closedWith;
     this.closedWith = reason;
     for (const end of [...this.openStreams]) end(reason);

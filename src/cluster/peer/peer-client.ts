@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import type { QueueOwners, TopicOwners } from "../../app/owners.ts";
+import type { ServedQueues, ServedTopics } from "../../app/serving-nodes.ts";
 import { AvisoError } from "../../errors/aviso-error.ts";
 import {
   NotifyRequestSchema,
@@ -28,21 +28,21 @@ import { openRemoteFeed, type RemoteTopicFeed } from "./remote-topic-feed.ts";
 
 export type PeerClientOptions = PeerChannelOptions;
 
-export interface RemoteTopicOwners extends TopicOwners {
+export interface RemoteServedTopics extends ServedTopics {
   /**
-   * Streams the topic's committed log from its owner. Without `fromOffset`,
-   * live from the owner's head; with it, history from there, then live — how
-   * a holder resumes on a new owner without a gap: pass the old feed's
+   * Streams the topic's committed log from the node serving it. Without `fromOffset`,
+   * live from the serving node's head; with it, history from there, then live — how
+   * a holder resumes on a new serving node without a gap: pass the old feed's
    * nextOffset().
    */
   feed(topic: string, fromOffset?: number): Promise<RemoteTopicFeed>;
 }
 
-/** The owners' side of another node, reached over the peer link. */
+/** The serving side of another node, reached over the peer link. */
 export interface PeerClient {
   readonly peerUrl: string;
-  readonly queues: QueueOwners;
-  readonly topics: RemoteTopicOwners;
+  readonly queues: ServedQueues;
+  readonly topics: RemoteServedTopics;
   notify(event: PeerEvent): Promise<void>;
   /**
    * Cuts every call to the peer. Open feeds and consumers end with `reason`
@@ -52,7 +52,7 @@ export interface PeerClient {
 }
 
 /**
- * Creates the client for one peer. Errors the owner reports come back as the
+ * Creates the client for one peer. Errors the serving node reports come back as the
  * same AvisoError (reason, message, details); link failures (peer down,
  * reset, deadline, refused secret) as OWNER_UNAVAILABLE.
  */
@@ -64,7 +64,7 @@ export function createPeerClient(options: PeerClientOptions): PeerClient {
     () => channel.closedReason,
   );
 
-  const queues: QueueOwners = {
+  const queues: ServedQueues = {
     async publish(queue, inputs) {
       const result = await batcher.publish(ResourceKind.QUEUE, queue, inputs.map(queueInputToWire));
       return publishedIds(result);
@@ -84,7 +84,7 @@ export function createPeerClient(options: PeerClientOptions): PeerClient {
         );
         return response.deliveries.map(deliveryFromWire);
       } catch (error) {
-        // As on the owner: a receive whose caller gave up answers nothing.
+        // As on the serving node: a receive whose caller gave up answers nothing.
         if (signal?.aborted === true) return [];
         throw error;
       }
@@ -115,7 +115,7 @@ export function createPeerClient(options: PeerClientOptions): PeerClient {
     },
   };
 
-  const topics: RemoteTopicOwners = {
+  const topics: RemoteServedTopics = {
     async publish(topic, inputs) {
       const result = await batcher.publish(ResourceKind.TOPIC, topic, inputs.map(topicInputToWire));
       return publishedOffsets(result);

@@ -62,10 +62,10 @@ export async function startPeerServer(options: PeerServerOptions): Promise<Runni
     topicHead: guard.unary(unary.topicHead),
     readTopic: guard.unary(unary.readTopic),
     notify: guard.unary(unary.notify),
-    publish: guard.stream(publishHandler(options.handler.owners, reportInternal, streams)),
-    consume: guard.stream(consumeHandler(options.handler.owners, reportInternal, streams)),
+    publish: guard.stream(publishHandler(options.handler.servingNodes, reportInternal, streams)),
+    consume: guard.stream(consumeHandler(options.handler.servingNodes, reportInternal, streams)),
     feed: guard.stream(
-      feedHandler(options.handler.owners, reportInternal, streams, {
+      feedHandler(options.handler.servingNodes, reportInternal, streams, {
         maxQueuedEvents: options.feedMaxQueuedEvents,
       }),
     ),

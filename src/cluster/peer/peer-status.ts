@@ -50,7 +50,7 @@ export function unauthenticatedError(): Partial<ServiceError> {
  * The AvisoError behind a failed call. With an `aviso-reason` the server
  * answered; without one the failure is the link's (peer down, connection
  * reset, deadline, wrong secret, version skew) and becomes OWNER_UNAVAILABLE,
- * which the routing layer treats as "find the owner again and retry".
+ * which the routing layer treats as "find the serving node again and retry".
  */
 export function fromServiceError(error: ServiceError, peerUrl: string): AvisoError {
   const reason = firstString(error.metadata?.get(REASON_KEY));
@@ -61,10 +61,10 @@ export function fromServiceError(error: ServiceError, peerUrl: string): AvisoErr
     // grpc-js's own refusal of a message over the size limit.
     return new AvisoError("PAYLOAD_TOO_LARGE", error.details, { cause: error });
   }
-  return ownerUnavailable(peerUrl, `${status[error.code] ?? error.code}: ${error.details}`, error);
+  return peerUnavailable(peerUrl, `${status[error.code] ?? error.code}: ${error.details}`, error);
 }
 
-export function ownerUnavailable(peerUrl: string, why: string, cause?: unknown): AvisoError {
+export function peerUnavailable(peerUrl: string, why: string, cause?: unknown): AvisoError {
   return new AvisoError("OWNER_UNAVAILABLE", `Peer ${peerUrl} is unavailable (${why}).`, { cause });
 }
 

@@ -1,4 +1,4 @@
-import type { Owners } from "../../app/owners.ts";
+import type { ServingNodes } from "../../app/serving-nodes.ts";
 import type { ResourceKind } from "../../broker/types.ts";
 import type { AvisoError } from "../../errors/aviso-error.ts";
 
@@ -14,12 +14,12 @@ export type PeerEvent =
   | { type: "release"; kind: ResourceKind; name: string; reason: AvisoError };
 
 /**
- * What the peer server serves. The routing layer supplies it: `owners`
- * decides whether this node owns the resource (and refuses or forwards if
+ * What the peer server serves. The routing layer supplies it: `servingNodes`
+ * decides whether this node serves the resource (and refuses or forwards if
  * not); the server only translates calls.
  */
 export interface PeerHandler {
-  owners: Owners;
+  servingNodes: ServingNodes;
   notify(event: PeerEvent): Promise<void>;
 }
 

@@ -20,7 +20,7 @@ interface PendingEntry {
   reject(error: unknown): void;
 }
 
-/** Sends one batch; batches must reach the owner in the order they are sent (one Publish stream). */
+/** Sends one batch; batches must reach the serving node in the order they are sent (one Publish stream). */
 export type SendBatch = (entries: PublishEntry[]) => Promise<PublishResult[]>;
 
 /**
@@ -28,7 +28,7 @@ export type SendBatch = (entries: PublishEntry[]) => Promise<PublishResult[]>;
  * event loop go to the peer as one batch (per-message overhead on the link
  * is what this saves, see docs/architecture.md). Batches are not held back
  * while earlier ones are in flight: the Publish stream keeps them in order,
- * and the owner starts each batch's publishes as it arrives, so a
+ * and the serving node starts each batch's publishes as it arrives, so a
  * destination's publishes reach it in the order they were made.
  */
 export class PublishBatcher {
@@ -89,7 +89,9 @@ export class PublishBatcher {
         batch.forEach((pending, i) => {
           const result = results[i];
           if (result === undefined)
-            pending.reject(new AvisoError("INTERNAL", "The owner answered fewer publish entries than sent."));
+            pending.reject(
+              new AvisoError("INTERNAL", "The serving node answered fewer publish entries than sent."),
+            );
           else pending.resolve(result);
         });
       },

@@ -9,7 +9,7 @@ import {
   type PublishResult,
 } from "./gen/aviso/peer/v1/peer_pb.ts";
 import type { PeerChannel } from "./peer-channel.ts";
-import { ownerUnavailable } from "./peer-status.ts";
+import { peerUnavailable } from "./peer-status.ts";
 
 interface Waiting {
   resolve(results: PublishResult[]): void;
@@ -53,7 +53,7 @@ export class PublishStream {
     });
   }
 
-  /** The same deadline a unary call has: an owner that never answers fails the batch, not the caller. */
+  /** The same deadline a unary call has: a serving node that never answers fails the batch, not the caller. */
   private armDeadline(stream: OpenStream, delayMs: number): void {
     stream.deadlineTimer = setTimeout(() => {
       stream.deadlineTimer = undefined;
@@ -65,10 +65,7 @@ export class PublishStream {
         }
         stream.waiting.delete(batchId);
         waiting.reject(
-          ownerUnavailable(
-            this.channel.peerUrl,
-            `no answer to a publish in ${this.channel.callTimeoutMs} ms`,
-          ),
+          peerUnavailable(this.channel.peerUrl, `no answer to a publish in ${this.channel.callTimeoutMs} ms`),
         );
       }
     }, delayMs);
@@ -98,7 +95,7 @@ export class PublishStream {
       broken(this.channel.closedReason ?? this.channel.toError(error));
     });
     stream.call.on("end", () => {
-      broken(ownerUnavailable(this.channel.peerUrl, "the peer ended the publish stream"));
+      broken(peerUnavailable(this.channel.peerUrl, "the peer ended the publish stream"));
     });
     return stream;
   }

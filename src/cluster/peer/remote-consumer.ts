@@ -11,16 +11,16 @@ import {
 } from "./gen/aviso/peer/v1/peer_pb.ts";
 import type { PeerChannel } from "./peer-channel.ts";
 import { deliveryFromWire, errorFromWire } from "./peer-codec.ts";
-import { ownerUnavailable } from "./peer-status.ts";
+import { peerUnavailable } from "./peer-status.ts";
 
-/** How long close() waits for the owner to answer acks sent before it, then cuts the stream. */
+/** How long close() waits for the serving node to answer acks sent before it, then cuts the stream. */
 const CLOSE_GRACE_MS = 5000;
 
 type Call = ClientDuplexStream<ConsumeRequest, ConsumeResponse>;
 type RequestBody = MessageInitShape<typeof ConsumeRequestSchema>["request"];
 type SettleBody = MessageInitShape<typeof ConsumeSettleSchema>["settle"];
 
-/** Opens a Consume stream and resolves once the owner registered the consumer. */
+/** Opens a Consume stream and resolves once the serving node registered the consumer. */
 export function consumeRemote(
   channel: PeerChannel,
   queue: string,
@@ -35,7 +35,7 @@ export function consumeRemote(
 /**
  * A push consumer whose engine lives on another node. States: starting →
  * open → closing (we called close(): acks already sent are still answered)
- * → closed. The sink hears `closed` only when the owner or the link ended
+ * → closed. The sink hears `closed` only when the serving node or the link ended
  * it, never after our own close(), as with a local consumer.
  */
 class RemoteConsumer implements QueueConsumer {
@@ -45,10 +45,10 @@ class RemoteConsumer implements QueueConsumer {
     number,
     { resolve(result: AckResult): void; reject(error: unknown): void }
   >();
-  /** Why the owner or the link ended the stream; acks after that fail with it. */
+  /** Why the serving node or the link ended the stream; acks after that fail with it. */
   private endedWith: AvisoError | null = null;
   private graceTimer: NodeJS.Timeout | undefined;
-  /** We told the owner to hold deliveries because the sink was busy. */
+  /** We told the serving node to hold deliveries because the sink was busy. */
   private paused = false;
   private unregister: () => void = () => {};
   private outbox: Array<{ settle: SettleBody }> = [];
@@ -66,8 +66,8 @@ class RemoteConsumer implements QueueConsumer {
     this.unregister = this.channel.registerStream((reason) => this.finish(reason));
     this.call.on("data", (response: ConsumeResponse) => this.onResponse(response));
     this.call.on("error", (error: ServiceError) => this.finish(this.channel.toError(error)));
-    // A clean end without `closed` (we half-closed, or the owner ended it without saying why).
-    this.call.on("end", () => this.finish(ownerUnavailable(this.channel.peerUrl, "consume stream ended")));
+    // A clean end without `closed` (we half-closed, or the serving node ended it without saying why).
+    this.call.on("end", () => this.finish(peerUnavailable(this.channel.peerUrl, "consume stream ended")));
     this.send({ case: "start", value: { queue, prefetch: this.prefetch } });
   }
 
@@ -79,14 +79,14 @@ class RemoteConsumer implements QueueConsumer {
     return this.settle(ids, (requestId) => ({ case: "nack", value: { requestId, ids: [...ids], delayMs } }));
   }
 
-  /** The sink drained: let the owner deliver again. */
+  /** The sink drained: let the serving node deliver again. */
   resume(): void {
     if (this.state !== "open" || !this.paused) return;
     this.paused = false;
     this.send({ case: "flow", value: { paused: false } });
   }
 
-  /** Half-closes: the owner answers the acks already sent, closes the consumer (un-acked messages go back) and ends. */
+  /** Half-closes: the serving node answers the acks already sent, closes the consumer (un-acked messages go back) and ends. */
   close(): void {
     if (this.state !== "open") return;
     this.state = "closing";
@@ -130,10 +130,10 @@ class RemoteConsumer implements QueueConsumer {
         }
         return;
       case "deliveries":
-        // After close() deliveries are dropped: the owner puts them back when it closes the consumer.
+        // After close() deliveries are dropped: the serving node puts them back when it closes the consumer.
         if (this.state !== "open") return;
         this.sink.deliver(body.value.deliveries.map(deliveryFromWire));
-        // Carry the sink's backpressure to the owner, as a local engine would see it.
+        // Carry the sink's backpressure to the serving node, as a local engine would see it.
         if (!this.paused && this.sink.writable?.() === false) {
           this.paused = true;
           this.send({ case: "flow", value: { paused: true } });
@@ -172,7 +172,7 @@ class RemoteConsumer implements QueueConsumer {
     this.endedWith = reason;
     if (previous === "starting") this.failedToStart(reason);
     else this.sink.closed(reason);
-    // The owner may still think the stream is open (e.g. it sent `closed` and we never half-closed).
+    // The serving node may still think the stream is open (e.g. it sent `closed` and we never half-closed).
     this.call.cancel();
   }
 

@@ -6,9 +6,9 @@ import type { AvisoError } from "../../errors/aviso-error.ts";
 import { FeedRequestSchema, type FeedResponse, ReadTopicRequestSchema } from "./gen/aviso/peer/v1/peer_pb.ts";
 import type { PeerChannel } from "./peer-channel.ts";
 import { errorFromWire, topicMessageFromWire } from "./peer-codec.ts";
-import { ownerUnavailable } from "./peer-status.ts";
+import { peerUnavailable } from "./peer-status.ts";
 
-/** A topic's committed log streamed from its owner (the Feed RPC). */
+/** A topic's committed log streamed from the node serving it (the Feed RPC). */
 export interface RemoteTopicFeed extends TopicFeed {
   /** Why the feed ended, or null while it runs. */
   readonly endedWith: AvisoError | null;
@@ -17,8 +17,8 @@ export interface RemoteTopicFeed extends TopicFeed {
 }
 
 /**
- * Opens a Feed and resolves once the owner sent its head. Without
- * `fromOffset` the feed starts live at the owner's head; with it, batches
+ * Opens a Feed and resolves once the serving node sent its head. Without
+ * `fromOffset` the feed starts live at the serving node's head; with it, batches
  * from that offset (history, then live) arrive through onCommitted, and
  * nextOffset() grows with them. If retention already dropped part of it, the
  * feed starts at firstOffset(): compare the two to see the gap.
@@ -62,7 +62,7 @@ class StreamedFeed implements RemoteTopicFeed {
     this.unregister = this.channel.registerStream((reason) => this.end(reason));
     this.call.on("data", (event: FeedResponse) => this.onEvent(event));
     this.call.on("error", (error: ServiceError) => this.end(this.channel.toError(error)));
-    this.call.on("end", () => this.end(ownerUnavailable(this.channel.peerUrl, "feed stream ended")));
+    this.call.on("end", () => this.end(peerUnavailable(this.channel.peerUrl, "feed stream ended")));
   }
 
   get endedWith(): AvisoError | null {
@@ -77,7 +77,7 @@ class StreamedFeed implements RemoteTopicFeed {
     return this.retainedFrom;
   }
 
-  /** Reads from the owner, never past what this feed has delivered (as a local engine never reads past its head). */
+  /** Reads from the serving node, never past what this feed has delivered (as a local engine never reads past its head). */
   async read(fromOffset: number, limit: number): Promise<TopicMessage[]> {
     const head = this.delivered;
     if (limit <= 0 || fromOffset >= head) return [];
@@ -148,7 +148,7 @@ class StreamedFeed implements RemoteTopicFeed {
         const messages = body.value.messages.map(topicMessageFromWire);
         const last = messages.at(-1);
         if (last === undefined || last.offset < this.delivered) return;
-        // The owner sends each offset once; a resent one would break the listeners' order.
+        // The serving node sends each offset once; a resent one would break the listeners' order.
         const fresh =
           (messages[0] as TopicMessage).offset >= this.delivered
             ? messages

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import type { handleBidiStreamingCall, ServerDuplexStream } from "@grpc/grpc-js";
-import type { Owners } from "../../app/owners.ts";
+import type { ServingNodes } from "../../app/serving-nodes.ts";
 import type { Delivery, QueueConsumer } from "../../broker/queue/queue-ports.ts";
 import { AvisoError } from "../../errors/aviso-error.ts";
 import {
@@ -18,14 +18,14 @@ import type { ReportInternal } from "./server-unary.ts";
 
 type Call = ServerDuplexStream<ConsumeRequest, ConsumeResponse>;
 
-/** Serves the Consume stream: one push consumer on the owner per stream. */
+/** Serves the Consume stream: one push consumer on the serving node per stream. */
 export function consumeHandler(
-  owners: Owners,
+  servingNodes: ServingNodes,
   reportInternal: ReportInternal,
   openStreams: Set<(reason: AvisoError) => void>,
 ): handleBidiStreamingCall<ConsumeRequest, ConsumeResponse> {
   return (call) => {
-    const session = new ConsumeSession(call, owners, reportInternal);
+    const session = new ConsumeSession(call, servingNodes, reportInternal);
     const shutdown = (reason: AvisoError) => session.shutdown(reason);
     openStreams.add(shutdown);
     session.listen(() => openStreams.delete(shutdown));
@@ -33,10 +33,10 @@ export function consumeHandler(
 }
 
 /**
- * States: waiting for `start` → starting (owner registering the consumer) →
+ * States: waiting for `start` → starting (serving node registering the consumer) →
  * open → ending (client half-closed: answer the acks already sent, then
  * close) → done. Whatever way the stream finishes, the consumer is closed
- * on the owner, which puts its un-acked messages back at once.
+ * on the serving node, which puts its un-acked messages back at once.
  */
 class ConsumeSession {
   private state: "waiting" | "starting" | "open" | "ending" | "done" = "waiting";
@@ -51,7 +51,7 @@ class ConsumeSession {
 
   constructor(
     private readonly call: Call,
-    private readonly owners: Owners,
+    private readonly servingNodes: ServingNodes,
     private readonly reportInternal: ReportInternal,
   ) {}
 
@@ -103,12 +103,12 @@ class ConsumeSession {
       deliver: (deliveries: Delivery[]) => this.deliver(deliveries),
       // Nothing new while the holder asked for a pause or the stream's buffer is full.
       writable: () => !this.pausedByPeer && !this.call.writableNeedDrain,
-      closed: (reason: AvisoError) => this.closedByOwner(reason),
+      closed: (reason: AvisoError) => this.closedByServingNode(reason),
     };
-    this.owners.queues.consume(queue, sink, prefetch).then(
+    this.servingNodes.queues.consume(queue, sink, prefetch).then(
       (consumer) => {
         if (this.state !== "starting") {
-          // The stream finished while the owner was registering us.
+          // The stream finished while the serving node was registering us.
           consumer.close();
           if (this.state === "ending") this.finish();
           return;
@@ -176,8 +176,8 @@ class ConsumeSession {
     this.finish();
   }
 
-  private closedByOwner(reason: AvisoError): void {
-    // The owner already dropped the consumer; nothing to close.
+  private closedByServingNode(reason: AvisoError): void {
+    // The serving node already dropped the consumer; nothing to close.
     this.consumer = null;
     this.shutdown(reason);
   }
@@ -186,7 +186,7 @@ class ConsumeSession {
     if (this.state === "done") return;
     const starting = this.state === "starting";
     this.state = "ending";
-    if (starting) return; // finish() runs once the owner answers start
+    if (starting) return; // finish() runs once the serving node answers start
     await Promise.allSettled([...this.settling]);
     this.flushAnswers();
     this.finish();
@@ -196,7 +196,7 @@ class ConsumeSession {
     if (this.abandon()) this.call.end();
   }
 
-  /** Closes the consumer on the owner, once; false if the session was already done. */
+  /** Closes the consumer on the serving node, once; false if the session was already done. */
   private abandon(): boolean {
     if (this.state === "done") return false;
     this.state = "done";

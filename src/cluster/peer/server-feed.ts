@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import type { handleServerStreamingCall, ServerWritableStream } from "@grpc/grpc-js";
-import type { Owners } from "../../app/owners.ts";
+import type { ServingNodes } from "../../app/serving-nodes.ts";
 import type { TopicFeed } from "../../broker/topic/topic-ports.ts";
 import type { TopicMessage } from "../../broker/types.ts";
 import { AvisoError } from "../../errors/aviso-error.ts";
@@ -12,14 +12,14 @@ import type { ReportInternal } from "./server-unary.ts";
 
 type Call = ServerWritableStream<FeedRequest, FeedResponse>;
 
-/** History page read from the owner's log per batch event while catching up. */
+/** History page read from the serving node's log per batch event while catching up. */
 const HISTORY_PAGE = 500;
 /** How often a quiet feed checks whether retention moved firstOffset. */
 const HEAD_CHECK_MS = 1000;
 /**
  * Events a peer may leave unread before its feed is ended with
  * OWNER_UNAVAILABLE: a live topic cannot wait for a slow reader, and the
- * reader resumes from its offset on a new feed instead of the owner holding
+ * reader resumes from its offset on a new feed instead of the serving node holding
  * an unbounded backlog.
  */
 const MAX_QUEUED_EVENTS = 10_000;
@@ -30,7 +30,7 @@ export interface FeedOptions {
 
 /** Serves the Feed stream: `head`, history from from_offset up to that head, then live batches. */
 export function feedHandler(
-  owners: Owners,
+  servingNodes: ServingNodes,
   reportInternal: ReportInternal,
   openStreams: Set<(reason: AvisoError) => void>,
   options: FeedOptions = {},
@@ -41,7 +41,7 @@ export function feedHandler(
     const end = (reason: AvisoError) => session.end(reason);
     openStreams.add(end);
     session.onStop(() => openStreams.delete(end));
-    void session.run(owners);
+    void session.run(servingNodes);
   };
 }
 
@@ -59,10 +59,10 @@ class FeedSession {
     call.on("error", () => this.stop());
   }
 
-  async run(owners: Owners): Promise<void> {
+  async run(servingNodes: ServingNodes): Promise<void> {
     let feed: TopicFeed;
     try {
-      feed = await owners.topics.feed(this.call.request.topic);
+      feed = await servingNodes.topics.feed(this.call.request.topic);
     } catch (error) {
       return this.fail(error);
     }
@@ -172,7 +172,7 @@ class FeedSession {
     this.cleanups.push(cleanup);
   }
 
-  /** The topic's feed ended on the owner (or the server is closing): tell the peer why, then end the stream. */
+  /** The topic's feed ended on the serving node (or the server is closing): tell the peer why, then end the stream. */
   end(reason: AvisoError): void {
     if (this.done) return;
     this.write(create(FeedResponseSchema, { event: { case: "ended", value: errorToWire(reason) } }));

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import type { handleBidiStreamingCall, ServerDuplexStream } from "@grpc/grpc-js";
-import type { Owners } from "../../app/owners.ts";
+import type { ServingNodes } from "../../app/serving-nodes.ts";
 import { AvisoError } from "../../errors/aviso-error.ts";
 import {
   type PublishRequest,
@@ -18,10 +18,10 @@ type Call = ServerDuplexStream<PublishRequest, PublishResponse>;
  * arrives, so they reach the engines in stream order; each batch is answered
  * once all of its publishes settled, whatever order that happens in. On
  * shutdown the stream stops taking batches (answered FENCED: nothing was
- * written, retry on the new owner), answers those in flight, then ends.
+ * written, retry on the new serving node), answers those in flight, then ends.
  */
 export function publishHandler(
-  owners: Owners,
+  servingNodes: ServingNodes,
   reportInternal: ReportInternal,
   openStreams: Set<(reason: AvisoError) => void>,
 ): handleBidiStreamingCall<PublishRequest, PublishResponse> {
@@ -50,7 +50,7 @@ export function publishHandler(
       if (done) return;
       const results = closing
         ? request.entries.map(() => Promise.resolve(refused()))
-        : request.entries.map((entry) => publishEntry(owners, entry));
+        : request.entries.map((entry) => publishEntry(servingNodes, entry));
       const answer = Promise.all(results)
         .then((settled) => {
           if (!done)
@@ -70,7 +70,7 @@ export function publishHandler(
 function refused() {
   const error = new AvisoError(
     "FENCED",
-    "This node is shutting down; nothing was written. Retry on the new owner.",
+    "This node is shutting down; nothing was written. Retry on the new serving node.",
   );
   return create(PublishResultSchema, { outcome: { case: "error", value: errorToWire(error) } });
 }

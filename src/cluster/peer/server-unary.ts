@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import type { handleUnaryCall, ServerUnaryCall } from "@grpc/grpc-js";
-import type { Owners } from "../../app/owners.ts";
+import type { ServingNodes } from "../../app/serving-nodes.ts";
 import { AvisoError } from "../../errors/aviso-error.ts";
 import {
   NotifyResponseSchema,
@@ -39,7 +39,7 @@ export type UnaryHandlers = { [M in UnaryPeerMethod]: handleUnaryCall<RequestOf<
 export type ReportInternal = (context: string, error: unknown) => void;
 
 export function unaryHandlers(handler: PeerHandler, reportInternal: ReportInternal): UnaryHandlers {
-  const { owners } = handler;
+  const { servingNodes } = handler;
   const unary =
     <M extends UnaryPeerMethod>(
       name: M,
@@ -63,17 +63,17 @@ export function unaryHandlers(handler: PeerHandler, reportInternal: ReportIntern
     publishBatch: unary("publishBatch", async (request) => {
       // Every entry's publish starts in this tick and in request order, so
       // per-destination order survives the trip (see PublishBatcher).
-      const results = request.entries.map((entry) => publishEntry(owners, entry));
+      const results = request.entries.map((entry) => publishEntry(servingNodes, entry));
       return create(PublishBatchResponseSchema, { results: await Promise.all(results) });
     }),
 
     receive: unary("receive", async (request, call) => {
-      // A cancelled call (client gone, deadline) stops the wait on the owner.
+      // A cancelled call (client gone, deadline) stops the wait on the serving node.
       const abort = new AbortController();
       const onCancelled = () => abort.abort();
       call.once("cancelled", onCancelled);
       try {
-        const deliveries = await owners.queues.receive(
+        const deliveries = await servingNodes.queues.receive(
           request.queue,
           {
             max: request.max,
@@ -92,9 +92,9 @@ export function unaryHandlers(handler: PeerHandler, reportInternal: ReportIntern
     settle: unary("settle", async (request) => {
       let result: { acked: number; stale: string[] };
       if (request.action === SettleAction.ACK) {
-        result = await owners.queues.ack(request.queue, request.receipts);
+        result = await servingNodes.queues.ack(request.queue, request.receipts);
       } else if (request.action === SettleAction.NACK) {
-        result = await owners.queues.nack(request.queue, request.receipts, request.delayMs);
+        result = await servingNodes.queues.nack(request.queue, request.receipts, request.delayMs);
       } else {
         throw new AvisoError("VALIDATION_FAILED", "Settle needs action ACK or NACK.");
       }
@@ -102,12 +102,12 @@ export function unaryHandlers(handler: PeerHandler, reportInternal: ReportIntern
     }),
 
     stats: unary("stats", async (request) => {
-      const stats = await owners.queues.stats(request.queue);
+      const stats = await servingNodes.queues.stats(request.queue);
       return create(StatsResponseSchema, { stats });
     }),
 
     topicHead: unary("topicHead", async (request) => {
-      const head = await owners.topics.head(request.topic);
+      const head = await servingNodes.topics.head(request.topic);
       return create(TopicHeadResponseSchema, {
         nextOffset: BigInt(head.nextOffset),
         firstOffset: BigInt(head.firstOffset),
@@ -115,7 +115,7 @@ export function unaryHandlers(handler: PeerHandler, reportInternal: ReportIntern
     }),
 
     readTopic: unary("readTopic", async (request) => {
-      const feed = await owners.topics.feed(request.topic);
+      const feed = await servingNodes.topics.feed(request.topic);
       const messages = await feed.read(Number(request.fromOffset), Math.min(request.limit, MAX_READ_LIMIT));
       // A short page is fine: readers go on from the last offset they got.
       const page = chunksByBytes(messages, MAX_REPLY_BYTES)[0] ?? [];
@@ -130,17 +130,17 @@ export function unaryHandlers(handler: PeerHandler, reportInternal: ReportIntern
 }
 
 /** Starts one entry's publish now; its failure comes back inside the result, never as a rejection. */
-export function publishEntry(owners: Owners, entry: PublishEntry): Promise<PublishResult> {
+export function publishEntry(servingNodes: ServingNodes, entry: PublishEntry): Promise<PublishResult> {
   const failed = (error: unknown): PublishResult =>
     create(PublishResultSchema, { outcome: { case: "error", value: errorToWire(error) } });
   try {
     if (entry.kind === ResourceKind.QUEUE) {
-      return owners.queues
+      return servingNodes.queues
         .publish(entry.name, entry.inputs.map(queueInputFromWire))
         .then((ids) => create(PublishResultSchema, { outcome: { case: "ids", value: { ids } } }), failed);
     }
     if (entry.kind === ResourceKind.TOPIC) {
-      return owners.topics.publish(entry.name, entry.inputs.map(topicInputFromWire)).then(
+      return servingNodes.topics.publish(entry.name, entry.inputs.map(topicInputFromWire)).then(
         (offsets) =>
           create(PublishResultSchema, {
             outcome: { case: "offsets", value: { offsets: offsets.map((offset) => BigInt(offset)) } },

@@ -67,10 +67,10 @@ export function decodeSegment(segment: string): string {
 export interface ZooKeeperLayout {
   readonly root: string;
   readonly membersPath: string;
-  readonly ownersPath: string;
+  readonly leasesPath: string;
   memberPath(memberId: string): string;
-  ownerKindPath(kind: ResourceKind): string;
-  ownerPath(kind: ResourceKind, name: string): string;
+  leaseKindPath(kind: ResourceKind): string;
+  leasePath(kind: ResourceKind, name: string): string;
   readonly unreachablePath: string;
   /** Name (below unreachablePath) of `reporterId`'s report about `suspectId`'s session `sessionId`. */
   reportName(suspectId: string, sessionId: string, reporterId: string): string;
@@ -84,16 +84,16 @@ export interface ZooKeeperLayout {
 
 export function zooKeeperLayout(chroot: string): ZooKeeperLayout {
   const membersPath = `${chroot}/members`;
-  const ownersPath = `${chroot}/owners`;
-  const ownerKindPath = (kind: ResourceKind) => `${ownersPath}/${kind}`;
+  const leasesPath = `${chroot}/owners`;
+  const leaseKindPath = (kind: ResourceKind) => `${leasesPath}/${kind}`;
   const unreachablePath = `${chroot}/unreachable`;
   return {
     root: chroot === "" ? "/" : chroot,
     membersPath,
-    ownersPath,
+    leasesPath,
     memberPath: (memberId) => `${membersPath}/${encodeSegment(memberId)}`,
-    ownerKindPath,
-    ownerPath: (kind, name) => `${ownerKindPath(kind)}/${encodeSegment(name)}`,
+    leaseKindPath,
+    leasePath: (kind, name) => `${leaseKindPath(kind)}/${encodeSegment(name)}`,
     unreachablePath,
     // "@" is percent-encoded inside a segment, so it can only be a separator here.
     reportName: (suspectId, sessionId, reporterId) =>
@@ -108,13 +108,13 @@ export function zooKeeperLayout(chroot: string): ZooKeeperLayout {
         return undefined;
       }
     },
-    parents: [membersPath, ownerKindPath("queue"), ownerKindPath("topic"), unreachablePath],
+    parents: [membersPath, leaseKindPath("queue"), leaseKindPath("topic"), unreachablePath],
     persistent: [
       ...(chroot === "" ? [] : [chroot]),
       membersPath,
-      ownersPath,
-      ownerKindPath("queue"),
-      ownerKindPath("topic"),
+      leasesPath,
+      leaseKindPath("queue"),
+      leaseKindPath("topic"),
       unreachablePath,
     ],
   };

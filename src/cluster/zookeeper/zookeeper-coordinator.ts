@@ -11,7 +11,7 @@ import {
   type Member,
 } from "../coordinator.ts";
 import { enoughToEvict } from "../eviction.ts";
-import { rendezvousOwner } from "../rendezvous.ts";
+import { rendezvousServingNode } from "../rendezvous.ts";
 import { StatusHub } from "../status-hub.ts";
 import { tryOwnEphemeral } from "./ephemeral-node.ts";
 import { MemberWatch } from "./member-watch.ts";
@@ -138,14 +138,14 @@ class ZooKeeperCoordinator implements Coordinator {
     return this.memberWatch.current();
   }
 
-  ownerOf(kind: ResourceKind, name: string): Member {
+  servingNodeOf(kind: ResourceKind, name: string): Member {
     const members = this.members();
-    return rendezvousOwner(members.length > 0 ? members : [this.self], kind, name) ?? this.self;
+    return rendezvousServingNode(members.length > 0 ? members : [this.self], kind, name) ?? this.self;
   }
 
   async acquire(kind: ResourceKind, name: string, signal?: AbortSignal): Promise<Lease> {
     const key = `${kind}/${name}`;
-    const path = this.layout.ownerPath(kind, name);
+    const path = this.layout.leasePath(kind, name);
     this.pendingAcquires.set(key, (this.pendingAcquires.get(key) ?? 0) + 1);
     try {
       for (;;) {
@@ -241,7 +241,7 @@ class ZooKeeperCoordinator implements Coordinator {
     const session = this.session;
     if (session === undefined) throw new Error("holderOf: coordinator not started");
     try {
-      return (await session.getData(this.layout.ownerPath(kind, name))).data;
+      return (await session.getData(this.layout.leasePath(kind, name))).data;
     } catch (error) {
       if (isZooKeeperError(error, "NO_NODE")) return undefined;
       throw error;
@@ -281,9 +281,13 @@ class ZooKeeperCoordinator implements Coordinator {
     path: string,
     signal: AbortSignal | undefined,
   ): Promise<Lease | undefined> {
-    const parentPath = this.layout.ownerKindPath(kind);
-    const attempt = await tryOwnEphemeral(session, path, this.self.id, parentPath, (owner, holderId) =>
-      this.leaseHolderGone(session, owner, holderId),
+    const parentPath = this.layout.leaseKindPath(kind);
+    const attempt = await tryOwnEphemeral(
+      session,
+      path,
+      this.self.id,
+      parentPath,
+      (holderSessionId, holderId) => this.leaseHolderGone(session, holderSessionId, holderId),
     );
     if (attempt === "mine") return this.grant(session, kind, name, path);
     if (attempt !== "retry") await this.changes.wait(signal, undefined, attempt.gone);
@@ -399,8 +403,8 @@ class ZooKeeperCoordinator implements Coordinator {
     for (;;) {
       if (this.isClosed()) throw new CoordinatorClosedError();
       if (session !== this.session) throw new Error("ZooKeeper session replaced during registration");
-      const attempt = await tryOwnEphemeral(session, path, data, this.layout.membersPath, (owner) =>
-        this.deadSessionIds.has(owner),
+      const attempt = await tryOwnEphemeral(session, path, data, this.layout.membersPath, (holderSessionId) =>
+        this.deadSessionIds.has(holderSessionId),
       );
       if (attempt === "mine") return;
       if (attempt === "retry") continue;

@@ -81,7 +81,7 @@ export class QueueSubscription implements SessionSubscription, ConsumerSink {
   closed(reason: AvisoError): void {
     if (this.closing) return;
     this.consumer = null;
-    // A transient failure (the owner moved, the store blinked): the queue still exists, attach again.
+    // A transient failure (the serving node moved, the store blinked): the queue still exists, attach again.
     if (reason.retry !== "never") {
       void this.reattach(this.session.deps.clock.now() + REATTACH_GIVE_UP_MS, reason);
       return;
@@ -109,7 +109,7 @@ export class QueueSubscription implements SessionSubscription, ConsumerSink {
     if (this.consumer === null) {
       throw new AvisoError(
         "OWNER_UNAVAILABLE",
-        "The subscription is re-attaching to the queue's owner; retry.",
+        "The subscription is re-attaching to the node serving the queue; retry.",
       );
     }
     return this.consumer;
@@ -123,7 +123,7 @@ export class QueueSubscription implements SessionSubscription, ConsumerSink {
     this.session.send(endedFrame(this.id, reason));
   }
 
-  /** The owner went away: attach to the new one; its un-acked messages are redelivered (at-least-once). */
+  /** The serving node went away: attach to the new one; its un-acked messages are redelivered (at-least-once). */
   private async reattach(giveUpAt: number, lastReason: AvisoError): Promise<void> {
     const { clock } = this.session.deps;
     let reason = lastReason;

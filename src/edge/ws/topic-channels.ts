@@ -1,4 +1,4 @@
-import type { TopicOwners } from "../../app/owners.ts";
+import type { ServedTopics } from "../../app/serving-nodes.ts";
 import {
   type FanoutMember,
   type LiveGroups,
@@ -40,7 +40,7 @@ export class TopicChannels implements LiveGroups {
   private nextGroup = 1;
 
   constructor(
-    private readonly topics: TopicOwners,
+    private readonly topics: ServedTopics,
     private readonly channels: ChannelPublisher,
     private readonly metrics: Metrics,
     /** Bytes published to a group between looks at its members' outgoing buffers. */

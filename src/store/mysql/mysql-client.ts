@@ -30,7 +30,7 @@ const deadlockBackoffMs = 5;
 export interface MysqlSessionOptions {
   /**
    * MariaDB ends a transaction that sends nothing for this long, releasing
-   * its row locks: an owner frozen mid-commit (SIGSTOP, a VM stall) must not
+   * its row locks: a serving node frozen mid-commit (SIGSTOP, a VM stall) must not
    * hold a queue's row until innodb_lock_wait_timeout (50 s) while its
    * successor waits to claim it. Aviso's transactions never idle between
    * statements for more than a round trip. 0: off. MySQL has no equivalent.
@@ -57,7 +57,7 @@ export function createMysqlPool(
     charset: "utf8mb4_unicode_ci",
     // commit() sends its statements in one round trip; every value goes through format() escaping.
     multipleStatements: true,
-    // No call-site stack captured per query (mysql2's default): it cost ~3–5 % of an owner's CPU
+    // No call-site stack captured per query (mysql2's default): it cost ~3–5 % of a serving node's CPU
     // under load, and our errors carry the action they failed in instead.
     trace: false,
   });
@@ -69,7 +69,7 @@ export function createMysqlPool(
       // A failure here means the connection is broken; the next query on it reports that.
     });
     // Galera: reads (and START TRANSACTION) wait until this node applied every
-    // write committed anywhere in the cluster before they began, so a new owner
+    // write committed anywhere in the cluster before they began, so a new serving node
     // loading a queue sees all its predecessor committed, whichever node that
     // was. Inert on a server without Galera. MariaDB-only syntax, as an
     // executable comment: MySQL sees an empty statement and refuses it, harmlessly.

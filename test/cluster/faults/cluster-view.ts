@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { rendezvousOwner } from "../../../src/cluster/rendezvous.ts";
+import { rendezvousServingNode } from "../../../src/cluster/rendezvous.ts";
 import type { TestCluster } from "../../helpers/cluster.ts";
 import { waitUntil } from "./timing.ts";
 import type { WorkloadPlan } from "./workload.ts";
@@ -105,25 +105,25 @@ export interface PlanOwners {
  * run spreads its resources over the nodes the same way (ownership is a pure
  * function of the member ids and the name).
  */
-export function planResources(owners: PlanOwners): WorkloadPlan {
+export function planResources(servingNodes: PlanOwners): WorkloadPlan {
   const run = randomBytes(3).toString("hex");
-  const members = owners.members.map((id) => ({ id }));
-  const joined = owners.joiner === undefined ? members : [...members, { id: owners.joiner.id }];
+  const members = servingNodes.members.map((id) => ({ id }));
+  const joined = servingNodes.joiner === undefined ? members : [...members, { id: servingNodes.joiner.id }];
   let counter = 0;
   const pick = (prefix: string, kind: "queue" | "topic", owner: string, movesToJoiner: boolean) => {
     for (;;) {
       const name = `${prefix}-${run}-${counter++}`;
-      if (rendezvousOwner(members, kind, name)?.id !== owner) continue;
-      const ownerAfterJoin = rendezvousOwner(joined, kind, name)?.id;
+      if (rendezvousServingNode(members, kind, name)?.id !== owner) continue;
+      const ownerAfterJoin = rendezvousServingNode(joined, kind, name)?.id;
       if (movesToJoiner !== (ownerAfterJoin !== owner)) continue;
       return name;
     }
   };
-  const takes = owners.joiner?.takes ?? [];
+  const takes = servingNodes.joiner?.takes ?? [];
   return {
-    queues: owners.queues.map((owner) => pick("fq", "queue", owner, false)),
-    orderQueue: pick("fo", "queue", owners.orderQueue, takes.includes("orderQueue")),
-    topics: owners.topics.map((owner, index) =>
+    queues: servingNodes.queues.map((owner) => pick("fq", "queue", owner, false)),
+    orderQueue: pick("fo", "queue", servingNodes.orderQueue, takes.includes("orderQueue")),
+    topics: servingNodes.topics.map((owner, index) =>
       pick("ft", "topic", owner, index === 0 && takes.includes("topic0")),
     ),
   };
@@ -135,6 +135,6 @@ export function queueOwnedBy(memberIds: readonly string[], owner: string, prefix
   const run = randomBytes(3).toString("hex");
   for (let attempt = 0; ; attempt += 1) {
     const name = `${prefix}-${run}-${attempt}`;
-    if (rendezvousOwner(members, "queue", name)?.id === owner) return name;
+    if (rendezvousServingNode(members, "queue", name)?.id === owner) return name;
   }
 }

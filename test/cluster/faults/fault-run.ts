@@ -27,8 +27,8 @@ export interface FaultRun {
 export interface FaultRunOptions<T> {
   name: string;
   nodes?: number;
-  /** Owners of the run's resources among node-0 … node-(nodes-1). */
-  owners: Omit<PlanOwners, "members">;
+  /** ServingNodes of the run's resources among node-0 … node-(nodes-1). */
+  servingNodes: Omit<PlanOwners, "members">;
   size?: Partial<WorkloadSize>;
   /** The fault goes in once this many messages are acknowledged (mid-run). */
   injectAtAcknowledged: number;
@@ -81,7 +81,7 @@ export async function runFault<T>(
     const { api } = await registerUser(cluster.node(0).url, operator);
     const token = api.token as string;
     const members = Array.from({ length: nodes }, (_, index) => nodeId(index));
-    const plan = planResources({ members, ...options.owners });
+    const plan = planResources({ members, ...options.servingNodes });
     for (const queue of [...plan.queues, plan.orderQueue]) {
       const created = await api.post("/v1/queues", { name: queue, ackTimeoutMs: ACK_TIMEOUT_MS });
       if (created.status !== 201) throw new Error(`create queue: ${JSON.stringify(created.body)}`);
@@ -93,7 +93,7 @@ export async function runFault<T>(
     workload = new Workload(token, liveUrls(cluster), plan, { ...defaultSize, ...options.size });
     const workloadStarted = Date.now();
     await workload.start();
-    await checkPlannedOwners(cluster, token, plan, options.owners);
+    await checkPlannedOwners(cluster, token, plan, options.servingNodes);
     const running = workload;
     const midRun = () => running.acknowledged() >= options.injectAtAcknowledged;
     await waitUntil("the workload to reach the injection point", midRun, { timeoutMs: 60_000 });
@@ -129,7 +129,7 @@ async function checkPlannedOwners(
   cluster: TestCluster,
   token: string,
   plan: WorkloadPlan,
-  owners: FaultRunOptions<unknown>["owners"],
+  servingNodes: FaultRunOptions<unknown>["servingNodes"],
 ): Promise<void> {
   const byNode = new Map<number, { queues: string[]; topics: string[] }>();
   const add = (owner: string, kind: "queues" | "topics", name: string) => {
@@ -138,9 +138,11 @@ async function checkPlannedOwners(
     entry[kind].push(name);
     byNode.set(index, entry);
   };
-  for (const [index, owner] of owners.queues.entries()) add(owner, "queues", plan.queues[index] as string);
-  add(owners.orderQueue, "queues", plan.orderQueue);
-  for (const [index, owner] of owners.topics.entries()) add(owner, "topics", plan.topics[index] as string);
+  for (const [index, owner] of servingNodes.queues.entries())
+    add(owner, "queues", plan.queues[index] as string);
+  add(servingNodes.orderQueue, "queues", plan.orderQueue);
+  for (const [index, owner] of servingNodes.topics.entries())
+    add(owner, "topics", plan.topics[index] as string);
   await Promise.all([...byNode].map(([index, resources]) => waitOwned(cluster, index, token, resources)));
 }
 

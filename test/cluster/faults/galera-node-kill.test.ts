@@ -62,7 +62,11 @@ describe("fault: kill -9 of the Galera node the brokers write to", () => {
     let database = "";
     const { report, injected } = await runFault({
       name: "galera-node-kill",
-      owners: { queues: ["node-0", "node-1", "node-2"], orderQueue: "node-0", topics: ["node-1", "node-2"] },
+      servingNodes: {
+        queues: ["node-0", "node-1", "node-2"],
+        orderQueue: "node-0",
+        topics: ["node-1", "node-2"],
+      },
       injectAtAcknowledged: 1000,
       size: { requestTimeoutMs: 20_000 },
       database: galeraDatabase(cluster, "faults_galera", (name) => {
@@ -114,7 +118,11 @@ describe("fault: kill -9 of a broker and of the Galera node the brokers write to
     await cluster.waitSynced(0, 3, 60_000);
     const { report, injected } = await runFault({
       name: "galera-node-and-broker-kill",
-      owners: { queues: ["node-0", "node-1", "node-2"], orderQueue: "node-1", topics: ["node-1", "node-2"] },
+      servingNodes: {
+        queues: ["node-0", "node-1", "node-2"],
+        orderQueue: "node-1",
+        topics: ["node-1", "node-2"],
+      },
       injectAtAcknowledged: 1000,
       size: { requestTimeoutMs: 20_000 },
       database: galeraDatabase(cluster, "faults_galera_both", () => {}),

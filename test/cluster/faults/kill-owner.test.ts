@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { rendezvousOwner } from "../../../src/cluster/rendezvous.ts";
+import { rendezvousServingNode } from "../../../src/cluster/rendezvous.ts";
 import { clusterView, lookupQueue, nodeId, waitMembers } from "./cluster-view.ts";
 import { expectSound, runFault } from "./fault-run.ts";
 
@@ -15,7 +15,11 @@ describe("fault: kill -9 of an owner", () => {
   it("loses no acknowledged message, delivers nothing unpublished, keeps order, and fails over", async () => {
     const { report, injected } = await runFault({
       name: "kill-owner",
-      owners: { queues: ["node-0", "node-1", "node-2"], orderQueue: "node-1", topics: ["node-1", "node-2"] },
+      servingNodes: {
+        queues: ["node-0", "node-1", "node-2"],
+        orderQueue: "node-1",
+        topics: ["node-1", "node-2"],
+      },
       injectAtAcknowledged: 1000,
       inject: async ({ cluster, workload, plan, token }) => {
         const { owned } = await clusterView(cluster.node(1).url, token);
@@ -26,7 +30,7 @@ describe("fault: kill -9 of an owner", () => {
         await waitMembers(cluster, 2, token, [nodeId(0), nodeId(2)], 20_000);
         // The lookup follows: both survivors name the queue's new owner among them.
         const survivors = [nodeId(0), nodeId(2)].map((id) => ({ id }));
-        const newOwner = rendezvousOwner(survivors, "queue", plan.orderQueue)?.id;
+        const newOwner = rendezvousServingNode(survivors, "queue", plan.orderQueue)?.id;
         const newOwnerUrl = cluster.node(newOwner === nodeId(0) ? 0 : 2).url;
         for (const i of [0, 2]) {
           const found = await lookupQueue(cluster.node(i).url, token, plan.orderQueue);

@@ -17,7 +17,11 @@ describe("fault: MariaDB restart", () => {
     const { stateFile } = inject("mariadb");
     const { report, injected, history } = await runFault({
       name: "mariadb-restart",
-      owners: { queues: ["node-0", "node-1", "node-2"], orderQueue: "node-0", topics: ["node-1", "node-2"] },
+      servingNodes: {
+        queues: ["node-0", "node-1", "node-2"],
+        orderQueue: "node-0",
+        topics: ["node-1", "node-2"],
+      },
       injectAtAcknowledged: 1000,
       // Longer than the hang bound, so a hanging publish shows as one.
       size: { requestTimeoutMs: 20_000 },

@@ -13,7 +13,7 @@ describe("fault: a 4th node joins mid-run", () => {
     const all = [0, 1, 2, 3].map(nodeId);
     const { report, injected } = await runFault({
       name: "node-joins",
-      owners: {
+      servingNodes: {
         queues: ["node-0", "node-1", "node-2"],
         orderQueue: "node-1",
         topics: ["node-2", "node-0"],

@@ -20,7 +20,11 @@ describe("fault: SIGSTOP of an owner past the session timeout, then SIGCONT", ()
     const all = [nodeId(0), nodeId(1), nodeId(2)];
     const { report, injected } = await runFault({
       name: "pause-owner",
-      owners: { queues: ["node-0", "node-1", "node-2"], orderQueue: "node-1", topics: ["node-1", "node-2"] },
+      servingNodes: {
+        queues: ["node-0", "node-1", "node-2"],
+        orderQueue: "node-1",
+        topics: ["node-1", "node-2"],
+      },
       injectAtAcknowledged: 1000,
       size: { requestTimeoutMs: 5000 },
       inject: async ({ cluster, workload, plan, token }) => {

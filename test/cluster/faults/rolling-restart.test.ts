@@ -15,7 +15,11 @@ describe("fault: rolling restart of every node", () => {
     const all = [0, 1, 2].map(nodeId);
     const { report, injected } = await runFault({
       name: "rolling-restart",
-      owners: { queues: ["node-0", "node-1", "node-2"], orderQueue: "node-1", topics: ["node-2", "node-0"] },
+      servingNodes: {
+        queues: ["node-0", "node-1", "node-2"],
+        orderQueue: "node-1",
+        topics: ["node-2", "node-0"],
+      },
       injectAtAcknowledged: 400,
       // Three restarts take 15–30 s here: the run lasts ~35 s so traffic flows through all of them.
       size: { messages: 1000, ratePerSec: 30, maxDurationMs: 90_000 },

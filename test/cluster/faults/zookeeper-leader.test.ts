@@ -69,7 +69,11 @@ describe("fault: kill -9 of the ZooKeeper leader", () => {
     const { report, injected } = await runFault({
       name: "zookeeper-leader",
       zooKeeperServers: 3,
-      owners: { queues: ["node-0", "node-1", "node-2"], orderQueue: "node-1", topics: ["node-0", "node-2"] },
+      servingNodes: {
+        queues: ["node-0", "node-1", "node-2"],
+        orderQueue: "node-1",
+        topics: ["node-0", "node-2"],
+      },
       injectAtAcknowledged: 1000,
       inject: async ({ cluster, workload, token }) => {
         const zooKeeper = cluster.zooKeeper;

@@ -16,7 +16,11 @@ describe("fault: ZooKeeper restart", () => {
     const all = [nodeId(0), nodeId(1), nodeId(2)];
     const { report, injected } = await runFault({
       name: "zookeeper-restart",
-      owners: { queues: ["node-0", "node-1", "node-2"], orderQueue: "node-2", topics: ["node-0", "node-1"] },
+      servingNodes: {
+        queues: ["node-0", "node-1", "node-2"],
+        orderQueue: "node-2",
+        topics: ["node-0", "node-1"],
+      },
       injectAtAcknowledged: 1000,
       inject: async ({ cluster, workload, token }) => {
         workload.mark({ label: "ZooKeeper restart", queues: [], topics: [] });

@@ -48,7 +48,7 @@ export class QueuesApi extends ResourceApi<QueueView, QueueSettings> {
       const ok = await publishOverSocket(this.context, { op: "publish", queue: name, ...message });
       return { id: String(ok.messageId) };
     }
-    const answer = await this.ownerCall<{ ids: string[] }>(name, {
+    const answer = await this.servedCall<{ ids: string[] }>(name, {
       method: "POST",
       rest: "/messages",
       body: message,
@@ -59,7 +59,7 @@ export class QueuesApi extends ResourceApi<QueueView, QueueSettings> {
   /** Publishes several messages in one commit (REST); ids in the same order. */
   async publishBatch(name: string, messages: readonly QueueBatchMessage[]): Promise<{ ids: string[] }> {
     const keyed = messages.map((message) => withIdempotencyKey(compact({ ...message }), randomId));
-    return this.ownerCall(name, {
+    return this.servedCall(name, {
       method: "POST",
       rest: "/messages",
       body: { messages: keyed },
@@ -68,7 +68,7 @@ export class QueuesApi extends ResourceApi<QueueView, QueueSettings> {
 
   /** Leases up to `max` messages (pull). Each must be acked before its ack deadline. */
   async receive<P = unknown>(name: string, options: ReceiveOptions = {}): Promise<ReceivedMessage<P>[]> {
-    const answer = await this.ownerCall<{ messages: Array<QueueMessageData<P> & { receipt: string }> }>(
+    const answer = await this.servedCall<{ messages: Array<QueueMessageData<P> & { receipt: string }> }>(
       name,
       {
         method: "POST",
@@ -87,12 +87,12 @@ export class QueuesApi extends ResourceApi<QueueView, QueueSettings> {
 
   /** Acks received messages by receipt; receipts no longer in flight come back in `stale`. */
   ack(name: string, receipts: readonly string[]): Promise<SettleResult> {
-    return this.ownerCall(name, { method: "POST", rest: "/ack", body: { receipts } });
+    return this.servedCall(name, { method: "POST", rest: "/ack", body: { receipts } });
   }
 
   /** Gives received messages back, to be redelivered (after `delayMs`). */
   nack(name: string, receipts: readonly string[], options: { delayMs?: number } = {}): Promise<SettleResult> {
-    return this.ownerCall(name, {
+    return this.servedCall(name, {
       method: "POST",
       rest: "/nack",
       body: compact({ receipts, delayMs: options.delayMs }),

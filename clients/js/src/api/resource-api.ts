@@ -1,4 +1,4 @@
-import type { ResourceRef } from "../http/owner-hints.ts";
+import type { ResourceRef } from "../http/serving-node-hints.ts";
 import type { Grant, Permission, ServingNode } from "../types.ts";
 import { eachItem, type ListPage, type PageOptions, pageQuery } from "../util/pages.ts";
 import { type ClientContext, resourcePath } from "./context.ts";
@@ -12,8 +12,8 @@ export interface ApiCall {
   resource?: ResourceRef;
 }
 
-/** A call about one queue or topic (path `/v1/{kind}/{name}{rest}`), which `preferOwners` sends to the node serving it. */
-export type OwnerCall = Omit<ApiCall, "path" | "resource"> & { rest: string };
+/** A call about one queue or topic (path `/v1/{kind}/{name}{rest}`), which `preferServingNodes` sends to the node serving it. */
+export type ServedCall = Omit<ApiCall, "path" | "resource"> & { rest: string };
 
 /** What queues and topics share: create, list, get, delete, grants — and how calls are made. */
 export abstract class ResourceApi<View extends CreatorFields, Settings> {
@@ -87,7 +87,7 @@ export abstract class ResourceApi<View extends CreatorFields, Settings> {
   }
 
   /** `call` for `/v1/{kind}/{name}{rest}`, marked as being about that resource. */
-  protected ownerCall<T>(name: string, { rest, ...call }: OwnerCall): Promise<T> {
+  protected servedCall<T>(name: string, { rest, ...call }: ServedCall): Promise<T> {
     const path = resourcePath(this.kind, name, rest);
     return this.call({ ...call, path, resource: { kind: this.kind, name } });
   }

@@ -45,7 +45,7 @@ export class TopicsApi extends ResourceApi<TopicView, TopicSettings> {
       const ok = await publishOverSocket(this.context, { op: "publish", topic: name, ...message });
       return { offset: Number(ok.offset) };
     }
-    const answer = await this.ownerCall<{ offsets: number[] }>(name, {
+    const answer = await this.servedCall<{ offsets: number[] }>(name, {
       method: "POST",
       rest: "/messages",
       body: message,
@@ -56,7 +56,7 @@ export class TopicsApi extends ResourceApi<TopicView, TopicSettings> {
   /** Publishes several messages in one commit (REST); offsets in the same order. */
   publishBatch(name: string, messages: readonly TopicBatchMessage[]): Promise<{ offsets: number[] }> {
     const keyed = messages.map((message) => withIdempotencyKey(compact({ ...message }), randomId));
-    return this.ownerCall(name, {
+    return this.servedCall(name, {
       method: "POST",
       rest: "/messages",
       body: { messages: keyed },

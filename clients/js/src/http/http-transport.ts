@@ -2,7 +2,7 @@ import { AvisoClientError, isRecord } from "../errors.ts";
 import { backoffDelayMs, type ClientOptions } from "../options.ts";
 import { sleep } from "../util/runtime.ts";
 import type { NodeChoice, NodeList } from "./node-list.ts";
-import { OwnerHints, type ResourceRef } from "./owner-hints.ts";
+import { type ResourceRef, ServingNodeHints } from "./serving-node-hints.ts";
 
 /**
  * When a failed call may be sent again (to the next node):
@@ -23,7 +23,7 @@ export interface HttpCall {
   retry: RetryPolicy;
   /** One attempt's timeout; default requestTimeoutMs. */
   timeoutMs?: number;
-  /** The queue or topic the call is about: with `preferOwners` it goes to the node serving it. */
+  /** The queue or topic the call is about: with `preferServingNodes` it goes to the node serving it. */
   resource?: ResourceRef;
 }
 
@@ -37,13 +37,13 @@ export interface TokenProvider {
 const UNSENT_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
 
 /** How long a lookup's answer is used before it is asked again. */
-const OWNER_HINT_TTL_MS = 30_000;
+const SERVING_NODE_HINT_TTL_MS = 30_000;
 /** Not a position in the node list: advancePast() leaves the list alone for it. */
 const HINTED = -1;
 
 /** JSON over fetch with retries across the node list, typed errors and in-call token refresh. */
 export class HttpTransport {
-  private readonly owners: OwnerHints | undefined;
+  private readonly servingNodes: ServingNodeHints | undefined;
 
   constructor(
     private readonly options: Readonly<ClientOptions>,
@@ -51,17 +51,17 @@ export class HttpTransport {
     private readonly tokens: TokenProvider,
     private readonly closed: AbortSignal,
   ) {
-    this.owners = options.preferOwners
-      ? new OwnerHints(options.urls, (resource) => this.lookup(resource), OWNER_HINT_TTL_MS)
+    this.servingNodes = options.preferServingNodes
+      ? new ServingNodeHints(options.urls, (resource) => this.lookup(resource), SERVING_NODE_HINT_TTL_MS)
       : undefined;
   }
 
   async call<T>(call: HttpCall): Promise<T> {
     const deadline = Date.now() + this.options.retryForMs;
     let refreshedToken = false;
-    let owner = call.resource === undefined ? undefined : this.owners?.urlFor(call.resource);
+    let hinted = call.resource === undefined ? undefined : this.servingNodes?.urlFor(call.resource);
     for (let attempt = 1; ; attempt++) {
-      const node: NodeChoice = owner === undefined ? this.nodes.current() : { index: HINTED, url: owner };
+      const node: NodeChoice = hinted === undefined ? this.nodes.current() : { index: HINTED, url: hinted };
       let failure: AvisoClientError;
       let retryable: boolean;
       try {
@@ -82,10 +82,10 @@ export class HttpTransport {
         retryable = call.retry === "idempotent" || isUnsent(thrown);
       }
       if (!retryable || this.closed.aborted || Date.now() >= deadline) throw failure;
-      if (owner !== undefined && call.resource !== undefined) {
+      if (hinted !== undefined && call.resource !== undefined) {
         // The serving node failed the call: forget it and go on through the node list.
-        this.owners?.forget(call.resource);
-        owner = undefined;
+        this.servingNodes?.forget(call.resource);
+        hinted = undefined;
         continue;
       }
       this.nodes.advancePast(node);

@@ -50,7 +50,7 @@ async function createOwned(
     await client.topics.create(name);
     await client.topics.get(name);
   }
-  return sdk.ownerOf(kind, name);
+  return sdk.servingNodeOf(kind, name);
 }
 
 describe("SDK failover on a 3-node cluster", () => {
@@ -387,7 +387,7 @@ describe("SDK failover on a 3-node cluster", () => {
     }
   }, 90_000);
 
-  it("with preferOwners sends a queue's REST calls to its owner, and to another node once the owner is killed", async () => {
+  it("with preferServingNodes sends a queue's REST calls to its serving node, and to another node once that node is killed", async () => {
     const user = await sdk.user();
     const queue = uniqueName("sdk-near");
     const owner = await createOwned(sdk.client(sdk.urls([0, 1, 2]), user), "queue", queue);
@@ -396,7 +396,7 @@ describe("SDK failover on a 3-node cluster", () => {
     // Which node each publish was sent to, by base URL.
     const sentTo: string[] = [];
     const publisher = sdk.client(sdk.urls([first, second, owner]), user, {
-      preferOwners: true,
+      preferServingNodes: true,
       fetch: (input, init) => {
         const url = String(input);
         if (url.endsWith(`/v1/queues/${queue}/messages`)) sentTo.push(new URL(url).origin);
@@ -424,7 +424,7 @@ describe("SDK failover on a 3-node cluster", () => {
     expect(sentTo[0]).toBe(ownerUrl);
     expect(sentTo.slice(1)).not.toContain(ownerUrl);
     report(
-      `preferOwners: publishes went to the owner; after its kill, to ${[...new Set(sentTo.slice(1))].join(", ")}`,
+      `preferServingNodes: publishes went to the serving node; after its kill, to ${[...new Set(sentTo.slice(1))].join(", ")}`,
     );
   }, 90_000);
 });

@@ -39,7 +39,7 @@ export interface SdkCluster {
     options?: Partial<ClientOptionsInput>,
   ): AvisoClient;
   /** The node whose GET /v1/cluster lists `name` as owned (asked through the SDK, node by node). */
-  ownerOf(kind: "queue" | "topic", name: string): Promise<number>;
+  servingNodeOf(kind: "queue" | "topic", name: string): Promise<number>;
   /** kill -9; resolves once the process is gone (it is started again after the test). */
   kill(index: number): Promise<void>;
 }
@@ -146,17 +146,18 @@ export function useSdkCluster(): SdkCluster {
       return { username, password };
     },
     client,
-    async ownerOf(kind, name) {
+    async servingNodeOf(kind, name) {
       return eventually(
         async () => {
-          const owners = (await views()).flatMap((answer) => {
+          const servingNodes = (await views()).flatMap((answer) => {
             if (answer === null) return [];
             if (answer.view.owned === undefined) throw new Error("the cluster view lists no owned resources");
             const owned = kind === "queue" ? answer.view.owned.queues : answer.view.owned.topics;
             return owned.includes(name) ? [answer.index] : [];
           });
-          if (owners.length !== 1) throw new Error(`${kind} ${name} is owned by [${owners.join(",")}]`);
-          return owners[0] as number;
+          if (servingNodes.length !== 1)
+            throw new Error(`${kind} ${name} is owned by [${servingNodes.join(",")}]`);
+          return servingNodes[0] as number;
         },
         { timeoutMs: 10_000, intervalMs: 100 },
       );

@@ -109,7 +109,7 @@ export function operationRoutes(deps: OperationDeps): AnyRoute[] {
       method: "get",
       path: "/v1/cluster",
       operationId: "cluster",
-      summary: "Members of the cluster and, for operators, what this node owns.",
+      summary: "Members of the cluster and, for operators, what this node serves.",
       tag: "operations",
       auth: true,
       access: anyUser,

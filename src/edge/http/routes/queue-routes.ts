@@ -26,7 +26,7 @@ export function queueRoutes(services: Services): AnyRoute[] {
       method: "post",
       path: "/v1/queues",
       operationId: "createQueue",
-      summary: "Create a queue owned by the caller.",
+      summary: "Create a queue; the caller is its creator.",
       tag: "queues",
       auth: true,
       access: anyUser,

@@ -28,7 +28,7 @@ export function topicRoutes(services: Services): AnyRoute[] {
       method: "post",
       path: "/v1/topics",
       operationId: "createTopic",
-      summary: "Create a topic owned by the caller.",
+      summary: "Create a topic; the caller is its creator.",
       tag: "topics",
       auth: true,
       access: anyUser,
@@ -98,7 +98,8 @@ export function topicRoutes(services: Services): AnyRoute[] {
       method: "post",
       path: "/v1/topics/{name}/subscriptions",
       operationId: "createDurableSubscription",
-      summary: "Bind a queue (created if absent, owned by the caller) to the topic with a pattern.",
+      summary:
+        "Bind a queue (created if absent, with the caller as its creator) to the topic with a pattern.",
       tag: "subscriptions",
       auth: true,
       access: onResource("topic", "consume"),

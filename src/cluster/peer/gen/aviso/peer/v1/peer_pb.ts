@@ -1,11 +1,11 @@
 // The link between Aviso nodes. A node serves the queues and topics it owns
-// and forwards everything else to the owner over this service. Every call
+// and forwards everything else to the serving node over this service. Every call
 // carries the cluster secret (`authorization: Bearer <secret>`). Failures are
 // gRPC statuses with the stable Aviso reason in trailing metadata
 // `aviso-reason`; per-entry failures inside a batch are PeerError values.
 //
 // Payloads and headers stay JSON TEXT end to end (`*_json` strings): the edge
-// parsed them once, the owner stores them as they are, and the holder splices
+// parsed them once, the serving node stores them as they are, and the holder splices
 // them into WebSocket frames without re-encoding.
 //
 // Offsets and times (ms since the epoch) are int64. protobuf-es v2 maps them
@@ -502,7 +502,7 @@ export const QueueStatsSchema: GenMessage<QueueStats> = /*@__PURE__*/
  */
 export type StatsResponse = Message<"aviso.peer.v1.StatsResponse"> & {
   /**
-   * Absent when the queue is not loaded on the owner.
+   * Absent when the queue is not loaded on the serving node.
    *
    * @generated from field: optional aviso.peer.v1.QueueStats stats = 1;
    */
@@ -640,7 +640,7 @@ export const ConsumeSettlesSchema: GenMessage<ConsumeSettles> = /*@__PURE__*/
   messageDesc(file_aviso_peer_v1_peer, 22);
 
 /**
- * Backpressure from the holder's sockets: while paused the owner gives this
+ * Backpressure from the holder's sockets: while paused the serving node gives this
  * consumer nothing new (other consumers of the queue get the messages).
  *
  * @generated from message aviso.peer.v1.ConsumeFlow
@@ -786,7 +786,7 @@ export type ConsumeResponse = Message<"aviso.peer.v1.ConsumeResponse"> & {
    */
   response: {
     /**
-     * The owner registered the consumer; deliveries may follow.
+     * The serving node registered the consumer; deliveries may follow.
      *
      * @generated from field: aviso.peer.v1.ConsumeStarted started = 1;
      */
@@ -806,7 +806,7 @@ export type ConsumeResponse = Message<"aviso.peer.v1.ConsumeResponse"> & {
     case: "settled";
   } | {
     /**
-     * The owner stopped serving this consumer; the stream ends after it.
+     * The serving node stopped serving this consumer; the stream ends after it.
      *
      * @generated from field: aviso.peer.v1.PeerError closed = 4;
      */
@@ -952,7 +952,7 @@ export type FeedRequest = Message<"aviso.peer.v1.FeedRequest"> & {
   topic: string;
 
   /**
-   * Absent: live from the owner's head. Present: history from here first
+   * Absent: live from the serving node's head. Present: history from here first
    * (from max(from_offset, first_offset): compare with head.first_offset to
    * see a retention gap). Beyond the head: OFFSET_OUT_OF_RANGE.
    *
@@ -1270,7 +1270,7 @@ export const PeerService: GenService<{
   },
   /**
    * The same batches on one long-lived stream, which is what nodes use: the
-   * owner starts each batch's publishes in stream order, so batches for one
+   * serving node starts each batch's publishes in stream order, so batches for one
    * destination can be in flight together without losing their order, and
    * answers each batch (by batch_id) as soon as it is committed.
    *
@@ -1283,7 +1283,7 @@ export const PeerService: GenService<{
   },
   /**
    * Pull: leases up to `max` messages, waiting up to wait_ms for the first.
-   * Cancelling the call stops the wait on the owner.
+   * Cancelling the call stops the wait on the serving node.
    *
    * @generated from rpc aviso.peer.v1.PeerService.Receive
    */
@@ -1327,9 +1327,9 @@ export const PeerService: GenService<{
     output: typeof ReadTopicResponseSchema;
   },
   /**
-   * Push consumer: the first client message is `start`; the owner pushes up
+   * Push consumer: the first client message is `start`; the serving node pushes up
    * to `prefetch` un-acked deliveries, the client sends acks/nacks. Ending or cancelling the stream closes
-   * the consumer on the owner and returns its un-acked messages at once.
+   * the consumer on the serving node and returns its un-acked messages at once.
    *
    * @generated from rpc aviso.peer.v1.PeerService.Consume
    */

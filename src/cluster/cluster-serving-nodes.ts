@@ -1,4 +1,4 @@
-import type { Owners, QueueOwners, TopicOwners } from "../app/owners.ts";
+import type { ServedQueues, ServedTopics, ServingNodes } from "../app/serving-nodes.ts";
 import type { TopicFeed } from "../broker/topic/topic-ports.ts";
 import type { ResourceKind } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
@@ -16,33 +16,33 @@ export interface RoutingOptions {
   routeTimeoutMs: number;
 }
 
-type Target = { local: true; owners: Owners } | { local: false; link: PeerClient };
+type Target = { local: true; servingNodes: ServingNodes } | { local: false; link: PeerClient };
 
 const RETRY_DELAY_MS = 50;
 
 /**
- * Owners for a cluster node: each call goes to the resource's owner — this
+ * ServingNodes for a cluster node: each call goes to the node serving the resource — this
  * node (after taking the lease) or a peer over gRPC. While ownership moves
  * (a node died, joined or left), failures the error registry marks
  * `reroute` are retried: those that certainly took no effect (`retry: "always"`, e.g.
- * FENCED: "not the owner") always, those that may have (`"if-idempotent"`,
+ * FENCED: "not the serving node") always, those that may have (`"if-idempotent"`,
  * e.g. a link that broke mid-call) only when repeating is harmless (acks,
  * reads, keyed publishes) — otherwise the client gets 503 and decides.
  */
-export class ClusterOwners implements Owners {
+export class ClusterServingNodes implements ServingNodes {
   /** Calls waiting to retry; woken early when membership changes (the new route may be ready at once). */
   private readonly membershipWaiters = new Set<() => void>();
   /** Set by close(): calls in flight give up instead of retrying against a node that is leaving. */
   private closing = false;
-  readonly queues: QueueOwners;
-  readonly topics: TopicOwners;
+  readonly queues: ServedQueues;
+  readonly topics: ServedTopics;
 
   constructor(
     /** The coordinator once the node has joined; throws NOT_READY before. */
     private readonly coordinatorNow: () => Coordinator,
     private readonly ownership: Ownership,
-    /** This node's engines (`createLocalOwners`), reached only for resources it owns. */
-    private readonly local: Owners,
+    /** This node's engines (`createLocalServingNodes`), reached only for resources it owns. */
+    private readonly local: ServingNodes,
     private readonly peers: PeerPool,
     private readonly clock: Clock,
     private readonly options: RoutingOptions,
@@ -53,27 +53,27 @@ export class ClusterOwners implements Owners {
           "queue",
           queue,
           inputs.every((input) => input.idempotencyKey !== undefined),
-          (target) => (target.local ? target.owners.queues : target.link.queues).publish(queue, inputs),
+          (target) => (target.local ? target.servingNodes.queues : target.link.queues).publish(queue, inputs),
         ),
       receive: (queue, request, signal) =>
         this.call("queue", queue, true, (target) =>
-          (target.local ? target.owners.queues : target.link.queues).receive(queue, request, signal),
+          (target.local ? target.servingNodes.queues : target.link.queues).receive(queue, request, signal),
         ),
       ack: (queue, receipts) =>
         this.call("queue", queue, true, (target) =>
-          (target.local ? target.owners.queues : target.link.queues).ack(queue, receipts),
+          (target.local ? target.servingNodes.queues : target.link.queues).ack(queue, receipts),
         ),
       nack: (queue, receipts, delayMs) =>
         this.call("queue", queue, true, (target) =>
-          (target.local ? target.owners.queues : target.link.queues).nack(queue, receipts, delayMs),
+          (target.local ? target.servingNodes.queues : target.link.queues).nack(queue, receipts, delayMs),
         ),
       consume: (queue, sink, prefetch) =>
         this.call("queue", queue, true, (target) =>
-          (target.local ? target.owners.queues : target.link.queues).consume(queue, sink, prefetch),
+          (target.local ? target.servingNodes.queues : target.link.queues).consume(queue, sink, prefetch),
         ),
       stats: (queue) =>
         this.call("queue", queue, true, (target) =>
-          (target.local ? target.owners.queues : target.link.queues).stats(queue),
+          (target.local ? target.servingNodes.queues : target.link.queues).stats(queue),
         ),
     };
     this.topics = {
@@ -82,11 +82,11 @@ export class ClusterOwners implements Owners {
           "topic",
           topic,
           inputs.every((input) => input.idempotencyKey !== undefined),
-          (target) => (target.local ? target.owners.topics : target.link.topics).publish(topic, inputs),
+          (target) => (target.local ? target.servingNodes.topics : target.link.topics).publish(topic, inputs),
         ),
       head: (topic) =>
         this.call("topic", topic, true, (target) =>
-          (target.local ? target.owners.topics : target.link.topics).head(topic),
+          (target.local ? target.servingNodes.topics : target.link.topics).head(topic),
         ),
       feed: (topic) => ResilientFeed.start(topic, (fromOffset) => this.openFeed(topic, fromOffset)),
     };
@@ -98,7 +98,7 @@ export class ClusterOwners implements Owners {
   }
 
   /** What peers may ask of this node: only resources it owns (else FENCED, and the caller re-routes). */
-  servingOwners(): Owners {
+  servedHere(): ServingNodes {
     const owned = async <T>(kind: ResourceKind, name: string, run: () => Promise<T>): Promise<T> => {
       await this.ownership.ensureOwned(kind, name);
       return run();
@@ -128,7 +128,7 @@ export class ClusterOwners implements Owners {
     };
   }
 
-  /** A deleted resource: its owner (wherever it is) drops its engine and tells its subscribers. */
+  /** A deleted resource: the node serving it (wherever it is) drops its engine and tells its subscribers. */
   release(kind: ResourceKind, name: string, reason: AvisoError): void {
     this.local.release(kind, name, reason);
     void this.broadcast({ type: "release", kind, name, reason });
@@ -153,7 +153,7 @@ export class ClusterOwners implements Owners {
     return this.peers.broadcast(this.coordinatorNow().members(), this.coordinatorNow().self.id, event);
   }
 
-  /** The queue's owner starts or stops copying; routed like any call. */
+  /** The node serving the queue starts or stops copying; routed like any call. */
   private async bindingChanged(topic: string, queue: string, created: boolean): Promise<void> {
     await this.call("queue", queue, true, async (target) => {
       if (target.local) {
@@ -168,16 +168,16 @@ export class ClusterOwners implements Owners {
   private async openFeed(topic: string, fromOffset: number | undefined): Promise<TopicFeed> {
     return this.call("topic", topic, true, async (target) => {
       if (!target.local) return target.link.topics.feed(topic, fromOffset);
-      const engine = await target.owners.topics.feed(topic);
+      const engine = await target.servingNodes.topics.feed(topic);
       return fromOffset === undefined ? engine : followFrom(engine, fromOffset);
     });
   }
 
   private async target(kind: ResourceKind, name: string): Promise<Target> {
-    const owner = this.coordinatorNow().ownerOf(kind, name);
-    if (owner.id !== this.coordinatorNow().self.id) return { local: false, link: this.peers.get(owner) };
+    const serving = this.coordinatorNow().servingNodeOf(kind, name);
+    if (serving.id !== this.coordinatorNow().self.id) return { local: false, link: this.peers.get(serving) };
     await this.ownership.ensureOwned(kind, name);
-    return { local: true, owners: this.local };
+    return { local: true, servingNodes: this.local };
   }
 
   private async call<T>(
@@ -198,9 +198,9 @@ export class ClusterOwners implements Owners {
           error.reroutable &&
           (error.retry === "always" || (retryIfUnsure && error.retry === "if-idempotent"));
         if (!retry || this.clock.now() >= deadline) {
-          // FENCED ("not the owner") is the cluster's own word; clients hear that ownership is moving.
+          // FENCED ("not the serving node") is the cluster's own word; clients hear that ownership is moving.
           throw error.reason === "FENCED"
-            ? new AvisoError("OWNER_UNAVAILABLE", `The owner of ${kind} "${name}" is changing; retry.`)
+            ? new AvisoError("OWNER_UNAVAILABLE", `The serving node of ${kind} "${name}" is changing; retry.`)
             : error;
         }
         await this.backoff(Math.min(1000, RETRY_DELAY_MS * 2 ** attempt));

@@ -1,10 +1,10 @@
 import type { ResourceKind } from "../broker/types.ts";
 import type { AvisoError } from "../errors/aviso-error.ts";
 import type { EngineHost } from "./engine-host.ts";
-import type { Owners } from "./owners.ts";
+import type { ServingNodes } from "./serving-nodes.ts";
 
 /** Standalone: this node owns every queue and topic, so every call goes to a local engine. */
-export function createLocalOwners(host: EngineHost): Owners {
+export function createLocalServingNodes(host: EngineHost): ServingNodes {
   return {
     queues: {
       publish: async (queue, inputs) => (await host.queue(queue)).publish(inputs),

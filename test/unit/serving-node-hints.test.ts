@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { OwnerHints, type ResourceRef } from "../../clients/js/src/http/owner-hints.ts";
+import { type ResourceRef, ServingNodeHints } from "../../clients/js/src/http/serving-node-hints.ts";
+import { resolveClientOptions } from "../../clients/js/src/options.ts";
 
 const URLS = ["http://a:1", "http://b:2/", "http://c:3"];
 const TTL_MS = 30_000;
@@ -24,7 +25,7 @@ function scriptedLookup() {
 /** Lets the lookup's promise callbacks run. */
 const settle = () => vi.advanceTimersByTimeAsync(0);
 
-describe("OwnerHints", () => {
+describe("ServingNodeHints", () => {
   beforeEach(() => {
     vi.useFakeTimers();
   });
@@ -34,7 +35,7 @@ describe("OwnerHints", () => {
 
   it("answers nothing until the lookup returns, asks once, then answers the configured URL until the TTL", async () => {
     const script = scriptedLookup();
-    const hints = new OwnerHints(URLS, script.lookup, TTL_MS);
+    const hints = new ServingNodeHints(URLS, script.lookup, TTL_MS);
     expect(hints.urlFor(orders)).toBeUndefined();
     expect(hints.urlFor(orders)).toBeUndefined();
     await settle();
@@ -48,7 +49,7 @@ describe("OwnerHints", () => {
 
   it("keeps using an expired answer while it asks again, and takes the new one", async () => {
     const script = scriptedLookup();
-    const hints = new OwnerHints(URLS, script.lookup, TTL_MS);
+    const hints = new ServingNodeHints(URLS, script.lookup, TTL_MS);
     hints.urlFor(orders);
     await settle();
     vi.advanceTimersByTime(TTL_MS + 1);
@@ -62,7 +63,7 @@ describe("OwnerHints", () => {
   it("never hints a node outside the configured URLs, and does not ask again for the TTL", async () => {
     const script = scriptedLookup();
     script.answer(() => Promise.resolve("http://elsewhere:9"));
-    const hints = new OwnerHints(URLS, script.lookup, TTL_MS);
+    const hints = new ServingNodeHints(URLS, script.lookup, TTL_MS);
     hints.urlFor(orders);
     await settle();
     for (let call = 0; call < 5; call++) expect(hints.urlFor(orders)).toBeUndefined();
@@ -73,7 +74,7 @@ describe("OwnerHints", () => {
   it("after a failed lookup, or a failed call to the hinted node, goes through the node list for the TTL", async () => {
     const script = scriptedLookup();
     script.answer(() => Promise.reject(new Error("no node answered")));
-    const hints = new OwnerHints(URLS, script.lookup, TTL_MS);
+    const hints = new ServingNodeHints(URLS, script.lookup, TTL_MS);
     hints.urlFor(orders);
     await settle();
     expect(hints.urlFor(orders)).toBeUndefined();
@@ -96,7 +97,7 @@ describe("OwnerHints", () => {
 
   it("keeps at most maxEntries answers, dropping the oldest", async () => {
     const script = scriptedLookup();
-    const hints = new OwnerHints(URLS, script.lookup, TTL_MS, 2);
+    const hints = new ServingNodeHints(URLS, script.lookup, TTL_MS, 2);
     const queue = (name: string): ResourceRef => ({ kind: "queues", name });
     for (const name of ["a", "b", "c"]) {
       hints.urlFor(queue(name));
@@ -108,5 +109,19 @@ describe("OwnerHints", () => {
     expect(hints.urlFor(queue("a"))).toBeUndefined();
     await settle();
     expect(script.asked).toEqual(["queues/a", "queues/b", "queues/c", "queues/a"]);
+  });
+});
+
+describe("client option preferServingNodes", () => {
+  it("is off by default, on when given, and read from its deprecated name preferOwners", () => {
+    expect(resolveClientOptions({ urls: URLS }).preferServingNodes).toBe(false);
+    expect(resolveClientOptions({ urls: URLS, preferServingNodes: true }).preferServingNodes).toBe(true);
+    expect(resolveClientOptions({ urls: URLS, preferOwners: true }).preferServingNodes).toBe(true);
+    expect(resolveClientOptions({ urls: URLS, preferOwners: true, preferServingNodes: false })).toMatchObject(
+      {
+        preferServingNodes: false,
+      },
+    );
+    expect(resolveClientOptions({ urls: URLS, preferOwners: true })).not.toHaveProperty("preferOwners");
   });
 });

@@ -13,9 +13,9 @@ export interface ResourceRef {
 }
 
 /** Asks any node where a resource is served; answers the node's advertised base URL. */
-export type LookupOwner = (resource: ResourceRef) => Promise<string>;
+export type LookupServingNode = (resource: ResourceRef) => Promise<string>;
 
-export class OwnerHints {
+export class ServingNodeHints {
   /** Answers by resource; `url` undefined: the serving node is not one of ours (or the lookup failed). */
   private readonly known = new Map<string, { url: string | undefined; until: number }>();
   private readonly asking = new Set<string>();
@@ -23,7 +23,7 @@ export class OwnerHints {
 
   constructor(
     urls: readonly string[],
-    private readonly lookup: LookupOwner,
+    private readonly lookup: LookupServingNode,
     private readonly ttlMs: number,
     /** Most answers kept; the oldest goes first (clients that touch many one-off queues stay bounded). */
     private readonly maxEntries = 10_000,

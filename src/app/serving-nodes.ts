@@ -12,11 +12,11 @@ import type { ResourceKind } from "../broker/types.ts";
 import type { AvisoError } from "../errors/aviso-error.ts";
 
 /**
- * What any node can ask of a queue's owner. Standalone, the owner is always
- * this node; in a cluster the call goes to whichever node owns the queue.
+ * What any node can ask of the node serving a queue. Standalone, the serving node is always
+ * this node; in a cluster the call goes to whichever node serves the queue.
  * Callers have already authorised the request.
  */
-export interface QueueOwners {
+export interface ServedQueues {
   publish(queue: string, inputs: QueuePublishInput[]): Promise<string[]>;
   receive(queue: string, request: ReceiveRequest, signal?: AbortSignal): Promise<Delivery[]>;
   ack(queue: string, receipts: string[]): Promise<AckResult>;
@@ -31,22 +31,22 @@ export interface TopicHeadView {
   firstOffset: number;
 }
 
-export interface TopicOwners {
+export interface ServedTopics {
   publish(topic: string, inputs: TopicPublishInput[]): Promise<number[]>;
-  /** Offsets as the owner sees them. */
+  /** Offsets as the serving node sees them. */
   head(topic: string): Promise<TopicHeadView>;
   /** The committed log as this node sees it, for fan-out and history. */
   feed(topic: string): Promise<TopicFeed>;
 }
 
-export interface Owners {
-  queues: QueueOwners;
-  topics: TopicOwners;
+export interface ServingNodes {
+  queues: ServedQueues;
+  topics: ServedTopics;
   /** A resource was deleted or redefined: stop serving it here with `reason`. */
   release(kind: ResourceKind, name: string, reason: AvisoError): void;
-  /** A durable subscription was created: the queue's owner starts copying. */
+  /** A durable subscription was created: the node serving the queue starts copying. */
   bindingCreated(topic: string, queue: string): Promise<void>;
-  /** A durable subscription was removed: the queue's owner stops copying. */
+  /** A durable subscription was removed: the node serving the queue stops copying. */
   bindingRemoved(topic: string, queue: string): Promise<void>;
   close(reason: AvisoError): Promise<void>;
 }
