@@ -9,9 +9,10 @@ export interface TakenNode {
 }
 
 /**
- * Whether the node's owner is known to be gone though the server has not
- * deleted its node yet: one of our own expired sessions, or (for a lease) an
- * evicted holder. Given the owner's session and the node's data.
+ * Whether the znode's holder (ZooKeeper's `ephemeralOwner` session) is known
+ * to be gone though the server has not deleted its node yet: one of our own
+ * expired sessions, or (for a lease) an evicted holder. Given the holder's
+ * session and the node's data.
  */
 export type OwnerGone = (ownerSessionId: string, data: string) => boolean | Promise<boolean>;
 

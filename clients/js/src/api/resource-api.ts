@@ -105,7 +105,7 @@ interface CreatorFields {
 }
 
 /** Reads `creator`, falling back to `owner` from a server that predates it. */
-function withCreator<View extends CreatorFields>(view: View): View {
+export function withCreator<View extends CreatorFields>(view: View): View {
   return view.creator === undefined && view.owner !== undefined ? { ...view, creator: view.owner } : view;
 }
 

@@ -128,7 +128,7 @@ export abstract class Subscription<M> implements AsyncIterable<M>, FrameSink {
   ended(error: AvisoClientError): void {
     this.serverSub = null;
     if (error.isTransient) {
-      // The node gave up re-attaching (owner moved for too long): try again.
+      // The node gave up re-attaching (the serving node moved for too long): try again.
       this.subscribedGeneration = -1;
       void this.subscribeOnSocket();
       return;
