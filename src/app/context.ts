@@ -36,7 +36,7 @@ export interface AppContext {
   userDirectory: UserDirectory;
   metrics: Metrics;
   log: Logger;
-  /** The node serving a queue or topic now (its owner; this node when standalone). A hint: ownership can move. */
+  /** The node serving a queue or topic now (this node when standalone). A hint: it moves on failover. */
   locate(kind: ResourceKind, name: string): ServingNode;
 }
 

@@ -22,7 +22,7 @@ export type OwnerGone = (ownerSessionId: string, data: string) => boolean | Prom
  * - "mine": created now, or it already belongs to this session (created
  *   earlier in the session, or a create whose reply a disconnect swallowed);
  * - "retry": it vanished meanwhile, its parent was missing and is now made,
- *   or its owner is gone (`ownerGone`) and it is now deleted;
+ *   or its holder is gone (`ownerGone`) and it is now deleted;
  * - TakenNode: another live session owns it, with a watch armed on it.
  */
 export async function tryOwnEphemeral(
