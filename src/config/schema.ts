@@ -67,6 +67,10 @@ export const configSchema = Type.Object(
       "How long an embedded SQLite store waits for another process's write lock before STORE_UNAVAILABLE.",
       0,
     ),
+    sqliteCommitThread: bool(
+      true,
+      "Commit to an embedded SQLite store on a worker thread, so the node keeps serving while a commit waits for its fsync.",
+    ),
     storeIdleTransactionTimeoutSec: int(
       5,
       "MariaDB ends a store transaction that sends nothing this long, so a node frozen mid-commit does not hold a queue's row lock from its successor (0: off; MySQL has no such setting).",

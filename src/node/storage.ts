@@ -13,6 +13,7 @@ export type StorageSettings = Pick<
   | "store"
   | "dataDir"
   | "sqliteBusyTimeoutMs"
+  | "sqliteCommitThread"
   | "storeCommitLanes"
   | "storeCommitPipeline"
   | "storeIdleTransactionTimeoutSec"
@@ -45,6 +46,7 @@ export async function openStorage(
   try {
     store = await openStore(config.store, config.dataDir, {
       sqliteBusyTimeoutMs: config.sqliteBusyTimeoutMs,
+      sqliteCommitThread: config.sqliteCommitThread,
       mysqlIdleTransactionTimeoutSec: config.storeIdleTransactionTimeoutSec,
     });
   } catch (error) {

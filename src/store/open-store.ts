@@ -29,13 +29,18 @@ export function resolveStoreUrl(
 export async function openStore(
   url: string,
   dataDir: string,
-  options: { sqliteBusyTimeoutMs?: number; mysqlIdleTransactionTimeoutSec?: number } = {},
+  options: {
+    sqliteBusyTimeoutMs?: number;
+    sqliteCommitThread?: boolean;
+    mysqlIdleTransactionTimeoutSec?: number;
+  } = {},
 ): Promise<Store> {
   const target = resolveStoreUrl(url, dataDir);
   const store =
     target.kind === "sqlite"
       ? await createSqliteStore({
           path: target.path,
+          commitThread: options.sqliteCommitThread ?? true,
           ...(options.sqliteBusyTimeoutMs === undefined
             ? {}
             : { busyTimeoutMs: options.sqliteBusyTimeoutMs }),

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { openStore, resolveStoreUrl } from "../../src/store/open-store.ts";
 import { createSqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
 import { describeStoreConformance } from "../store/conformance.ts";
+import { ownedQueue, queueMessages } from "../store/fixtures.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "aviso-sqlite-test-"));
 afterAll(() => {
@@ -20,6 +21,13 @@ describeStoreConformance("sqlite", async () => {
   return store;
 });
 
+// The node's default: commits on a worker thread with its own connection.
+describeStoreConformance("sqlite, commit thread", async () => {
+  const store = await createSqliteStore({ path: join(dir, "threaded.db"), commitThread: true });
+  await store.migrate();
+  return store;
+});
+
 function schemaVersions(path: string): number[] {
   const db = new Database(path, { readonly: true });
   try {
@@ -28,6 +36,35 @@ function schemaVersions(path: string): number[] {
     db.close();
   }
 }
+
+describe("SQLite store: the commit thread", () => {
+  it("commits off the event loop: it waits for another holder of the write lock without stopping the node", async () => {
+    const path = join(dir, "lock-wait.db");
+    const store = await createSqliteStore({ path, busyTimeoutMs: 3000, commitThread: true });
+    const blocker = new Database(path);
+    try {
+      await store.migrate();
+      const { name, epoch } = await ownedQueue(store);
+      blocker.exec("BEGIN IMMEDIATE");
+      const commit = store.commit([
+        { type: "queue.append", queue: name, epoch, messages: queueMessages(1, 1), nextSeq: 2 },
+      ]);
+      // In-thread, the call above would sit in SQLite's busy wait, stopping this timer too, and then fail.
+      let settled = false;
+      void commit.finally(() => {
+        settled = true;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(settled).toBe(false);
+      blocker.exec("COMMIT");
+      await expect(commit).resolves.toEqual(["ok"]);
+      expect(await store.queueHead(name)).toEqual({ nextSeq: 2 });
+    } finally {
+      blocker.close();
+      await store.close();
+    }
+  });
+});
 
 describe("SQLite store: migrations and settings", () => {
   it("records each migration once; migrating again changes nothing", async () => {

@@ -116,6 +116,7 @@ describe("config schema", () => {
         "peerTlsKey",
         "zkAuth",
         "sqliteBusyTimeoutMs",
+        "sqliteCommitThread",
         "storeBatchMaxMessages",
         "storeCommitLanes",
         "storeCommitPipeline",

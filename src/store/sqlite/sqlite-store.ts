@@ -1,6 +1,4 @@
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import type {
   Binding,
   Grant,
@@ -57,6 +55,8 @@ import {
 } from "../rows.ts";
 import type { QueueHead, Store, TopicHead, WriteOp, WriteOutcome } from "../store.ts";
 import { createSqliteCommit } from "./sqlite-commit.ts";
+import { SqliteCommitThread } from "./sqlite-commit-thread.ts";
+import { openSqliteDatabase } from "./sqlite-database.ts";
 import { isDuplicateKey, toStoreError } from "./sqlite-errors.ts";
 import { migrateSqlite } from "./sqlite-migrate.ts";
 
@@ -65,28 +65,26 @@ export interface SqliteStoreOptions {
   path: string;
   /** How long to wait for another process's write lock before STORE_UNAVAILABLE. */
   busyTimeoutMs?: number;
+  /** Commit on a worker thread with its own connection (a file only; `:memory:` commits in-thread). */
+  commitThread?: boolean;
 }
 
 const tableOf: Readonly<Record<ResourceKind, string>> = { queue: "queues", topic: "topics" };
 
 /** Opens (creating if needed) an embedded SQLite store. Call migrate() before use. */
 export async function createSqliteStore(options: SqliteStoreOptions): Promise<Store> {
-  let db: Database.Database | undefined;
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  let db: Database.Database;
   try {
-    mkdirSync(dirname(options.path), { recursive: true });
-    db = new Database(options.path);
-    // WAL + synchronous=FULL: a commit is fsynced before it returns, so an
-    // acknowledged publish survives power loss, not only a killed process.
-    const mode = db.pragma("journal_mode = WAL", { simple: true });
-    if (mode !== "wal" && options.path !== ":memory:")
-      throw new Error(`SQLite refused WAL mode (got ${String(mode)})`);
-    db.pragma("synchronous = FULL");
-    db.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
+    db = openSqliteDatabase(options.path, busyTimeoutMs);
   } catch (error) {
-    db?.close();
     throw toStoreError(error, `opening ${options.path}`);
   }
-  return new SqliteStore(db);
+  const thread =
+    options.commitThread === true && options.path !== ":memory:"
+      ? { path: options.path, busyTimeoutMs }
+      : undefined;
+  return new SqliteStore(db, thread);
 }
 
 class SqliteStore implements Store {
@@ -94,11 +92,15 @@ class SqliteStore implements Store {
   #db: Database.Database;
   #closed = false;
   #commit: ReturnType<typeof createSqliteCommit> | undefined;
+  /** Where the commit thread connects; started at the first commit (after migrate). */
+  readonly #threadTarget: { path: string; busyTimeoutMs: number } | undefined;
+  #thread: SqliteCommitThread | undefined;
   // better-sqlite3 does not cache prepared statements; preparing costs more than most of our queries.
   #statements = new Map<string, Database.Statement<unknown[], unknown>>();
 
-  constructor(db: Database.Database) {
+  constructor(db: Database.Database, threadTarget?: { path: string; busyTimeoutMs: number }) {
     this.#db = db;
+    this.#threadTarget = threadTarget;
   }
 
   #prepare<P extends unknown[], R = unknown>(sql: string): Database.Statement<P, R> {
@@ -143,6 +145,7 @@ class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#thread?.close();
     this.#db.close();
   }
 
@@ -524,6 +527,13 @@ class SqliteStore implements Store {
 
   commit(ops: WriteOp[]): Promise<WriteOutcome[]> {
     if (ops.length === 0) return Promise.resolve([]);
+    if (this.#threadTarget !== undefined && !this.#closed) {
+      const { path, busyTimeoutMs } = this.#threadTarget;
+      this.#thread ??= new SqliteCommitThread(path, busyTimeoutMs);
+      return this.#thread.commit(ops).catch((error: unknown) => {
+        throw toStoreError(error, "commit");
+      });
+    }
     return this.#run("commit", () => {
       this.#commit ??= createSqliteCommit(this.#db);
       return this.#commit(ops);
