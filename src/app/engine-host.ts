@@ -17,6 +17,8 @@ export interface EngineSettings {
   maxBatchMessages: number;
   /** Recent topic messages kept in memory per topic. */
   topicMemoryMessages: number;
+  /** Bytes of those messages kept at most per topic. */
+  topicMemoryBytes: number;
   retentionIntervalMs: number;
   /** Bytes of un-acked queue messages one publisher may hold on this node; absent: no bound. */
   maxStoredBytesPerUser?: number;
@@ -270,6 +272,7 @@ export class EngineHost {
       reader: durable ? { read: (from, limit) => store.readTopic(name, from, limit) } : null,
       idempotencyWindowMs: settings.idempotencyWindowMs,
       memoryMessages: settings.topicMemoryMessages,
+      memoryBytes: settings.topicMemoryBytes,
       maxBatchMessages: settings.maxBatchMessages,
       retentionIntervalMs: settings.retentionIntervalMs,
       // Only this topic's active bindings hold retention; an ended one (or one of an earlier topic of this name) does not.

@@ -274,6 +274,10 @@ export const configSchema = Type.Object(
       10_000,
       "Recent messages of each served topic kept in memory for replay and history; older ones are read from the store.",
     ),
+    topicMemoryBytes: int(
+      16_777_216,
+      "Bytes (key + payload + headers) of those recent messages each served topic keeps at most; older ones are read from the store, and a non-durable topic's history ends there.",
+    ),
     topicRetentionIntervalMs: int(
       1000,
       "How often a served topic applies its retention (deletes messages past maxAgeMs or maxMessages).",

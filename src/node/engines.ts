@@ -20,6 +20,7 @@ export type EngineSettings = Pick<
   | "maxStoredBytesPerUser"
   | "maxBatchMessages"
   | "topicMemoryMessages"
+  | "topicMemoryBytes"
   | "topicRetentionIntervalMs"
   | "catalogCacheMs"
   | "userCacheMs"
@@ -69,6 +70,7 @@ export function buildEngines(
       maxStoredBytesPerUser: config.maxStoredBytesPerUser,
       maxBatchMessages: config.maxBatchMessages,
       topicMemoryMessages: config.topicMemoryMessages,
+      topicMemoryBytes: config.topicMemoryBytes,
       retentionIntervalMs: config.topicRetentionIntervalMs,
     },
     servingNodes: () => wiring.servingNodes.get(),

@@ -68,6 +68,7 @@ export async function startOwnerNode(): Promise<OwnerNode> {
       idempotencyWindowMs: 60_000,
       maxBatchMessages: 1000,
       topicMemoryMessages: 50,
+      topicMemoryBytes: 1_048_576,
       retentionIntervalMs: 1000,
     },
     servingNodes: () => local,

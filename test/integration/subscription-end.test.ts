@@ -45,6 +45,7 @@ describe("SubscriptionService.end", () => {
         idempotencyWindowMs: config.idempotencyWindowMs,
         maxBatchMessages: config.maxBatchMessages,
         topicMemoryMessages: 10_000,
+        topicMemoryBytes: config.topicMemoryBytes,
         retentionIntervalMs: 1000,
       },
       servingNodes: () => servingNodes,

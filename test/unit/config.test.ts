@@ -126,6 +126,7 @@ describe("config schema", () => {
         "idempotencyPurgeMs",
         "catalogCacheMs",
         "topicMemoryMessages",
+        "topicMemoryBytes",
         "topicRetentionIntervalMs",
         "peerFeedMaxQueuedEvents",
         "peerProbeIntervalMs",

@@ -22,6 +22,7 @@ function memoryTopic(): TopicEngine {
       reader: null,
       idempotencyWindowMs: 1000,
       memoryMessages: 1000,
+      memoryBytes: 1_000_000,
       maxBatchMessages: 100,
       retentionIntervalMs: 60_000,
     },

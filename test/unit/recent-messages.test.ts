@@ -91,6 +91,32 @@ describe("RecentMessages", () => {
     expect(recent.oldest()).toEqual(message(2990));
   });
 
+  it("keeps only the newest messages that fit its byte bound, and always the newest one", () => {
+    // Each message below weighs key (1) + payload (2 digits) = 3 bytes.
+    const recent = new RecentMessages(100, 9);
+    recent.append(range(10, 13));
+    expect(recent.bytes).toBe(9);
+    expect(recent.firstOffset).toBe(10);
+    recent.append(range(13, 15));
+    expect(recent.bytes).toBe(9);
+    expect(offsets(recent.readFrom(12, 10))).toEqual([12, 13, 14]);
+    expect(recent.readFrom(11, 10)).toBeUndefined();
+    const big: TopicMessage = { ...message(15), payload: "x".repeat(50), headers: '{"h":1}' };
+    recent.append([big]);
+    expect(offsets(recent.readFrom(15, 10))).toEqual([15]);
+    expect(recent.bytes).toBe(1 + 50 + 7);
+    recent.trimBefore(16);
+    expect(recent.bytes).toBe(0);
+  });
+
+  it("counts the bytes of what it holds across trims and evictions", () => {
+    const recent = new RecentMessages(3, 1000);
+    recent.append(range(10, 15)); // holds 12, 13, 14
+    expect(recent.bytes).toBe(9);
+    recent.trimBefore(14);
+    expect(recent.bytes).toBe(3);
+  });
+
   it("behaves like a model window over the contiguous log", () => {
     const op = fc.oneof(
       fc.record({ kind: fc.constant("append" as const), count: fc.integer({ min: 0, max: 40 }) }),
@@ -101,8 +127,10 @@ describe("RecentMessages", () => {
         fc.integer({ min: 1, max: 30 }),
         fc.array(op, { maxLength: 80 }),
         fc.integer({ min: 0, max: 50 }),
-        (capacity, ops, limit) => {
-          const recent = new RecentMessages(capacity);
+        fc.option(fc.integer({ min: 0, max: 40 }), { nil: undefined }),
+        (capacity, ops, limit, byteBound) => {
+          const recent = new RecentMessages(capacity, byteBound ?? Number.POSITIVE_INFINITY);
+          const weight = (offset: number) => 1 + String(offset).length;
           let next = 0;
           let first = 0; // model window: [first, next)
           for (const step of ops) {
@@ -110,12 +138,23 @@ describe("RecentMessages", () => {
               recent.append(range(next, next + step.count));
               next += step.count;
               first = Math.max(first, next - capacity);
+              let held = 0;
+              for (let offset = next - 1; offset >= first; offset -= 1) {
+                held += weight(offset);
+                if (byteBound !== undefined && held > byteBound && offset < next - 1) {
+                  first = offset + 1;
+                  break;
+                }
+              }
             } else {
               const before = next - step.back;
               recent.trimBefore(before);
               first = Math.min(next, Math.max(first, before));
             }
             expect(recent.size).toBe(next - first);
+            let bytes = 0;
+            for (let offset = first; offset < next; offset += 1) bytes += weight(offset);
+            expect(recent.bytes).toBe(bytes);
             expect(recent.firstOffset).toBe(first < next ? first : undefined);
             for (const from of [first - 1, first, Math.floor((first + next) / 2), next]) {
               const read = recent.readFrom(from, limit);

@@ -48,6 +48,7 @@ class FakeStore implements TopicWriter, TopicReader {
 interface Options {
   topic?: Partial<TopicDefinition>;
   memoryMessages?: number;
+  memoryBytes?: number;
   maxBatchMessages?: number;
   head?: { nextOffset: number; firstOffset: number };
   floor?: number;
@@ -66,6 +67,7 @@ function setup(options: Options = {}) {
     reader: topic.durable ? store : null,
     idempotencyWindowMs: 60_000,
     memoryMessages: options.memoryMessages ?? 1000,
+    memoryBytes: options.memoryBytes ?? 1_000_000,
     maxBatchMessages: options.maxBatchMessages ?? 100,
     retentionIntervalMs: 1000,
   };
@@ -217,6 +219,27 @@ describe("TopicEngine reads", () => {
     await publishEach(engine, clock, 5);
     expect(engine.firstOffset()).toBe(2);
     expect(offsets(await engine.read(0, 10))).toEqual([2, 3, 4]);
+  });
+
+  it("holds a durable topic's history in memory up to its byte bound and reads older history from the store", async () => {
+    // Each published message weighs key "k" (1) + payload "0".."9" (1) = 2 bytes.
+    const { engine, clock, store } = setup({ memoryBytes: 6 });
+    await publishEach(engine, clock, 8);
+    expect(offsets(await engine.read(5, 10))).toEqual([5, 6, 7]);
+    expect(store.reads).toEqual([]);
+    expect(engine.firstOffset()).toBe(0);
+    expect(offsets(await engine.read(2, 10))).toEqual([2, 3, 4, 5, 6, 7]);
+    expect(store.reads).toEqual([{ from: 2, limit: 6 }]);
+  });
+
+  it("shortens a non-durable topic's replayable history to its byte bound", async () => {
+    const { engine, clock } = setup({
+      topic: { durable: false, retention: { maxAgeMs: null, maxMessages: 100 } },
+      memoryBytes: 6,
+    });
+    await publishEach(engine, clock, 8);
+    expect(engine.firstOffset()).toBe(5);
+    expect(offsets(await engine.read(0, 10))).toEqual([5, 6, 7]);
   });
 
   it("keeps a durable topic's recent messages in memory past its count retention when a subscription holds them", async () => {

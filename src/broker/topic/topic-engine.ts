@@ -48,7 +48,7 @@ export class TopicEngine implements TopicFeed {
     const memoryLimit = definition.durable
       ? deps.memoryMessages
       : Math.min(deps.memoryMessages, definition.retention.maxMessages ?? deps.memoryMessages);
-    this.recent = new RecentMessages(Math.max(1, memoryLimit));
+    this.recent = new RecentMessages(Math.max(1, memoryLimit), deps.memoryBytes);
     this.idempotency = new IdempotencyCache(deps.clock);
     this.scheduleRetention();
   }

@@ -22,6 +22,11 @@ export interface TopicEngineDeps {
   idempotencyWindowMs: number;
   /** Most recent messages kept in memory for replay and history without a store read. */
   memoryMessages: number;
+  /**
+   * Bytes of those messages (key + payload + headers) kept at most; older ones
+   * are read from the store, or gone for a non-durable topic. The newest is always kept.
+   */
+  memoryBytes: number;
   /** Most messages committed in one append. */
   maxBatchMessages: number;
   /** Oldest offset a durable subscription still has to copy; retention never trims past it. */
