@@ -13,7 +13,12 @@ import { spawnNode } from "../../test/helpers/aviso-node.ts";
 import { createDatabaseOn, destroyMariadb, launchMariadb } from "../../test/helpers/mariadb.ts";
 import { withTimeout } from "./bounded.ts";
 import { onCleanup } from "./cleanup.ts";
-import { attachProfiler, type WindowProfiler } from "./inspector-profile.ts";
+import {
+  attachProfiler,
+  connectInspector,
+  type Inspector,
+  type WindowProfiler,
+} from "./inspector-profile.ts";
 import { note } from "./report.ts";
 
 export type StoreKind = "sqlite" | "mysql";
@@ -24,8 +29,10 @@ export interface BrokerOptions {
   mysqlUrl?: string;
   /** Write a V8 CPU profile of the node over the measured window into this directory. */
   profileDir?: string;
-  /** Extra AVISO_* settings for the node. */
+  /** Extra AVISO_* settings (and NODE_OPTIONS) for the node. */
   env?: Record<string, string>;
+  /** Connect to the node's inspector (Broker.inspector), e.g. to force a garbage collection. */
+  inspect?: boolean;
 }
 
 export interface Broker {
@@ -40,6 +47,8 @@ export interface Broker {
   /** Set when profiling: samples the node's CPU over the measured window. */
   profiler: WindowProfiler | null;
   profileDir: string | null;
+  /** Set when asked for (BrokerOptions.inspect). */
+  inspector: Inspector | null;
 }
 
 /** A fresh database on the server at `urlBase`; returns its URL. */
@@ -72,7 +81,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       : { url: "sqlite:", pid: null, label: "sqlite (synchronous=FULL)" };
   const env: Record<string, string> = { ...options.env };
   // The inspector lets attachProfiler sample exactly the measured window (Node 20 refuses --cpu-prof here).
-  if (options.profileDir !== undefined) env.NODE_OPTIONS = "--inspect=127.0.0.1:0";
+  if (options.profileDir !== undefined || options.inspect === true)
+    env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ""} --inspect=127.0.0.1:0`.trim();
   note(
     `starting node on ${store.label}${options.profileDir ? ` (profiling into ${options.profileDir})` : ""}`,
   );
@@ -87,6 +97,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const user = await newUser(node.url, "bench");
   const profiler = options.profileDir === undefined ? null : await attachProfiler(node.output);
   if (profiler !== null) onCleanup("detach profiler", async () => profiler.close());
+  const inspector = options.inspect === true ? await connectInspector(node.output) : null;
+  if (inspector !== null) onCleanup("detach inspector", async () => inspector.close());
   return {
     url: node.url,
     wsUrl: node.wsUrl,
@@ -97,6 +109,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     username: user.username,
     profiler,
     profileDir: options.profileDir ?? null,
+    inspector,
   };
 }
 

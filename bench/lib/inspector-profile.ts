@@ -3,7 +3,8 @@
  * inspector (the node runs with NODE_OPTIONS=--inspect=127.0.0.1:0; Node 20
  * refuses --cpu-prof in NODE_OPTIONS): Profiler.start at the window's start,
  * Profiler.stop at its end, the profile written as a .cpuprofile file for
- * Chrome DevTools or bench/profile-top.ts.
+ * Chrome DevTools or bench/profile-top.ts. The same connection forces a full
+ * garbage collection for the soak (what is retained vs not yet collected).
  */
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -19,10 +20,13 @@ export interface WindowProfiler {
   close(): void;
 }
 
-export async function attachProfiler(
-  nodeOutput: () => string,
-  samplingIntervalUs = 500,
-): Promise<WindowProfiler> {
+/** A connection to the node's inspector: one method call at a time, each bounded in time. */
+export interface Inspector {
+  call(method: string, params?: Record<string, unknown>): Promise<unknown>;
+  close(): void;
+}
+
+export async function connectInspector(nodeOutput: () => string): Promise<Inspector> {
   await waitUntil("the node's inspector URL", () => INSPECTOR_URL.test(nodeOutput()), { timeoutMs: 10_000 });
   const url = (INSPECTOR_URL.exec(nodeOutput()) as RegExpExecArray)[1] as string;
   const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 1024 * 1024 * 1024 });
@@ -55,6 +59,14 @@ export async function attachProfiler(
       60_000,
     );
   };
+  return { call, close: () => ws.terminate() };
+}
+
+export async function attachProfiler(
+  nodeOutput: () => string,
+  samplingIntervalUs = 500,
+): Promise<WindowProfiler> {
+  const { call, close } = await connectInspector(nodeOutput);
   await call("Profiler.enable");
   await call("Profiler.setSamplingInterval", { interval: samplingIntervalUs });
   return {
@@ -67,6 +79,6 @@ export async function attachProfiler(
       await writeFile(path, JSON.stringify(result.profile));
       return path;
     },
-    close: () => ws.terminate(),
+    close,
   };
 }
