@@ -158,10 +158,10 @@ describe("ZooKeeper digest ACLs (zkAuth)", () => {
       chroot,
       `${chroot}/members`,
       `${chroot}/members/a`,
-      `${chroot}/servingNodes`,
-      `${chroot}/servingNodes/queue`,
-      `${chroot}/servingNodes/topic`,
-      `${chroot}/servingNodes/queue/orders`,
+      `${chroot}/owners`,
+      `${chroot}/owners/queue`,
+      `${chroot}/owners/topic`,
+      `${chroot}/owners/queue/orders`,
     ]) {
       expect(await admin.acl(path), path).toEqual(ours);
     }
@@ -170,22 +170,22 @@ describe("ZooKeeper digest ACLs (zkAuth)", () => {
       expect(await intruder.create(`${chroot}/members/evil`, ACL.OPEN_ACL_UNSAFE, CreateMode.EPHEMERAL)).toBe(
         "NO_AUTH",
       );
-      expect(await intruder.create(`${chroot}/servingNodes/queue/payments`)).toBe("NO_AUTH");
-      expect(await intruder.create(`${chroot}/servingNodes/other`)).toBe("NO_AUTH");
+      expect(await intruder.create(`${chroot}/owners/queue/payments`)).toBe("NO_AUTH");
+      expect(await intruder.create(`${chroot}/owners/other`)).toBe("NO_AUTH");
       expect(await intruder.remove(`${chroot}/members/b`)).toBe("NO_AUTH");
-      expect(await intruder.remove(`${chroot}/servingNodes/queue/orders`)).toBe("NO_AUTH");
-      expect(await intruder.remove(`${chroot}/servingNodes/topic`)).toBe("NO_AUTH");
+      expect(await intruder.remove(`${chroot}/owners/queue/orders`)).toBe("NO_AUTH");
+      expect(await intruder.remove(`${chroot}/owners/topic`)).toBe("NO_AUTH");
       expect(await intruder.setData(`${chroot}/members/a`)).toBe("NO_AUTH");
-      expect(await intruder.setData(`${chroot}/servingNodes/queue/orders`)).toBe("NO_AUTH");
+      expect(await intruder.setData(`${chroot}/owners/queue/orders`)).toBe("NO_AUTH");
       expect(await intruder.getData(`${chroot}/members/a`)).toBe("NO_AUTH");
-      expect(await intruder.getData(`${chroot}/servingNodes/queue/orders`)).toBe("NO_AUTH");
+      expect(await intruder.getData(`${chroot}/owners/queue/orders`)).toBe("NO_AUTH");
       expect(await intruder.setAcl(`${chroot}/members`)).toBe("NO_AUTH");
       expect(await intruder.setAcl(chroot)).toBe("NO_AUTH");
     }
 
     // The refusals are about the credentials: the right ones may do the same.
-    expect(await admin.create(`${chroot}/servingNodes/topic/probe`)).toBe("OK");
-    expect(await admin.remove(`${chroot}/servingNodes/topic/probe`)).toBe("OK");
+    expect(await admin.create(`${chroot}/owners/topic/probe`)).toBe("OK");
+    expect(await admin.remove(`${chroot}/owners/topic/probe`)).toBe("OK");
     // And the members run as before: leases move, the membership holds.
     await a.release(lease);
     const taken = await b.acquire("queue", "orders");
@@ -200,18 +200,13 @@ describe("ZooKeeper digest ACLs (zkAuth)", () => {
     const chroot = chrootOf(connectString);
     const squatter = await rawClient();
     await squatter.mkdirp(`${chroot}/members`);
-    await squatter.mkdirp(`${chroot}/servingNodes/queue`);
+    await squatter.mkdirp(`${chroot}/owners/queue`);
 
     const a = await startMember(connectString, "a", [right]);
     expect(ids(a.members())).toEqual(["a"]);
     const admin = await rawClient(right);
     const ours = [`digest:${digestOf(right)}=${Permission.ALL}`];
-    for (const path of [
-      chroot,
-      `${chroot}/members`,
-      `${chroot}/servingNodes`,
-      `${chroot}/servingNodes/queue`,
-    ]) {
+    for (const path of [chroot, `${chroot}/members`, `${chroot}/owners`, `${chroot}/owners/queue`]) {
       expect(await admin.acl(path), path).toEqual(ours);
     }
     // Shared parents above the chroot stay open: they are not Aviso's.

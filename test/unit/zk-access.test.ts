@@ -15,7 +15,7 @@ describe("zooKeeperAccess", () => {
 
   it("gives the chroot and everything below it to the credentials alone, and leaves other paths open", () => {
     const access = zooKeeperAccess(["aviso:new", "aviso:old"], "/apps/aviso");
-    for (const path of ["/apps/aviso", "/apps/aviso/members", "/apps/aviso/servingNodes/queue/q"]) {
+    for (const path of ["/apps/aviso", "/apps/aviso/members", "/apps/aviso/owners/queue/q"]) {
       expect(access.protects(path), path).toBe(true);
       expect(aclText(access.aclFor(path)), path).toEqual([
         `digest:${digestId("aviso:new")}=${Permission.ALL}`,
@@ -32,7 +32,7 @@ describe("zooKeeperAccess", () => {
   it("protects the whole tree when there is no chroot", () => {
     const access = zooKeeperAccess(["aviso:pw"], "/");
     expect(access.protects("/members")).toBe(true);
-    expect(access.protects("/servingNodes/topic/t")).toBe(true);
+    expect(access.protects("/owners/topic/t")).toBe(true);
   });
 });
 

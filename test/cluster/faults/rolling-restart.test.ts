@@ -21,8 +21,9 @@ describe("fault: rolling restart of every node", () => {
         topics: ["node-2", "node-0"],
       },
       injectAtAcknowledged: 400,
-      // Three restarts take 15–30 s here: the run lasts ~35 s so traffic flows through all of them.
-      size: { messages: 1000, ratePerSec: 30, maxDurationMs: 90_000 },
+      // Three restarts take 15–30 s here, up to ~50 s on a loaded machine: the run lasts ~50 s so
+      // traffic flows through all of them (a handover after the last publish has nothing to measure).
+      size: { messages: 1500, ratePerSec: 30, maxDurationMs: 120_000 },
       inject: async ({ cluster, workload, token }) => {
         const steps: Array<{ node: string; exitCode: number | null; downMs: number; backMs: number }> = [];
         for (const index of [0, 1, 2]) {
