@@ -77,6 +77,12 @@ export const configSchema = Type.Object(
       0,
       3600,
     ),
+    storeQueryTimeoutMs: int(
+      3000,
+      "With a MySQL host list: a store query or transaction unanswered this long fails with STORE_UNAVAILABLE and the node moves to the next host (a frozen server keeps its connections open). Below the 10 s commit timeout.",
+      100,
+      9000,
+    ),
     storeCommitLanes: int(
       1,
       "Transactions a node keeps in flight on a MySQL store; each queue or topic always uses the same one, so its writes keep their order (SQLite commits one at a time).",

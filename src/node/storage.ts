@@ -17,6 +17,7 @@ export type StorageSettings = Pick<
   | "storeCommitLanes"
   | "storeCommitPipeline"
   | "storeIdleTransactionTimeoutSec"
+  | "storeQueryTimeoutMs"
   | "storeBatchMaxMessages"
   | "idempotencyPurgeMs"
 >;
@@ -48,6 +49,7 @@ export async function openStorage(
       sqliteBusyTimeoutMs: config.sqliteBusyTimeoutMs,
       sqliteCommitThread: config.sqliteCommitThread,
       mysqlIdleTransactionTimeoutSec: config.storeIdleTransactionTimeoutSec,
+      mysqlQueryTimeoutMs: config.storeQueryTimeoutMs,
     });
   } catch (error) {
     dataDirLock.release();

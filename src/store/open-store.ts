@@ -33,6 +33,8 @@ export async function openStore(
     sqliteBusyTimeoutMs?: number;
     sqliteCommitThread?: boolean;
     mysqlIdleTransactionTimeoutSec?: number;
+    /** With a host list only (MysqlStoreOptions.queryTimeoutMs). */
+    mysqlQueryTimeoutMs?: number;
   } = {},
 ): Promise<Store> {
   const target = resolveStoreUrl(url, dataDir);
@@ -48,6 +50,9 @@ export async function openStore(
       : await createMysqlStore({
           url: target.url,
           session: { idleTransactionTimeoutSec: options.mysqlIdleTransactionTimeoutSec ?? 0 },
+          ...(options.mysqlQueryTimeoutMs === undefined
+            ? {}
+            : { queryTimeoutMs: options.mysqlQueryTimeoutMs }),
         });
   try {
     await store.migrate();

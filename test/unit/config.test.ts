@@ -121,6 +121,7 @@ describe("config schema", () => {
         "storeCommitLanes",
         "storeCommitPipeline",
         "storeIdleTransactionTimeoutSec",
+        "storeQueryTimeoutMs",
         "userCacheMs",
         "passwordThreads",
         "idempotencyPurgeMs",

@@ -6,7 +6,7 @@ import mysql, {
 } from "mysql2/promise";
 import { AvisoError } from "../../errors/aviso-error.ts";
 import type { Reason } from "../../errors/reasons.ts";
-import { isDeadlock, isDuplicateKey, toStoreError } from "./mysql-errors.ts";
+import { isDeadlock, isDuplicateKey, isQueryTimeout, queryTimeout, toStoreError } from "./mysql-errors.ts";
 import { detectFenceMode } from "./mysql-fence-mode.ts";
 import type { PoolSource } from "./mysql-pool-source.ts";
 import { errorLabel } from "./mysql-probe.ts";
@@ -82,6 +82,21 @@ export function createMysqlPool(
   return pool;
 }
 
+export interface MysqlClientOptions {
+  /** Hears of each transaction run again after a deadlock or failed certification. */
+  onDeadlockRetry?: (action: string, attempt: number) => void;
+  /**
+   * Longest a query, or one attempt of a transaction, may wait for the
+   * server's answer (migrations excepted); unset: no limit. For a host list:
+   * a frozen server keeps its sockets open, so only a deadline tells the
+   * source to move on. Past it the call fails with STORE_UNAVAILABLE — never
+   * a success, although the server may still commit what it was sent (see
+   * docs/architecture.md "A frozen Galera node") — its connection is
+   * destroyed, not reused, and the source is told (a lost primary).
+   */
+  queryTimeoutMs?: number;
+}
+
 /**
  * The pool seen through the Store contract: every failure leaves as an
  * AvisoError, and a broken connection is dropped instead of reused, which is
@@ -94,14 +109,12 @@ export class MysqlClient {
   #closed = false;
 
   readonly #onDeadlockRetry: ((action: string, attempt: number) => void) | undefined;
+  readonly #queryTimeoutMs: number | undefined;
 
-  /** `onDeadlockRetry` hears of each transaction run again after a deadlock or failed certification. */
-  constructor(
-    source: PoolSource,
-    options: { onDeadlockRetry?: (action: string, attempt: number) => void } = {},
-  ) {
+  constructor(source: PoolSource, options: MysqlClientOptions = {}) {
     this.#source = source;
     this.#onDeadlockRetry = options.onDeadlockRetry;
+    this.#queryTimeoutMs = options.queryTimeoutMs;
   }
 
   checkOpen(action: string): void {
@@ -131,7 +144,7 @@ export class MysqlClient {
 
   select<T>(action: string, sql: string, values: unknown[] = []): Promise<T[]> {
     return this.withPool(action, async (pool) => {
-      const [rows] = await pool.query<RowDataPacket[]>(sql, values);
+      const [rows] = await this.#bounded(action, pool.query<RowDataPacket[]>(sql, values));
       // Row shapes are fixed by our own SELECT column lists.
       return rows as unknown as T[];
     });
@@ -142,7 +155,7 @@ export class MysqlClient {
     return this.withPool(
       action,
       async (pool) => {
-        const [result] = await pool.query<ResultSetHeader>(sql, values);
+        const [result] = await this.#bounded(action, pool.query<ResultSetHeader>(sql, values));
         return result;
       },
       duplicate,
@@ -153,7 +166,10 @@ export class MysqlClient {
   ping(): Promise<void> {
     if (!this.#source.checksWritable) return this.select("ping", "SELECT 1").then(() => undefined);
     return this.withPool("ping", async (pool) => {
-      const [rows] = await pool.query<RowDataPacket[]>("SELECT @@global.read_only AS read_only");
+      const [rows] = await this.#bounded(
+        "ping",
+        pool.query<RowDataPacket[]>("SELECT @@global.read_only AS read_only"),
+      );
       if (Number(rows[0]?.read_only ?? 1) !== 0) throw readOnlyAnswer();
     });
   }
@@ -163,18 +179,31 @@ export class MysqlClient {
     this.checkOpen(action);
     for (let attempt = 1; ; attempt++) {
       const pool = await this.#source.acquire(action);
-      let connection: PoolConnection;
+      // One deadline for the attempt, the wait for a pooled connection included: on a
+      // frozen server every pooled connection may be stuck, and the queue for one never moves.
+      let connection: PoolConnection | undefined;
+      let expired = false;
+      const attemptWork = async () => {
+        const taken = await pool.getConnection();
+        if (expired) {
+          taken.destroy();
+          throw queryTimeout(action, this.#queryTimeoutMs ?? 0);
+        }
+        connection = taken;
+        return work(taken);
+      };
       try {
-        connection = await pool.getConnection();
-      } catch (error) {
-        throw this.#failure(pool, error, action);
-      }
-      try {
-        const result = await work(connection);
-        connection.release();
+        const result = await this.#bounded(action, attemptWork(), () => {
+          expired = true;
+          connection?.destroy();
+        });
+        connection?.release();
         return result;
       } catch (error) {
-        await abandon(connection);
+        const taken = connection as PoolConnection | undefined;
+        if (taken === undefined) throw this.#failure(pool, error, action);
+        // Timed out: the connection is destroyed already (a ROLLBACK would queue behind the stuck query).
+        if (!isQueryTimeout(error)) await abandon(taken);
         if (isDeadlock(error) && attempt < deadlockAttempts) {
           this.#onDeadlockRetry?.(action, attempt);
           await new Promise((resolve) =>
@@ -185,6 +214,25 @@ export class MysqlClient {
         throw this.#failure(pool, error, action);
       }
     }
+  }
+
+  /**
+   * `work`, failing with a query timeout once queryTimeoutMs has passed
+   * (after `onExpiry`, which drops the connection `work` is stuck on).
+   * A late answer of `work` is ignored.
+   */
+  #bounded<T>(action: string, work: Promise<T>, onExpiry?: () => void): Promise<T> {
+    const timeoutMs = this.#queryTimeoutMs;
+    if (timeoutMs === undefined) return work;
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        onExpiry?.();
+        reject(queryTimeout(action, timeoutMs));
+      }, timeoutMs);
+    });
+    work.catch(() => undefined);
+    return Promise.race([work, expired]).finally(() => clearTimeout(timer));
   }
 
   #failure(pool: Pool, error: unknown, action: string): AvisoError {

@@ -33,6 +33,22 @@ export function isDeadlock(error: unknown): boolean {
   return driverError(error)?.errno === ER_LOCK_DEADLOCK;
 }
 
+/** mysql2's code for a query that got no answer in time; also what MysqlClient's own deadline reports. */
+const QUERY_TIMEOUT = "PROTOCOL_SEQUENCE_TIMEOUT";
+
+/**
+ * The error a store call that outlived its deadline fails with: the server
+ * kept the connection open but did not answer (frozen, or cut off behind a
+ * silent network). Classified as unavailable and as a lost primary.
+ */
+export function queryTimeout(action: string, timeoutMs: number): Error {
+  return Object.assign(new Error(`no answer to ${action} within ${timeoutMs} ms`), { code: QUERY_TIMEOUT });
+}
+
+export function isQueryTimeout(error: unknown): boolean {
+  return driverError(error)?.code === QUERY_TIMEOUT;
+}
+
 // Socket-level and driver-protocol failures: the connection is gone.
 const unavailableCodes = new Set([
   "ECONNREFUSED",
@@ -45,7 +61,7 @@ const unavailableCodes = new Set([
   "ENETUNREACH",
   "ENOENT",
   "PROTOCOL_CONNECTION_LOST",
-  "PROTOCOL_SEQUENCE_TIMEOUT",
+  QUERY_TIMEOUT,
   "PROTOCOL_ENQUEUE_AFTER_FATAL_ERROR",
   "PROTOCOL_ENQUEUE_AFTER_QUIT",
 ]);

@@ -1,6 +1,6 @@
 import type { Pool } from "mysql2/promise";
 import { AvisoError } from "../../errors/aviso-error.ts";
-import { isPrimaryLost } from "./mysql-errors.ts";
+import { isPrimaryLost, isQueryTimeout } from "./mysql-errors.ts";
 import type { PoolSource } from "./mysql-pool-source.ts";
 import { describeHost, errorLabel, type HostState, probeHost } from "./mysql-probe.ts";
 import { hostLabel, type MysqlHost, type MysqlTarget, type MysqlUrl, targetOf } from "./mysql-url.ts";
@@ -27,6 +27,11 @@ export interface FailoverOptions {
  * each host was found to be), so nothing hangs while no primary exists, and
  * the store carries on by itself once a replica is promoted. The database
  * replicates; this only finds the server that currently takes writes.
+ *
+ * A server dropped because a call to it timed out (frozen: its sockets stay
+ * open, its probe would only time out too) is tried last in the next search,
+ * and the search takes the first writable host of that order as soon as every
+ * host before it has answered, without waiting for the frozen one's probe.
  */
 export function createFailoverPoolSource(url: MysqlUrl, options: FailoverOptions): PoolSource {
   return new FailoverPoolSource(url, options);
@@ -38,6 +43,8 @@ class FailoverPoolSource implements PoolSource {
   readonly #options: FailoverOptions;
   readonly #now: () => number;
   #current: { pool: Pool; host: MysqlHost } | undefined;
+  /** The host last dropped for a timeout: last in the next search's order. */
+  #stalled: MysqlHost | undefined;
   #search: Promise<Pool> | undefined;
   readonly #retired = new WeakSet<Pool>();
   #failedSearches = 0;
@@ -79,6 +86,7 @@ class FailoverPoolSource implements PoolSource {
     if (this.#retired.has(pool)) return true;
     const current = this.#current;
     if (current === undefined || current.pool !== pool || !isPrimaryLost(error)) return false;
+    this.#stalled = isQueryTimeout(error) ? current.host : undefined;
     this.#retire(`${hostLabel(current.host)} stopped taking writes (${errorLabel(error)})`);
     return true;
   }
@@ -96,12 +104,28 @@ class FailoverPoolSource implements PoolSource {
   async #findPrimary(action: string): Promise<Pool> {
     const timeoutMs = this.#options.probeTimeoutMs ?? 2000;
     const probe = this.#options.probe ?? probeHost;
-    const targets = this.#url.hosts.map((host) => targetOf(this.#url, host));
-    // All at once, then the first writable in list order: one probe timeout, not one per host.
-    const states = await Promise.all(targets.map((target) => probe(target, timeoutMs)));
+    const stalled = this.#stalled;
+    this.#stalled = undefined;
+    const isStalled = (host: MysqlHost) =>
+      stalled !== undefined && host.host === stalled.host && host.port === stalled.port;
+    const order = [
+      ...this.#url.hosts.filter((host) => !isStalled(host)),
+      ...this.#url.hosts.filter(isStalled),
+    ];
+    const targets = order.map((host) => targetOf(this.#url, host));
+    // All at once, then the first writable in that order: one probe timeout, not one per host.
+    const probes = targets.map((target) => probe(target, timeoutMs));
+    const states: HostState[] = [];
+    let target: MysqlTarget | undefined;
+    for (const [index, pending] of probes.entries()) {
+      const state = await pending;
+      states.push(state);
+      if (state.kind === "writable") {
+        target = targets[index];
+        break;
+      }
+    }
     if (this.#closed) throw new AvisoError("STORE_UNAVAILABLE", `MySQL store is closed (${action})`);
-    const index = states.findIndex((state) => state.kind === "writable");
-    const target = targets[index];
     if (target === undefined) {
       this.#failedSearches++;
       const minMs = this.#options.minRetryMs ?? 100;

@@ -69,6 +69,13 @@ export interface MysqlStoreOptions {
   probeTimeoutMs?: number;
   /** Session settings of every pooled connection (MysqlSessionOptions). */
   session?: MysqlSessionOptions;
+  /**
+   * With a host list: longest a query or transaction attempt waits for an
+   * answer before the store moves to the next host (MysqlClientOptions; default
+   * 3 s). Unused with one host, where there is nowhere to move to and the group
+   * committer's own timeout bounds a commit.
+   */
+  queryTimeoutMs?: number;
 }
 
 const tableOf: Readonly<Record<ResourceKind, string>> = { queue: "queues", topic: "topics" };
@@ -86,7 +93,8 @@ export async function createMysqlStore(options: MysqlStoreOptions): Promise<Stor
           createPool: (target, size) => createMysqlPool(target, size, options.session),
           probeTimeoutMs: options.probeTimeoutMs,
         });
-  return new MysqlStore(new MysqlClient(source), url.database);
+  const queryTimeoutMs = url.hosts.length > 1 ? (options.queryTimeoutMs ?? 3000) : undefined;
+  return new MysqlStore(new MysqlClient(source, { queryTimeoutMs }), url.database);
 }
 
 class MysqlStore implements Store {
