@@ -1,8 +1,6 @@
-import mysql, { type RowDataPacket } from "mysql2/promise";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type GaleraCluster, startGalera } from "../../helpers/galera.ts";
-import { createDatabaseOn } from "../../helpers/mariadb.ts";
-import { expectSound, runFault } from "./fault-run.ts";
+import { describe, expect, it } from "vitest";
+import { expectSound } from "./fault-run.ts";
+import { brokerConnections, galeraForThisFile, runGaleraFault } from "./galera-database.ts";
 
 /*
  * Three brokers on a 3-node Galera cluster, each given all three addresses:
@@ -12,67 +10,15 @@ import { expectSound, runFault } from "./fault-run.ts";
  * ~2 s, see test/helpers/galera.ts), and nothing acknowledged is lost. The
  * pause clients saw is measured and printed, not asserted.
  */
-let galera: GaleraCluster | undefined;
-beforeAll(async () => {
-  galera = await startGalera();
-}, 240_000);
-afterAll(async () => {
-  await galera?.destroy();
-}, 60_000);
-
-/** Connections the brokers' account holds on each node. */
-async function brokerConnections(cluster: GaleraCluster, database: string): Promise<number[]> {
-  return Promise.all(
-    cluster.nodes.map(async (node) => {
-      const connection = await cluster.admin(node.index).catch(() => undefined);
-      if (connection === undefined) return -1;
-      try {
-        const [rows] = await connection.query<RowDataPacket[]>(
-          "SELECT COUNT(*) AS n FROM information_schema.processlist WHERE db = ?",
-          [database],
-        );
-        return Number(rows[0]?.n ?? 0);
-      } finally {
-        await connection.end();
-      }
-    }),
-  );
-}
-
-/** A fresh database on the cluster for one run, reached through all three nodes. */
-function galeraDatabase(cluster: GaleraCluster, name: string, onCreated: (database: string) => void) {
-  return async () => {
-    const url = await createDatabaseOn(cluster.nodeUrlBase(0), name);
-    const database = new URL(url).pathname.slice(1);
-    onCreated(database);
-    return {
-      url: `${cluster.urlBase}/${database}`,
-      drop: async () => {
-        const connection = await mysql.createConnection(cluster.nodeUrlBase(1));
-        await connection.query(`DROP DATABASE IF EXISTS \`${database}\``).finally(() => connection.end());
-      },
-    };
-  };
-}
+const galera = galeraForThisFile();
 
 describe("fault: kill -9 of the Galera node the brokers write to", () => {
   it("fails over to the next node by itself and loses nothing acknowledged", async () => {
-    const cluster = galera;
-    if (cluster === undefined) throw new Error("Galera not started");
-    let database = "";
-    const { report, injected } = await runFault({
+    const cluster = galera();
+    const { report, injected } = await runGaleraFault(cluster, {
       name: "galera-node-kill",
-      servingNodes: {
-        queues: ["node-0", "node-1", "node-2"],
-        orderQueue: "node-0",
-        topics: ["node-1", "node-2"],
-      },
       injectAtAcknowledged: 1000,
-      size: { requestTimeoutMs: 20_000 },
-      database: galeraDatabase(cluster, "faults_galera", (name) => {
-        database = name;
-      }),
-      inject: async ({ workload, plan }) => {
+      inject: async ({ workload, plan }, database) => {
         const before = await brokerConnections(cluster, database);
         workload.mark({
           label: "kill -9 Galera node 0",
@@ -111,21 +57,14 @@ describe("fault: kill -9 of the Galera node the brokers write to", () => {
 
 describe("fault: kill -9 of a broker and of the Galera node the brokers write to, at once", () => {
   it("the order queue's owner and the write node die together; nothing acknowledged is lost", async () => {
-    const cluster = galera;
-    if (cluster === undefined) throw new Error("Galera not started");
+    const cluster = galera();
     // The previous case killed node 0: bring it back so all three nodes serve again.
     await cluster.start(0);
     await cluster.waitSynced(0, 3, 60_000);
-    const { report, injected } = await runFault({
+    const { report, injected } = await runGaleraFault(cluster, {
       name: "galera-node-and-broker-kill",
-      servingNodes: {
-        queues: ["node-0", "node-1", "node-2"],
-        orderQueue: "node-1",
-        topics: ["node-1", "node-2"],
-      },
       injectAtAcknowledged: 1000,
-      size: { requestTimeoutMs: 20_000 },
-      database: galeraDatabase(cluster, "faults_galera_both", () => {}),
+      orderQueueNode: "node-1",
       inject: async (run) => {
         run.workload.mark({
           label: "kill -9 broker node-1 and Galera node 0",
