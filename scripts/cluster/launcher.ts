@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { isRunning, type MariadbState } from "../../test/helpers/mariadb.ts";
 import { claimDataDir, type DataDir, dataDirLayout, loadSecrets, recordProcess } from "./data-dir.ts";
+import { type LauncherGalera, startLauncherGalera } from "./galera.ts";
 import { startLauncherMariadb } from "./mariadb.ts";
 import {
   asThrowawayUser,
@@ -38,7 +39,9 @@ export class Launcher {
   private readonly zooKeepers: LauncherZooKeeper[] = [];
   /** By server, recorded as each java process is spawned (before it serves). */
   private readonly zooKeeperPids: number[] = [];
-  private mariadbStateFile: string | undefined;
+  /** MariaDB's state file, or the Galera nodes' (their current pids live there). */
+  private mariadbStateFiles: string[] = [];
+  private galera: LauncherGalera | undefined;
   private readonly nodes: LauncherNode[] = [];
   private ready = false;
   private stopRequested = false;
@@ -69,8 +72,7 @@ export class Launcher {
   killAll(): number[] {
     const pids = this.nodes.map((node) => node.pid);
     pids.push(...this.zooKeeperPids.filter((pid) => pid !== 0));
-    const mariadb = this.mariadbState();
-    if (mariadb !== undefined && isRunning(mariadb)) pids.push(mariadb.pid);
+    for (const mariadb of this.mariadbStates()) if (isRunning(mariadb)) pids.push(mariadb.pid);
     for (const pid of pids) signalPid(pid, "SIGKILL");
     return pids;
   }
@@ -114,7 +116,7 @@ export class Launcher {
             port,
             what: `ZooKeeper ${index + 1}`,
           }))),
-      ...(options.mysqlPort === 0 ? [] : [{ port: options.mysqlPort, what: "MariaDB" }]),
+      ...(options.mysqlPort === 0 || options.galera ? [] : [{ port: options.mysqlPort, what: "MariaDB" }]),
     ]);
     const secrets = await loadSecrets(dir);
     const taken = [...httpPorts, ...peerPorts];
@@ -129,19 +131,13 @@ export class Launcher {
     const zk = `${await this.startZooKeeper(zkPorts, [...taken, mysqlPort])}${zkChroot}`;
 
     this.checkStop();
-    this.mariadbStateFile = join(dir.mariadb, "state.json");
-    const mariadb = await startLauncherMariadb({
-      dir: dir.mariadb,
-      port: mysqlPort,
-      password: secrets.mysqlPassword,
-      logFile: dir.log("mariadb"),
-    });
-    await recordProcess(dir, { name: "mariadb", pid: mariadb.state.pid, logFile: mariadb.state.logFile });
-    say(processLine("mariadb", mariadb.url, mariadb.state.pid, mariadb.state.logFile));
+    const store = options.galera
+      ? await this.startGalera(secrets.mysqlPassword)
+      : await this.startMariadb(mysqlPort, secrets.mysqlPassword);
 
     this.checkStop();
     const shared = {
-      store: mariadb.url,
+      store,
       zk,
       zkSessionTimeoutMs: options.sessionTimeoutMs,
       clusterSecret: secrets.clusterSecret,
@@ -169,7 +165,7 @@ export class Launcher {
     );
     this.checkStop();
     this.ready = true;
-    this.watchForDeaths(mariadb.state);
+    this.watchForDeaths();
     say(
       readyText({
         nodes: this.nodes.length,
@@ -184,8 +180,36 @@ export class Launcher {
     if (this.stopRequested) throw new StopRequested("stop requested during start");
   }
 
+  private async startMariadb(port: number, password: string): Promise<string> {
+    const { dir } = this;
+    this.mariadbStateFiles = [join(dir.mariadb, "state.json")];
+    const mariadb = await startLauncherMariadb({
+      dir: dir.mariadb,
+      port,
+      password,
+      logFile: dir.log("mariadb"),
+    });
+    await recordProcess(dir, { name: "mariadb", pid: mariadb.state.pid, logFile: mariadb.state.logFile });
+    say(processLine("mariadb", mariadb.url, mariadb.state.pid, mariadb.state.logFile));
+    return mariadb.url;
+  }
+
+  /** Three Galera nodes; every node of Aviso gets all three addresses, in the same order. */
+  private async startGalera(password: string): Promise<string> {
+    say("galera     starting 3 MariaDB Galera nodes (bootstrap, then two joins by SST: about a minute) …");
+    const galera = await startLauncherGalera(password);
+    this.galera = galera;
+    this.mariadbStateFiles = galera.nodes.map((node) => node.stateFile);
+    for (const [index, node] of galera.nodes.entries()) {
+      await recordProcess(this.dir, { name: `galera-${index}`, pid: node.pid, logFile: node.logFile });
+      say(processLine(`galera-${index}`, `127.0.0.1:${node.port}`, node.pid, node.logFile));
+    }
+    say(`${"mariadb".padEnd(10)} ${galera.url}  (every node's AVISO_STORE)`);
+    return galera.url;
+  }
+
   /** After start: say so when a process dies on its own. */
-  private watchForDeaths(mariadb: MariadbState): void {
+  private watchForDeaths(): void {
     const report = (name: string, pid: number, description: string, logFile: string) => {
       if (this.ready && !this.stopRequested) warn(`${name} (pid ${pid}) ${description}; log ${logFile}`);
     };
@@ -200,10 +224,15 @@ export class Launcher {
       );
     }
     // MariaDB is detached and unref'd by its helper, so it is polled rather than awaited.
+    const watched = new Map(this.mariadbStates().map((state, index) => [index, state]));
+    const name = (index: number) => (this.galera === undefined ? "mariadb" : `galera-${index}`);
     this.mariadbWatch = setInterval(() => {
-      if (isRunning(mariadb)) return;
-      clearInterval(this.mariadbWatch);
-      report("mariadb", mariadb.pid, "exited", mariadb.logFile);
+      for (const [index, mariadb] of watched) {
+        if (isRunning(mariadb)) continue;
+        watched.delete(index);
+        report(name(index), mariadb.pid, "exited", mariadb.logFile);
+      }
+      if (watched.size === 0) clearInterval(this.mariadbWatch);
     }, mariadbWatchIntervalMs);
   }
 
@@ -234,11 +263,18 @@ export class Launcher {
       const stopped = await Promise.all(zooKeeperPids.map((pid) => stopPid(pid, zooKeeperStopGraceMs)));
       clean = stopped.every(Boolean) && clean;
     }
-    const mariadb = this.mariadbState();
-    if (mariadb !== undefined && isRunning(mariadb)) {
+    if (this.galera !== undefined) {
+      say("stopping galera (and deleting its data) …");
+      stoppedAny = true;
+      await this.galera.cluster.destroy();
+      this.galera = undefined;
+    }
+    const mariadbs = this.mariadbStates().filter((state) => isRunning(state));
+    if (mariadbs.length > 0) {
       say("stopping mariadb …");
       stoppedAny = true;
-      clean = (await stopPid(mariadb.pid, mariadbStopGraceMs)) && clean;
+      const stopped = await Promise.all(mariadbs.map((state) => stopPid(state.pid, mariadbStopGraceMs)));
+      clean = stopped.every(Boolean) && clean;
     }
     if (!clean) warn("stopped, but not all cleanly (see above).");
     else if (stoppedAny) say("stopped.");
@@ -289,14 +325,15 @@ export class Launcher {
   }
 
   /** MariaDB's current pid lives in its state file (its helper writes it when it spawns the server). */
-  private mariadbState(): MariadbState | undefined {
-    const file = this.mariadbStateFile;
-    if (file === undefined || !existsSync(file)) return undefined;
-    try {
-      return JSON.parse(readFileSync(file, "utf8")) as MariadbState;
-    } catch {
-      return undefined;
-    }
+  private mariadbStates(): MariadbState[] {
+    return this.mariadbStateFiles.flatMap((file) => {
+      if (!existsSync(file)) return [];
+      try {
+        return [JSON.parse(readFileSync(file, "utf8")) as MariadbState];
+      } catch {
+        return [];
+      }
+    });
   }
 }
 

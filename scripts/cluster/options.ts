@@ -14,6 +14,8 @@ export interface LauncherOptions {
   zkPort: number;
   /** 0 = any free port. */
   mysqlPort: number;
+  /** A 3-node MariaDB Galera cluster (throwaway data) instead of one MariaDB. */
+  galera: boolean;
   /** Absolute. */
   dataDir: string;
   sessionTimeoutMs: number;
@@ -33,6 +35,9 @@ stops them all on Ctrl-C (a second Ctrl-C forces).
   --zk-port <port>          ZooKeeper client port; with 3 servers, server N gets
                             port + N - 1 (default: any free ports)
   --mysql-port <port>       MariaDB port (default: any free port)
+  --galera                  a 3-node MariaDB Galera cluster instead of one MariaDB
+                            (free ports; its data is deleted on stop): any one
+                            database node may be killed or paused
   --data-dir <dir>          ZooKeeper, MariaDB and node data, secrets and logs (default ./.aviso-cluster)
   --session-timeout-ms <ms> ZooKeeper session timeout of the nodes (default 3000)
   --fresh                   delete the data dir first (default: keep data between runs)
@@ -55,6 +60,7 @@ export function parseLauncherOptions(argv: readonly string[]): LauncherOptions |
       "zookeeper-servers": { type: "string", default: "1" },
       "zk-port": { type: "string", default: "0" },
       "mysql-port": { type: "string", default: "0" },
+      galera: { type: "boolean", default: false },
       "data-dir": { type: "string", default: "./.aviso-cluster" },
       "session-timeout-ms": { type: "string", default: "3000" },
       fresh: { type: "boolean", default: false },
@@ -89,11 +95,14 @@ export function parseLauncherOptions(argv: readonly string[]): LauncherOptions |
     peerBasePort,
     zkPort: integer("zk-port", values["zk-port"], 0, 65535 - zooKeeperServers + 1),
     mysqlPort: integer("mysql-port", values["mysql-port"], 0, 65535),
+    galera: values.galera,
     dataDir: resolve(values["data-dir"]),
     // ZooKeeper (tickTime 200 ms) accepts sessions from 400 ms to 60 s.
     sessionTimeoutMs: integer("session-timeout-ms", values["session-timeout-ms"], 400, 60_000),
     fresh: values.fresh,
   };
+  if (options.galera && options.mysqlPort !== 0)
+    problems.push("--mysql-port does not go with --galera: the three Galera nodes take free ports");
   const httpPorts = nodePorts(options.basePort, nodes);
   if (nodePorts(options.peerBasePort, nodes).some((port) => httpPorts.includes(port)))
     problems.push("the HTTP and peer port ranges overlap: choose another --peer-base-port");

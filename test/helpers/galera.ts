@@ -147,10 +147,13 @@ async function ensureGaleraInstalled(): Promise<void> {
   if (missing()) throw new Error("apt-get installed galera-4 and rsync but they are still missing");
 }
 
-/** Starts three nodes: the first bootstraps, the others join by SST one at a time. */
-export async function startGalera(): Promise<GaleraCluster> {
+/**
+ * Starts three nodes: the first bootstraps, the others join by SST one at a
+ * time. `password` is the app account's (`aviso`, default random).
+ */
+export async function startGalera(options: { password?: string } = {}): Promise<GaleraCluster> {
   await ensureGaleraInstalled();
-  const password = randomBytes(12).toString("hex");
+  const password = options.password ?? randomBytes(12).toString("hex");
   const ports: NodePorts[] = [];
   for (let i = 0; i < 3; i++)
     ports.push({ wsrep: await freePort(), ist: await freePort(), sst: await freePort() });

@@ -17,4 +17,13 @@ describe("npm run cluster options", () => {
     ).toThrow(/ZooKeeper client ports overlap/);
     expect(parseLauncherOptions(["--zookeeper-servers", "3", "--zk-port", "2181"])?.zkPort).toBe(2181);
   });
+
+  it("runs one MariaDB unless --galera asks for a 3-node Galera cluster, which takes free ports only", () => {
+    expect(parseLauncherOptions([])?.galera).toBe(false);
+    expect(parseLauncherOptions(["--galera"])?.galera).toBe(true);
+    expect(() => parseLauncherOptions(["--galera", "--mysql-port", "3306"])).toThrow(
+      /--mysql-port does not go with --galera/,
+    );
+    expect(parseLauncherOptions(["--mysql-port", "3306"])?.mysqlPort).toBe(3306);
+  });
 });
