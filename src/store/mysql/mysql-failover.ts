@@ -29,9 +29,12 @@ export interface FailoverOptions {
  * replicates; this only finds the server that currently takes writes.
  *
  * A server dropped because a call to it timed out (frozen: its sockets stay
- * open, its probe would only time out too) is tried last in the next search,
- * and the search takes the first writable host of that order as soon as every
- * host before it has answered, without waiting for the frozen one's probe.
+ * open, its probe would only time out too) is tried last from then on (the
+ * most recently timed-out last of all), and a search takes the first
+ * writable host of that order as soon as every host before it has answered,
+ * without waiting for the frozen one's probe. Every broker sees the same
+ * freeze, so they still agree on one node; and one more timeout elsewhere
+ * does not send a broker back to wait on the frozen node's probe.
  */
 export function createFailoverPoolSource(url: MysqlUrl, options: FailoverOptions): PoolSource {
   return new FailoverPoolSource(url, options);
@@ -43,8 +46,8 @@ class FailoverPoolSource implements PoolSource {
   readonly #options: FailoverOptions;
   readonly #now: () => number;
   #current: { pool: Pool; host: MysqlHost } | undefined;
-  /** The host last dropped for a timeout: last in the next search's order. */
-  #stalled: MysqlHost | undefined;
+  /** Hosts dropped for a timeout, the most recent last: searched after the others, in this order. */
+  #stalled: MysqlHost[] = [];
   #search: Promise<Pool> | undefined;
   readonly #retired = new WeakSet<Pool>();
   #failedSearches = 0;
@@ -86,7 +89,8 @@ class FailoverPoolSource implements PoolSource {
     if (this.#retired.has(pool)) return true;
     const current = this.#current;
     if (current === undefined || current.pool !== pool || !isPrimaryLost(error)) return false;
-    this.#stalled = isQueryTimeout(error) ? current.host : undefined;
+    if (isQueryTimeout(error))
+      this.#stalled = [...this.#stalled.filter((host) => !sameHost(host, current.host)), current.host];
     this.#retire(`${hostLabel(current.host)} stopped taking writes (${errorLabel(error)})`);
     return true;
   }
@@ -105,12 +109,9 @@ class FailoverPoolSource implements PoolSource {
     const timeoutMs = this.#options.probeTimeoutMs ?? 2000;
     const probe = this.#options.probe ?? probeHost;
     const stalled = this.#stalled;
-    this.#stalled = undefined;
-    const isStalled = (host: MysqlHost) =>
-      stalled !== undefined && host.host === stalled.host && host.port === stalled.port;
     const order = [
-      ...this.#url.hosts.filter((host) => !isStalled(host)),
-      ...this.#url.hosts.filter(isStalled),
+      ...this.#url.hosts.filter((host) => !stalled.some((other) => sameHost(host, other))),
+      ...stalled,
     ];
     const targets = order.map((host) => targetOf(this.#url, host));
     // All at once, then the first writable in that order: one probe timeout, not one per host.
@@ -156,4 +157,8 @@ class FailoverPoolSource implements PoolSource {
     // Not awaited: connections to a dead server may take their time to notice.
     current.pool.end().catch(() => undefined);
   }
+}
+
+function sameHost(a: MysqlHost, b: MysqlHost): boolean {
+  return a.host === b.host && a.port === b.port;
 }
