@@ -26,5 +26,6 @@ export function queueEntry(
     state: entry.state ?? "ready",
     leaseId: entry.leaseId ?? 0,
     holder: null,
+    bytes: 0,
   };
 }

@@ -16,12 +16,13 @@ import type {
   PublishOptions,
   QueueConsumer,
   QueueEngineDeps,
+  QueueEngineStats,
   QueuePublishInput,
-  QueueStats,
   ReceiveRequest,
 } from "./queue-ports.ts";
 import { deliveryBytes } from "./queue-ports.ts";
 import { QueueTimeline } from "./queue-timeline.ts";
+import { QueueWindow } from "./queue-window.ts";
 import { ReadyMessages } from "./ready-messages.ts";
 import { formatReceipt, parseMessageId, parseReceipt, queueTagOf } from "./receipt.ts";
 import { QueueCharges } from "./stored-bytes.ts";
@@ -35,7 +36,9 @@ const RETRY_DELAY_MS = 1000;
  * consumers with prefetch credit and long-polling pullers. Every state change
  * that matters after a crash is written through `deps.writer` before it is
  * acknowledged (publish) or after it happens (acks, redelivery counts), so
- * the worst a crash does is redeliver.
+ * the worst a crash does is redeliver. Past its share of the node's queue
+ * memory a queue pages its tail: committed messages stay in the store only
+ * and are read back in seq order as room frees up (docs/architecture.md).
  */
 export class QueueEngine implements ConsumerHost {
   private readonly entries = new Map<number, Entry>();
@@ -47,6 +50,7 @@ export class QueueEngine implements ConsumerHost {
   private readonly deadLetters: DeadLetterMover;
   private readonly deliveryCounts: DeliveryCounts;
   private readonly charges: QueueCharges;
+  private readonly window: QueueWindow;
   private nextSeq: number;
   private nextLeaseId = 1;
   private pendingAppends = 0;
@@ -65,6 +69,12 @@ export class QueueEngine implements ConsumerHost {
     this.idempotency = new IdempotencyCache(deps.clock);
     this.waiters = new PullWaiters(deps.clock);
     this.charges = new QueueCharges(deps.storedBytes);
+    this.window = new QueueWindow(deps.memory, deps.reader, {
+      admit: (msg, returned, bytes) => this.admit(msg, this.deps.clock.now(), returned, bytes),
+      holds: (seq) => this.entries.has(seq),
+      isClosed: () => this.closedReason !== null,
+      changed: () => this.schedulePump(),
+    });
     this.deliveryCounts = new DeliveryCounts(
       deps.clock,
       (entries) => void this.persistDeliveryCounts(entries),
@@ -85,20 +95,34 @@ export class QueueEngine implements ConsumerHost {
     return this.definition.name;
   }
 
-  /** Loads un-acked messages found in the store when ownership is claimed. */
+  /** Loads un-acked messages found in the store when ownership is claimed (past the queue's share they stay paged). */
   restore(messages: readonly QueueMessage[], idempotency: readonly IdempotencyRecord[] = []): void {
-    const now = this.deps.clock.now();
     for (const msg of messages) {
       if (msg.seq >= this.nextSeq) this.nextSeq = msg.seq + 1;
-      this.admit(msg, now, msg.deliveries > 0);
+      this.window.take(msg, msg.deliveries > 0);
     }
-    for (const record of idempotency) {
-      this.idempotency.set(record.key, JSON.parse(record.result) as string, record.expiresAt);
-    }
+    this.restoreIdempotency(idempotency);
     this.schedulePump();
   }
 
-  stats(): QueueStats {
+  /**
+   * At claim: the store holds `stored` un-acked messages of this queue; reads
+   * the oldest of them through `deps.reader` until the queue's share of memory
+   * is full, and leaves the rest paged.
+   */
+  async restoreFromStore(stored: number, idempotency: readonly IdempotencyRecord[] = []): Promise<void> {
+    this.restoreIdempotency(idempotency);
+    await this.window.restore(stored);
+    this.schedulePump();
+  }
+
+  private restoreIdempotency(idempotency: readonly IdempotencyRecord[]): void {
+    for (const record of idempotency) {
+      this.idempotency.set(record.key, JSON.parse(record.result) as string, record.expiresAt);
+    }
+  }
+
+  stats(): QueueEngineStats {
     let inFlight = 0;
     let delayed = 0;
     for (const entry of this.entries.values()) {
@@ -106,14 +130,22 @@ export class QueueEngine implements ConsumerHost {
       else if (entry.state === "delayed") delayed += 1;
     }
     const ready = this.entries.size - inFlight - delayed;
-    return { depth: ready + delayed, ready, delayed, inFlight, consumers: this.consumers.size };
+    const paged = this.window.tail.count;
+    return {
+      depth: ready + delayed + paged,
+      ready,
+      delayed,
+      inFlight,
+      consumers: this.consumers.size,
+      paged,
+    };
   }
 
   /** How many more messages a publish may add before QUEUE_FULL (Infinity without maxLength). */
   room(): number {
     const { maxLength } = this.definition;
     if (maxLength === null) return Number.POSITIVE_INFINITY;
-    return Math.max(0, maxLength - this.entries.size - this.pendingAppends);
+    return Math.max(0, maxLength - this.held());
   }
 
   /** Commits the messages, then makes them deliverable; resolves with their ids. */
@@ -122,7 +154,7 @@ export class QueueEngine implements ConsumerHost {
     const split = splitByIdempotencyKey(inputs, this.idempotency);
     const { fresh } = split;
     const { maxLength } = this.definition;
-    if (maxLength !== null && this.entries.size + this.pendingAppends + fresh.length > maxLength) {
+    if (maxLength !== null && this.held() + fresh.length > maxLength) {
       return Promise.reject(
         new AvisoError("QUEUE_FULL", `Queue "${this.name}" holds its maximum of ${maxLength} messages.`),
       );
@@ -152,13 +184,18 @@ export class QueueEngine implements ConsumerHost {
     const expiresAt = now + this.deps.idempotencyWindowMs;
     const idempotency = idempotencyRecords("queue", this.name, fresh, ids, expiresAt);
     this.pendingAppends += messages.length;
+    const first = messages[0]?.seq ?? this.nextSeq;
+    this.window.tail.appendStarted(first, this.nextSeq - 1);
+    // Answered in the same step that takes the messages: a read of the tail in between must not see them as answered.
+    const answered = () => {
+      this.pendingAppends -= messages.length;
+      this.window.tail.appendEnded(first);
+    };
     const appended = this.deps.writer
       .append(messages, this.nextSeq, { idempotency, cursor: options.cursor })
-      .finally(() => {
-        this.pendingAppends -= messages.length;
-      })
       .then(
         () => {
+          answered();
           for (const record of idempotency)
             this.idempotency.set(record.key, JSON.parse(record.result), expiresAt);
           if (this.closedReason !== null) {
@@ -166,14 +203,16 @@ export class QueueEngine implements ConsumerHost {
             return ids;
           }
           messages.forEach((msg, index) => {
-            this.admit(msg, now, false);
+            this.window.take(msg, false);
             this.charges.hold(msg.seq, charges[index]);
           });
           this.schedulePump();
           return ids;
         },
         (error: unknown) => {
+          answered();
           this.charges.cancel(charges);
+          this.schedulePump();
           throw error;
         },
       );
@@ -229,6 +268,7 @@ export class QueueEngine implements ConsumerHost {
     this.waiters.failAll(reason);
     for (const consumer of this.consumers.removeAll()) consumer.sink.closed(reason);
     this.charges.releaseAll();
+    this.window.close();
   }
 
   // ---- used by PushConsumer ----
@@ -269,6 +309,11 @@ export class QueueEngine implements ConsumerHost {
 
   private assertOpen(): void {
     if (this.closedReason !== null) throw this.closedReason;
+  }
+
+  /** Messages the queue holds or is committing, in memory or paged (maxLength counts them all). */
+  private held(): number {
+    return this.entries.size + this.pendingAppends + this.window.tail.count;
   }
 
   private entriesForReceipts(receipts: readonly string[]): Array<[string, Entry | undefined]> {
@@ -344,18 +389,23 @@ export class QueueEngine implements ConsumerHost {
     else this.ready.add(entry, true);
   }
 
-  /** A committed (or restored) message joins the queue: delayed until its time, else ready. */
-  private admit(msg: QueueMessage, now: number, returned: boolean): void {
-    const entry: Entry = { msg, state: "ready", leaseId: 0, holder: null };
+  /** The message joins the queue in memory: delayed until its time, else ready. Never twice. */
+  private admit(msg: QueueMessage, now: number, returned: boolean, bytes: number): void {
+    if (this.entries.has(msg.seq)) return;
+    const entry: Entry = { msg, state: "ready", leaseId: 0, holder: null, bytes };
     this.entries.set(msg.seq, entry);
+    this.window.added(bytes);
     if (msg.availableAt > now) this.delay(entry);
     else this.ready.add(entry, returned);
   }
 
-  /** The message left the queue: untracked, and its publisher's bytes released. */
+  /** The message left the queue: untracked, its memory and its publisher's bytes released. */
   private forget(seq: number): void {
+    const entry = this.entries.get(seq);
+    // After close the queue's whole share was given back at once.
     this.entries.delete(seq);
     this.charges.release(seq);
+    if (entry !== undefined && this.closedReason === null) this.window.removed(entry.bytes);
   }
 
   private delay(entry: Entry): void {
@@ -422,6 +472,7 @@ export class QueueEngine implements ConsumerHost {
     }
     for (const [consumer, deliveries] of batches) consumer.sink.deliver(deliveries);
     this.armNextWake();
+    this.window.refill(() => this.scheduleWake(this.deps.clock.now() + RETRY_DELAY_MS));
   }
 
   /** Leases only what the page returns: a message that would overflow maxBytes stays ready. */

@@ -10,6 +10,8 @@ export interface Entry {
   leaseId: number;
   /** The push consumer holding it while in flight; null for a pull lease (or not in flight). */
   holder: EntryHolder | null;
+  /** Its deliveryBytes: what it holds of the node's queue memory while tracked. */
+  bytes: number;
 }
 
 /** What an entry needs of the push consumer holding it. */

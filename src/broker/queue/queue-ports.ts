@@ -1,6 +1,7 @@
 import type { AvisoError } from "../../errors/aviso-error.ts";
 import type { Clock } from "../../shared/clock.ts";
 import type { IdempotencyRecord, JsonText, QueueMessage } from "../types.ts";
+import type { QueueMemory } from "./queue-memory.ts";
 import type { StoredBytes } from "./stored-bytes.ts";
 
 /** Persistence of one queue's messages, bound to the serving node's epoch (fenced writes reject with FENCED). */
@@ -12,6 +13,12 @@ export interface QueueWriter {
   ): Promise<void>;
   remove(seqs: number[]): Promise<void>;
   update(changes: { seq: number; deliveries: number; availableAt: number }[]): Promise<void>;
+}
+
+/** Reads one queue's committed messages back from the store (paging); never writes. */
+export interface QueueReader {
+  /** Messages with seq > afterSeq in seq order, at most `limit`. */
+  read(afterSeq: number, limit: number): Promise<QueueMessage[]>;
 }
 
 export type DeadLetterCause = "max_deliveries" | "expired";
@@ -31,6 +38,13 @@ export interface QueueEngineDeps {
   onDropped?(count: number, cause: DeadLetterCause): void;
   /** The node's ledger of bytes per publisher (maxStoredBytesPerUser); absent: nothing is charged. */
   storedBytes?: StoredBytes;
+  /**
+   * The node's budget for queue messages in memory, shared by every queue it
+   * serves; past its share a queue pages its tail (keeps it in the store only)
+   * and reads it back through `reader`. Both absent: everything stays in memory.
+   */
+  memory?: QueueMemory;
+  reader?: QueueReader;
   /**
    * Asked once per delivery pass: false while this node may no longer act
    * as the node serving the queue (a cluster lease it can no longer trust), and then
@@ -117,10 +131,16 @@ export interface QueueConsumer {
 }
 
 export interface QueueStats {
-  /** Messages waiting: ready + delayed. */
+  /** Messages waiting: ready + delayed + paged. */
   depth: number;
   ready: number;
   delayed: number;
   inFlight: number;
   consumers: number;
+}
+
+/** An engine's own stats: beside QueueStats (what owners answer, also across nodes), what is paged. */
+export interface QueueEngineStats extends QueueStats {
+  /** Committed messages kept in the store only until the queue reads them back (in depth, not in ready or delayed). */
+  paged: number;
 }
