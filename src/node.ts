@@ -87,6 +87,7 @@ async function startOnStorage(
   metrics.setQueueStatsSource(() =>
     [...host.queueEngines].map((engine) => ({ queue: engine.name, ...engine.stats() })),
   );
+  metrics.setQueueMemorySource(() => host.queueMemory);
 
   // Phase 6: the edge — REST and WebSocket on one port.
   const scheme = config.tlsCert === undefined ? "http" : "https";

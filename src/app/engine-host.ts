@@ -1,4 +1,5 @@
 import { QueueEngine } from "../broker/queue/queue-engine.ts";
+import { QueueMemory } from "../broker/queue/queue-memory.ts";
 import type { DeadLetterCause } from "../broker/queue/queue-ports.ts";
 import { StoredBytes } from "../broker/queue/stored-bytes.ts";
 import { TopicEngine } from "../broker/topic/topic-engine.ts";
@@ -22,6 +23,10 @@ export interface EngineSettings {
   retentionIntervalMs: number;
   /** Bytes of un-acked queue messages one publisher may hold on this node; absent: no bound. */
   maxStoredBytesPerUser?: number;
+  /** The node's budget for queue messages in memory (deliveryBytes); past it queues page. Absent: no bound. */
+  queueMemoryBytes?: number;
+  /** What every queue may hold in memory whatever the others hold. Absent: 0. */
+  queueMemoryFloorBytes?: number;
 }
 
 export interface EngineHostDeps {
@@ -52,8 +57,6 @@ export interface EngineHostDeps {
   mayCopy?(pump: BindingPump): Promise<boolean>;
 }
 
-const PAGE = 1000;
-
 /**
  * Hosts the engines of the queues and topics this node serves. An engine is
  * loaded on first use: claim a new epoch in the store (fencing any earlier
@@ -71,10 +74,16 @@ export class EngineHost {
   private closed: AvisoError | null = null;
   /** One ledger for every queue this node serves: the quota is per user and node, not per queue. */
   private readonly storedBytes: StoredBytes | undefined;
+  /** One memory budget for every queue this node serves; past its share a queue pages its tail. */
+  readonly queueMemory: QueueMemory;
 
   constructor(private readonly deps: EngineHostDeps) {
-    const limit = deps.settings.maxStoredBytesPerUser;
+    const { maxStoredBytesPerUser: limit, queueMemoryBytes, queueMemoryFloorBytes } = deps.settings;
     this.storedBytes = limit === undefined ? undefined : new StoredBytes(limit);
+    this.queueMemory = new QueueMemory(
+      queueMemoryBytes ?? Number.POSITIVE_INFINITY,
+      queueMemoryFloorBytes ?? 0,
+    );
   }
 
   queue(name: string): Promise<QueueEngine> {
@@ -214,13 +223,8 @@ export class EngineHost {
     if (definition === undefined || claim === undefined || head === undefined) {
       throw new AvisoError("QUEUE_NOT_FOUND", `No queue is named "${name}".`);
     }
-    const messages: QueueMessage[] = [];
-    for (let after = 0; ; ) {
-      const page = await store.readQueueMessages(name, after, PAGE);
-      messages.push(...page);
-      if (page.length < PAGE) break;
-      after = (page.at(-1) as QueueMessage).seq;
-    }
+    // Counted after the claim: the store fences any earlier owner's writes, so nothing changes it meanwhile.
+    const stored = await store.countQueueMessages(name);
     const idempotency = await store.loadIdempotency("queue", name, clock.now());
     const engine = new QueueEngine(definition, head, {
       clock,
@@ -232,12 +236,16 @@ export class EngineHost {
       deadLetter: (dead, cause) => this.deadLetter(definition, dead, cause),
       onDropped: (count, cause) => this.deps.onDropped?.(name, count, cause),
       ...(this.storedBytes === undefined ? {} : { storedBytes: this.storedBytes }),
+      memory: this.queueMemory,
+      // Reads only; a stale owner's reads change nothing and its writes are fenced.
+      reader: { read: (afterSeq, limit) => store.readQueueMessages(name, afterSeq, limit) },
       // Asked before each delivery pass: a lease that can no longer be trusted delivers nothing.
       ...(this.deps.mayOwn === undefined
         ? {}
         : { mayDeliver: () => this.deps.mayOwn?.("queue", name) !== false }),
     });
-    engine.restore(messages, idempotency);
+    // Only the queue's share of memory is read now; the rest stays paged until it is reached.
+    await engine.restoreFromStore(stored, idempotency);
     this.loadedQueues.set(name, engine);
     this.loadedEpochs.set(`queue/${name}`, claim.epoch);
     void this.startPumpsFor(name);

@@ -276,6 +276,15 @@ export const configSchema = Type.Object(
       "How long a node trusts a cached queue or topic definition; a change on any node invalidates it at once, this bounds a missed announcement.",
       0,
     ),
+    queueMemoryBytes: int(
+      268_435_456,
+      'Bytes of un-acked queue messages (payload, headers and 256 bytes each) this node keeps in memory over every queue it serves; past it a queue keeps the rest of its backlog in the store only and reads it back in order (docs/operations.md "Memory").',
+    ),
+    queueMemoryFloorBytes: int(
+      1_048_576,
+      "Bytes of messages every queue may keep in memory whatever the others hold, so one large backlog does not page small, busy queues; counted within queueMemoryBytes.",
+      0,
+    ),
     topicMemoryMessages: int(
       10_000,
       "Recent messages of each served topic kept in memory for replay and history; older ones are read from the store.",

@@ -6,6 +6,15 @@ export interface QueueStats {
   queue: string;
   depth: number;
   inFlight: number;
+  /** Messages kept in the store only until the queue reads them back (part of depth). */
+  paged: number;
+}
+
+/** The node's queue messages in memory and paged, over every queue (QueueMemory). */
+export interface QueueMemoryTotals {
+  heldBytes: number;
+  heldMessages: number;
+  pagedBytes: number;
 }
 
 /**
@@ -35,6 +44,8 @@ export interface Metrics {
   readonly storeCommitSeconds: Histogram;
   /** Where the queue gauges read from at scrape time; the broker registers it once it runs. */
   setQueueStatsSource(source: () => Iterable<QueueStats>): void;
+  /** Where the node's queue memory gauges read from at scrape time. */
+  setQueueMemorySource(source: () => QueueMemoryTotals): void;
 }
 
 /** From half a millisecond (a batched commit on a fast disk) to a second (something is wrong). */
@@ -47,6 +58,7 @@ export function createMetrics(): Metrics {
   const labelled = new Registry();
   const summed = new Registry();
   let queueStats: () => Iterable<QueueStats> = () => [];
+  let queueMemory: () => QueueMemoryTotals = () => ({ heldBytes: 0, heldMessages: 0, pagedBytes: 0 });
 
   // Queue gauges are computed at scrape time and reset first, so deleted queues drop out.
   const queueGauge = (name: string, help: string, pick: (stats: QueueStats) => number) => {
@@ -73,10 +85,39 @@ export function createMetrics(): Metrics {
   };
   queueGauge(
     "aviso_queue_depth",
-    "Messages ready or delayed in the queue, not in flight.",
+    "Messages ready, delayed or paged in the queue, not in flight.",
     (stats) => stats.depth,
   );
   queueGauge("aviso_queue_in_flight", "Messages delivered and awaiting ack.", (stats) => stats.inFlight);
+  queueGauge(
+    "aviso_queue_paged",
+    "Messages of the queue kept in the store only until it reads them back (part of depth).",
+    (stats) => stats.paged,
+  );
+  const memoryGauge = (name: string, help: string, pick: (totals: QueueMemoryTotals) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers,
+      collect() {
+        this.set(pick(queueMemory()));
+      },
+    });
+  memoryGauge(
+    "aviso_queue_memory_bytes",
+    "Bytes (payload, headers and 256 each) of queue messages this node holds in memory, over every queue it serves (bounded by queueMemoryBytes).",
+    (totals) => totals.heldBytes,
+  );
+  memoryGauge(
+    "aviso_queue_memory_messages",
+    "Queue messages this node holds in memory, over every queue it serves.",
+    (totals) => totals.heldMessages,
+  );
+  memoryGauge(
+    "aviso_queue_paged_bytes",
+    "Bytes of queue messages kept in the store only until their queue reads them back (estimated for a queue just claimed).",
+    (totals) => totals.pagedBytes,
+  );
 
   collectDefaultMetrics({ register: registry });
 
@@ -156,6 +197,9 @@ export function createMetrics(): Metrics {
     }),
     setQueueStatsSource(source) {
       queueStats = source;
+    },
+    setQueueMemorySource(source) {
+      queueMemory = source;
     },
   };
 }

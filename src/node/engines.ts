@@ -21,6 +21,8 @@ export type EngineSettings = Pick<
   | "maxBatchMessages"
   | "topicMemoryMessages"
   | "topicMemoryBytes"
+  | "queueMemoryBytes"
+  | "queueMemoryFloorBytes"
   | "topicRetentionIntervalMs"
   | "catalogCacheMs"
   | "userCacheMs"
@@ -71,6 +73,8 @@ export function buildEngines(
       maxBatchMessages: config.maxBatchMessages,
       topicMemoryMessages: config.topicMemoryMessages,
       topicMemoryBytes: config.topicMemoryBytes,
+      queueMemoryBytes: config.queueMemoryBytes,
+      queueMemoryFloorBytes: config.queueMemoryFloorBytes,
       retentionIntervalMs: config.topicRetentionIntervalMs,
     },
     servingNodes: () => wiring.servingNodes.get(),

@@ -17,6 +17,7 @@ import {
   publishToTopic,
   receive,
 } from "../helpers/broker-api.ts";
+import { samples } from "../helpers/prometheus.ts";
 import { startNodeOn, storeKinds } from "../helpers/stores.ts";
 import { TestSocket } from "../helpers/ws-client.ts";
 
@@ -48,17 +49,6 @@ function definedRoutes(): AnyRoute[] {
     ...apiKeyRoutes(services),
     ...operationRoutes({} as OperationDeps),
   ];
-}
-
-/** Parses Prometheus text into `name{labels}` → value. */
-function samples(text: string): Map<string, number> {
-  const values = new Map<string, number>();
-  for (const line of text.split("\n")) {
-    if (line === "" || line.startsWith("#")) continue;
-    const space = line.lastIndexOf(" ");
-    values.set(line.slice(0, space), Number(line.slice(space + 1)));
-  }
-  return values;
 }
 
 describe.each(storeKinds)("operations routes (%s store)", (kind) => {

@@ -126,6 +126,8 @@ describe("config schema", () => {
         "passwordThreads",
         "idempotencyPurgeMs",
         "catalogCacheMs",
+        "queueMemoryBytes",
+        "queueMemoryFloorBytes",
         "topicMemoryMessages",
         "topicMemoryBytes",
         "topicRetentionIntervalMs",
