@@ -4,6 +4,7 @@ import { QueueMemory } from "../../src/broker/queue/queue-memory.ts";
 import type { Delivery, QueueReader, QueueWriter } from "../../src/broker/queue/queue-ports.ts";
 import { deliveryBytes } from "../../src/broker/queue/queue-ports.ts";
 import type { QueueDefinition, QueueMessage } from "../../src/broker/types.ts";
+import { AvisoError } from "../../src/errors/aviso-error.ts";
 import { ManualClock, settle } from "../helpers/manual-clock.ts";
 import { queueDefinition } from "../helpers/queue-definition.ts";
 
@@ -11,6 +12,7 @@ import { queueDefinition } from "../helpers/queue-definition.ts";
 class FakeQueueStore implements QueueWriter, QueueReader {
   readonly rows = new Map<number, QueueMessage>();
   reads = 0;
+  failNextRead = false;
   /** While set, appends land in the store at once but their commit is answered only on release(). */
   private held: Array<() => void> | null = null;
   /** While set, reads see the store when called but answer only on release(). */
@@ -33,6 +35,10 @@ class FakeQueueStore implements QueueWriter, QueueReader {
   }
   async read(afterSeq: number, limit: number): Promise<QueueMessage[]> {
     this.reads += 1;
+    if (this.failNextRead) {
+      this.failNextRead = false;
+      throw new AvisoError("STORE_UNAVAILABLE", "The store is down.");
+    }
     const page = [...this.rows.values()]
       .filter((row) => row.seq > afterSeq)
       .sort((a, b) => a.seq - b.seq)
@@ -195,6 +201,18 @@ describe("QueueEngine paging", () => {
     expect(memory).toMatchObject({ heldMessages: 0, pagedMessages: 0, pagedBytes: 0 });
   });
 
+  it("retries a failed read of the tail later, changing nothing meanwhile", async () => {
+    const { engine, store, clock } = setup({ window: 3 });
+    await publishEach(engine, 1, 6);
+    store.failNextRead = true;
+    expect(await takeWindow(engine)).toEqual([1, 2, 3]);
+    expect(engine.stats()).toMatchObject({ depth: 3, ready: 0, paged: 3 });
+    clock.advance(1000);
+    await settle();
+    expect(await takeWindow(engine)).toEqual([4, 5, 6]);
+    expect(store.reads).toBe(2);
+  });
+
   it("counts paged messages against maxLength", async () => {
     const { engine } = setup({ window: 10, definition: { maxLength: 15 } });
     await publishEach(engine, 1, 15);
@@ -235,7 +253,7 @@ describe("QueueEngine paging", () => {
     store.holdReads();
     await drain(engine, 4);
     expect(store.readsWaiting).toBe(1);
-    engine.close(new Error("moved") as never);
+    engine.close(new AvisoError("OWNER_UNAVAILABLE", "Ownership moved."));
     expect(memory).toMatchObject({ heldBytes: 0, heldMessages: 0, pagedBytes: 0, pagedMessages: 0 });
     store.releaseReads();
     await settle();
