@@ -277,7 +277,7 @@ export const configSchema = Type.Object(
       0,
     ),
     queueMemoryBytes: int(
-      268_435_456,
+      134_217_728,
       'Bytes of un-acked queue messages (payload, headers and 256 bytes each) this node keeps in memory over every queue it serves; past it a queue keeps the rest of its backlog in the store only and reads it back in order (docs/operations.md "Memory").',
     ),
     queueMemoryFloorBytes: int(

@@ -106,7 +106,9 @@ export const QueueViewSchema = Type.Object({
   messageTtlMs: Type.Union([Type.Integer(), Type.Null()]),
   maxLength: Type.Union([Type.Integer(), Type.Null()]),
   createdAt: EpochMs,
-  depth: Type.Integer({ description: "Messages waiting (ready + delayed)." }),
+  depth: Type.Integer({
+    description: "Messages waiting (ready + delayed), including any a backlog keeps in the store only.",
+  }),
   inFlight: Type.Integer({ description: "Delivered, not yet acked." }),
   consumers: Type.Integer(),
 });

@@ -48,7 +48,7 @@ export interface QueueView {
   messageTtlMs: number | null;
   maxLength: number | null;
   createdAt: number;
-  /** Messages waiting (ready + delayed). */
+  /** Messages waiting (ready + delayed), including any a backlog keeps in the store only. */
   depth: number;
   /** Delivered and not yet acked. */
   inFlight: number;
