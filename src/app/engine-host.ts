@@ -223,7 +223,7 @@ export class EngineHost {
     if (definition === undefined || claim === undefined || head === undefined) {
       throw new AvisoError("QUEUE_NOT_FOUND", `No queue is named "${name}".`);
     }
-    // Counted after the claim: the store fences any earlier owner's writes, so nothing changes it meanwhile.
+    // Counted after the claim: the store fences any earlier serving node's writes, so nothing changes it meanwhile.
     const stored = await store.countQueueMessages(name);
     const idempotency = await store.loadIdempotency("queue", name, clock.now());
     const engine = new QueueEngine(definition, head, {
@@ -237,7 +237,7 @@ export class EngineHost {
       onDropped: (count, cause) => this.deps.onDropped?.(name, count, cause),
       ...(this.storedBytes === undefined ? {} : { storedBytes: this.storedBytes }),
       memory: this.queueMemory,
-      // Reads only; a stale owner's reads change nothing and its writes are fenced.
+      // Reads only; a stale serving node's reads change nothing and its writes are fenced.
       reader: { read: (afterSeq, limit) => store.readQueueMessages(name, afterSeq, limit) },
       // Asked before each delivery pass: a lease that can no longer be trusted delivers nothing.
       ...(this.deps.mayOwn === undefined
