@@ -71,9 +71,10 @@ export function galeraDatabase(
 }
 
 /**
- * A fault run on the Galera cluster: three brokers on a fresh database
- * reached through all three nodes (so all write through node 0), the order
- * queue on node-0. `inject` gets the run and the database's name.
+ * A fault run on three of everything (issue 10, item 5): three brokers on
+ * a 3-server ZooKeeper ensemble and a fresh database on the 3-node Galera
+ * cluster, reached through all three nodes (so all write through node 0),
+ * the order queue on node-0. `inject` gets the run and the database's name.
  */
 export function runGaleraFault<T>(
   cluster: GaleraCluster,
@@ -88,6 +89,7 @@ export function runGaleraFault<T>(
   let database = "";
   return runFault({
     name: options.name,
+    zooKeeperServers: 3,
     servingNodes: {
       queues: ["node-0", "node-1", "node-2"],
       orderQueue: options.orderQueueNode ?? "node-0",

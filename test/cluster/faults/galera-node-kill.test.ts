@@ -1,9 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { clusterView, nodeId, waitMembers } from "./cluster-view.ts";
 import { expectSound } from "./fault-run.ts";
 import { brokerConnections, galeraForThisFile, runGaleraFault } from "./galera-database.ts";
 
 /*
- * Three brokers on a 3-node Galera cluster, each given all three addresses:
+ * Three of everything: three brokers on a 3-server ZooKeeper ensemble and a
+ * 3-node Galera cluster, each broker given all three database addresses:
  * they all write through the first node that answers (node 0). kill -9 of
  * that node under the workload: the brokers move to node 1 on their own, the
  * surviving nodes evict node 0 after Galera's failure detection (tuned to
@@ -91,5 +93,43 @@ describe("fault: kill -9 of a broker and of the Galera node the brokers write to
     );
     expectSound(report, 1000);
     expect(report.storedTwice.count).toBe(0);
+  }, 360_000);
+});
+
+describe("fault: kill -9 of a broker, on three of everything", () => {
+  it("the order queue's serving node dies; the others take over from Galera; nothing acknowledged is lost", async () => {
+    const cluster = galera();
+    // The previous case killed node 0 again: all three database nodes serve before this run.
+    await cluster.start(0);
+    await cluster.waitSynced(0, 3, 60_000);
+    const { report, injected } = await runGaleraFault(cluster, {
+      name: "galera-broker-kill",
+      injectAtAcknowledged: 1000,
+      orderQueueNode: "node-1",
+      inject: async ({ cluster: brokers, workload, plan, token }) => {
+        const { owned } = await clusterView(brokers.node(1).url, token);
+        expect(owned.queues).toContain(plan.orderQueue);
+        workload.mark({ label: `kill -9 ${nodeId(1)}`, queues: owned.queues, topics: owned.topics });
+        await brokers.kill(1, "SIGKILL");
+        await waitMembers(brokers, 0, token, [nodeId(0), nodeId(2)], 20_000);
+        await waitMembers(brokers, 2, token, [nodeId(0), nodeId(2)], 20_000);
+        return { owned };
+      },
+    });
+    const [failover] = report.failover;
+    console.log(
+      JSON.stringify({
+        galeraBrokerKill: {
+          firstDeliveryMs: failover?.firstDeliveryMs,
+          publishStallMs: failover?.publishStallMs,
+          deliveryStallMs: failover?.deliveryStallMs,
+          outcomes: report.attemptOutcomes,
+        },
+      }),
+    );
+    expectSound(report, 3000);
+    expect(report.storedTwice.count).toBe(0);
+    expect(injected.owned.queues.length).toBeGreaterThan(0);
+    expect(failover?.firstDeliveryMs).not.toBeNull();
   }, 360_000);
 });
