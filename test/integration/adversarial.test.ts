@@ -92,6 +92,8 @@ async function startProbe() {
     }
   })();
   return {
+    /** Rounds completed so far. */
+    rounds: () => latencies.length,
     async stop() {
       stopped = true;
       await running;
@@ -222,8 +224,14 @@ async function nameReuseAfterDelete(): Promise<void> {
   });
 }
 
-async function repeat(times: number, attack: () => Promise<void>): Promise<void> {
-  for (let wave = 0; wave < times; wave++) await attack();
+/** The attack `times` times, and on (at most 20 waves) until the probe has done `rounds` rounds under it. */
+async function repeat(
+  times: number,
+  attack: () => Promise<void>,
+  until: { probeRounds: () => number; rounds: number },
+): Promise<void> {
+  for (let wave = 0; wave < 20 && (wave < times || until.probeRounds() < until.rounds); wave++)
+    await attack();
 }
 
 describe("adversarial: attacked from every side at once, the node keeps serving a well-behaved client", () => {
@@ -233,9 +241,10 @@ describe("adversarial: attacked from every side at once, the node keeps serving 
     try {
       await Promise.all([
         parallelBruteForce(),
-        // The floods repeat so the probe runs many rounds under them (3 waves, bounded).
-        repeat(3, anonymousFlood),
-        repeat(3, hostileBodies),
+        // The floods repeat so the probe runs many rounds under them (3 waves, more until the
+        // probe has done 5 rounds, at most 20: a fast machine gets through 3 waves in a second).
+        repeat(3, anonymousFlood, { probeRounds: probe.rounds, rounds: 5 }),
+        repeat(3, hostileBodies, { probeRounds: probe.rounds, rounds: 5 }),
         receiptGuessing(),
         nameReuseAfterDelete(),
       ]);
