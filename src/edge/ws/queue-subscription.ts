@@ -13,7 +13,7 @@ const REATTACH_GIVE_UP_MS = 60_000;
  * `message` frames; the client acks by id. Until the `ok` reply is sent,
  * deliveries wait, so the client always learns the subscription id first.
  */
-export class QueueSubscription implements SessionSubscription, ConsumerSink {
+export class QueueSubscription implements SessionSubscription {
   readonly kind = "queue";
   private consumer: QueueConsumer | null = null;
   private announced = false;
@@ -21,6 +21,8 @@ export class QueueSubscription implements SessionSubscription, ConsumerSink {
   /** Frames delivered by the engine that wait for the socket to drain (bounded by prefetch). */
   private outbox: string[] = [];
   private closing = false;
+  /** Which attach() the current consumer came from; deliveries of earlier ones are stale. */
+  private attachment = 0;
   private readonly prefix: string;
   private readonly stopDrainListener: () => void;
 
@@ -36,13 +38,31 @@ export class QueueSubscription implements SessionSubscription, ConsumerSink {
   }
 
   async attach(): Promise<void> {
-    this.consumer = await this.session.deps.services.queues.consume(
+    const attachment = ++this.attachment;
+    // Each attachment has its own sink: once it is closed or replaced, what its engine or peer
+    // stream still sends (a stale serving node's frames flushed late, after a pause) is dropped.
+    // Those messages are the stale node's in-flight deliveries; the current one redelivers them.
+    const current = () => attachment === this.attachment;
+    const sink: ConsumerSink = {
+      deliver: (deliveries) => {
+        if (current()) this.deliver(deliveries);
+      },
+      writable: () => this.writable(),
+      closed: (reason) => {
+        if (current()) this.closed(reason);
+      },
+    };
+    const consumer = await this.session.deps.services.queues.consume(
       this.principal,
       this.queue,
-      this,
+      sink,
       this.prefetch,
     );
-    if (this.closing) this.consumer.close();
+    if (this.closing || !current()) {
+      consumer.close();
+      return;
+    }
+    this.consumer = consumer;
   }
 
   /** The ok reply went out: release what arrived meanwhile. */
@@ -81,6 +101,7 @@ export class QueueSubscription implements SessionSubscription, ConsumerSink {
   closed(reason: AvisoError): void {
     if (this.closing) return;
     this.consumer = null;
+    this.attachment += 1;
     // A transient failure (the serving node moved, the store blinked): the queue still exists, attach again.
     if (reason.retry !== "never") {
       void this.reattach(this.session.deps.clock.now() + REATTACH_GIVE_UP_MS, reason);
