@@ -49,14 +49,14 @@ describe("fault: kill -9 of the Galera node the brokers write to", () => {
     console.log(JSON.stringify({ galeraNodeKill: pauses }));
     expectSound(report, 3000);
     expect(report.storedTwice.count).toBe(0);
-    // Every broker wrote through node 0, and afterwards through the survivors: node 1, the next in
-    // the list, unless Galera's eviction outlasted storeQueryTimeoutMs (a loaded machine) and a
-    // broker whose query on node 1 timed out meanwhile moved on to node 2 — correct either way.
+    // Every broker wrote through node 0, and afterwards through the survivors: mostly node 1, the
+    // next in the list; a broker whose search found node 1 still re-forming the component (not
+    // synced, or a query timed out while eviction was pending) takes node 2 — correct either way
+    // (certification orders them; docs/operations.md), so only the move itself is asserted.
     expect(injected.before[0]).toBeGreaterThan(0);
     expect(injected.before.slice(1)).toEqual([0, 0]);
     expect(injected.after[0]).toBe(-1);
     expect((injected.after[1] ?? 0) + (injected.after[2] ?? 0)).toBeGreaterThan(0);
-    if (injected.evictedMs < 3000) expect(injected.after[2]).toBe(0);
   }, 300_000);
 });
 
