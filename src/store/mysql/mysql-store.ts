@@ -244,7 +244,7 @@ class MysqlStore implements Store {
   async countCreated(kind: ResourceKind, creator: string): Promise<number> {
     const table = kind === "queue" ? "queues" : "topics";
     const rows = await this.#db.select<{ n: number }>(
-      "countOwned",
+      "countCreated",
       `SELECT COUNT(*) AS n FROM ${table} WHERE owner = ?`,
       [creator],
     );
@@ -531,15 +531,16 @@ async function deleteResource(
   return true;
 }
 
-/** Small integers handed out lowest first and given back: each in-flight commit holds its own. */
+/**
+ * Small integers, each held by one in-flight commit; given back ones are
+ * reused, so there are never more than the most commits ever in flight.
+ */
 class SlotPool {
   readonly #free: number[] = [];
   #next = 0;
 
   take(): number {
-    if (this.#free.length === 0) return this.#next++;
-    this.#free.sort((a, b) => b - a);
-    return this.#free.pop() as number;
+    return this.#free.pop() ?? this.#next++;
   }
 
   give(slot: number): void {

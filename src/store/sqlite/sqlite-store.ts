@@ -285,7 +285,7 @@ class SqliteStore implements Store {
   countCreated(kind: ResourceKind, creator: string): Promise<number> {
     const table = kind === "queue" ? "queues" : "topics";
     return this.#run(
-      "countOwned",
+      "countCreated",
       () =>
         this.#prepare<[string], number>(`SELECT COUNT(*) FROM ${table} WHERE owner = ?`)
           .pluck()
