@@ -20,7 +20,6 @@ import type {
   QueuePublishInput,
   ReceiveRequest,
 } from "./queue-ports.ts";
-import { deliveryBytes } from "./queue-ports.ts";
 import { QueueTimeline } from "./queue-timeline.ts";
 import { QueueWindow } from "./queue-window.ts";
 import { ReadyMessages } from "./ready-messages.ts";
@@ -484,11 +483,12 @@ export class QueueEngine implements ConsumerHost {
   private takeForPull({ max, maxBytes, ackTimeoutMs }: PullLimits): Delivery[] {
     const deliveries: Delivery[] = [];
     let bytes = 0;
-    const fits = (entry: Entry) => deliveries.length === 0 || bytes + deliveryBytes(entry.msg) <= maxBytes;
+    // entry.bytes is the message's deliveryBytes, measured once when it entered memory.
+    const fits = (entry: Entry) => deliveries.length === 0 || bytes + entry.bytes <= maxBytes;
     while (deliveries.length < max) {
       const entry = this.popReady(fits);
       if (entry === undefined) break;
-      bytes += deliveryBytes(entry.msg);
+      bytes += entry.bytes;
       deliveries.push(this.lease(entry, null, ackTimeoutMs));
     }
     if (deliveries.length > 0) this.armNextWake();
