@@ -35,7 +35,8 @@ export interface CommitPlan {
   /** One entry per op, in op order. */
   outcomes: WriteOutcome[];
   queueInserts: { queue: string; message: QueueMessage }[];
-  queueDeletes: Map<string, number[]>;
+  /** Per queue: the seqs to delete, as sorted, disjoint inclusive runs (acks mostly come in runs). */
+  queueDeletes: Map<string, SeqRange[]>;
   /** Per queue, per seq: the last change in the batch. */
   queueUpdates: Map<string, Map<number, MessageChange>>;
   queueNextSeq: Map<string, number>;
@@ -45,6 +46,21 @@ export interface CommitPlan {
   topicNextOffset: Map<string, number>;
   cursors: { topic: string; queue: string; nextOffset: number }[];
   idempotency: IdempotencyRecord[];
+}
+
+/** An inclusive run of seqs: [first, last]. */
+export type SeqRange = [first: number, last: number];
+
+/** Sorted, disjoint inclusive runs covering exactly `seqs` (in any order, repeats allowed). */
+export function seqRanges(seqs: readonly number[]): SeqRange[] {
+  const sorted = Float64Array.from(seqs).sort();
+  const ranges: SeqRange[] = [];
+  for (const seq of sorted) {
+    const last = ranges[ranges.length - 1];
+    if (last !== undefined && seq <= last[1] + 1) last[1] = Math.max(last[1], seq);
+    else ranges.push([seq, seq]);
+  }
+  return ranges;
 }
 
 export function compareNames(a: string, b: string): number {
@@ -79,6 +95,7 @@ export function planCommit(ops: readonly WriteOp[], epochs: ResourceEpochs): Com
     idempotency: [],
   };
   const cursors = new Map<string, { topic: string; queue: string; nextOffset: number }>();
+  const removed = new Map<string, number[]>();
   const idempotency = new Map<string, IdempotencyRecord>();
 
   for (const op of ops) {
@@ -108,9 +125,9 @@ export function planCommit(ops: readonly WriteOp[], epochs: ResourceEpochs): Com
         }
         break;
       case "queue.remove": {
-        const seqs = plan.queueDeletes.get(op.queue) ?? [];
+        const seqs = removed.get(op.queue) ?? [];
         for (const seq of op.seqs) seqs.push(seq);
-        plan.queueDeletes.set(op.queue, seqs);
+        removed.set(op.queue, seqs);
         break;
       }
       case "queue.update": {
@@ -131,6 +148,7 @@ export function planCommit(ops: readonly WriteOp[], epochs: ResourceEpochs): Com
         break;
     }
   }
+  for (const [queue, seqs] of removed) plan.queueDeletes.set(queue, seqRanges(seqs));
   plan.cursors = [...cursors.values()];
   plan.idempotency = [...idempotency.values()];
   return plan;

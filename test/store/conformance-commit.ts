@@ -59,6 +59,26 @@ export function describeCommitConformance(store: () => Store): void {
       expect(await store().queueHead(name)).toEqual({ nextSeq: 6 });
     });
 
+    it("removes runs and scattered seqs acked out of order across ops, exactly those", async () => {
+      const { name, epoch } = await ownedQueue(store());
+      await store().commit([
+        { type: "queue.append", queue: name, epoch, messages: queueMessages(1, 30), nextSeq: 31 },
+      ]);
+      const outcomes = await store().commit([
+        { type: "queue.remove", queue: name, epoch, seqs: [12, 3, 11, 10, 27] },
+        { type: "queue.remove", queue: name, epoch, seqs: [4, 5, 13, 20, 21, 22, 1, 3] },
+        { type: "queue.remove", queue: name, epoch, seqs: [29, 30, 99] },
+      ]);
+      expect(outcomes).toEqual(["ok", "ok", "ok"]);
+      const removed = new Set([1, 3, 4, 5, 10, 11, 12, 13, 20, 21, 22, 27, 29, 30]);
+      expect((await store().readQueueMessages(name, 0, 100)).map((m) => m.seq)).toEqual(
+        queueMessages(1, 30)
+          .map((m) => m.seq)
+          .filter((seq) => !removed.has(seq)),
+      );
+      expect(await store().countQueueMessages(name)).toBe(30 - removed.size);
+    });
+
     it("updates deliveries and availableAt, the last change in a batch winning", async () => {
       const { name, epoch } = await ownedQueue(store());
       await store().commit([

@@ -1,5 +1,5 @@
 import { format, type PoolConnection, type RowDataPacket, type SqlValue } from "mysql2/promise";
-import { type CommitPlan, chunk, planCommit, resourcesOf } from "../commit-plan.ts";
+import { type CommitPlan, chunk, planCommit, resourcesOf, type SeqRange } from "../commit-plan.ts";
 import { idempotencyValues, queueMessageValues, topicMessageValues } from "../rows.ts";
 import type { WriteOp, WriteOutcome } from "../store.ts";
 
@@ -150,9 +150,9 @@ function* statementsFor(plan: CommitPlan, fence: CommitFence): Generator<Stateme
       values: [rows.map(({ topic, message }) => topicMessageValues(topic, message))],
     };
   }
-  for (const [queue, seqs] of plan.queueDeletes) {
-    for (const part of chunk(seqs, maxKeysPerStatement, Number.POSITIVE_INFINITY, () => 0)) {
-      yield { sql: "DELETE FROM queue_messages WHERE queue = ? AND seq IN (?)", values: [queue, part] };
+  for (const [queue, ranges] of plan.queueDeletes) {
+    for (const part of chunk(ranges, maxKeysPerStatement, Number.POSITIVE_INFINITY, () => 0)) {
+      yield rangeDelete(queue, part);
     }
   }
   for (const [topic, beforeOffset] of plan.topicTrims) {
@@ -207,6 +207,21 @@ function* statementsFor(plan: CommitPlan, fence: CommitFence): Generator<Stateme
       values: [rows.map(idempotencyValues)],
     };
   }
+}
+
+/**
+ * One DELETE for a queue's acked runs: a run is one range scan of the primary
+ * key instead of one index dive per seq; lone seqs share an IN list.
+ */
+function rangeDelete(queue: string, ranges: readonly SeqRange[]): Statement {
+  const runs = ranges.filter(([first, last]) => first !== last);
+  const singles = ranges.filter(([first, last]) => first === last).map(([seq]) => seq);
+  const conditions = runs.map(() => "seq BETWEEN ? AND ?");
+  if (singles.length > 0) conditions.push("seq IN (?)");
+  return {
+    sql: `DELETE FROM queue_messages WHERE queue = ? AND (${conditions.join(" OR ")})`,
+    values: [queue, ...runs.flat(), ...(singles.length > 0 ? [singles] : [])],
+  };
 }
 
 function* headUpdates(

@@ -13,8 +13,8 @@ export function createSqliteCommit(db: Database): (ops: readonly WriteOp[]) => W
   const insertQueueMessage = db.prepare(
     "INSERT INTO queue_messages (queue, seq, payload, headers, published_at, available_at, expires_at, deliveries) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
   );
-  const deleteQueueMessage = db.prepare<[string, number]>(
-    "DELETE FROM queue_messages WHERE queue = ? AND seq = ?",
+  const deleteQueueMessages = db.prepare<[string, number, number]>(
+    "DELETE FROM queue_messages WHERE queue = ? AND seq BETWEEN ? AND ?",
   );
   const updateQueueMessage = db.prepare<[number, number, string, number]>(
     "UPDATE queue_messages SET deliveries = ?, available_at = ? WHERE queue = ? AND seq = ?",
@@ -64,8 +64,8 @@ export function createSqliteCommit(db: Database): (ops: readonly WriteOp[]) => W
     for (const { topic, message: m } of plan.topicInserts) {
       insertTopicMessage.run(topic, m.offset, m.key, m.payload, m.headers, m.publishedAt);
     }
-    for (const [queue, seqs] of plan.queueDeletes) {
-      for (const seq of seqs) deleteQueueMessage.run(queue, seq);
+    for (const [queue, ranges] of plan.queueDeletes) {
+      for (const [first, last] of ranges) deleteQueueMessages.run(queue, first, last);
     }
     for (const [topic, beforeOffset] of plan.topicTrims) trimTopic.run(topic, beforeOffset);
     for (const [queue, changes] of plan.queueUpdates) {
