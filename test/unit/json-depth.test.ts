@@ -36,6 +36,14 @@ describe("assertJsonDepth", () => {
     expect(refusal(`["\\\\"${",[".repeat(3)}${"]".repeat(3)}]`, 3)).toBeInstanceOf(AvisoError);
   });
 
+  it("takes many shallow containers (more brackets than the limit) and refuses deep ones hidden among them", () => {
+    const items = Array.from({ length: 200 }, (_, i) => JSON.stringify({ i, tags: [i] })).join(",");
+    expect(refusal(`[${items}]`, 3)).toBeUndefined();
+    expect(refusal(`[${items}]`, 2)).toBeInstanceOf(AvisoError);
+    expect(refusal(`[${items},${nested(3)}]`, 3)).toBeInstanceOf(AvisoError);
+    expect(refusal(`[${items},${nested(2)}]`, 3)).toBeUndefined();
+  });
+
   it("leaves text that is not JSON to the parser", () => {
     for (const text of ["", "]]]]", "not json", '"unterminated [[[[', "\u00ff"]) {
       expect(refusal(text, 2)).toBeUndefined();

@@ -1,8 +1,10 @@
 import mysql, {
+  format,
   type Pool,
   type PoolConnection,
   type ResultSetHeader,
   type RowDataPacket,
+  type SqlValue,
 } from "mysql2/promise";
 import { AvisoError } from "../../errors/aviso-error.ts";
 import type { Reason } from "../../errors/reasons.ts";
@@ -38,6 +40,16 @@ export interface MysqlSessionOptions {
   idleTransactionTimeoutSec?: number;
 }
 
+/** mysql2's queryFormat: format(sql, values) as mysql2 would, but no scan when there are no values. */
+export function formatUnlessNoValues(
+  this: { config: { stringifyObjects?: boolean; timezone?: string } },
+  sql: string,
+  values: unknown,
+): string {
+  if (values === undefined || (Array.isArray(values) && values.length === 0)) return sql;
+  return format(sql, values as SqlValue[], this.config.stringifyObjects, this.config.timezone);
+}
+
 /** Creates the pool every MySQL store query goes through. */
 export function createMysqlPool(
   target: MysqlTarget,
@@ -60,6 +72,10 @@ export function createMysqlPool(
     // No call-site stack captured per query (mysql2's default): it cost ~3–5 % of a serving node's CPU
     // under load, and our errors carry the action they failed in instead.
     trace: false,
+    // mysql2 runs every query text through format(), which scans all of it for "?" even with no
+    // values: ~3 % of a serving node's CPU on a commit's ~300 KB of already-formatted text.
+    // Text with no values goes out as is; with values, format() as before.
+    queryFormat: formatUnlessNoValues,
   });
   // Every pooled session reads committed data: fewer gap locks between nodes
   // committing to different queues. Queued before any query of ours.
