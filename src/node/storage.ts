@@ -16,6 +16,7 @@ export type StorageSettings = Pick<
   | "sqliteCommitThread"
   | "storeCommitLanes"
   | "storeCommitPipeline"
+  | "storePreparedInserts"
   | "storeIdleTransactionTimeoutSec"
   | "storeQueryTimeoutMs"
   | "storeBatchMaxMessages"
@@ -50,6 +51,7 @@ export async function openStorage(
       sqliteCommitThread: config.sqliteCommitThread,
       mysqlIdleTransactionTimeoutSec: config.storeIdleTransactionTimeoutSec,
       mysqlQueryTimeoutMs: config.storeQueryTimeoutMs,
+      mysqlPreparedInserts: config.storePreparedInserts,
     });
   } catch (error) {
     dataDirLock.release();

@@ -35,6 +35,8 @@ export async function openStore(
     mysqlIdleTransactionTimeoutSec?: number;
     /** With a host list only (MysqlStoreOptions.queryTimeoutMs). */
     mysqlQueryTimeoutMs?: number;
+    /** MysqlStoreOptions.preparedInserts. */
+    mysqlPreparedInserts?: boolean;
   } = {},
 ): Promise<Store> {
   const target = resolveStoreUrl(url, dataDir);
@@ -50,6 +52,7 @@ export async function openStore(
       : await createMysqlStore({
           url: target.url,
           session: { idleTransactionTimeoutSec: options.mysqlIdleTransactionTimeoutSec ?? 0 },
+          preparedInserts: options.mysqlPreparedInserts ?? true,
           ...(options.mysqlQueryTimeoutMs === undefined
             ? {}
             : { queryTimeoutMs: options.mysqlQueryTimeoutMs }),

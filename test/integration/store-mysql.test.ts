@@ -23,6 +23,13 @@ describeStoreConformance("mysql", async () => {
   return store;
 });
 
+// storePreparedInserts: false — message rows as escaped SQL text, for proxies without prepared statements.
+describeStoreConformance("mysql, text inserts", async () => {
+  const store = await createMysqlStore({ url, poolSize: 4, preparedInserts: false });
+  await store.migrate();
+  return store;
+});
+
 async function schemaVersions(databaseUrl: string): Promise<number[]> {
   const connection = await mysql.createConnection(databaseUrl);
   try {

@@ -121,6 +121,7 @@ describe("config schema", () => {
         "storeCommitLanes",
         "storeCommitPipeline",
         "storeIdleTransactionTimeoutSec",
+        "storePreparedInserts",
         "storeQueryTimeoutMs",
         "userCacheMs",
         "passwordThreads",

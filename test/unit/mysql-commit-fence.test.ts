@@ -2,11 +2,18 @@ import type { PoolConnection } from "mysql2/promise";
 import { describe, expect, it } from "vitest";
 import { commitOnConnection } from "../../src/store/mysql/mysql-commit.ts";
 import { isPrimaryLost, isUnavailable } from "../../src/store/mysql/mysql-errors.ts";
+import { queueMessage } from "../helpers/queue-message.ts";
 
 /** A connection that answers the lock round trip with the given epochs and records every SQL text. */
 function recordingConnection(epochs: { queues?: Record<string, number>; topics?: Record<string, number> }) {
   const sent: string[] = [];
+  const executed: string[] = [];
   const connection = {
+    async execute(sql: string) {
+      sent.push(sql);
+      executed.push(sql);
+      return [{ affectedRows: 1 }, []];
+    },
     async query(sql: string) {
       sent.push(sql);
       if (!sql.startsWith("START TRANSACTION")) return [[], []];
@@ -18,7 +25,7 @@ function recordingConnection(epochs: { queues?: Record<string, number>; topics?:
       return [results, []];
     },
   };
-  return { connection: connection as unknown as PoolConnection, sent };
+  return { connection: connection as unknown as PoolConnection, sent, executed };
 }
 
 describe("MySQL commit: the fence is in the write set (Galera certifies written rows only)", () => {
@@ -43,6 +50,39 @@ describe("MySQL commit: the fence is in the write set (Galera certifies written 
     ]);
     expect(outcomes).toEqual(["fenced", "missing"]);
     expect(sent.slice(1).join(";\n")).not.toContain("commits");
+  });
+});
+
+describe("MySQL commit: how message rows go in", () => {
+  const messages = Array.from({ length: 9 }, (_, i) => queueMessage(i + 1));
+  const append = [{ type: "queue.append" as const, queue: "q", epoch: 1, messages, nextSeq: 10 }];
+
+  it("prepared by default: the rows go through execute, and the text round trip carries no INSERT of them", async () => {
+    const { connection, sent, executed } = recordingConnection({ queues: { q: 1 } });
+    expect(await commitOnConnection(connection, append, { mode: "shared", slot: 0 })).toEqual(["ok"]);
+    // 9 rows: 8 + 1.
+    expect(executed).toHaveLength(2);
+    expect(executed[1]).toMatch(/^INSERT INTO queue_messages .* VALUES \(\?(, \?){7}\)$/);
+    expect(sent.filter((sql) => !executed.includes(sql)).join(";\n")).not.toContain(
+      "INSERT INTO queue_messages",
+    );
+  });
+
+  it("a commit of fewer than 8 rows sends them as text: an execute would be a round trip of its own", async () => {
+    const { connection, sent, executed } = recordingConnection({ queues: { q: 1 } });
+    const few = [
+      { type: "queue.append" as const, queue: "q", epoch: 1, messages: messages.slice(0, 7), nextSeq: 8 },
+    ];
+    expect(await commitOnConnection(connection, few, { mode: "shared", slot: 0 })).toEqual(["ok"]);
+    expect(executed).toEqual([]);
+    expect(sent.join(";\n")).toContain("INSERT INTO queue_messages");
+  });
+
+  it("as escaped text when asked: nothing is executed, the rows ride the text round trip", async () => {
+    const { connection, sent, executed } = recordingConnection({ queues: { q: 1 } });
+    expect(await commitOnConnection(connection, append, { mode: "shared", slot: 0 }, "text")).toEqual(["ok"]);
+    expect(executed).toEqual([]);
+    expect(sent.join(";\n")).toContain("INSERT INTO queue_messages");
   });
 });
 

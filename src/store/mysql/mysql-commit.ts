@@ -1,14 +1,16 @@
 import { format, type PoolConnection, type RowDataPacket, type SqlValue } from "mysql2/promise";
 import { type CommitPlan, chunk, planCommit, resourcesOf, type SeqRange } from "../commit-plan.ts";
-import { idempotencyValues, queueMessageValues, topicMessageValues } from "../rows.ts";
+import { idempotencyValues } from "../rows.ts";
 import type { WriteOp, WriteOutcome } from "../store.ts";
+import { preparedInserts, textBytes, textInserts } from "./mysql-row-inserts.ts";
 
 /*
  * Store.commit for MySQL: lock the touched queue/topic rows in name order (so
  * concurrent committers on other nodes cannot deadlock on them), fence by
- * epoch, then write every table with a few multi-row statements sent
- * together. Round trips, not rows, are what a transaction costs here.
- * Values are escaped by mysql2's format(), so joining statements is safe.
+ * epoch, insert the message rows with prepared statements (the bulk of the
+ * bytes: mysql-row-inserts.ts), then send every other write together as
+ * multi-row text statements, COMMIT included. Those values are escaped by
+ * mysql2's format(), so joining statements is safe.
  *
  * Two fences (docs/architecture.md "Commit pipeline"):
  * - "shared" (one server): queue rows are read with a shared lock and never
@@ -28,10 +30,15 @@ export interface CommitFence {
   slot: number;
 }
 
+/** How message rows go in: prepared statements (default) or escaped text (mysql-row-inserts.ts). */
+export type RowInsertMode = "prepared" | "text";
+
 /** Budget for one statement and one round trip: under max_allowed_packet (4 MiB on MySQL 5.7, 16 MiB on MariaDB, 64 MiB on MySQL 8). */
 const maxStatementBytes = 4 * 1024 * 1024;
 /** Rows per multi-row INSERT; past this the gain is flat and statements get unwieldy. */
 const maxRowsPerInsert = 2000;
+/** Fewer message rows than this go in as text even in "prepared" mode (see commitOnConnection). */
+const minPreparedRows = 8;
 /** Keys per IN (…) list / CASE. */
 const maxKeysPerStatement = 1000;
 
@@ -42,14 +49,16 @@ interface Statement {
 
 /**
  * Runs the whole batch in one transaction on `connection` (opened with
- * multipleStatements) in two round trips when it fits: (1) begin + lock and
- * read the epochs, (2) every write + COMMIT. A failing statement stops the
- * rest of its round trip, COMMIT included; the caller then rolls back.
+ * multipleStatements): (1) begin + lock and read the epochs, (2) the message
+ * rows as prepared multi-row INSERTs (mysql-row-inserts.ts), one round trip
+ * each, (3) every other write + COMMIT in one round trip when it fits. A
+ * failing statement stops the rest, COMMIT included; the caller then rolls back.
  */
 export async function commitOnConnection(
   connection: PoolConnection,
   ops: readonly WriteOp[],
   fence: CommitFence = { mode: "exclusive", slot: 0 },
+  inserts: RowInsertMode = "prepared",
 ): Promise<WriteOutcome[]> {
   const names = resourcesOf(ops);
   const locks = [
@@ -66,9 +75,18 @@ export async function commitOnConnection(
       (lock.table === "queues" ? queues : topics).set(String(row.name), Number(row.epoch));
   });
   const plan = planCommit(ops, { queues, topics });
-  const statements = [...fenceStatements(ops, plan, fence), ...statementsFor(plan, fence)].map((s) =>
-    format(s.sql, s.values),
-  );
+  // A few rows ride the text round trip: an execute is a round trip of its own, which at one
+  // message per commit costs more than escaping it (bench/RESULTS.md "Prepared inserts").
+  const prepared =
+    inserts === "prepared" && plan.queueInserts.length + plan.topicInserts.length >= minPreparedRows;
+  if (prepared) {
+    for (const insert of preparedInserts(plan)) await connection.execute(insert.sql, insert.values);
+  }
+  const statements = [
+    ...fenceStatements(ops, plan, fence),
+    ...(prepared ? [] : textInserts(plan, maxStatementBytes)),
+    ...statementsFor(plan, fence),
+  ].map((s) => format(s.sql, s.values as SqlValue[]));
   statements.push("COMMIT");
   for (const trip of roundTrips(statements)) await connection.query(trip.join(";\n"));
   return plan.outcomes;
@@ -125,38 +143,8 @@ function fenceStatements(ops: readonly WriteOp[], plan: CommitPlan, fence: Commi
   );
 }
 
-/** Upper bound of a string's escaped size: ≤ 3 bytes per UTF-16 unit, escapes included. */
-function textBytes(text: string | null): number {
-  return text === null ? 4 : text.length * 3 + 2;
-}
-
 function* statementsFor(plan: CommitPlan, fence: CommitFence): Generator<Statement> {
-  // First, so side-by-side commits hold nothing else while they touch their slot rows.
   if (fence.mode === "shared") yield* slotHeads(plan.queueNextSeq, fence.slot);
-  const queueRows = chunk(
-    plan.queueInserts,
-    maxRowsPerInsert,
-    maxStatementBytes,
-    ({ message }) => textBytes(message.payload) + textBytes(message.headers) + 300,
-  );
-  for (const rows of queueRows) {
-    yield {
-      sql: "INSERT INTO queue_messages (queue, seq, payload, headers, published_at, available_at, expires_at, deliveries) VALUES ?",
-      values: [rows.map(({ queue, message }) => queueMessageValues(queue, message))],
-    };
-  }
-  const topicRows = chunk(
-    plan.topicInserts,
-    maxRowsPerInsert,
-    maxStatementBytes,
-    ({ message }) => textBytes(message.payload) + textBytes(message.headers) + textBytes(message.key) + 300,
-  );
-  for (const rows of topicRows) {
-    yield {
-      sql: "INSERT INTO topic_messages (topic, msg_offset, routing_key, payload, headers, published_at) VALUES ?",
-      values: [rows.map(({ topic, message }) => topicMessageValues(topic, message))],
-    };
-  }
   for (const [queue, ranges] of plan.queueDeletes) {
     for (const part of chunk(ranges, maxKeysPerStatement, Number.POSITIVE_INFINITY, () => 0)) {
       yield rangeDelete(queue, part);

@@ -53,7 +53,7 @@ import {
 } from "../rows.ts";
 import type { QueueHead, Store, TopicHead, WriteOp, WriteOutcome } from "../store.ts";
 import { createMysqlPool, MysqlClient, type MysqlSessionOptions } from "./mysql-client.ts";
-import { commitOnConnection } from "./mysql-commit.ts";
+import { commitOnConnection, type RowInsertMode } from "./mysql-commit.ts";
 import { createFailoverPoolSource } from "./mysql-failover.ts";
 import { fenceModeOf } from "./mysql-fence-mode.ts";
 import { migrateMysql } from "./mysql-migrate.ts";
@@ -76,6 +76,8 @@ export interface MysqlStoreOptions {
    * committer's own timeout bounds a commit.
    */
   queryTimeoutMs?: number;
+  /** Message rows go in as prepared statements (default true) or as escaped text (mysql-row-inserts.ts). */
+  preparedInserts?: boolean;
 }
 
 const tableOf: Readonly<Record<ResourceKind, string>> = { queue: "queues", topic: "topics" };
@@ -94,7 +96,11 @@ export async function createMysqlStore(options: MysqlStoreOptions): Promise<Stor
           probeTimeoutMs: options.probeTimeoutMs,
         });
   const queryTimeoutMs = url.hosts.length > 1 ? (options.queryTimeoutMs ?? 3000) : undefined;
-  return new MysqlStore(new MysqlClient(source, { queryTimeoutMs }), url.database);
+  return new MysqlStore(
+    new MysqlClient(source, { queryTimeoutMs }),
+    url.database,
+    options.preparedInserts === false ? "text" : "prepared",
+  );
 }
 
 class MysqlStore implements Store {
@@ -103,10 +109,12 @@ class MysqlStore implements Store {
   readonly #database: string;
   /** queue_heads slots of the commits in flight: side-by-side commits never share one. */
   readonly #slots = new SlotPool();
+  readonly #inserts: RowInsertMode;
 
-  constructor(db: MysqlClient, database: string) {
+  constructor(db: MysqlClient, database: string, inserts: RowInsertMode) {
     this.#db = db;
     this.#database = database;
+    this.#inserts = inserts;
   }
 
   async migrate(): Promise<void> {
@@ -481,7 +489,7 @@ class MysqlStore implements Store {
     const slot = this.#slots.take();
     try {
       return await this.#db.transaction("commit", (connection) =>
-        commitOnConnection(connection, ops, { mode: fenceModeOf(connection), slot }),
+        commitOnConnection(connection, ops, { mode: fenceModeOf(connection), slot }, this.#inserts),
       );
     } finally {
       this.#slots.give(slot);
