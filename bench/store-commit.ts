@@ -133,7 +133,8 @@ async function benchStore(label: string, store: Store, databasePid: number | nul
   const run = Date.now().toString(36);
   for (const shape of shapes) {
     const m = await measure(store, shape, run, databasePid);
-    const database = m.databaseMicros === null ? "" : `  database ${m.databaseMicros.toFixed(1).padStart(6)} µs/row`;
+    const database =
+      m.databaseMicros === null ? "" : `  database ${m.databaseMicros.toFixed(1).padStart(6)} µs/row`;
     console.log(
       `${label.padEnd(16)} ${shape.label.padEnd(30)} ${Math.round(m.rowsPerSec).toLocaleString("en-US").padStart(10)} rows/s` +
         `  node ${m.clientMicros.toFixed(1).padStart(6)} µs/row${database}`,
