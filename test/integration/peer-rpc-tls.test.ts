@@ -9,17 +9,17 @@ import type { PeerTls } from "../../src/cluster/peer/peer-types.ts";
 import {
   expectReason,
   newQueue,
-  type OwnerNode,
+  type PeerServingNode,
   queueInput,
   SECRET,
-  startOwnerNode,
-} from "../helpers/peer-owner.ts";
+  startPeerServingNode,
+} from "../helpers/peer-serving-node.ts";
 
 /** The peer link over mutual TLS: a real peer server over real engines, clients with and without the CA's certificate. */
 
 describe("peer rpc over mutual TLS", () => {
   let dir: string;
-  let node: OwnerNode;
+  let node: PeerServingNode;
   let server: RunningPeerServer;
   // The node certificates name localhost; the client dials 127.0.0.1 and checks that name.
   let tls: PeerTls & { serverName: string };
@@ -77,7 +77,7 @@ describe("peer rpc over mutual TLS", () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "aviso-peer-tls-"));
     await makeCertificates();
-    node = await startOwnerNode();
+    node = await startPeerServingNode();
     server = await startPeerServer({
       host: "127.0.0.1",
       port: 0,

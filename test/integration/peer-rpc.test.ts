@@ -20,16 +20,16 @@ import {
   latch,
   newQueue,
   newTopic,
-  type OwnerNode,
+  type PeerServingNode,
   queueInput,
   SECRET,
-  startOwnerNode,
+  startPeerServingNode,
   topicInput,
-} from "../helpers/peer-owner.ts";
+} from "../helpers/peer-serving-node.ts";
 
 /**
  * The peer link end to end: a real peer server over REAL engines (EngineHost +
- * local owners on SQLite), reached through createPeerClient and through a
+ * local serving nodes on SQLite), reached through createPeerClient and through a
  * stock @grpc/grpc-js client built from the .proto (wire compatibility).
  */
 
@@ -80,7 +80,7 @@ async function startRelay(
 }
 
 describe("peer rpc (grpc-js server and client over real engines)", () => {
-  let node: OwnerNode;
+  let node: PeerServingNode;
   let server: RunningPeerServer;
   let peer: PeerClient;
   const extraClients: PeerClient[] = [];
@@ -95,7 +95,7 @@ describe("peer rpc (grpc-js server and client over real engines)", () => {
   };
 
   beforeAll(async () => {
-    node = await startOwnerNode();
+    node = await startPeerServingNode();
     server = await startPeerServer({
       host: "127.0.0.1",
       port: 0,
@@ -162,7 +162,7 @@ describe("peer rpc (grpc-js server and client over real engines)", () => {
       );
     });
 
-    it("fails a batch the owner never answers after the call timeout, and keeps serving later batches", async () => {
+    it("fails a batch the serving node never answers after the call timeout, and keeps serving later batches", async () => {
       const client = clientFor({ callTimeoutMs: 300 });
       const queue = await newQueue(node);
       const hung = client.queues.publish("hung-1", [queueInput(1)]);
@@ -241,7 +241,7 @@ describe("peer rpc (grpc-js server and client over real engines)", () => {
       expect(delivery?.payload).toBe(json({ n: 7 }));
     });
 
-    it("stops the owner's wait when the caller gives up, leaving later messages to others", async () => {
+    it("stops the serving node's wait when the caller gives up, leaving later messages to others", async () => {
       const queue = await newQueue(node);
       node.receiveStarted = latch();
       node.receiveAborted = latch();
@@ -260,7 +260,7 @@ describe("peer rpc (grpc-js server and client over real engines)", () => {
       expect(delivery).toMatchObject({ id: "1", deliveries: 1 });
     });
 
-    it("reports live stats, and none for a queue the owner has not loaded", async () => {
+    it("reports live stats, and none for a queue the serving node has not loaded", async () => {
       const queue = await newQueue(node);
       expect(await peer.queues.stats(queue)).toBeUndefined();
       await peer.queues.publish(queue, [queueInput(1), queueInput(2)]);
@@ -312,7 +312,7 @@ describe("peer rpc (grpc-js server and client over real engines)", () => {
       expect(back.map((d) => [d.id, d.deliveries])).toEqual([["2", 2]]);
     });
 
-    it("closes the consumer on the owner when the link breaks, and tells the sink OWNER_UNAVAILABLE", async () => {
+    it("closes the consumer on the serving node when the link breaks, and tells the sink OWNER_UNAVAILABLE", async () => {
       const queue = await newQueue(node);
       await peer.queues.publish(queue, [queueInput(1), queueInput(2)]);
       const relay = await startRelay(server.port);
@@ -332,7 +332,7 @@ describe("peer rpc (grpc-js server and client over real engines)", () => {
       }
     });
 
-    it("passes the owner's reason to the sink when the owner stops serving the queue", async () => {
+    it("passes the serving node's reason to the sink when the serving node stops serving the queue", async () => {
       const queue = await newQueue(node);
       const sink = recordingSink();
       await peer.queues.consume(queue, sink, 1);
@@ -355,7 +355,7 @@ describe("peer rpc (grpc-js server and client over real engines)", () => {
           Array.from({ length: 500 }, (_, i) => topicInput(page * 500 + i)),
         );
       }
-      // Commits keep landing while the owner reads and sends history, so some
+      // Commits keep landing while the serving node reads and sends history, so some
       // fall between its head and the live stream: none may be lost or doubled.
       let publishing = true;
       const publisher = (async () => {
@@ -381,7 +381,7 @@ describe("peer rpc (grpc-js server and client over real engines)", () => {
       feed.close();
     });
 
-    it("starts live at the owner's head without an offset", async () => {
+    it("starts live at the serving node's head without an offset", async () => {
       const topic = await newTopic(node);
       await peer.topics.publish(topic, [topicInput(1), topicInput(2)]);
       const feed = await peer.topics.feed(topic);
@@ -394,7 +394,7 @@ describe("peer rpc (grpc-js server and client over real engines)", () => {
       feed.close();
     });
 
-    it("follows the owner's firstOffset as retention trims the log", async () => {
+    it("follows the serving node's firstOffset as retention trims the log", async () => {
       const topic = await newTopic(node, { maxAgeMs: null, maxMessages: 5 });
       const feed = await peer.topics.feed(topic);
       await peer.topics.publish(
@@ -422,7 +422,7 @@ describe("peer rpc (grpc-js server and client over real engines)", () => {
       feed.close();
     });
 
-    it("ends with the owner's reason when the topic is released", async () => {
+    it("ends with the serving node's reason when the topic is released", async () => {
       const topic = await newTopic(node);
       const feed = await peer.topics.feed(topic);
       const ended = latch<AvisoError>();

@@ -381,7 +381,7 @@ describe("QueueEngine", () => {
     expect(() => engine.publish([msg(1)])).toThrow(reason);
   });
 
-  it("answers an ack whose removal failed with the store's error (its owner then reloads from the store)", async () => {
+  it("answers an ack whose removal failed with the store's error (its serving node then reloads from the store)", async () => {
     const { engine, writer } = setup();
     await engine.publish([msg("a")]);
     const [delivery] = await engine.receive(pull);

@@ -30,7 +30,7 @@ import { QueueCharges } from "./stored-bytes.ts";
 const RETRY_DELAY_MS = 1000;
 
 /**
- * The owner's live state of one queue: ready messages in commit order,
+ * The serving node's live state of one queue: ready messages in commit order,
  * deliveries in flight with their ack deadlines, delayed messages, push
  * consumers with prefetch credit and long-polling pullers. Every state change
  * that matters after a crash is written through `deps.writer` before it is
@@ -455,7 +455,7 @@ export class QueueEngine implements ConsumerHost {
   /** Hands ready messages to waiting pullers first, then round-robin to consumers with credit. */
   private pump(): void {
     if (this.closedReason !== null) return;
-    // A stale owner hands out nothing from memory; its host drops the engine.
+    // A stale serving node hands out nothing from memory; its host drops the engine.
     if (this.deps.mayDeliver?.() === false) return;
     this.waiters.serve((limits) => this.takeForPull(limits));
     const batches = new Map<PushConsumer, Delivery[]>();

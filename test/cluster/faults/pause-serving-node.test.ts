@@ -5,21 +5,21 @@ import { expectSound, runFault, SESSION_TIMEOUT_MS } from "./fault-run.ts";
 import { waitUntil } from "./timing.ts";
 
 /*
- * (b) SIGSTOP of an owner for longer than the session timeout, then SIGCONT.
+ * (b) SIGSTOP of a serving node for longer than the session timeout, then SIGCONT.
  * While it is paused its session expires and the others take its resources
  * over; when it resumes it must stop serving at once (its leases are gone)
  * and whatever it still tries to write carries its old epoch and is refused
  * by the store (fencing). Two probes make that happen on purpose: a publish
  * sent straight to the paused node, and one sent to a live node that
- * forwards it to the paused owner over the peer link — both wait in the
+ * forwards it to the paused serving node over the peer link — both wait in the
  * paused node's socket buffers and run the moment it resumes, as a stale
- * owner. Each must still end up stored exactly once.
+ * serving node. Each must still end up stored exactly once.
  */
-describe("fault: SIGSTOP of an owner past the session timeout, then SIGCONT", () => {
-  it("fences the stale owner: nothing lost, nothing stored twice, order kept; it rejoins", async () => {
+describe("fault: SIGSTOP of a serving node past the session timeout, then SIGCONT", () => {
+  it("fences the stale serving node: nothing lost, nothing stored twice, order kept; it rejoins", async () => {
     const all = [nodeId(0), nodeId(1), nodeId(2)];
     const { report, injected } = await runFault({
-      name: "pause-owner",
+      name: "pause-serving-node",
       servingNodes: {
         queues: ["node-0", "node-1", "node-2"],
         orderQueue: "node-1",
@@ -45,7 +45,7 @@ describe("fault: SIGSTOP of an owner past the session timeout, then SIGCONT", ()
         process.kill(victim.pid, "SIGSTOP");
         let resumed = false;
         try {
-          // The ack waits in the paused node's socket: on resuming it is the stale owner's first write.
+          // The ack waits in the paused node's socket: on resuming it is the stale serving node's first write.
           holder.send({ op: "ack", id: "stale-ack", sub: held.sub, ids: [held.id] });
           const orderQueue = { kind: "queue" as const, name: plan.orderQueue };
           const direct = workload.probe(victim.url, orderQueue, 0);
@@ -53,7 +53,7 @@ describe("fault: SIGSTOP of an owner past the session timeout, then SIGCONT", ()
           await waitMembers(cluster, 0, token, [nodeId(0), nodeId(2)], 20_000);
           // Paused well past the session timeout, and its queues are served elsewhere meanwhile.
           await waitUntil(
-            "the paused owner's queues to be served by another node",
+            "the paused serving node's queues to be served by another node",
             () =>
               Date.now() - mark.at > SESSION_TIMEOUT_MS + 1000 &&
               workload.history.messages.some(
@@ -89,7 +89,7 @@ describe("fault: SIGSTOP of an owner past the session timeout, then SIGCONT", ()
     // A paused process's kernel still accepts connections to its peer port: it is never evicted, its
     // resources wait for its session to expire (docs/architecture.md, "Failing over before the session expires").
     expect(injected.survivorsLog).not.toContain('"event":"memberEvicted"');
-    // On resuming it learned that its session was gone and stopped owning …
+    // On resuming it learned that its session was gone and stopped serving …
     expect(injected.resumedLog).toContain('"event":"coordinatorSessionLost"');
     // The ack waiting for it was never applied. Which comes first on resuming is up to the order in
     // which the kernel reports its sockets ready: either the ack reaches the stale engine, whose write

@@ -15,7 +15,7 @@ import { createGroupCommitter, type GroupCommitter } from "../../src/store/group
 import { createSqliteStore } from "../../src/store/sqlite/sqlite-store.ts";
 import type { Store } from "../../src/store/store.ts";
 
-/** The owner side of the peer link tests (peer-rpc*.test.ts): real engines on SQLite behind a peer server. */
+/** The serving side of the peer link tests (peer-rpc*.test.ts): real engines on SQLite behind a peer server. */
 
 export const SECRET = "peer-test-secret";
 
@@ -41,21 +41,21 @@ export async function expectReason(work: Promise<unknown>, reason: Reason): Prom
   return error as AvisoError;
 }
 
-/** The owner side: real engines on SQLite, behind a fake routing layer that owns everything. */
-export interface OwnerNode {
+/** The serving side: real engines on SQLite, behind a fake routing layer that serves everything here. */
+export interface PeerServingNode {
   dir: string;
   store: Store;
   committer: GroupCommitter;
   host: EngineHost;
   servingNodes: ServingNodes;
   notices: PeerEvent[];
-  /** Resolved when a forwarded receive reaches the owner, and when its signal aborts there. */
+  /** Resolved when a forwarded receive reaches the serving node, and when its signal aborts there. */
   receiveStarted: Latch<void>;
   receiveAborted: Latch<void>;
   close(): Promise<void>;
 }
 
-export async function startOwnerNode(): Promise<OwnerNode> {
+export async function startPeerServingNode(): Promise<PeerServingNode> {
   const dir = await mkdtemp(join(tmpdir(), "aviso-peer-"));
   const store = await createSqliteStore({ path: join(dir, "aviso.db") });
   await store.migrate();
@@ -75,7 +75,7 @@ export async function startOwnerNode(): Promise<OwnerNode> {
     onBackgroundError: () => {},
   });
   const local = createLocalServingNodes(host);
-  const node: OwnerNode = {
+  const node: PeerServingNode = {
     dir,
     store,
     committer,
@@ -91,7 +91,7 @@ export async function startOwnerNode(): Promise<OwnerNode> {
         publish: (queue, inputs) => {
           if (queue.startsWith("private-"))
             return Promise.reject(new AvisoError("ACCESS_DENIED", `No grant for ${queue}.`));
-          // An owner that never answers (a hung engine), for the client's deadline.
+          // A serving node that never answers (a hung engine), for the client's deadline.
           if (queue.startsWith("hung-")) return new Promise<string[]>(() => {});
           return local.queues.publish(queue, inputs);
         },
@@ -135,7 +135,10 @@ export function yieldingReads(feed: TopicFeed): TopicFeed {
 }
 
 let names = 0;
-export async function newQueue(node: OwnerNode, settings: { ackTimeoutMs?: number } = {}): Promise<string> {
+export async function newQueue(
+  node: PeerServingNode,
+  settings: { ackTimeoutMs?: number } = {},
+): Promise<string> {
   const name = `q${++names}`;
   await node.store.createQueue({
     id: `${name}-id`,
@@ -154,7 +157,7 @@ export async function newQueue(node: OwnerNode, settings: { ackTimeoutMs?: numbe
 }
 
 export async function newTopic(
-  node: OwnerNode,
+  node: PeerServingNode,
   retention: TopicRetention = { maxAgeMs: null, maxMessages: null },
 ): Promise<string> {
   const name = `t${++names}`;

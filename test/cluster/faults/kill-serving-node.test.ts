@@ -4,17 +4,17 @@ import { clusterView, lookupQueue, nodeId, waitMembers } from "./cluster-view.ts
 import { expectSound, runFault } from "./fault-run.ts";
 
 /*
- * (a) kill -9 of a node that owns queues being consumed (the order queue
+ * (a) kill -9 of a node that serves queues being consumed (the order queue
  * among them) and a topic. The survivors find its peer port refusing and
  * evict it before its ZooKeeper session expires (docs/architecture.md,
- * "Failing over before the session expires"); the next rendezvous owners
+ * "Failing over before the session expires"); the next rendezvous serving nodes
  * claim with a higher epoch and resume from the store; nothing
  * acknowledged may be lost.
  */
-describe("fault: kill -9 of an owner", () => {
+describe("fault: kill -9 of a serving node", () => {
   it("loses no acknowledged message, delivers nothing unpublished, keeps order, and fails over", async () => {
     const { report, injected } = await runFault({
-      name: "kill-owner",
+      name: "kill-serving-node",
       servingNodes: {
         queues: ["node-0", "node-1", "node-2"],
         orderQueue: "node-1",
@@ -28,13 +28,13 @@ describe("fault: kill -9 of an owner", () => {
         await cluster.kill(1, "SIGKILL");
         await waitMembers(cluster, 0, token, [nodeId(0), nodeId(2)], 20_000);
         await waitMembers(cluster, 2, token, [nodeId(0), nodeId(2)], 20_000);
-        // The lookup follows: both survivors name the queue's new owner among them.
+        // The lookup follows: both survivors name the queue's new serving node among them.
         const survivors = [nodeId(0), nodeId(2)].map((id) => ({ id }));
-        const newOwner = rendezvousServingNode(survivors, "queue", plan.orderQueue)?.id;
-        const newOwnerUrl = cluster.node(newOwner === nodeId(0) ? 0 : 2).url;
+        const newServingNode = rendezvousServingNode(survivors, "queue", plan.orderQueue)?.id;
+        const newServingNodeUrl = cluster.node(newServingNode === nodeId(0) ? 0 : 2).url;
         for (const i of [0, 2]) {
           const found = await lookupQueue(cluster.node(i).url, token, plan.orderQueue);
-          expect(found).toEqual({ node: newOwner, httpUrl: newOwnerUrl });
+          expect(found).toEqual({ node: newServingNode, httpUrl: newServingNodeUrl });
         }
         const survivorsLog = [0, 2].map((i) => cluster.node(i).output()).join("\n");
         return { owned, survivorsLog };
