@@ -1,26 +1,38 @@
 import { describe, expect, it } from "vitest";
 import { QueueEngine } from "../../src/broker/queue/queue-engine.ts";
-import type { QueueWriter } from "../../src/broker/queue/queue-ports.ts";
+import { deliveryBytes, type QueueWriter } from "../../src/broker/queue/queue-ports.ts";
+import { formatReceipt, queueTagOf } from "../../src/broker/queue/receipt.ts";
 import type { QueueDefinition, QueueMessage } from "../../src/broker/types.ts";
 import { AvisoError } from "../../src/errors/aviso-error.ts";
+import { Gate } from "../helpers/gate.ts";
 import { ManualClock, settle } from "../helpers/manual-clock.ts";
 import { queueDefinition } from "../helpers/queue-definition.ts";
+import { queueMessage } from "../helpers/queue-message.ts";
 import { RecordingSink } from "../helpers/recording-sink.ts";
+
+type AppendOptions = Parameters<QueueWriter["append"]>[2];
 
 class FakeWriter implements QueueWriter {
   readonly stored = new Map<number, QueueMessage>();
   appendCalls = 0;
+  readonly appendOptions: AppendOptions[] = [];
   failNext: AvisoError | null = null;
   readonly updates: Array<{ seq: number; deliveries: number; availableAt: number }> = [];
+  updateCalls = 0;
+  /** Shut: appends are stored at once but answered only when it opens. */
+  readonly appendGate = new Gate();
 
-  async append(messages: QueueMessage[]): Promise<void> {
+  async append(messages: QueueMessage[], _nextSeq: number, options: AppendOptions): Promise<void> {
     this.appendCalls += 1;
+    this.appendOptions.push(options);
     if (this.failNext) {
       const error = this.failNext;
       this.failNext = null;
       throw error;
     }
     for (const msg of messages) this.stored.set(msg.seq, { ...msg });
+    const held = this.appendGate.pass();
+    if (held !== undefined) await held;
   }
   async remove(seqs: number[]): Promise<void> {
     if (this.failNext) {
@@ -31,32 +43,59 @@ class FakeWriter implements QueueWriter {
     for (const seq of seqs) this.stored.delete(seq);
   }
   async update(changes: Array<{ seq: number; deliveries: number; availableAt: number }>): Promise<void> {
+    this.updateCalls += 1;
     this.updates.push(...changes);
   }
 }
 
-function setup(overrides: Partial<QueueDefinition> = {}) {
+function setup(
+  overrides: Partial<QueueDefinition> = {},
+  options: { nextSeq?: number; epoch?: number; mayDeliver?: () => boolean } = {},
+) {
   const clock = new ManualClock();
   const writer = new FakeWriter();
   const deadLettered: Array<{ payloads: string[]; cause: string }> = [];
+  /** Dead-letter moves tried, and how many of the next ones fail. */
+  const moves = { tried: 0, failNext: 0 };
   let dropped = 0;
   const engine = new QueueEngine(
     queueDefinition(overrides),
-    { nextSeq: 1 },
+    { nextSeq: options.nextSeq ?? 1 },
     {
       clock,
       writer,
-      epoch: 3,
+      epoch: options.epoch ?? 3,
       idempotencyWindowMs: 60_000,
       deadLetter: async (messages, cause) => {
+        moves.tried += 1;
+        if (moves.failNext > 0) {
+          moves.failNext -= 1;
+          throw new AvisoError("STORE_UNAVAILABLE");
+        }
         deadLettered.push({ payloads: messages.map((m) => m.payload), cause });
       },
       onDropped: (count) => {
         dropped += count;
       },
+      mayDeliver: options.mayDeliver,
     },
   );
-  return { clock, writer, engine, deadLettered, dropped: () => dropped };
+  return { clock, writer, engine, deadLettered, moves, dropped: () => dropped };
+}
+type Setup = ReturnType<typeof setup>;
+
+/**
+ * Each engine has its message 1 in flight under lease 1, so their receipts
+ * differ only in what the two setups differ in (queue or epoch): the first
+ * one's receipt must be stale on the second, which keeps its message.
+ */
+async function expectForeignReceiptStale(first: Setup, second: Setup): Promise<void> {
+  await first.engine.publish([msg("a")]);
+  await second.engine.publish([msg("b")]);
+  const [fromFirst] = await first.engine.receive(pull);
+  await second.engine.receive(pull);
+  expect(await second.engine.ack([fromFirst!.receipt])).toEqual({ acked: 0, stale: [fromFirst!.receipt] });
+  expect(second.writer.stored.size).toBe(1);
 }
 
 const msg = (payload: unknown, delayMs = 0) => ({ payload: JSON.stringify(payload), headers: null, delayMs });
@@ -403,12 +442,273 @@ describe("QueueEngine", () => {
   });
 
   it("rejects a receipt issued by another queue as stale", async () => {
-    const first = setup();
-    const second = setup({ name: "other" });
-    await first.engine.publish([msg("a")]);
-    await second.engine.publish([msg("b")]);
-    const [fromFirst] = await first.engine.receive(pull);
-    expect(await second.engine.ack([fromFirst!.receipt])).toEqual({ acked: 0, stale: [fromFirst!.receipt] });
-    expect(second.writer.stored.size).toBe(1);
+    await expectForeignReceiptStale(setup(), setup({ name: "other" }));
+  });
+
+  it("rejects a receipt issued under an earlier epoch as stale", async () => {
+    await expectForeignReceiptStale(setup({}, { epoch: 3 }), setup({}, { epoch: 4 }));
+  });
+
+  it("never settles a push delivery by a receipt", async () => {
+    const { engine, writer } = setup();
+    const sink = new RecordingSink();
+    engine.addConsumer(sink, 1);
+    await engine.publish([msg("a")]);
+    await settle();
+    expect(sink.received.map((d) => d.id)).toEqual(["1"]);
+    // What a receipt for that delivery would be: this epoch, seq 1, lease 1, this queue.
+    const forged = formatReceipt({ epoch: 3, seq: 1, leaseId: 1, queueTag: queueTagOf("jobs") });
+    expect(await engine.ack([forged])).toEqual({ acked: 0, stale: [forged] });
+    expect(engine.stats().inFlight).toBe(1);
+    expect(writer.stored.size).toBe(1);
+  });
+
+  it("quotes at most 64 characters of a malformed receipt", async () => {
+    const { engine } = setup();
+    const long = "x".repeat(100);
+    await expect(engine.ack([long])).rejects.toMatchObject({
+      reason: "INVALID_RECEIPT",
+      message: `"${"x".repeat(64)}" is not a receipt Aviso issued.`,
+    });
+  });
+});
+
+describe("QueueEngine: what each rule changes", () => {
+  it("counts commits not yet answered against maxLength, and names the queue and its maximum when full", async () => {
+    const { engine, writer } = setup({ maxLength: 3 });
+    writer.appendGate.shut();
+    const first = engine.publish([msg(1), msg(2)]);
+    expect(engine.room()).toBe(1);
+    await expect(engine.publish([msg(3), msg(4)])).rejects.toMatchObject({
+      reason: "QUEUE_FULL",
+      message: 'Queue "jobs" holds its maximum of 3 messages.',
+    });
+    writer.appendGate.open();
+    expect(await first).toEqual(["1", "2"]);
+    expect(engine.room()).toBe(1);
+  });
+
+  it("commits a publish's idempotency records and a durable subscription's cursor with its messages", async () => {
+    const { engine, writer, clock } = setup();
+    const now = clock.now();
+    await engine.publish([{ ...msg("x"), idempotencyKey: "k" }]);
+    const cursor = { topic: "events", nextOffset: 7 };
+    // Nothing new to store (the binding's page was all duplicates): the cursor still moves on.
+    expect(await engine.publish([], { cursor })).toEqual([]);
+    expect(writer.appendOptions).toEqual([
+      {
+        idempotency: [{ kind: "queue", resource: "jobs", key: "k", result: '"1"', expiresAt: now + 60_000 }],
+        cursor: undefined,
+      },
+      { idempotency: [], cursor },
+    ]);
+  });
+
+  it("after a restore, numbers new messages after both the stored head and the restored messages", async () => {
+    const ahead = setup({}, { nextSeq: 10 });
+    ahead.engine.restore([queueMessage(3), queueMessage(4)]);
+    expect(await ahead.engine.publish([msg("next")])).toEqual(["10"]);
+    const level = setup({}, { nextSeq: 4 });
+    level.engine.restore([queueMessage(4)]);
+    expect(await level.engine.publish([msg("next")])).toEqual(["5"]);
+  });
+
+  it("expires a restored, never-delivered message on time, with no receive to notice it", async () => {
+    const { engine, clock, dropped } = setup();
+    engine.restore([queueMessage(1, { expiresAt: clock.now() + 1000 })]);
+    await settle();
+    clock.advance(999);
+    expect(dropped()).toBe(0);
+    clock.advance(1);
+    expect(dropped()).toBe(1);
+    expect(engine.stats().depth).toBe(0);
+  });
+
+  it("reports ready, delayed and in-flight messages apart; depth leaves out what is in flight", async () => {
+    const { engine } = setup();
+    await engine.publish([msg("a"), msg("b"), msg("c", 500)]);
+    await engine.receive({ max: 1, waitMs: 0, ackTimeoutMs: undefined });
+    expect(engine.stats()).toEqual({ depth: 2, ready: 1, delayed: 1, inFlight: 1, consumers: 0, paged: 0 });
+  });
+
+  it("leases nothing to a receive whose signal is already aborted", async () => {
+    const { engine } = setup();
+    await engine.publish([msg("a")]);
+    const abort = new AbortController();
+    abort.abort();
+    expect(await engine.receive(pull, abort.signal)).toEqual([]);
+    expect(engine.stats()).toMatchObject({ ready: 1, inFlight: 0 });
+  });
+
+  it("answers a long-poll at once when messages are ready", async () => {
+    const { engine } = setup();
+    await engine.publish([msg("a")]);
+    const answer = await Promise.race([
+      engine.receive({ max: 5, waitMs: 10_000, ackTimeoutMs: undefined }),
+      settle().then(() => "still waiting"),
+    ]);
+    expect(answer).toMatchObject([{ id: "1", deliveries: 1 }]);
+  });
+
+  it("serves a long-poll already waiting before a later receive", async () => {
+    let mayDeliver = false;
+    const { engine } = setup({}, { mayDeliver: () => mayDeliver });
+    const early = engine.receive({ max: 1, waitMs: 10_000, ackTimeoutMs: undefined });
+    await engine.publish([msg("a"), msg("b")]);
+    await settle();
+    mayDeliver = true;
+    const late = engine.receive({ max: 1, waitMs: 10_000, ackTimeoutMs: undefined });
+    expect((await early).map((d) => d.id)).toEqual(["1"]);
+    expect((await late).map((d) => d.id)).toEqual(["2"]);
+  });
+
+  it("keeps the first reason when closed twice", async () => {
+    const { engine } = setup();
+    const first = new AvisoError("OWNER_UNAVAILABLE");
+    engine.close(first);
+    engine.close(new AvisoError("QUEUE_NOT_FOUND"));
+    expect(() => engine.publish([msg(1)])).toThrow(first);
+  });
+
+  it("redelivers a message a push consumer nacked, keeping it stored", async () => {
+    const { engine, writer } = setup();
+    const sink = new RecordingSink();
+    const consumer = engine.addConsumer(sink, 1);
+    await engine.publish([msg("a")]);
+    await settle();
+    expect(await consumer.nack(["1"], 0)).toEqual({ acked: 1, stale: [] });
+    await settle();
+    expect(sink.received.map((d) => [d.id, d.deliveries])).toEqual([
+      ["1", 1],
+      ["1", 2],
+    ]);
+    expect(writer.stored.size).toBe(1);
+  });
+
+  it("delivers to a consumer whose transport drained when it resumes", async () => {
+    const { engine } = setup();
+    const sink = Object.assign(new RecordingSink(), { open: false });
+    const consumer = engine.addConsumer(Object.assign(sink, { writable: () => sink.open }), 5);
+    await engine.publish([msg("a")]);
+    await settle();
+    expect(sink.received).toEqual([]);
+    sink.open = true;
+    consumer.resume();
+    await settle();
+    expect(sink.received.map((d) => d.id)).toEqual(["1"]);
+  });
+
+  it("saves a nacked message's delivery count and delay when it is nacked", async () => {
+    const { engine, clock, writer } = setup();
+    await engine.publish([msg("a")]);
+    const [delivery] = await engine.receive(pull);
+    await engine.nack([delivery!.receipt], 500);
+    expect(writer.updates).toEqual([{ seq: 1, deliveries: 1, availableAt: clock.now() + 500 }]);
+  });
+
+  it("writes no delivery count for a message leaving for the dead-letter queue", async () => {
+    const { engine, clock, writer, deadLettered } = setup({ maxDeliveries: 1, deadLetterQueue: "dlq" });
+    await engine.publish([msg("a")]);
+    const [delivery] = await engine.receive(pull);
+    await engine.nack([delivery!.receipt], 0);
+    clock.advance(1000);
+    await settle();
+    expect(deadLettered).toEqual([{ payloads: ['"a"'], cause: "max_deliveries" }]);
+    expect(writer.updateCalls).toBe(0);
+  });
+
+  it("delivers a nacked message before newer ones (seq order)", async () => {
+    const { engine } = setup();
+    await engine.publish([msg(1), msg(2), msg(3)]);
+    const [first] = await engine.receive({ max: 1, waitMs: 0, ackTimeoutMs: undefined });
+    await engine.nack([first!.receipt], 0);
+    expect((await engine.receive(pull)).map((d) => d.id)).toEqual(["1", "2", "3"]);
+  });
+
+  it("delivers a message whose delay is over before newer ones (seq order)", async () => {
+    const { engine, clock } = setup();
+    await engine.publish([msg(1, 100), msg(2), msg(3)]);
+    clock.advance(100);
+    expect((await engine.receive(pull)).map((d) => d.id)).toEqual(["1", "2", "3"]);
+  });
+
+  it("bounds a pull page by maxBytes, the bound included, but always gives the first message", async () => {
+    const { engine } = setup();
+    const bytes = deliveryBytes({ payload: JSON.stringify("x"), headers: null });
+    await engine.publish([msg("x"), msg("x"), msg("x")]);
+    const page = await engine.receive({ max: 10, waitMs: 0, ackTimeoutMs: undefined, maxBytes: 2 * bytes });
+    expect(page.map((d) => d.id)).toEqual(["1", "2"]);
+    const tooSmall = await engine.receive({
+      max: 10,
+      waitMs: 0,
+      ackTimeoutMs: undefined,
+      maxBytes: bytes - 1,
+    });
+    expect(tooSmall.map((d) => d.id)).toEqual(["3"]);
+  });
+
+  it("dead-letters a message found expired by a receive before any timer ran", async () => {
+    const { engine, clock, deadLettered } = setup({ messageTtlMs: 1000, deadLetterQueue: "dlq" });
+    await engine.publish([msg("old")]);
+    clock.pause(1000);
+    expect(await engine.receive(pull)).toEqual([]);
+    await settle();
+    expect(deadLettered).toEqual([{ payloads: ['"old"'], cause: "expired" }]);
+  });
+
+  it("keeps an earlier wake when a later delay is set while it cannot deliver", async () => {
+    let mayDeliver = true;
+    const { engine, clock } = setup({ ackTimeoutMs: 60_000 }, { mayDeliver: () => mayDeliver });
+    await engine.publish([msg("a"), msg("b")]);
+    const [a, b] = await engine.receive(pull);
+    // No delivery pass (which re-arms the wake from the timeline) runs in between.
+    mayDeliver = false;
+    await engine.nack([a!.receipt], 100);
+    await engine.nack([b!.receipt], 500);
+    await settle();
+    mayDeliver = true;
+    clock.advance(100);
+    expect((await engine.receive(pull)).map((d) => d.id)).toEqual(["1"]);
+  });
+
+  it("wakes for the earliest of an ack deadline and a TTL", async () => {
+    const { engine, clock } = setup({ ackTimeoutMs: 1000, messageTtlMs: 10_000 });
+    await engine.publish([msg("a"), msg("b")]);
+    await settle();
+    await engine.receive({ max: 1, waitMs: 0, ackTimeoutMs: undefined });
+    clock.advance(1000);
+    expect((await engine.receive(pull)).map((d) => [d.id, d.deliveries])).toEqual([
+      ["1", 2],
+      ["2", 1],
+    ]);
+  });
+
+  it("sets no timer once closed, even when a dead-letter move fails afterwards", async () => {
+    const { engine, clock, moves } = setup({ messageTtlMs: 1000, deadLetterQueue: "dlq" });
+    moves.failNext = 1;
+    await engine.publish([msg("old")]);
+    clock.advance(1000);
+    engine.close(new AvisoError("OWNER_UNAVAILABLE"));
+    await settle();
+    expect(moves.tried).toBe(1);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it("retries a failed dead-letter move a second later", async () => {
+    const { engine, clock, moves, deadLettered } = setup({ messageTtlMs: 1000, deadLetterQueue: "dlq" });
+    moves.failNext = 1;
+    await engine.publish([msg("old")]);
+    await settle();
+    clock.advance(1000);
+    await settle();
+    expect(moves.tried).toBe(1);
+    clock.advance(999);
+    await settle();
+    expect(moves.tried).toBe(1);
+    clock.advance(1);
+    await settle();
+    expect(moves.tried).toBe(2);
+    expect(deadLettered).toEqual([{ payloads: ['"old"'], cause: "expired" }]);
+    expect(engine.stats().depth).toBe(0);
   });
 });

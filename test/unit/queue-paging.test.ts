@@ -5,6 +5,7 @@ import type { Delivery, QueueReader, QueueWriter } from "../../src/broker/queue/
 import { deliveryBytes } from "../../src/broker/queue/queue-ports.ts";
 import type { QueueDefinition, QueueMessage } from "../../src/broker/types.ts";
 import { AvisoError } from "../../src/errors/aviso-error.ts";
+import { Gate } from "../helpers/gate.ts";
 import { ManualClock, settle } from "../helpers/manual-clock.ts";
 import { queueDefinition } from "../helpers/queue-definition.ts";
 
@@ -13,15 +14,15 @@ class FakeQueueStore implements QueueWriter, QueueReader {
   readonly rows = new Map<number, QueueMessage>();
   reads = 0;
   failNextRead = false;
-  /** While set, appends land in the store at once but their commit is answered only on release(). */
-  private held: Array<() => void> | null = null;
-  /** While set, reads see the store when called but answer only on release(). */
-  private heldReads: Array<() => void> | null = null;
+  /** Shut: appends land in the store at once but their commit is answered only when it opens. */
+  private readonly appendGate = new Gate();
+  /** Shut: reads see the store when called but answer only when it opens. */
+  private readonly readGate = new Gate();
 
   async append(messages: QueueMessage[]): Promise<void> {
     for (const msg of messages) this.rows.set(msg.seq, { ...msg });
-    const held = this.held;
-    if (held !== null) await new Promise<void>((resolve) => held.push(resolve));
+    const held = this.appendGate.pass();
+    if (held !== undefined) await held;
   }
   async remove(seqs: number[]): Promise<void> {
     for (const seq of seqs) this.rows.delete(seq);
@@ -44,29 +45,25 @@ class FakeQueueStore implements QueueWriter, QueueReader {
       .sort((a, b) => a.seq - b.seq)
       .slice(0, limit)
       .map((row) => ({ ...row }));
-    const held = this.heldReads;
-    if (held !== null) await new Promise<void>((resolve) => held.push(resolve));
+    const held = this.readGate.pass();
+    if (held !== undefined) await held;
     return page;
   }
 
   holdAppends(): void {
-    this.held = [];
+    this.appendGate.shut();
   }
   releaseAppends(): void {
-    const held = this.held ?? [];
-    this.held = null;
-    for (const resolve of held) resolve();
+    this.appendGate.open();
   }
   holdReads(): void {
-    this.heldReads = [];
+    this.readGate.shut();
   }
   get readsWaiting(): number {
-    return this.heldReads?.length ?? 0;
+    return this.readGate.waitingCount;
   }
   releaseReads(): void {
-    const held = this.heldReads ?? [];
-    this.heldReads = null;
-    for (const resolve of held) resolve();
+    this.readGate.open();
   }
 }
 
@@ -211,6 +208,45 @@ describe("QueueEngine paging", () => {
     await settle();
     expect(await takeWindow(engine)).toEqual([4, 5, 6]);
     expect(store.reads).toBe(2);
+  });
+
+  it("retries a failed read of the tail a second later, not sooner", async () => {
+    const { engine, store, clock } = setup({ window: 3, definition: { ackTimeoutMs: 60_000 } });
+    await publishEach(engine, 1, 6);
+    store.failNextRead = true;
+    expect(await takeWindow(engine)).toEqual([1, 2, 3]);
+    expect(store.reads).toBe(1);
+    clock.advance(999);
+    await settle();
+    expect(store.reads).toBe(1);
+    clock.advance(1);
+    await settle();
+    expect(store.reads).toBe(2);
+    expect(engine.stats()).toMatchObject({ ready: 3, paged: 0 });
+  });
+
+  it("takes no memory for a publish whose commit is answered after close", async () => {
+    const { engine, store, memory } = setup({ window: 10 });
+    store.holdAppends();
+    const late = engine.publish([msg(1)]);
+    await settle();
+    engine.close(new AvisoError("OWNER_UNAVAILABLE", "Ownership moved."));
+    store.releaseAppends();
+    expect(await late).toEqual(["1"]);
+    expect(memory).toMatchObject({ heldBytes: 0, heldMessages: 0, pagedBytes: 0, pagedMessages: 0 });
+  });
+
+  it("gives a message's memory back once when its dead-letter move ends after close", async () => {
+    const { engine, clock, memory, deadLettered } = setup({
+      window: 10,
+      definition: { messageTtlMs: 1000, deadLetterQueue: "dlq", deadLetterQueueId: "dlq-id" },
+    });
+    await publishEach(engine, 1, 2);
+    clock.advance(1000); // both expire: their move to the dead-letter queue starts
+    engine.close(new AvisoError("OWNER_UNAVAILABLE", "Ownership moved."));
+    await settle();
+    expect(deadLettered).toEqual([1, 2]);
+    expect(memory).toMatchObject({ heldBytes: 0, heldMessages: 0 });
   });
 
   it("counts paged messages against maxLength", async () => {
