@@ -51,7 +51,7 @@ async function metricsOf(index: number): Promise<Map<string, number>> {
 }
 
 describe("a queue backlog larger than memory across a failover", () => {
-  it("drains every message once, in order, when the owner dies in the middle", {
+  it("drains every message once, in order, when the serving node dies in the middle", {
     timeout: 240_000,
   }, async () => {
     const { api } = await newUser(cluster.node(0).url, "backlog");

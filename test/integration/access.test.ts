@@ -101,7 +101,7 @@ describe.concurrent.each(storeKinds)("access rules (%s store)", (kind) => {
       expectError(await carol.api.post(`/v1/queues/${queue.name}/receive`, {}), "QUEUE_NOT_FOUND");
     });
 
-    it("are hidden from other users' lists, shown to grantees and the owner", async () => {
+    it("are hidden from other users' lists, shown to grantees and the creator", async () => {
       const hidden = await createQueue(alice, { private: true });
       const shared = await createQueue(alice, { private: true });
       const open = await createQueue(alice);
@@ -114,7 +114,7 @@ describe.concurrent.each(storeKinds)("access rules (%s store)", (kind) => {
       expect(await names(alice)).toEqual(expect.arrayContaining([hidden.name, shared.name, open.name]));
     });
 
-    it("lose their grants when deleted: a new queue with the same name starts private to its new owner", async () => {
+    it("lose their grants when deleted: a new queue with the same name starts private to its new creator", async () => {
       const queue = await createQueue(alice, { private: true });
       await grantQueue(queue.name, bobName, ["publish", "consume"]);
       expect((await alice.delete(`/v1/queues/${queue.name}`)).status).toBe(204);
@@ -171,7 +171,7 @@ describe.concurrent.each(storeKinds)("access rules (%s store)", (kind) => {
     });
   });
 
-  describe("ownership", () => {
+  describe("creator rights", () => {
     it("never lets one user's token delete another's queue or topic, public, private or granted", async () => {
       const publicQueue = await createQueue(alice);
       const grantedQueue = await createQueue(alice, { private: true });

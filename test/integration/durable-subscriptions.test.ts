@@ -259,7 +259,7 @@ describe.concurrent.each(storeKinds)("durable subscriptions (%s store)", (kind) 
       );
     });
 
-    it("is allowed to the queue's owner and the topic's owner, no one else", async () => {
+    it("is allowed to the queue's creator and the topic's creator, no one else", async () => {
       const topic = await createTopic(alice);
       const queue = uniqueName("sub");
       await bind(bob, topic.name, { queue });

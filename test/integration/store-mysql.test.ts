@@ -176,7 +176,7 @@ describe("MySQL store: the shared commit fence (one server)", () => {
   });
 });
 
-describe("MySQL store: an owner stopped inside a commit", () => {
+describe("MySQL store: a serving node stopped inside a commit", () => {
   it("does not hold its row locks past idleTransactionTimeoutSec: a successor's claim goes through", async () => {
     const successor = await createMysqlStore({ url, poolSize: 2 });
     const name = uniqueName("paused");

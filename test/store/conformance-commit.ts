@@ -119,7 +119,7 @@ export function describeCommitConformance(store: () => Store): void {
       expect(await store().queueHead(name)).toEqual({ nextSeq: 4 });
     });
 
-    it("commits many owners' writes to many queues in one batch", async () => {
+    it("commits writes to many queues, each under its own epoch, in one batch", async () => {
       const queues = await Promise.all(Array.from({ length: 12 }, () => ownedQueue(store(), "many")));
       const ops = queues.map(({ name, epoch }) => ({
         type: "queue.append" as const,

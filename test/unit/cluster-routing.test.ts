@@ -40,7 +40,7 @@ describe("cluster routing", () => {
   const attempts = () =>
     cluster.events.flatMap((event) => (event.type === "link" && event.to === "A" ? [event.at - start] : []));
 
-  it("retries an unreachable owner after 50, 100 and 200 ms and answers once it is back", async () => {
+  it("retries an unreachable serving node after 50, 100 and 200 ms and answers once it is back", async () => {
     cluster.node("A").linkFaults.push("unreachable", "unreachable", "unreachable");
     const published = cluster.node("B").servingNodes.queues.publish(queue, message("m", "k1"));
     await elapse(clock, 1_000);
@@ -77,7 +77,7 @@ describe("cluster routing", () => {
     expect(attempts()).toHaveLength(8);
   });
 
-  it("retries a publish without idempotency keys when the owner refused it (FENCED: certainly not run)", async () => {
+  it("retries a publish without idempotency keys when the serving node refused it (FENCED: certainly not run)", async () => {
     cluster.node("A").engineFaults.push(new AvisoError("FENCED"));
     const published = cluster.node("B").servingNodes.queues.publish(queue, message("m"));
     await elapse(clock, 100);

@@ -44,7 +44,7 @@ describe("eviction quorum", () => {
 });
 
 describe("failover before the session expires", () => {
-  it("moves a dead owner's queue as soon as a majority reports its peer port refused, with no time passing", async () => {
+  it("moves a dead serving node's queue as soon as a majority reports its peer port refused, with no time passing", async () => {
     const { cluster, c, b, queue, successor } = await threeNodesQueueOnA();
     const start = cluster.clock.now();
     cluster.kill("A");
@@ -103,7 +103,7 @@ describe("failover before the session expires", () => {
     expect(ids(cluster.ensemble.members())).toEqual(["A", "B", "C"]);
   });
 
-  it("a live owner evicted by mistake stops serving at once, then joins again and takes its queue back by handover", async () => {
+  it("a live serving node evicted by mistake stops serving at once, then joins again and takes its queue back by handover", async () => {
     const { cluster, a, b, c, queue, successor } = await threeNodesQueueOnA();
     await b.coordinator.reportUnreachable("A", true);
     await c.coordinator.reportUnreachable("A", true);
@@ -126,7 +126,7 @@ describe("failover before the session expires", () => {
     expect(cluster.errors).toEqual([]);
   });
 
-  it("an owner evicted while cut off from the ensemble drops what it held when its link comes back", async () => {
+  it("a serving node evicted while cut off from the ensemble drops what it held when its link comes back", async () => {
     const { cluster, a, b, c, queue, successor } = await threeNodesQueueOnA();
     cluster.ensemble.disconnect("A");
     await b.coordinator.reportUnreachable("A", true);

@@ -101,7 +101,7 @@ describe("history checker", () => {
     expect(report.phantoms.count).toBe(2);
   });
 
-  it("reports an id that names two different messages (a stale owner writing over another)", () => {
+  it("reports an id that names two different messages (a stale serving node writing over another)", () => {
     const history = cleanHistory();
     history.messages.push(published("p", 3, "q", "3"));
     history.queueDeliveries.push(delivered("q", "3", "p", 3));
@@ -144,7 +144,7 @@ describe("history checker", () => {
   it("fails a failover that forgot every ack: everything consumed comes again", () => {
     const history = cleanHistory();
     for (const id of ["1", "2", "3"]) history.queueAcks.push({ consumer: "c0", queue: "q", id, at: T0 + 11 });
-    history.faults.push({ label: "kill owner", at: T0 + 15, queues: ["q"], topics: [] });
+    history.faults.push({ label: "kill serving node", at: T0 + 15, queues: ["q"], topics: [] });
     history.queueDeliveries.push(
       delivered("q", "1", "p", 0, T0 + 30, 2),
       delivered("q", "2", "p", 1, T0 + 30, 2),
@@ -204,7 +204,7 @@ describe("history checker", () => {
     expect(checkHistory("silent", history).topicGaps.count).toBe(1);
   });
 
-  it("measures failover from the fault to what only a new owner can have done, and the longest stall", () => {
+  it("measures failover from the fault to what only a new serving node can have done, and the longest stall", () => {
     const history = emptyHistory("o");
     const fault = T0 + 1000;
     history.faults.push({ label: "kill", at: fault, queues: ["q"], topics: [] });

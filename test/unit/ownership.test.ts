@@ -20,7 +20,7 @@ function gate(): { promise: Promise<void>; open: () => void } {
 }
 
 describe("ownership", () => {
-  it("moves a resource to another member when its owner's session expires, and the old owner stops serving it", async () => {
+  it("moves a resource to another member when its serving node's session expires, and the old serving node stops serving it", async () => {
     const cluster = new MemoryCluster(new ManualClock());
     const a = await cluster.join("A");
     const b = await cluster.join("B");
@@ -91,7 +91,7 @@ describe("ownership", () => {
     await expect(a.servingNodes.queues.publish(queue, message("m3"))).resolves.toEqual(["B-2"]);
   });
 
-  it("hands over on a graceful leave: engine released, writes flushed, lease given back; the next owner takes over at once", async () => {
+  it("hands over on a graceful leave: engine released, writes flushed, lease given back; the next serving node takes over at once", async () => {
     const clock = new ManualClock();
     const cluster = new MemoryCluster(clock);
     const a = await cluster.join("A");
@@ -126,7 +126,7 @@ describe("ownership", () => {
     ]);
   });
 
-  it("hands a resource to a member that joins only after the old owner flushed and let go", async () => {
+  it("hands a resource to a member that joins only after the old serving node flushed and let go", async () => {
     const cluster = new MemoryCluster(new ManualClock());
     const a = await cluster.join("A");
     const queue = MemoryCluster.queueOwnedBy("B", ["A", "B"]);
@@ -153,7 +153,7 @@ describe("ownership", () => {
     ]);
   });
 
-  it("gives up taking a lease the old owner does not let go of within acquireTimeoutMs", async () => {
+  it("gives up taking a lease the old serving node does not let go of within acquireTimeoutMs", async () => {
     const clock = new ManualClock();
     const cluster = new MemoryCluster(clock, { acquireTimeoutMs: 5_000, routeTimeoutMs: 15_000 });
     const a = await cluster.join("A");

@@ -6,8 +6,8 @@ import {
 } from "../../src/cluster/peer/gen/aviso/peer/v1/peer_pb.ts";
 import { queueInputFromWire, queueInputToWire } from "../../src/cluster/peer/peer-codec.ts";
 
-describe("peer wire: what quotas need on the owner", () => {
-  it("carries a queue publish's publisher, so the owner charges the right user", () => {
+describe("peer wire: what quotas need on the serving node", () => {
+  it("carries a queue publish's publisher, so the serving node charges the right user", () => {
     const wire = queueInputToWire({ payload: '"x"', headers: null, delayMs: 0, publisher: "alice" });
     const decoded = queueInputFromWire(fromBinary(PublishInputSchema, toBinary(PublishInputSchema, wire)));
     expect(decoded).toEqual({ payload: '"x"', headers: null, delayMs: 0, publisher: "alice" });

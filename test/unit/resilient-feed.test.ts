@@ -56,7 +56,7 @@ describe("ResilientFeed", () => {
     vi.useRealTimers();
   });
 
-  it("reopens on the new owner from the next offset it has not passed on: one contiguous run", async () => {
+  it("reopens on the new serving node from the next offset it has not passed on: one contiguous run", async () => {
     vi.useFakeTimers();
     const oldOwner = new OwnerFeed(0);
     const newOwner = new OwnerFeed(3);

@@ -139,7 +139,7 @@ export interface QueueStats {
   consumers: number;
 }
 
-/** An engine's own stats: beside QueueStats (what owners answer, also across nodes), what is paged. */
+/** An engine's own stats: beside QueueStats (what serving nodes answer, also across nodes), what is paged. */
 export interface QueueEngineStats extends QueueStats {
   /** Committed messages kept in the store only until the queue reads them back (in depth, not in ready or delayed). */
   paged: number;

@@ -61,7 +61,7 @@ describe("fault: kill -9 of the Galera node the brokers write to", () => {
 });
 
 describe("fault: kill -9 of a broker and of the Galera node the brokers write to, at once", () => {
-  it("the order queue's owner and the write node die together; nothing acknowledged is lost", async () => {
+  it("the order queue's serving node and the write node die together; nothing acknowledged is lost", async () => {
     const cluster = galera();
     // The previous case killed node 0: bring it back so all three nodes serve again.
     await cluster.start(0);

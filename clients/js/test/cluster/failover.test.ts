@@ -113,7 +113,7 @@ describe("SDK failover on a 3-node cluster", () => {
     );
   }, 90_000);
 
-  it("a queue subscriber keeps receiving when the queue's owner is killed", async () => {
+  it("a queue subscriber keeps receiving when the queue's serving node is killed", async () => {
     const total = 600;
     const user = await sdk.user();
     const queue = uniqueName("sdk-fo-owner");
@@ -176,7 +176,7 @@ describe("SDK failover on a 3-node cluster", () => {
     );
   }, 90_000);
 
-  it("redelivers a message in flight when its queue's owner is killed, marked as a redelivery", async () => {
+  it("redelivers a message in flight when its queue's serving node is killed, marked as a redelivery", async () => {
     const user = await sdk.user();
     const queue = uniqueName("sdk-fo-inflight");
     // A long ack deadline: only the failover may bring the message back within the test.
