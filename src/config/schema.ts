@@ -83,6 +83,24 @@ export const configSchema = Type.Object(
       100,
       9000,
     ),
+    storeFailoverProbeTimeoutMs: int(
+      2000,
+      "With a MySQL host list: how long one probe of a host (connect and one query) may take while the node looks for the writable server.",
+      100,
+      60_000,
+    ),
+    storeFailoverMinRetryMs: int(
+      100,
+      "With a MySQL host list: the wait after a search found no writable server; it doubles per failed search up to storeFailoverMaxRetryMs.",
+      10,
+      60_000,
+    ),
+    storeFailoverMaxRetryMs: int(
+      1000,
+      "With a MySQL host list: the longest wait between two searches for the writable server, so a promoted replica is found at most this long after it takes writes (plus one probe).",
+      10,
+      60_000,
+    ),
     storeCommitLanes: int(
       1,
       "Transactions a node keeps in flight on a MySQL store; each queue or topic always uses the same one, so its writes keep their order (SQLite commits one at a time).",

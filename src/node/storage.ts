@@ -19,6 +19,9 @@ export type StorageSettings = Pick<
   | "storePreparedInserts"
   | "storeIdleTransactionTimeoutSec"
   | "storeQueryTimeoutMs"
+  | "storeFailoverProbeTimeoutMs"
+  | "storeFailoverMinRetryMs"
+  | "storeFailoverMaxRetryMs"
   | "storeBatchMaxMessages"
   | "idempotencyPurgeMs"
 >;
@@ -52,6 +55,11 @@ export async function openStorage(
       mysqlIdleTransactionTimeoutSec: config.storeIdleTransactionTimeoutSec,
       mysqlQueryTimeoutMs: config.storeQueryTimeoutMs,
       mysqlPreparedInserts: config.storePreparedInserts,
+      mysqlFailover: {
+        probeTimeoutMs: config.storeFailoverProbeTimeoutMs,
+        minRetryMs: config.storeFailoverMinRetryMs,
+        maxRetryMs: config.storeFailoverMaxRetryMs,
+      },
     });
   } catch (error) {
     dataDirLock.release();

@@ -1,4 +1,5 @@
 import { isAbsolute, join } from "node:path";
+import type { MysqlFailoverTimings } from "./mysql/mysql-failover.ts";
 import { createMysqlStore } from "./mysql/mysql-store.ts";
 import { createSqliteStore } from "./sqlite/sqlite-store.ts";
 import type { Store } from "./store.ts";
@@ -37,6 +38,8 @@ export async function openStore(
     mysqlQueryTimeoutMs?: number;
     /** MysqlStoreOptions.preparedInserts. */
     mysqlPreparedInserts?: boolean;
+    /** With a host list only (MysqlStoreOptions.failover). */
+    mysqlFailover?: MysqlFailoverTimings;
   } = {},
 ): Promise<Store> {
   const target = resolveStoreUrl(url, dataDir);
@@ -53,6 +56,7 @@ export async function openStore(
           url: target.url,
           session: { idleTransactionTimeoutSec: options.mysqlIdleTransactionTimeoutSec ?? 0 },
           preparedInserts: options.mysqlPreparedInserts ?? true,
+          ...(options.mysqlFailover === undefined ? {} : { failover: options.mysqlFailover }),
           ...(options.mysqlQueryTimeoutMs === undefined
             ? {}
             : { queryTimeoutMs: options.mysqlQueryTimeoutMs }),

@@ -5,15 +5,19 @@ import type { PoolSource } from "./mysql-pool-source.ts";
 import { describeHost, errorLabel, type HostState, probeHost } from "./mysql-probe.ts";
 import { hostLabel, type MysqlHost, type MysqlTarget, type MysqlUrl, targetOf } from "./mysql-url.ts";
 
-export interface FailoverOptions {
-  poolSize: number;
-  createPool: (target: MysqlTarget, poolSize: number) => Pool;
+/** How a host list looks for its writable server (the storeFailover* settings). */
+export interface MysqlFailoverTimings {
   /** Longest one probe (connect + one query) may take. Default 2 s. */
   probeTimeoutMs?: number;
   /** Wait after a search found no writable server; doubles per failed search up to maxRetryMs. Default 100 ms. */
   minRetryMs?: number;
   /** Default 1 s: a promoted replica is found at most this long after it takes writes (plus one probe). */
   maxRetryMs?: number;
+}
+
+export interface FailoverOptions extends MysqlFailoverTimings {
+  poolSize: number;
+  createPool: (target: MysqlTarget, poolSize: number) => Pool;
   probe?: (target: MysqlTarget, timeoutMs: number) => Promise<HostState>;
   now?: () => number;
 }

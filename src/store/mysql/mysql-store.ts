@@ -54,7 +54,7 @@ import {
 import type { QueueHead, Store, TopicHead, WriteOp, WriteOutcome } from "../store.ts";
 import { createMysqlPool, MysqlClient, type MysqlSessionOptions } from "./mysql-client.ts";
 import { commitOnConnection, type RowInsertMode } from "./mysql-commit.ts";
-import { createFailoverPoolSource } from "./mysql-failover.ts";
+import { createFailoverPoolSource, type MysqlFailoverTimings } from "./mysql-failover.ts";
 import { fenceModeOf } from "./mysql-fence-mode.ts";
 import { migrateMysql } from "./mysql-migrate.ts";
 import { fixedPoolSource } from "./mysql-pool-source.ts";
@@ -65,8 +65,8 @@ export interface MysqlStoreOptions {
   url: string;
   /** Most connections this node opens (default 10). */
   poolSize?: number;
-  /** With a host list: how long one probe of a host may take (default 2 s). */
-  probeTimeoutMs?: number;
+  /** With a host list: probe timeout and search backoff (FailoverOptions; defaults 2 s, 100 ms, 1 s). */
+  failover?: MysqlFailoverTimings;
   /** Session settings of every pooled connection (MysqlSessionOptions). */
   session?: MysqlSessionOptions;
   /**
@@ -93,7 +93,7 @@ export async function createMysqlStore(options: MysqlStoreOptions): Promise<Stor
       : createFailoverPoolSource(url, {
           poolSize,
           createPool: (target, size) => createMysqlPool(target, size, options.session),
-          probeTimeoutMs: options.probeTimeoutMs,
+          ...options.failover,
         });
   const queryTimeoutMs = url.hosts.length > 1 ? (options.queryTimeoutMs ?? 3000) : undefined;
   return new MysqlStore(
