@@ -7,16 +7,9 @@
  *
  *   node --import tsx bench/profile-top.ts PROFILE.cpuprofile [--from-s 8 --to-s 23] [--top 25]
  */
-import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { numberArg } from "./lib/args.ts";
+import { bucketOf, type CallFrame, readProfile, relativeUrl, repo } from "./lib/profile-frames.ts";
 
-interface CallFrame {
-  functionName: string;
-  url: string;
-  lineNumber: number;
-  columnNumber: number;
-}
 interface ProfileNode {
   id: number;
   callFrame: CallFrame;
@@ -30,26 +23,17 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: { "from-s": { type: "string" }, "to-s": { type: "string" }, top: { type: "string" } },
-});
-const file = positionals[0];
-if (file === undefined) {
-  process.stderr.write("usage: profile-top.ts PROFILE.cpuprofile [--from-s S] [--to-s S] [--top N]\n");
-  process.exit(2);
-}
-// Piped into head: stop quietly when the reader goes away.
-process.stdout.on("error", () => process.exit(0));
-const profile = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
+const { profile, file, values } = readProfile<CpuProfile>(
+  "profile-top.ts PROFILE.cpuprofile [--from-s S] [--to-s S] [--top N]",
+  { "from-s": { type: "string" }, "to-s": { type: "string" }, top: { type: "string" } },
+);
 const fromUs = numberArg(values, "from-s", 0) * 1e6;
 const toUs = numberArg(values, "to-s", Number.MAX_SAFE_INTEGER / 1e6) * 1e6;
 const top = numberArg(values, "top", 25);
-const repo = new URL("..", import.meta.url).href;
 
 // tsx emits each module on one line, so a src/ position is a column; packages keep their lines.
 function where(frame: CallFrame): string {
-  const url = frame.url.startsWith(repo) ? frame.url.slice(repo.length) : frame.url;
+  const url = relativeUrl(frame);
   if (url === "") return "";
   const packaged = /node_modules\/((?:@[^/]+\/)?[^/]+)\/(.*)$/.exec(url);
   if (packaged) return `${packaged[1]}:${packaged[2]}:${frame.lineNumber + 1}`;
@@ -68,16 +52,6 @@ function nameOf(node: ProfileNode): string {
 
 function keyOf(node: ProfileNode): string {
   return `${nameOf(node)}  ${where(node.callFrame)}`;
-}
-
-/** A file or package bucket for the by-file table. */
-function bucketOf(frame: CallFrame): string {
-  const url = frame.url.startsWith(repo) ? frame.url.slice(repo.length) : frame.url;
-  if (url === "") return frame.functionName.startsWith("(") ? frame.functionName : "(native / V8 builtins)";
-  const packaged = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
-  if (packaged) return `pkg ${packaged[1]}`;
-  if (url.startsWith("node:")) return "node: internals";
-  return url;
 }
 
 // Self time per node: each sample's time delta goes to the node on top of the stack.

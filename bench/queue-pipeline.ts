@@ -36,7 +36,8 @@ const HELP = `queue-pipeline: durable queue, P publishers → queue → C consum
   --payload-bytes N        serialised payload size (default 1024)
   --rate N|max             total publish rate in msgs/s (default max)
   --warmup S --seconds S   warm-up and measured window (default 5 / 15)
-  --profile DIR            write a V8 CPU profile of the node into DIR
+  --profile DIR            write a V8 profile of the node over the measured window into DIR
+  --profile-kind cpu|alloc CPU samples (default) or allocations, freed ones included (bench/alloc-top.ts)
   --out FILE               append the result JSON line to FILE
   --label TEXT             a name for this run in the result`;
 
@@ -58,6 +59,7 @@ const { values } = parseArgs({
     warmup: { type: "string" },
     seconds: { type: "string" },
     profile: { type: "string" },
+    "profile-kind": { type: "string" },
     out: { type: "string" },
     label: { type: "string" },
     help: { type: "boolean" },
@@ -129,6 +131,7 @@ async function run(): Promise<void> {
     store: settings.store,
     mysqlUrl: optionalString(values, "mysql"),
     profileDir: optionalString(values, "profile"),
+    profileKind: choiceArg(values, "profile-kind", ["cpu", "alloc"] as const, "cpu"),
   });
   const prefix = `bench-q-${randomBytes(3).toString("hex")}`;
   const queues = Array.from({ length: settings.queues }, (_, i) =>

@@ -17,6 +17,7 @@ import {
   attachProfiler,
   connectInspector,
   type Inspector,
+  type ProfileKind,
   type WindowProfiler,
 } from "./inspector-profile.ts";
 import { note } from "./report.ts";
@@ -27,8 +28,10 @@ export interface BrokerOptions {
   store: StoreKind;
   /** Use this MySQL database instead of launching MariaDB. */
   mysqlUrl?: string;
-  /** Write a V8 CPU profile of the node over the measured window into this directory. */
+  /** Write a V8 profile of the node over the measured window into this directory. */
   profileDir?: string;
+  /** What that profile samples (default cpu). */
+  profileKind?: ProfileKind;
   /** Extra AVISO_* settings (and NODE_OPTIONS) for the node. */
   env?: Record<string, string>;
   /** Connect to the node's inspector (Broker.inspector), e.g. to force a garbage collection. */
@@ -101,7 +104,8 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     }
   });
   const user = await newUser(node.url, "bench");
-  const profiler = options.profileDir === undefined ? null : await attachProfiler(node.output);
+  const profiler =
+    options.profileDir === undefined ? null : await attachProfiler(node.output, options.profileKind);
   if (profiler !== null) onCleanup("detach profiler", async () => profiler.close());
   const inspector = options.inspect === true ? await connectInspector(node.output) : null;
   if (inspector !== null) onCleanup("detach inspector", async () => inspector.close());
@@ -150,6 +154,8 @@ export async function saveProfile(broker: Broker, name: string): Promise<string 
   if (broker.profiler === null || broker.profileDir === null) return null;
   await mkdir(broker.profileDir, { recursive: true });
   const path = await broker.profiler.stopAndSave(broker.profileDir, name);
-  note(`CPU profile of the node over the measured window: ${path} (read it with bench/profile-top.ts)`);
+  note(
+    `profile of the node over the measured window: ${path} (read it with bench/profile-top.ts, .heapprofile with bench/alloc-top.ts)`,
+  );
   return path;
 }
