@@ -1,6 +1,7 @@
 import { createServer } from "node:net";
 import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadMigrations, splitStatements } from "../../src/store/migration-files.ts";
 import { createMysqlPool } from "../../src/store/mysql/mysql-client.ts";
 import { createMysqlStore } from "../../src/store/mysql/mysql-store.ts";
 import { type MysqlHost, parseMysqlUrl, targetOf } from "../../src/store/mysql/mysql-url.ts";
@@ -57,6 +58,66 @@ describe("MySQL store: migrations", () => {
       expect(await schemaVersions(databaseUrl)).toEqual(after);
     } finally {
       await Promise.all(stores.map((store) => store.close()));
+      await dropTestDatabase(databaseUrl);
+    }
+  });
+
+  it("migrates a database written at schema 005 (head on the queue row, no queue_heads): messages, head and commits carry on", async () => {
+    const databaseUrl = await createTestDatabase("migrate_from_005");
+    // Schema 005 as the migrator left it, then the rows a 005 node's commits left: three messages, the head on the queue row.
+    const connection = await mysql.createConnection({ uri: databaseUrl, multipleStatements: true });
+    await connection.query(
+      "CREATE TABLE schema_migrations (version INT NOT NULL PRIMARY KEY, applied_at BIGINT NOT NULL) ENGINE=InnoDB",
+    );
+    for (const migration of await loadMigrations(
+      new URL("../../src/store/mysql/migrations/", import.meta.url),
+    )) {
+      if (migration.version > 5) continue;
+      for (const statement of splitStatements(migration.sql)) await connection.query(statement);
+      await connection.query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)", [
+        migration.version,
+      ]);
+    }
+    const store = await createMysqlStore({ url: databaseUrl });
+    try {
+      const name = uniqueName("q005");
+      await store.createQueue(queueDefinition(name));
+      const old = await store.claim("queue", name);
+      for (const seq of [1, 2, 3]) {
+        const m = queueMessage(seq);
+        await connection.query(
+          "INSERT INTO queue_messages (queue, seq, payload, headers, published_at, available_at, expires_at, deliveries) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+          [name, m.seq, m.payload, m.headers, m.publishedAt, m.availableAt, m.expiresAt, m.deliveries],
+        );
+      }
+      await connection.query("UPDATE queues SET next_seq = 4 WHERE name = ?", [name]);
+
+      await store.migrate();
+      expect(Math.max(...(await schemaVersions(databaseUrl)))).toBeGreaterThanOrEqual(6);
+      expect(await store.queueHead(name)).toEqual({ nextSeq: 4 });
+      expect((await store.readQueueMessages(name, 0, 10)).map((m) => m.seq)).toEqual([1, 2, 3]);
+      // A new serving node claims it and carries on after the old head; the old epoch is fenced.
+      const claimed = await store.claim("queue", name);
+      expect(claimed?.epoch).toBeGreaterThan(old?.epoch ?? -1);
+      const epoch = claimed?.epoch ?? -1;
+      expect(
+        await store.commit([
+          {
+            type: "queue.append",
+            queue: name,
+            epoch,
+            messages: [queueMessage(4), queueMessage(5)],
+            nextSeq: 6,
+          },
+          { type: "queue.remove", queue: name, epoch, seqs: [2, 1] },
+          { type: "queue.remove", queue: name, epoch: old?.epoch ?? -1, seqs: [3] },
+        ]),
+      ).toEqual(["ok", "ok", "fenced"]);
+      expect(await store.queueHead(name)).toEqual({ nextSeq: 6 });
+      expect((await store.readQueueMessages(name, 0, 10)).map((m) => m.seq)).toEqual([3, 4, 5]);
+    } finally {
+      await connection.end();
+      await store.close();
       await dropTestDatabase(databaseUrl);
     }
   });
