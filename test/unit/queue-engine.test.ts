@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { QueueEngine } from "../../src/broker/queue/queue-engine.ts";
-import { deliveryBytes, type QueueWriter } from "../../src/broker/queue/queue-ports.ts";
+import { type Delivery, deliveryBytes, type QueueWriter } from "../../src/broker/queue/queue-ports.ts";
 import { formatReceipt, queueTagOf } from "../../src/broker/queue/receipt.ts";
 import type { QueueDefinition, QueueMessage } from "../../src/broker/types.ts";
 import { AvisoError } from "../../src/errors/aviso-error.ts";
@@ -341,6 +341,25 @@ describe("QueueEngine", () => {
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids.map(Number).sort((a, b) => a - b)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
     for (const sink of sinks) expect(sink.received.length).toBeGreaterThan(0);
+  });
+
+  it("hands no later consumer its batch once the lease goes untrusted mid-pass (a pause that lands inside a delivery pass)", async () => {
+    let mayDeliver = true;
+    const { engine } = setup({}, { mayDeliver: () => mayDeliver });
+    // The first consumer's delivery is where the process froze: when it resumes, the lease is stale.
+    const first = Object.assign(new RecordingSink(), {
+      deliver(this: RecordingSink, deliveries: Delivery[]) {
+        this.received.push(...deliveries);
+        mayDeliver = false;
+      },
+    });
+    const second = new RecordingSink();
+    engine.addConsumer(first, 5);
+    engine.addConsumer(second, 5);
+    await engine.publish([msg("a"), msg("b"), msg("c"), msg("d")]);
+    await settle();
+    expect(first.received.length).toBeGreaterThan(0);
+    expect(second.received).toEqual([]);
   });
 
   it("serves competing consumers in turn: the one after the last served goes next, not always the first", async () => {

@@ -474,7 +474,13 @@ export class QueueEngine implements ConsumerHost {
       }
       batch.push(delivery);
     }
-    for (const [consumer, deliveries] of batches) consumer.sink.deliver(deliveries);
+    for (const [consumer, deliveries] of batches) {
+      // Asked again per consumer: a process frozen inside this loop (SIGSTOP, a VM stall) resumes
+      // here, by then possibly a stale serving node whose successor already redelivered these
+      // messages. Those not sent stay leased until their ack deadline; a stale engine is dropped.
+      if (this.deps.mayDeliver?.() === false) break;
+      consumer.sink.deliver(deliveries);
+    }
     this.armNextWake();
     this.window.refill(() => this.scheduleWake(this.deps.clock.now() + RETRY_DELAY_MS));
   }
