@@ -1,6 +1,6 @@
 import type { ExecuteValues } from "mysql2/promise";
 import { type CommitPlan, chunk } from "../commit-plan.ts";
-import { queueMessageValues, topicMessageValues } from "../rows.ts";
+import { queueMessageColumns, queueMessageValues, topicMessageColumns, topicMessageValues } from "../rows.ts";
 
 /*
  * A commit's message rows go in as prepared statements (mysql2 execute: the
@@ -28,16 +28,27 @@ export interface PreparedInsert {
   values: ExecuteValues[];
 }
 
-const queueColumns = "(queue, seq, payload, headers, published_at, available_at, expires_at, deliveries)";
-const topicColumns = "(topic, msg_offset, routing_key, payload, headers, published_at)";
+/** A message table and its columns, in the order queueMessageValues / topicMessageValues give values. */
+interface MessageTable {
+  name: string;
+  columns: string[];
+}
+const queueMessages: MessageTable = {
+  name: "queue_messages",
+  columns: ["queue", ...queueMessageColumns.split(", ")],
+};
+const topicMessages: MessageTable = {
+  name: "topic_messages",
+  columns: ["topic", ...topicMessageColumns.split(", ")],
+};
 const statementTexts = new Map<string, string>();
 
-function insertText(table: string, columns: string, width: number, rows: number): string {
-  const key = `${table}:${rows}`;
+function insertText(table: MessageTable, rows: number): string {
+  const key = `${table.name}:${rows}`;
   let sql = statementTexts.get(key);
   if (sql === undefined) {
-    const row = `(${Array.from({ length: width }, () => "?").join(", ")})`;
-    sql = `INSERT INTO ${table} ${columns} VALUES ${Array.from({ length: rows }, () => row).join(", ")}`;
+    const row = `(${table.columns.map(() => "?").join(", ")})`;
+    sql = `INSERT INTO ${table.name} (${table.columns.join(", ")}) VALUES ${Array.from({ length: rows }, () => row).join(", ")}`;
     statementTexts.set(key, sql);
   }
   return sql;
@@ -57,9 +68,7 @@ export function powerOfTwoParts(n: number): number[] {
 
 function* executesOf<T>(
   rows: readonly T[],
-  table: string,
-  columns: string,
-  width: number,
+  table: MessageTable,
   bytesOf: (row: T) => number,
   valuesOf: (row: T) => ExecuteValues[],
 ): Generator<PreparedInsert> {
@@ -68,7 +77,7 @@ function* executesOf<T>(
     for (const size of powerOfTwoParts(part.length)) {
       const values: ExecuteValues[] = [];
       for (let i = start; i < start + size; i++) values.push(...valuesOf(part[i] as T));
-      yield { sql: insertText(table, columns, width, size), values };
+      yield { sql: insertText(table, size), values };
       start += size;
     }
   }
@@ -78,17 +87,13 @@ function* executesOf<T>(
 export function* preparedInserts(plan: CommitPlan): Generator<PreparedInsert> {
   yield* executesOf(
     plan.queueInserts,
-    "queue_messages",
-    queueColumns,
-    8,
+    queueMessages,
     ({ message }) => valueBytes(message.payload) + valueBytes(message.headers) + 64,
     ({ queue, message }) => queueMessageValues(queue, message),
   );
   yield* executesOf(
     plan.topicInserts,
-    "topic_messages",
-    topicColumns,
-    6,
+    topicMessages,
     ({ message }) => valueBytes(message.payload) + valueBytes(message.headers) + valueBytes(message.key) + 64,
     ({ topic, message }) => topicMessageValues(topic, message),
   );
@@ -119,7 +124,7 @@ export function* textInserts(
   );
   for (const rows of queueRows) {
     yield {
-      sql: `INSERT INTO queue_messages ${queueColumns} VALUES ?`,
+      sql: `INSERT INTO ${queueMessages.name} (${queueMessages.columns.join(", ")}) VALUES ?`,
       values: [rows.map(({ queue, message }) => queueMessageValues(queue, message))],
     };
   }
@@ -131,7 +136,7 @@ export function* textInserts(
   );
   for (const rows of topicRows) {
     yield {
-      sql: `INSERT INTO topic_messages ${topicColumns} VALUES ?`,
+      sql: `INSERT INTO ${topicMessages.name} (${topicMessages.columns.join(", ")}) VALUES ?`,
       values: [rows.map(({ topic, message }) => topicMessageValues(topic, message))],
     };
   }
