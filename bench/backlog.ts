@@ -4,7 +4,9 @@
  * window (queueMemoryBytes) is smaller, then drains it with one consumer.
  * Samples the node's RSS from /proc and its queue memory gauges throughout,
  * and meanwhile times a second queue (publish → receive of a small message)
- * to show it keeps normal latency. Checks every message arrives once, in order.
+ * to show it keeps normal latency: idle, while filling, while the full backlog
+ * is held, and while draining (at full speed, or paced with --drain-rate).
+ * Checks every message arrives once, in order.
  *
  *   node --import tsx bench/backlog.ts [--store sqlite|mysql] [--total-mib 1024] [--window-mib 256] …
  *   (npm run bench:backlog -- --help for every flag)
@@ -28,6 +30,8 @@ const HELP = `backlog: fill a queue past the memory window with no consumer, the
   --batch N              messages per REST publish (default 8)
   --publishers N         publish requests in flight (default 4)
   --receive-max N        messages per receive while draining (default 64)
+  --hold-s S             seconds the full backlog is held before draining (default 5)
+  --drain-rate N         drain at most N msgs/s (default: as fast as it goes)
   --sample-ms MS         how often RSS and gauges are sampled (default 250)
   --heap-mib N           start the node with --max-old-space-size=N (default: Node's own limit)
   --out FILE             append the result JSON line to FILE`;
@@ -42,6 +46,8 @@ const { values } = parseArgs({
     batch: { type: "string" },
     publishers: { type: "string" },
     "receive-max": { type: "string" },
+    "hold-s": { type: "string" },
+    "drain-rate": { type: "string" },
     "sample-ms": { type: "string" },
     "heap-mib": { type: "string" },
     out: { type: "string" },
@@ -58,6 +64,9 @@ const settings = {
   batch: numberArg(values, "batch", 8),
   publishers: numberArg(values, "publishers", 4),
   receiveMax: numberArg(values, "receive-max", 64),
+  holdSeconds: numberArg(values, "hold-s", 5),
+  /** 0: as fast as it goes. */
+  drainRate: numberArg(values, "drain-rate", 0),
   sampleMs: numberArg(values, "sample-ms", 250),
   heapMiB: numberArg(values, "heap-mib", 0),
 };
@@ -177,9 +186,14 @@ async function drain(broker: Broker, queue: string): Promise<{ inOrder: boolean;
   let lastId = 0;
   let inOrder = true;
   const seen = new Uint8Array(messages);
+  const started = performance.now();
   const deadline = Date.now() + PHASE_TIMEOUT_MS;
   while (received < messages) {
     if (Date.now() > deadline) throw new Error(`drain took too long (${received} of ${messages})`);
+    if (settings.drainRate > 0) {
+      const due = started + (received / settings.drainRate) * 1000;
+      if (due > performance.now()) await sleep(due - performance.now());
+    }
     const got = (await postJson(broker, `/v1/queues/${queue}/receive`, {
       max: settings.receiveMax,
       waitMs: 2000,
@@ -231,7 +245,11 @@ async function run(): Promise<void> {
   const fillPeaks = sampler.phase();
   const duringFill = probe.phase().percentilesMs();
   const rssFilled = rssBytes(broker.pid);
-  note(`filled in ${fillSeconds.toFixed(1)} s; draining with one consumer`);
+  note(`filled in ${fillSeconds.toFixed(1)} s; holding it ${settings.holdSeconds} s`);
+  await sleep(settings.holdSeconds * 1000);
+  const duringHold = probe.phase().percentilesMs();
+  sampler.phase();
+  note(`draining with one consumer${settings.drainRate > 0 ? ` at ${settings.drainRate} msgs/s` : ""}`);
   const drainStarted = performance.now();
   const drained = await drain(broker, queue);
   const drainSeconds = (performance.now() - drainStarted) / 1000;
@@ -251,6 +269,7 @@ async function run(): Promise<void> {
       heapMiB: settings.heapMiB,
       messages,
       payloadBytes: settings.payloadBytes,
+      drainRate: settings.drainRate > 0 ? settings.drainRate : "max",
       fillSeconds,
       drainSeconds,
       rssIdleMiB: mib(rssIdle),
@@ -266,6 +285,8 @@ async function run(): Promise<void> {
       otherIdleP99Ms: idle.p99,
       otherFillP50Ms: duringFill.p50,
       otherFillP99Ms: duringFill.p99,
+      otherHeldP50Ms: duringHold.p50,
+      otherHeldP99Ms: duringHold.p99,
       otherDrainP50Ms: duringDrain.p50,
       otherDrainP99Ms: duringDrain.p99,
       loadBefore: loadBefore[0],
@@ -277,6 +298,7 @@ async function run(): Promise<void> {
       ["window (queueMemoryBytes)", settings.windowMiB, "MiB"],
       ["--max-old-space-size", settings.heapMiB > 0 ? settings.heapMiB : "Node's default", "MiB"],
       ["fill / drain", `${fillSeconds.toFixed(1)} / ${drainSeconds.toFixed(1)}`, "s"],
+      ["drain rate", settings.drainRate > 0 ? settings.drainRate : "as fast as it goes", "msgs/s"],
       ["RSS idle before fill", mib(rssIdle), "MiB"],
       ["RSS peak while filling", mib(fillPeaks.rss), "MiB"],
       ["RSS peak while draining", mib(drainPeaks.rss), "MiB"],
@@ -289,6 +311,7 @@ async function run(): Promise<void> {
         "ms",
       ],
       ["… while filling", `${duringFill.p50.toFixed(1)} / ${duringFill.p99.toFixed(1)}`, "ms"],
+      ["… while the backlog is held", `${duringHold.p50.toFixed(1)} / ${duringHold.p99.toFixed(1)}`, "ms"],
       ["… while draining", `${duringDrain.p50.toFixed(1)} / ${duringDrain.p99.toFixed(1)}`, "ms"],
       ["load average (1 min) before / after", `${loadBefore[0]} / ${loadAfter[0]}`],
     ],
