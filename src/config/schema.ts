@@ -102,8 +102,8 @@ export const configSchema = Type.Object(
       60_000,
     ),
     storeCommitLanes: int(
-      1,
-      "Transactions a node keeps in flight on a MySQL store; each queue or topic always uses the same one, so its writes keep their order (SQLite commits one at a time).",
+      4,
+      "Transactions a node keeps in flight on a MySQL store; a queue or topic keeps to one while any of its writes is unanswered, so its writes keep their order, and one with none takes the least busy (SQLite commits one at a time).",
       1,
       64,
     ),

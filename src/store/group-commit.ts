@@ -26,10 +26,12 @@ export interface GroupCommitOptions {
   /** Called after every store.commit. */
   onBatch?: (stats: CommitBatchStats) => void;
   /**
-   * Transactions in flight at once (default 1). Each queue or topic always
-   * goes through the same lane, so its ops still commit in submission order;
-   * different resources commit side by side and share the database's log
-   * flushes (InnoDB group commit) instead of waiting behind one transaction.
+   * Transactions in flight at once (default 1). A queue or topic stays in one
+   * lane while any of its ops is unanswered, so its ops still commit in
+   * submission order; different resources commit side by side and share the
+   * database's log flushes (InnoDB group commit), and a resource with nothing
+   * unanswered takes the least busy lane instead of waiting behind a busy
+   * resource's transaction.
    */
   lanes?: number;
   /**
@@ -61,9 +63,11 @@ interface PendingWrite {
 }
 
 /**
- * Group commit in `lanes` independent lanes: an op goes to the lane of its
- * queue or topic (a hash of its kind and name), so one resource's ops keep
- * their order while several resources' batches commit at once.
+ * Group commit in `lanes` independent lanes. A queue or topic whose ops are
+ * not all answered yet stays in the lane they are in, so its ops keep their
+ * order; one with nothing unanswered goes to the lane with the fewest
+ * unanswered ops, so a quiet queue does not wait behind a busy one's
+ * transactions.
  */
 export function createGroupCommitter(
   store: Pick<Store, "commit">,
@@ -71,28 +75,57 @@ export function createGroupCommitter(
 ): GroupCommitter {
   const count = Math.max(1, Math.trunc(options.lanes ?? 1));
   if (count === 1) return createLane(store, options);
-  const lanes = Array.from({ length: count }, () => createLane(store, options));
-  const laneOf = (op: WriteOp) => lanes[laneIndex(op, count)] as GroupCommitter;
+  const lanes: Lane[] = Array.from({ length: count }, () => ({
+    committer: createLane(store, options),
+    unanswered: 0,
+  }));
+  /** The lane of each resource with unanswered ops, and how many it has there. */
+  const held = new Map<string, { lane: Lane; unanswered: number }>();
   return {
-    write: (op) => laneOf(op).write(op),
+    write(op) {
+      const key = resourceKey(op);
+      let hold = held.get(key);
+      if (hold === undefined) {
+        hold = { lane: leastBusy(lanes), unanswered: 0 };
+        held.set(key, hold);
+      }
+      const { lane } = hold;
+      const resource = hold;
+      resource.unanswered++;
+      lane.unanswered++;
+      const written = lane.committer.write(op);
+      // Registered before the caller's own handlers: once it sees the answer, the resource may move.
+      const answered = () => {
+        lane.unanswered--;
+        if (--resource.unanswered === 0) held.delete(key);
+      };
+      written.then(answered, answered);
+      return written;
+    },
     flush: async () => {
-      await Promise.all(lanes.map((lane) => lane.flush()));
+      await Promise.all(lanes.map((lane) => lane.committer.flush()));
     },
     close: async () => {
-      await Promise.all(lanes.map((lane) => lane.close()));
+      await Promise.all(lanes.map((lane) => lane.committer.close()));
     },
   };
 }
 
-/** The lane of an op's resource: FNV-1a over "q:" or "t:" and the name. */
-export function laneIndex(op: WriteOp, lanes: number): number {
-  const key = "queue" in op ? `q:${op.queue}` : `t:${op.topic}`;
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    hash ^= key.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return (hash >>> 0) % lanes;
+interface Lane {
+  committer: GroupCommitter;
+  /** Ops written to it and not answered yet. */
+  unanswered: number;
+}
+
+function resourceKey(op: WriteOp): string {
+  return "queue" in op ? `q:${op.queue}` : `t:${op.topic}`;
+}
+
+/** The lane with the fewest unanswered ops (the first of equals). */
+function leastBusy(lanes: readonly Lane[]): Lane {
+  let best = lanes[0] as Lane;
+  for (const lane of lanes) if (lane.unanswered < best.unanswered) best = lane;
+  return best;
 }
 
 /**

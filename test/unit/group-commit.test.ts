@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { type CommitBatchStats, createGroupCommitter, laneIndex } from "../../src/store/group-commit.ts";
+import { type CommitBatchStats, createGroupCommitter } from "../../src/store/group-commit.ts";
 import type { WriteOp, WriteOutcome } from "../../src/store/store.ts";
 import { queueMessage } from "../helpers/queue-message.ts";
 
@@ -238,29 +238,21 @@ describe("createGroupCommitter", () => {
   });
 
   describe("with lanes", () => {
-    /** Names whose ops land in different lanes (and two in the same one) for `lanes`. */
-    function namesByLane(lanes: number): string[][] {
-      const byLane: string[][] = Array.from({ length: lanes }, () => []);
-      for (let i = 0; byLane.some((names) => names.length < 2); i++) {
-        const name = `q${i}`;
-        byLane[laneIndex(append(name), lanes)]?.push(name);
-      }
-      return byLane;
+    /** The queue each store.commit call carries, per call. */
+    function queuesOf(calls: { ops: WriteOp[] }[]): string[][] {
+      return calls.map((call) => call.ops.map((op) => ("queue" in op ? op.queue : "")));
     }
 
     it("commits different resources' batches side by side, one transaction in flight per lane", async () => {
       const { store, calls, succeed } = fakeStore();
       const committer = createGroupCommitter(store, { lanes: 2 });
-      const [[a1, a2], [b1]] = namesByLane(2) as [[string, string], [string]];
-      const writes = [committer.write(append(a1)), committer.write(append(b1))];
+      const a = committer.write(append("a"));
+      const b = committer.write(append("b"));
       await tick();
       // Two lanes: two transactions at once, each with its own resource.
-      expect(calls.map((call) => call.ops.map((op) => ("queue" in op ? op.queue : "")))).toEqual([
-        [a1],
-        [b1],
-      ]);
-      // A third write on lane A waits for lane A's commit even though lane B is busy too.
-      const later = committer.write(append(a2));
+      expect(queuesOf(calls)).toEqual([["a"], ["b"]]);
+      // A third resource, with both lanes busy, waits for one of them (the first of equals).
+      const c = committer.write(append("c"));
       await tick();
       expect(calls).toHaveLength(2);
       succeed(1);
@@ -268,19 +260,19 @@ describe("createGroupCommitter", () => {
       expect(calls).toHaveLength(2);
       succeed(0);
       await tick();
-      expect(calls).toHaveLength(3);
+      expect(queuesOf(calls)[2]).toEqual(["c"]);
       succeed(2);
-      await expect(Promise.all([...writes, later])).resolves.toEqual(["ok", "ok", "ok"]);
+      await expect(Promise.all([a, b, c])).resolves.toEqual(["ok", "ok", "ok"]);
     });
 
-    it("keeps one resource's ops in submission order: they always share a lane", async () => {
+    it("keeps one resource's ops in submission order: they share a lane while any is unanswered", async () => {
       const { store, calls, succeed } = fakeStore();
       const committer = createGroupCommitter(store, { lanes: 4 });
       const first = committer.write(append("orders"));
       await tick();
       const second = committer.write({ type: "queue.remove", queue: "orders", epoch: 1, seqs: [1] });
       await tick();
-      // The remove waits for the append's transaction: no second lane takes it.
+      // The remove waits for the append's transaction: no idle lane takes it.
       expect(calls).toHaveLength(1);
       succeed(0);
       await tick();
@@ -290,11 +282,83 @@ describe("createGroupCommitter", () => {
       await expect(Promise.all([first, second])).resolves.toEqual(["ok", "ok"]);
     });
 
+    it("keeps a resource in its lane until its last op is answered, not only its first", async () => {
+      const { store, calls, succeed } = fakeStore();
+      const committer = createGroupCommitter(store, { lanes: 2 });
+      const writes = [committer.write(append("x"))];
+      await tick();
+      writes.push(committer.write(append("x")), committer.write(append("y")));
+      await tick();
+      expect(queuesOf(calls)).toEqual([["x"], ["y"]]);
+      succeed(0);
+      await writes[0];
+      await tick();
+      // x's second op is in flight now; y's lane goes idle.
+      expect(queuesOf(calls)[2]).toEqual(["x"]);
+      succeed(1);
+      await writes[2];
+      const third = committer.write(append("x"));
+      await tick();
+      // Not to the idle lane: it waits behind x's op in flight.
+      expect(calls).toHaveLength(3);
+      succeed(2);
+      await tick();
+      expect(queuesOf(calls)[3]).toEqual(["x"]);
+      succeed(3);
+      await expect(Promise.all([...writes, third])).resolves.toEqual(["ok", "ok", "ok", "ok"]);
+    });
+
+    it("sends a quiet resource to the least busy lane, not behind a busy one's transaction", async () => {
+      const { store, calls, succeed } = fakeStore();
+      const committer = createGroupCommitter(store, { lanes: 2 });
+      // "hot" holds lane 1's transaction and has more waiting; "warm" holds lane 2's, with nothing waiting.
+      const hot = [committer.write(append("hot")), committer.write(append("warm"))];
+      await tick();
+      hot.push(committer.write(append("hot")), committer.write(append("hot")));
+      await tick();
+      expect(queuesOf(calls)).toEqual([["hot"], ["warm"]]);
+      // "quiet" has nothing unanswered: it joins the lane with fewer unanswered ops (warm's).
+      const quiet = committer.write(append("quiet"));
+      await tick();
+      succeed(1);
+      await tick();
+      expect(queuesOf(calls)[2]).toEqual(["quiet"]);
+      succeed(2);
+      await expect(quiet).resolves.toBe("ok");
+      // Still waiting: hot's second batch, behind its first.
+      expect(calls).toHaveLength(3);
+      succeed(0);
+      await tick();
+      expect(queuesOf(calls)[3]).toEqual(["hot", "hot"]);
+      succeed(3);
+      await expect(Promise.all(hot)).resolves.toEqual(["ok", "ok", "ok", "ok"]);
+    });
+
+    it("lets a resource change lanes once all its ops are answered", async () => {
+      const { store, calls, succeed } = fakeStore();
+      const committer = createGroupCommitter(store, { lanes: 2 });
+      const writes = [committer.write(append("a")), committer.write(append("b"))];
+      await tick();
+      expect(queuesOf(calls)).toEqual([["a"], ["b"]]);
+      succeed(0);
+      await writes[0];
+      writes.push(committer.write(append("c")));
+      await tick();
+      succeed(1);
+      await writes[1];
+      // a's first lane is busy with c now; a has nothing unanswered, so it takes b's idle lane at once.
+      writes.push(committer.write(append("a")));
+      await tick();
+      expect(queuesOf(calls)).toEqual([["a"], ["b"], ["c"], ["a"]]);
+      succeed(2);
+      succeed(3);
+      await expect(Promise.all(writes)).resolves.toEqual(["ok", "ok", "ok", "ok"]);
+    });
+
     it("flushes and closes every lane", async () => {
       const { store, calls, succeed } = fakeStore();
       const committer = createGroupCommitter(store, { lanes: 3 });
-      const names = namesByLane(3).map((names) => names[0] as string);
-      for (const name of names) void committer.write(append(name));
+      for (const name of ["a", "b", "c"]) void committer.write(append(name));
       await tick();
       expect(calls).toHaveLength(3);
       let closed = false;
@@ -308,7 +372,7 @@ describe("createGroupCommitter", () => {
       succeed(2);
       await closing;
       expect(closed).toBe(true);
-      await expect(committer.write(append(names[0] as string))).rejects.toMatchObject({
+      await expect(committer.write(append("a"))).rejects.toMatchObject({
         reason: "SHUTTING_DOWN",
       });
     });
