@@ -117,6 +117,10 @@ export const configSchema = Type.Object(
       true,
       "On a MySQL store, insert message rows with server-side prepared statements (less CPU per row in the node and the database); false sends escaped SQL text, for proxies that cannot forward prepared statements.",
     ),
+    storeCommitThread: bool(
+      false,
+      "On a MySQL store, commit on a worker thread with its own connections, so the node's event loop does not spend its time encoding, sending and answering commits.",
+    ),
     storeBatchMaxMessages: int(
       10_000,
       "Most messages one store transaction commits: writes arriving while a commit runs join the next one (group commit) up to this many.",

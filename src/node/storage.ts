@@ -17,6 +17,7 @@ export type StorageSettings = Pick<
   | "storeCommitLanes"
   | "storeCommitPipeline"
   | "storePreparedInserts"
+  | "storeCommitThread"
   | "storeIdleTransactionTimeoutSec"
   | "storeQueryTimeoutMs"
   | "storeFailoverProbeTimeoutMs"
@@ -55,6 +56,7 @@ export async function openStorage(
       mysqlIdleTransactionTimeoutSec: config.storeIdleTransactionTimeoutSec,
       mysqlQueryTimeoutMs: config.storeQueryTimeoutMs,
       mysqlPreparedInserts: config.storePreparedInserts,
+      mysqlCommitThread: config.storeCommitThread,
       mysqlFailover: {
         probeTimeoutMs: config.storeFailoverProbeTimeoutMs,
         minRetryMs: config.storeFailoverMinRetryMs,

@@ -38,6 +38,8 @@ export async function openStore(
     mysqlQueryTimeoutMs?: number;
     /** MysqlStoreOptions.preparedInserts. */
     mysqlPreparedInserts?: boolean;
+    /** MysqlStoreOptions.commitThread. */
+    mysqlCommitThread?: boolean;
     /** With a host list only (MysqlStoreOptions.failover). */
     mysqlFailover?: MysqlFailoverTimings;
   } = {},
@@ -56,6 +58,7 @@ export async function openStore(
           url: target.url,
           session: { idleTransactionTimeoutSec: options.mysqlIdleTransactionTimeoutSec ?? 0 },
           preparedInserts: options.mysqlPreparedInserts ?? true,
+          commitThread: options.mysqlCommitThread ?? false,
           ...(options.mysqlFailover === undefined ? {} : { failover: options.mysqlFailover }),
           ...(options.mysqlQueryTimeoutMs === undefined
             ? {}

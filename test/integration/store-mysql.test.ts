@@ -32,6 +32,13 @@ describeStoreConformance("mysql, text inserts", async () => {
   return store;
 });
 
+// storeCommitThread: commits on a worker thread with a store of its own.
+describeStoreConformance("mysql, commit thread", async () => {
+  const store = await createMysqlStore({ url, poolSize: 4, commitThread: true });
+  await store.migrate();
+  return store;
+});
+
 async function schemaVersions(databaseUrl: string): Promise<number[]> {
   const connection = await mysql.createConnection(databaseUrl);
   try {

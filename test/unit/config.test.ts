@@ -122,6 +122,7 @@ describe("config schema", () => {
         "storeCommitPipeline",
         "storeIdleTransactionTimeoutSec",
         "storePreparedInserts",
+        "storeCommitThread",
         "storeQueryTimeoutMs",
         "storeFailoverProbeTimeoutMs",
         "storeFailoverMinRetryMs",

@@ -14,6 +14,7 @@ import type {
 } from "../../broker/types.ts";
 import type { ApiKeyRecord } from "../api-key-record.ts";
 import { type ApiKeyRow, apiKeyColumns, apiKeyValues, toApiKey } from "../api-key-rows.ts";
+import type { CommitThread } from "../commit-thread.ts";
 import {
   type ApiKeyPosition,
   apiKeyPageSql,
@@ -54,6 +55,7 @@ import {
 import type { QueueHead, Store, TopicHead, WriteOp, WriteOutcome } from "../store.ts";
 import { createMysqlPool, MysqlClient, type MysqlSessionOptions } from "./mysql-client.ts";
 import { commitOnConnection, type RowInsertMode } from "./mysql-commit.ts";
+import { mysqlCommitThread } from "./mysql-commit-thread.ts";
 import { createFailoverPoolSource, type MysqlFailoverTimings } from "./mysql-failover.ts";
 import { fenceModeOf } from "./mysql-fence-mode.ts";
 import { migrateMysql } from "./mysql-migrate.ts";
@@ -78,6 +80,8 @@ export interface MysqlStoreOptions {
   queryTimeoutMs?: number;
   /** Message rows go in as prepared statements (default true) or as escaped text (mysql-row-inserts.ts). */
   preparedInserts?: boolean;
+  /** Commits run on a worker thread with a store of its own (mysql-commit-thread.ts; default false). */
+  commitThread?: boolean;
 }
 
 const tableOf: Readonly<Record<ResourceKind, string>> = { queue: "queues", topic: "topics" };
@@ -100,6 +104,7 @@ export async function createMysqlStore(options: MysqlStoreOptions): Promise<Stor
     new MysqlClient(source, { queryTimeoutMs }),
     url.database,
     options.preparedInserts === false ? "text" : "prepared",
+    options.commitThread === true ? options : undefined,
   );
 }
 
@@ -110,11 +115,21 @@ class MysqlStore implements Store {
   /** queue_heads slots of the commits in flight: side-by-side commits never share one. */
   readonly #slots = new SlotPool();
   readonly #inserts: RowInsertMode;
+  /** With a commit thread: the options its own store is made with; the thread starts at the first commit. */
+  readonly #threadOptions: MysqlStoreOptions | undefined;
+  #thread: CommitThread | undefined;
+  #closed = false;
 
-  constructor(db: MysqlClient, database: string, inserts: RowInsertMode) {
+  constructor(
+    db: MysqlClient,
+    database: string,
+    inserts: RowInsertMode,
+    threadOptions: MysqlStoreOptions | undefined,
+  ) {
     this.#db = db;
     this.#database = database;
     this.#inserts = inserts;
+    this.#threadOptions = threadOptions;
   }
 
   async migrate(): Promise<void> {
@@ -125,8 +140,11 @@ class MysqlStore implements Store {
     return this.#db.ping();
   }
 
-  close(): Promise<void> {
-    return this.#db.close();
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#thread?.close();
+    await this.#db.close();
   }
 
   async createUser(user: UserRecord): Promise<void> {
@@ -486,6 +504,10 @@ class MysqlStore implements Store {
 
   async commit(ops: WriteOp[]): Promise<WriteOutcome[]> {
     if (ops.length === 0) return [];
+    if (this.#threadOptions !== undefined && !this.#closed) {
+      this.#thread ??= mysqlCommitThread(this.#threadOptions);
+      return this.#thread.commit(ops);
+    }
     const slot = this.#slots.take();
     try {
       return await this.#db.transaction("commit", (connection) =>

@@ -16,6 +16,7 @@ import { AvisoError } from "../../errors/aviso-error.ts";
 import type { Reason } from "../../errors/reasons.ts";
 import type { ApiKeyRecord } from "../api-key-record.ts";
 import { type ApiKeyRow, apiKeyColumns, apiKeyValues, toApiKey } from "../api-key-rows.ts";
+import type { CommitThread } from "../commit-thread.ts";
 import {
   type ApiKeyPosition,
   apiKeyPageSql,
@@ -55,7 +56,7 @@ import {
 } from "../rows.ts";
 import type { QueueHead, Store, TopicHead, WriteOp, WriteOutcome } from "../store.ts";
 import { createSqliteCommit } from "./sqlite-commit.ts";
-import { SqliteCommitThread } from "./sqlite-commit-thread.ts";
+import { sqliteCommitThread } from "./sqlite-commit-thread.ts";
 import { openSqliteDatabase } from "./sqlite-database.ts";
 import { isDuplicateKey, toStoreError } from "./sqlite-errors.ts";
 import { migrateSqlite } from "./sqlite-migrate.ts";
@@ -94,7 +95,7 @@ class SqliteStore implements Store {
   #commit: ReturnType<typeof createSqliteCommit> | undefined;
   /** Where the commit thread connects; started at the first commit (after migrate). */
   readonly #threadTarget: { path: string; busyTimeoutMs: number } | undefined;
-  #thread: SqliteCommitThread | undefined;
+  #thread: CommitThread | undefined;
   // better-sqlite3 does not cache prepared statements; preparing costs more than most of our queries.
   #statements = new Map<string, Database.Statement<unknown[], unknown>>();
 
@@ -529,7 +530,7 @@ class SqliteStore implements Store {
     if (ops.length === 0) return Promise.resolve([]);
     if (this.#threadTarget !== undefined && !this.#closed) {
       const { path, busyTimeoutMs } = this.#threadTarget;
-      this.#thread ??= new SqliteCommitThread(path, busyTimeoutMs);
+      this.#thread ??= sqliteCommitThread(path, busyTimeoutMs);
       return this.#thread.commit(ops).catch((error: unknown) => {
         throw toStoreError(error, "commit");
       });

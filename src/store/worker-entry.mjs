@@ -1,4 +1,5 @@
-// Entry of the SQLite store's commit thread (sqlite-commit-thread.ts). Plain
+// Entry of the stores' commit threads (sqlite-commit-thread.ts,
+// mysql-commit-thread.ts): it imports `workerData.entry`. Plain
 // JavaScript, so a thread can start from source as well as from dist/: run
 // from source (the entry is a .ts file) it first registers tsx, which the
 // node's own process may have loaded in a way a worker does not inherit.

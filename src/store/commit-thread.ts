@@ -1,0 +1,95 @@
+import { Worker } from "node:worker_threads";
+import { AvisoError } from "../errors/aviso-error.ts";
+import type { WriteOp, WriteOutcome } from "./store.ts";
+
+/** How long close() waits for the thread to finish its batches before terminating it. */
+const closeTimeoutMs = 5000;
+
+/** A commit that failed in the thread, as it crosses to the node: enough to rebuild the store's error. */
+export interface ThreadError {
+  /** The driver's error code (SQLite's `SQLITE_…`), when it had one. */
+  code: string | undefined;
+  /** The AvisoError reason, when the thread's store already mapped the error to one. */
+  reason: string | undefined;
+  message: string;
+}
+
+export type CommitRequest = { id: number; ops: WriteOp[] } | { close: true };
+export type CommitAnswer = { id: number; outcomes: WriteOutcome[] } | { id: number; error: ThreadError };
+
+/**
+ * Store.commit on a worker thread with its own connection, so the node's
+ * event loop does not spend its time on the commit (an fsync wait on SQLite,
+ * encoding, socket writes and answers on MySQL). The thread runs
+ * `entry` (a module that calls serveCommits) through worker-entry.mjs;
+ * `fromThread` turns a failed commit back into the store's own error.
+ * Batches are answered as the thread finishes them; callers that need an
+ * order (the group committer) wait for it themselves.
+ */
+export class CommitThread {
+  readonly #worker: Worker;
+  readonly #pending = new Map<
+    number,
+    { resolve(outcomes: WriteOutcome[]): void; reject(error: unknown): void }
+  >();
+  readonly #fromThread: (error: ThreadError) => unknown;
+  #nextId = 1;
+  #failure: AvisoError | undefined;
+  readonly #exited: Promise<void>;
+
+  constructor(
+    what: string,
+    entry: URL,
+    workerData: Record<string, unknown>,
+    fromThread: (error: ThreadError) => unknown,
+  ) {
+    this.#fromThread = fromThread;
+    this.#worker = new Worker(new URL("./worker-entry.mjs", import.meta.url), {
+      workerData: { ...workerData, entry: entry.href },
+    });
+    // A thread with nothing in flight must not keep the process alive.
+    this.#worker.unref();
+    this.#worker.on("message", (answer: CommitAnswer) => this.#answer(answer));
+    this.#worker.on("error", (error) => {
+      this.#fail(new AvisoError("STORE_UNAVAILABLE", `${what} commit thread failed`, { cause: error }));
+    });
+    this.#exited = new Promise((resolve) => {
+      this.#worker.once("exit", () => {
+        this.#fail(new AvisoError("STORE_UNAVAILABLE", `${what} commit thread stopped`));
+        resolve();
+      });
+    });
+  }
+
+  commit(ops: WriteOp[]): Promise<WriteOutcome[]> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    const id = this.#nextId++;
+    return new Promise<WriteOutcome[]>((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      if (this.#pending.size === 1) this.#worker.ref();
+      this.#worker.postMessage({ id, ops } satisfies CommitRequest);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#failure === undefined) this.#worker.postMessage({ close: true } satisfies CommitRequest);
+    const timer = setTimeout(() => void this.#worker.terminate(), closeTimeoutMs);
+    await this.#exited;
+    clearTimeout(timer);
+  }
+
+  #answer(answer: CommitAnswer): void {
+    const waiting = this.#pending.get(answer.id);
+    if (waiting === undefined) return;
+    this.#pending.delete(answer.id);
+    if (this.#pending.size === 0) this.#worker.unref();
+    if ("outcomes" in answer) waiting.resolve(answer.outcomes);
+    else waiting.reject(this.#fromThread(answer.error));
+  }
+
+  #fail(error: AvisoError): void {
+    this.#failure ??= error;
+    for (const waiting of this.#pending.values()) waiting.reject(this.#failure);
+    this.#pending.clear();
+  }
+}
