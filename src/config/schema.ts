@@ -118,8 +118,8 @@ export const configSchema = Type.Object(
       "On a MySQL store, insert message rows with server-side prepared statements (less CPU per row in the node and the database); false sends escaped SQL text, for proxies that cannot forward prepared statements.",
     ),
     storeCommitThread: bool(
-      false,
-      "On a MySQL store, commit on a worker thread with its own connections, so the node's event loop does not spend its time encoding, sending and answering commits.",
+      true,
+      "On a MySQL store with one server, commit on a worker thread with its own connections, so the node's event loop does not spend its time encoding, sending and answering commits (a host list commits on the event loop: one search for the writable server).",
     ),
     storeBatchMaxMessages: int(
       10_000,

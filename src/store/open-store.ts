@@ -58,7 +58,7 @@ export async function openStore(
           url: target.url,
           session: { idleTransactionTimeoutSec: options.mysqlIdleTransactionTimeoutSec ?? 0 },
           preparedInserts: options.mysqlPreparedInserts ?? true,
-          commitThread: options.mysqlCommitThread ?? false,
+          commitThread: options.mysqlCommitThread ?? true,
           ...(options.mysqlFailover === undefined ? {} : { failover: options.mysqlFailover }),
           ...(options.mysqlQueryTimeoutMs === undefined
             ? {}

@@ -80,7 +80,10 @@ export interface MysqlStoreOptions {
   queryTimeoutMs?: number;
   /** Message rows go in as prepared statements (default true) or as escaped text (mysql-row-inserts.ts). */
   preparedInserts?: boolean;
-  /** Commits run on a worker thread with a store of its own (mysql-commit-thread.ts; default false). */
+  /**
+   * Commits run on a worker thread with a store of its own (mysql-commit-thread.ts; default
+   * false here, true in openStore). With one server only: a host list commits on the node.
+   */
   commitThread?: boolean;
 }
 
@@ -104,7 +107,10 @@ export async function createMysqlStore(options: MysqlStoreOptions): Promise<Stor
     new MysqlClient(source, { queryTimeoutMs }),
     url.database,
     options.preparedInserts === false ? "text" : "prepared",
-    options.commitThread === true ? options : undefined,
+    // One server only: with a host list the thread's search could settle on another server
+    // than the node's (Galera would then certify the commits, but the node's reads could run
+    // behind them), so the node's own store commits there.
+    options.commitThread === true && url.hosts.length === 1 ? options : undefined,
   );
 }
 
