@@ -28,7 +28,7 @@ describe("PagedTail", () => {
     const { tail, memory } = pagedTail();
     tail.page(1, 100);
     tail.page(2, 300);
-    expect({ count: tail.count, bytes: tail.bytes, arrivals: tail.arrivals }).toEqual({
+    expect(tail).toMatchObject({
       count: 2,
       bytes: 400,
       arrivals: 2,
@@ -42,7 +42,7 @@ describe("PagedTail", () => {
     tail.page(1, 100);
     tail.page(2, 300);
     tail.unpage(1, 100);
-    expect({ from: tail.from, count: tail.count, bytes: tail.bytes }).toEqual({
+    expect(tail).toMatchObject({
       from: 2,
       count: 1,
       bytes: 300,
@@ -57,7 +57,7 @@ describe("PagedTail", () => {
     tail.page(1, 100);
     tail.page(2, 300);
     tail.leave();
-    expect({ active: tail.active, count: tail.count, bytes: tail.bytes }).toEqual({
+    expect(tail).toMatchObject({
       active: false,
       count: 0,
       bytes: 0,
@@ -74,7 +74,7 @@ describe("PagedTail", () => {
     tail.page(1, 100);
     tail.unpage(1, 100);
     tail.unpage(2, 100);
-    expect({ count: tail.count, bytes: tail.bytes }).toEqual({ count: 0, bytes: 0 });
+    expect(tail).toMatchObject({ count: 0, bytes: 0 });
     expect(memory).toMatchObject({ pagedMessages: 0, pagedBytes: 0 });
   });
 
@@ -87,7 +87,7 @@ describe("PagedTail", () => {
     it("counts the stored messages from seq 1 with their bytes not known until a read is sampled", () => {
       const { tail, memory } = pagedTail();
       tail.restore(4);
-      expect({ from: tail.from, count: tail.count, bytes: tail.bytes }).toEqual({
+      expect(tail).toMatchObject({
         from: 1,
         count: 4,
         bytes: 0,
@@ -143,16 +143,16 @@ describe("PagedTail", () => {
       tail.restore(2);
       tail.sampled([100]);
       tail.unpage(1, 50);
-      expect({ count: tail.count, bytes: tail.bytes }).toEqual({ count: 1, bytes: 150 });
+      expect(tail).toMatchObject({ count: 1, bytes: 150 });
       tail.unpage(2, 50);
       // The estimate said 200 bytes, only 100 came back: nothing is left.
-      expect({ count: tail.count, bytes: tail.bytes }).toEqual({ count: 0, bytes: 0 });
+      expect(tail).toMatchObject({ count: 0, bytes: 0 });
       expect(memory).toMatchObject({ pagedMessages: 0, pagedBytes: 0 });
 
       tail.restore(2);
       tail.sampled([10]);
       tail.unpage(1, 500);
-      expect({ count: tail.count, bytes: tail.bytes }).toEqual({ count: 1, bytes: 0 });
+      expect(tail).toMatchObject({ count: 1, bytes: 0 });
       expect(memory).toMatchObject({ pagedMessages: 1, pagedBytes: 0 });
     });
 

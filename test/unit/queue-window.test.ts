@@ -83,6 +83,10 @@ class FakeHost implements WindowHost {
     this.held.delete(seq);
     this.window.removed(bytes);
   }
+  /** Every message in memory is acked: the share is empty. */
+  removeAll(): void {
+    for (const seq of [...this.held.keys()]) this.remove(seq);
+  }
   get admitted(): number[] {
     return this.admits.map((call) => call.seq);
   }
@@ -114,6 +118,12 @@ const refill = (window: QueueWindow, retries: { count: number } = { count: 0 }) 
   window.refill(() => {
     retries.count += 1;
   });
+
+/** Refills and lets the read (unless held) be answered. */
+async function refilled(window: QueueWindow, retries?: { count: number }): Promise<void> {
+  refill(window, retries);
+  await settle();
+}
 
 describe("QueueWindow", () => {
   describe("taking committed messages", () => {
@@ -277,12 +287,10 @@ describe("QueueWindow", () => {
     it("reads the next messages once the share has room for the whole tail, and admits them in seq order", async () => {
       const setup = paging(2);
       setup.host.remove(1);
-      refill(setup.window);
-      await settle();
+      await refilled(setup.window);
       expect(setup.reader.calls).toEqual([]);
       setup.host.remove(2);
-      refill(setup.window);
-      await settle();
+      await refilled(setup.window);
       expect(setup.reader.calls).toEqual([{ afterSeq: 2, limit: 2 }]);
       expect(setup.host.admitted).toEqual([1, 2, 3, 4]);
       expect(setup.tail.active).toBe(false);
@@ -293,11 +301,8 @@ describe("QueueWindow", () => {
     it("reads as many as the room holds at the tail's average size", async () => {
       const setup = paging(5, { budget: 3 * B + 500 });
       expect(setup.host.admitted).toEqual([1, 2, 3]);
-      setup.host.remove(1);
-      setup.host.remove(2);
-      setup.host.remove(3);
-      refill(setup.window);
-      await settle();
+      setup.host.removeAll();
+      await refilled(setup.window);
       expect(setup.reader.calls).toEqual([{ afterSeq: 3, limit: 3 }]);
       expect(setup.host.admitted).toEqual([1, 2, 3, 4, 5, 6]);
       expect(setup.tail).toMatchObject({ active: true, from: 7, count: 1 });
@@ -308,10 +313,8 @@ describe("QueueWindow", () => {
       const setup = queueWindow({ memory });
       commit(setup, sized(1), sized(2), sized(3), sized(4));
       memory.held(2 * B, 2); // another queue takes the room
-      setup.host.remove(1);
-      setup.host.remove(2);
-      refill(setup.window);
-      await settle();
+      setup.host.removeAll();
+      await refilled(setup.window);
       expect(setup.reader.calls).toEqual([{ afterSeq: 2, limit: 1 }]);
       expect(setup.host.admitted).toEqual([1, 2, 3]);
     });
@@ -323,12 +326,10 @@ describe("QueueWindow", () => {
       expect(setup.tail).toMatchObject({ from: 3, bytes: 2 * MiB });
       memory.held(1, 0); // room for 1 MiB less one byte once seq 1 goes
       setup.host.remove(1);
-      refill(setup.window);
-      await settle();
+      await refilled(setup.window);
       expect(setup.reader.calls).toEqual([]);
       memory.held(-1, 0);
-      refill(setup.window);
-      await settle();
+      await refilled(setup.window);
       expect(setup.host.admitted).toEqual([1, 2, 3]);
     });
 
@@ -346,28 +347,23 @@ describe("QueueWindow", () => {
     it("stays paged when a message is paged while the read is out", async () => {
       const setup = paging(1);
       setup.reader.hold();
-      setup.host.remove(1);
-      setup.host.remove(2);
-      refill(setup.window);
-      await settle();
+      setup.host.removeAll();
+      await refilled(setup.window);
       commit(setup, sized(4));
       setup.reader.release();
       await settle();
       expect(setup.host.admitted).toEqual([1, 2, 3]);
       expect(setup.tail).toMatchObject({ active: true, from: 4, count: 1 });
       setup.host.remove(3);
-      refill(setup.window);
-      await settle();
+      await refilled(setup.window);
       expect(setup.host.admitted).toEqual([1, 2, 3, 4]);
       expect(setup.tail.active).toBe(false);
     });
 
     it("stays paged after a read that returned as many rows as it asked for", async () => {
       const setup = paging(3);
-      setup.host.remove(1);
-      setup.host.remove(2);
-      refill(setup.window);
-      await settle();
+      setup.host.removeAll();
+      await refilled(setup.window);
       expect(setup.reader.calls).toEqual([{ afterSeq: 2, limit: 2 }]);
       expect(setup.host.admitted).toEqual([1, 2, 3, 4]);
       expect(setup.tail).toMatchObject({ active: true, from: 5, count: 1 });
@@ -377,10 +373,8 @@ describe("QueueWindow", () => {
       const setup = paging(1);
       setup.tail.appendStarted(4, 5);
       setup.reader.store(sized(4), sized(5));
-      setup.host.remove(1);
-      setup.host.remove(2);
-      refill(setup.window);
-      await settle();
+      setup.host.removeAll();
+      await refilled(setup.window);
       expect(setup.host.admitted).toEqual([1, 2, 3]);
       setup.tail.appendEnded(4);
       setup.window.take(sized(4), false);
@@ -392,19 +386,15 @@ describe("QueueWindow", () => {
     it("reads one at a time", async () => {
       const setup = paging(3);
       setup.reader.hold();
-      setup.host.remove(1);
-      setup.host.remove(2);
+      setup.host.removeAll();
       refill(setup.window);
-      refill(setup.window);
-      await settle();
+      await refilled(setup.window);
       expect(setup.reader.calls).toHaveLength(1);
       setup.reader.release();
       await settle();
       expect(setup.host.admitted).toEqual([1, 2, 3, 4]);
-      setup.host.remove(3);
-      setup.host.remove(4);
-      refill(setup.window);
-      await settle();
+      setup.host.removeAll();
+      await refilled(setup.window);
       expect(setup.reader.calls).toHaveLength(2);
       expect(setup.host.admitted).toEqual([1, 2, 3, 4, 5]);
     });
@@ -413,14 +403,11 @@ describe("QueueWindow", () => {
       const setup = paging(2);
       const retries = { count: 0 };
       setup.reader.failNext = true;
-      setup.host.remove(1);
-      setup.host.remove(2);
-      refill(setup.window, retries);
-      await settle();
+      setup.host.removeAll();
+      await refilled(setup.window, retries);
       expect(retries.count).toBe(1);
       expect(setup.tail).toMatchObject({ active: true, count: 2 });
-      refill(setup.window, retries);
-      await settle();
+      await refilled(setup.window, retries);
       expect(setup.host.admitted).toEqual([1, 2, 3, 4]);
       expect(retries.count).toBe(1);
     });
@@ -428,10 +415,8 @@ describe("QueueWindow", () => {
     it("does nothing with a read that resolves after the queue closed", async () => {
       const setup = paging(2);
       setup.reader.hold();
-      setup.host.remove(1);
-      setup.host.remove(2);
-      refill(setup.window);
-      await settle();
+      setup.host.removeAll();
+      await refilled(setup.window);
       const changes = setup.host.changes;
       setup.host.closed = true;
       setup.reader.release();
@@ -443,10 +428,8 @@ describe("QueueWindow", () => {
     it("does nothing with a read that resolves after the window closed", async () => {
       const setup = paging(2);
       setup.reader.hold();
-      setup.host.remove(1);
-      setup.host.remove(2);
-      refill(setup.window);
-      await settle();
+      setup.host.removeAll();
+      await refilled(setup.window);
       setup.window.close();
       setup.reader.release();
       await settle();
@@ -460,8 +443,7 @@ describe("QueueWindow", () => {
       notPaging.host.remove(1);
       refill(notPaging.window);
       const closed = paging(2);
-      closed.host.remove(1);
-      closed.host.remove(2);
+      closed.host.removeAll();
       closed.host.closed = true;
       refill(closed.window);
       await settle();
@@ -471,8 +453,7 @@ describe("QueueWindow", () => {
 
     it("leaves paging when its tail is empty and no append is in flight", async () => {
       const setup = paging(1);
-      setup.host.remove(1);
-      setup.host.remove(2);
+      setup.host.removeAll();
       setup.tail.unpage(3, B);
       setup.tail.appendStarted(4, 4);
       refill(setup.window);
