@@ -112,6 +112,11 @@ describe("splitStatements", () => {
     expect(splitStatements(sql)).toEqual(["CREATE TABLE a (id INT)", "DROP TABLE b"]);
   });
 
+  it("splits a file with CRLF line ends the same way, a comment after a `;` included", () => {
+    const sql = "-- a header\r\nCREATE TABLE a (id INT); -- why\r\nDROP TABLE b;\r\n";
+    expect(splitStatements(sql)).toEqual(["CREATE TABLE a (id INT)", "DROP TABLE b"]);
+  });
+
   it("ends a statement at a `;` followed by spaces, trimmed", () => {
     expect(splitStatements("  SELECT 1;   \nSELECT 2 ;\n")).toEqual(["SELECT 1", "SELECT 2"]);
   });
