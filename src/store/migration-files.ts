@@ -53,7 +53,9 @@ export function splitStatements(sql: string): string[] {
   const statements: string[] = [];
   let current: string[] = [];
   for (const rawLine of sql.split("\n")) {
-    const line = rawLine.replace(/--.*$/, "").trimEnd();
+    // No `$`: `.` stops at a CR, so `--.*$` would not match on a CRLF line
+    // and a comment after a statement's `;` would join it to the next one.
+    const line = rawLine.replace(/--.*/, "").trimEnd();
     if (line.trim() === "") continue;
     if (line.endsWith(";")) {
       current.push(line.slice(0, -1));
