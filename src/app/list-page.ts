@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:cr
 import type { ResourceKind } from "../broker/types.ts";
 import { AvisoError } from "../errors/aviso-error.ts";
 import type { KeyPage } from "../store/key-page.ts";
-import { mayList, type Visible, withoutHiddenCreator } from "./access.ts";
+import { mayList, notFoundReason, type Visible, withoutHiddenCreator } from "./access.ts";
 import type { AppContext, Principal } from "./context.ts";
 
 /**
@@ -163,7 +163,15 @@ export function visibleResourcePage<D extends ListedDefinition, V extends { crea
     admit: async (definition) => {
       const grants = definition.private ? await ctx.store.listGrants(kind, definition.name) : [];
       if (!mayList(principal, kind, { definition, grants })) return undefined;
-      return withoutHiddenCreator(principal, await view(definition));
+      let shown: V;
+      try {
+        shown = await view(definition);
+      } catch (error) {
+        // Deleted since the page's read: it is no longer there to list, and the rest still is.
+        if (error instanceof AvisoError && error.reason === notFoundReason(kind)) return undefined;
+        throw error;
+      }
+      return withoutHiddenCreator(principal, shown);
     },
   });
 }

@@ -9,7 +9,7 @@ import {
   visibleResourcePage,
 } from "../../src/app/list-page.ts";
 import type { Grant, ResourceKind } from "../../src/broker/types.ts";
-import type { AvisoError } from "../../src/errors/aviso-error.ts";
+import { AvisoError } from "../../src/errors/aviso-error.ts";
 import type { KeyPage } from "../../src/store/key-page.ts";
 
 const key = new Uint8Array(32).fill(7);
@@ -352,6 +352,26 @@ describe("visibleResourcePage", () => {
       next: null,
     });
     expect(grantReads).toEqual(["queue:b-private-granted", "queue:c-private-hidden", "queue:d-own-private"]);
+  });
+
+  it("leaves out a resource deleted between the page's read and its view, and fails on other errors", async () => {
+    const deletedMeanwhile = async (d: Definition) => {
+      if (d.name === "b-private-granted") throw new AvisoError("TOPIC_NOT_FOUND", "gone");
+      return view(d);
+    };
+    const page = await visibleResourcePage(context([]), alice, "topic", {}, read, deletedMeanwhile);
+    expect(page.items).toEqual([{ name: "a-public" }, { name: "d-own-private", creator: "alice" }]);
+    // Another kind's not-found or any other failure is not a deletion of this one: it still fails the listing.
+    const failing = async (d: Definition) => {
+      if (d.name === "b-private-granted") throw new AvisoError("STORE_UNAVAILABLE", "down");
+      return view(d);
+    };
+    await expect(visibleResourcePage(context([]), alice, "topic", {}, read, failing)).rejects.toMatchObject({
+      reason: "STORE_UNAVAILABLE",
+    });
+    await expect(
+      visibleResourcePage(context([]), alice, "queue", {}, read, deletedMeanwhile),
+    ).rejects.toMatchObject({ reason: "TOPIC_NOT_FOUND" });
   });
 
   it("binds queue cursors to the listing `queues` and topic cursors to `topics`", async () => {
