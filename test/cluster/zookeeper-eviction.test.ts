@@ -66,6 +66,8 @@ describe("ZooKeeper coordinator: eviction", () => {
     await waitFor("a to hear its lease is lost", () => lostByA, 5_000);
     expect(leaseA.held).toBe(false);
     await waitFor("a to register again", () => ids(c.members()).includes("a"), 5_000);
+    // a's own view follows by its watch, which may fire after c's.
+    await waitFor("a to see itself back", () => ids(a.members()).includes("a"), 5_000);
     expect(ids(a.members())).toEqual(["a", "b", "c"]);
     expect(leaseB.held).toBe(true);
   }, 30_000);
