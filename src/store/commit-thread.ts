@@ -40,7 +40,7 @@ export class CommitThread {
   constructor(
     what: string,
     entry: URL,
-    workerData: Record<string, unknown>,
+    workerData: object,
     fromThread: (error: ThreadError) => unknown,
   ) {
     this.#fromThread = fromThread;

@@ -84,20 +84,16 @@ export function createGroupCommitter(
   return {
     write(op) {
       const key = resourceKey(op);
-      let hold = held.get(key);
-      if (hold === undefined) {
-        hold = { lane: leastBusy(lanes), unanswered: 0 };
-        held.set(key, hold);
-      }
+      const hold = held.get(key) ?? { lane: leastBusy(lanes), unanswered: 0 };
+      held.set(key, hold);
       const { lane } = hold;
-      const resource = hold;
-      resource.unanswered++;
+      hold.unanswered++;
       lane.unanswered++;
       const written = lane.committer.write(op);
       // Registered before the caller's own handlers: once it sees the answer, the resource may move.
       const answered = () => {
         lane.unanswered--;
-        if (--resource.unanswered === 0) held.delete(key);
+        if (--hold.unanswered === 0) held.delete(key);
       };
       written.then(answered, answered);
       return written;

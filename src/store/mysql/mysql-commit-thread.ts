@@ -17,7 +17,7 @@ import type { MysqlStoreOptions } from "./mysql-store.ts";
 export function mysqlCommitThread(options: MysqlStoreOptions): CommitThread {
   // The worker's code sits next to this file: .ts when run from source, .js when built.
   const entry = new URL(`./mysql-commit-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
-  return new CommitThread("MySQL", entry, { ...options }, (error) =>
+  return new CommitThread("MySQL", entry, options, (error) =>
     error.reason !== undefined && Object.hasOwn(reasons, error.reason)
       ? new AvisoError(error.reason as Reason, error.message)
       : new AvisoError("STORE_UNAVAILABLE", error.message),

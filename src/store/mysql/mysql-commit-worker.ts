@@ -4,9 +4,9 @@ import { createMysqlStore, type MysqlStoreOptions } from "./mysql-store.ts";
 
 /*
  * The MySQL store's commit thread (mysql-commit-thread.ts): a store of its
- * own, with its own pool (and its own search for the writable server when
- * given a host list), that runs the batches the node sends side by side, as
- * the node's store would. Encoding the statements, writing them to the
+ * own, with its own pool on the node's one server (a host list keeps its
+ * commits on the node), that runs the batches the node sends side by side,
+ * as the node's store would. Encoding the statements, writing them to the
  * socket and reading the answers happen here, off the node's event loop.
  */
 
