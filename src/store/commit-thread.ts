@@ -37,12 +37,7 @@ export class CommitThread {
   #failure: AvisoError | undefined;
   readonly #exited: Promise<void>;
 
-  constructor(
-    what: string,
-    entry: URL,
-    workerData: object,
-    fromThread: (error: ThreadError) => unknown,
-  ) {
+  constructor(what: string, entry: URL, workerData: object, fromThread: (error: ThreadError) => unknown) {
     this.#fromThread = fromThread;
     this.#worker = new Worker(new URL("./worker-entry.mjs", import.meta.url), {
       workerData: { ...workerData, entry: entry.href },
