@@ -53,7 +53,6 @@ export function assertBatchSize(count: number, maxBatchMessages: number): void {
  * different key from another's. Hex SHA-256 never contains ":", so it never
  * meets the broker's own keys (`dead-letter:…`, src/app/engine-host.ts).
  */
-export function publisherIdempotency(username: string, key: string | undefined): { idempotencyKey?: string } {
-  if (key === undefined) return {};
-  return { idempotencyKey: createHash("sha256").update(`${username}\0${key}`).digest("hex") };
+export function publisherIdempotencyKey(username: string, key: string): string {
+  return createHash("sha256").update(`${username}\0${key}`).digest("hex");
 }

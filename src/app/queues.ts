@@ -84,11 +84,11 @@ export class QueueService extends ResourceService<"queue", QueueView> {
       principal,
       name,
       messages,
-      (message): QueuePublishInput => ({
-        ...this.encodeMessage(principal, message),
-        delayMs: message.delayMs ?? 0,
-        publisher: principal.username,
-      }),
+      (message) =>
+        this.encodeMessage<QueuePublishInput>(principal, message, {
+          delayMs: message.delayMs ?? 0,
+          publisher: principal.username,
+        }),
       (inputs) => this.ctx.servingNodes.queues.publish(name, inputs),
     );
   }

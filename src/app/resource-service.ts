@@ -14,7 +14,7 @@ import {
 } from "./access.ts";
 import type { DefinitionOf, Resource } from "./catalog.ts";
 import type { AppContext, Principal, ServingNode } from "./context.ts";
-import { assertBatchSize, encodeHeaders, encodePayload, publisherIdempotency } from "./encode.ts";
+import { assertBatchSize, encodeHeaders, encodePayload, publisherIdempotencyKey } from "./encode.ts";
 import { type Page, type PageRequest, visibleResourcePage } from "./list-page.ts";
 import { assertValidName } from "./names.ts";
 import type { Quotas } from "./quotas.ts";
@@ -168,12 +168,23 @@ export abstract class ResourceService<K extends ResourceKind, View extends { cre
     return results;
   }
 
-  /** What every message carries, encoded and checked: payload, headers, the publisher's idempotency key. */
-  protected encodeMessage(principal: Principal, message: MessageInput): EncodedMessage {
-    return {
-      payload: encodePayload(message.payload, this.ctx.config.maxPayloadBytes),
-      headers: encodeHeaders(message.headers),
-      ...publisherIdempotency(principal.username, message.idempotencyKey),
-    };
+  /**
+   * What every message carries, encoded and checked (payload, headers, the
+   * publisher's idempotency key), written into `input`, which holds the
+   * kind's own fields: one object per message, built field by field (object
+   * spreads here were a few percent of a node's CPU at full speed).
+   */
+  protected encodeMessage<Input extends EncodedMessage>(
+    principal: Principal,
+    message: MessageInput,
+    input: Omit<Input, keyof EncodedMessage>,
+  ): Input {
+    const encoded = input as Input;
+    encoded.payload = encodePayload(message.payload, this.ctx.config.maxPayloadBytes);
+    encoded.headers = encodeHeaders(message.headers);
+    if (message.idempotencyKey !== undefined) {
+      encoded.idempotencyKey = publisherIdempotencyKey(principal.username, message.idempotencyKey);
+    }
+    return encoded;
   }
 }

@@ -104,10 +104,8 @@ export class TopicService extends ResourceService<"topic", TopicView> {
       principal,
       name,
       messages,
-      (message): TopicPublishInput => ({
-        key: checkedRoutingKey(message.key),
-        ...this.encodeMessage(principal, message),
-      }),
+      (message) =>
+        this.encodeMessage<TopicPublishInput>(principal, message, { key: checkedRoutingKey(message.key) }),
       (inputs) => this.ctx.servingNodes.topics.publish(name, inputs),
     );
   }

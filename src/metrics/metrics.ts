@@ -172,7 +172,7 @@ export function createMetrics(): Metrics {
     }),
     publishLatencySeconds: new Histogram({
       name: "aviso_publish_latency_seconds",
-      help: "Time from receiving a publish to answering it (commit included).",
+      help: "Time from a publish request (a REST request, or one turn's publishes of a WebSocket to one queue or topic) to its answer, commit included.",
       labelNames: ["kind"] as const,
       buckets: latencyBucketsSeconds,
       registers,

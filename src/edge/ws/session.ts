@@ -9,6 +9,7 @@ import type { Metrics } from "../../metrics/metrics.ts";
 import type { Clock, Timer } from "../../shared/clock.ts";
 import type { ConnectionSlot } from "./connection-slots.ts";
 import { errorFrame, type RequestIdValue } from "./frames.ts";
+import { PublishBatches } from "./publish-batches.ts";
 import type { TopicChannels } from "./topic-channels.ts";
 
 /** The transport under a session: a uWS socket in production, a fake in unit tests. */
@@ -64,6 +65,8 @@ export class WsSession {
   private replies: string[] = [];
   /** When the socket last stopped being writable; null while it is. */
   private unwritableSince: number | null = null;
+  /** Made at the first publish: a socket that only subscribes does not carry it. */
+  private publishBatches: PublishBatches | null = null;
 
   constructor(
     readonly socket: SocketPort,
@@ -146,6 +149,16 @@ export class WsSession {
     if (this.state === "closed") return;
     this.replies.push(frame);
     if (this.replies.length === 1) setImmediate(() => this.flushReplies());
+  }
+
+  /** This socket's publishes of the current loop turn, gathered per queue or topic (publish-batches.ts). */
+  get publishes(): PublishBatches {
+    this.publishBatches ??= new PublishBatches(
+      this.deps.services,
+      (frame) => this.send(frame),
+      this.deps.config.maxBatchMessages,
+    );
+    return this.publishBatches;
   }
 
   sendMany(frames: readonly string[]): void {

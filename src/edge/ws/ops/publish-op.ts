@@ -1,19 +1,29 @@
+import type { QueueMessageInput } from "../../../app/queues.ts";
+import type { TopicMessageInput } from "../../../app/topics.ts";
 import type { PublishQueueFrame, PublishTopicFrame } from "../frames.ts";
-import { okFrame } from "../frames.ts";
+import type { PublishTarget } from "../publish-batches.ts";
 import type { WsSession } from "../session.ts";
 
-/** `publish` to a queue: answered with the message id once committed. */
-export async function publishQueueOp(session: WsSession, frame: PublishQueueFrame): Promise<void> {
-  const principal = session.requirePrincipal();
-  const { queue, id, op: _op, ...message } = frame;
-  const [messageId] = await session.deps.services.queues.publish(principal, queue, [message]);
-  session.send(okFrame(id, { messageId }));
+const queueTarget: PublishTarget<QueueMessageInput, string> = {
+  kind: "queue",
+  publish: (services, principal, name, messages) => services.queues.publish(principal, name, messages),
+  ok: (messageId) => ({ messageId }),
+};
+
+const topicTarget: PublishTarget<TopicMessageInput, number> = {
+  kind: "topic",
+  publish: (services, principal, name, messages) => services.topics.publish(principal, name, messages),
+  ok: (offset) => ({ offset }),
+};
+
+/** `publish` to a queue: answered with the message id once committed; a turn's go as one batch (publish-batches.ts). */
+export function publishQueueOp(session: WsSession, frame: PublishQueueFrame): void {
+  // The frame is the message: the service reads only the message's fields of it.
+  session.publishes.add(queueTarget, session.requirePrincipal(), frame.queue, frame, frame.id);
 }
 
-/** `publish` to a topic: answered with the offset once committed. */
-export async function publishTopicOp(session: WsSession, frame: PublishTopicFrame): Promise<void> {
-  const principal = session.requirePrincipal();
-  const { topic, id, op: _op, ...message } = frame;
-  const [offset] = await session.deps.services.topics.publish(principal, topic, [message]);
-  session.send(okFrame(id, { offset }));
+/** `publish` to a topic: answered with the offset once committed; a turn's go as one batch (publish-batches.ts). */
+export function publishTopicOp(session: WsSession, frame: PublishTopicFrame): void {
+  // The frame is the message: the service reads only the message's fields of it.
+  session.publishes.add(topicTarget, session.requirePrincipal(), frame.topic, frame, frame.id);
 }
