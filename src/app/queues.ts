@@ -84,12 +84,27 @@ export class QueueService extends ResourceService<"queue", QueueView> {
       principal,
       name,
       messages,
-      (message) =>
-        this.encodeMessage<QueuePublishInput>(principal, message, {
-          delayMs: message.delayMs ?? 0,
-          publisher: principal.username,
-        }),
+      (message) => this.prepare(principal, message),
       (inputs) => this.ctx.servingNodes.queues.publish(name, inputs),
+    );
+  }
+
+  /** One message encoded and checked on its own (its refusal is its alone), for publishPrepared. */
+  prepare(principal: Principal, message: QueueMessageInput): QueuePublishInput {
+    return this.encodeMessage<QueuePublishInput>(principal, message, {
+      delayMs: message.delayMs ?? 0,
+      publisher: principal.username,
+    });
+  }
+
+  /** Prepared messages published together, one message id or refusal each, in order (publishEach). */
+  publishPrepared(
+    principal: Principal,
+    name: string,
+    inputs: readonly QueuePublishInput[],
+  ): Promise<(string | AvisoError)[]> {
+    return this.publishEach(principal, name, inputs, (charged) =>
+      this.ctx.servingNodes.queues.publish(name, charged),
     );
   }
 

@@ -169,6 +169,59 @@ export abstract class ResourceService<K extends ResourceKind, View extends { cre
   }
 
   /**
+   * The publish pipeline of a WebSocket's gathered publishes
+   * (src/edge/ws/publish-batches.ts): `inputs` were encoded one by one as
+   * their frames arrived (each frame's own refusal is its own), so here the
+   * caller is authorized once and each message charged to the publish rate in
+   * order (past the bucket a message is refused alone, as if sent alone),
+   * and the rest sent together. Answers one result or refusal per input, in
+   * order; a refusal of the whole (access, the queue full, the store) is every
+   * charged input's answer.
+   */
+  protected async publishEach<Input, Result>(
+    principal: Principal,
+    name: string,
+    inputs: readonly Input[],
+    send: (inputs: Input[]) => Promise<Result[]>,
+  ): Promise<(Result | AvisoError)[]> {
+    const answers: (Result | AvisoError)[] = [];
+    const started = performance.now();
+    try {
+      assertBatchSize(inputs.length, this.ctx.config.maxBatchMessages);
+      await this.authorize(principal, name, "publish");
+    } catch (error) {
+      const refusal = AvisoError.from(error);
+      return inputs.map(() => refusal);
+    }
+    const charged: Input[] = [];
+    const chargedAt: number[] = [];
+    inputs.forEach((input, i) => {
+      try {
+        this.quotas.takePublishTokens(principal.username, 1);
+        charged.push(input);
+        chargedAt.push(i);
+      } catch (error) {
+        answers[i] = AvisoError.from(error);
+      }
+    });
+    if (charged.length === 0) return answers;
+    try {
+      const results = await send(charged);
+      chargedAt.forEach((at, j) => {
+        answers[at] =
+          results[j] ?? new AvisoError("INTERNAL", "The serving node answered fewer results than messages.");
+      });
+      const { metrics } = this.ctx;
+      metrics.messagesPublished.inc({ kind: this.kind }, results.length);
+      metrics.publishLatencySeconds.observe({ kind: this.kind }, (performance.now() - started) / 1000);
+    } catch (error) {
+      const failure = AvisoError.from(error);
+      for (const at of chargedAt) answers[at] = failure;
+    }
+    return answers;
+  }
+
+  /**
    * What every message carries, encoded and checked (payload, headers, the
    * publisher's idempotency key), written into `input`, which holds the
    * kind's own fields: one object per message, built field by field (object

@@ -104,9 +104,24 @@ export class TopicService extends ResourceService<"topic", TopicView> {
       principal,
       name,
       messages,
-      (message) =>
-        this.encodeMessage<TopicPublishInput>(principal, message, { key: checkedRoutingKey(message.key) }),
+      (message) => this.prepare(principal, message),
       (inputs) => this.ctx.servingNodes.topics.publish(name, inputs),
+    );
+  }
+
+  /** One message encoded and checked on its own (its refusal is its alone), for publishPrepared. */
+  prepare(principal: Principal, message: TopicMessageInput): TopicPublishInput {
+    return this.encodeMessage<TopicPublishInput>(principal, message, { key: checkedRoutingKey(message.key) });
+  }
+
+  /** Prepared messages published together, one offset or refusal each, in order (publishEach). */
+  publishPrepared(
+    principal: Principal,
+    name: string,
+    inputs: readonly TopicPublishInput[],
+  ): Promise<(number | AvisoError)[]> {
+    return this.publishEach(principal, name, inputs, (charged) =>
+      this.ctx.servingNodes.topics.publish(name, charged),
     );
   }
 

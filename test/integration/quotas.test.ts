@@ -134,4 +134,28 @@ describe.each(storeKinds)("per-user quotas (%s store)", (kind) => {
     // The bucket is per user.
     expect((await bob.post(path, { messages: batch })).status).toBe(201);
   });
+
+  it("answers a WebSocket burst frame by frame: a bad frame alone, the rate past the burst in order, the rest stored in order", async () => {
+    const { api: alice } = await newUser(node.url, "alice");
+    const queue = await createQueue(alice);
+    const socket = await TestSocket.connect(node.wsUrl, alice.token);
+    // Sent in one go, so the node gathers them into batches (src/edge/ws/publish-batches.ts).
+    for (let i = 0; i < 25; i++) {
+      const headers = i === 3 ? { "aviso-forged": "x" } : undefined;
+      socket.send({ op: "publish", id: i, queue: queue.name, payload: i, ...(headers ? { headers } : {}) });
+    }
+    const answers = await socket.collect((frame) => typeof frame.id === "number", 25);
+    const byId = new Map(answers.map((frame) => [frame.id as number, frame]));
+    expect(byId.get(3)).toMatchObject({ op: "error", reason: "RESERVED_HEADER" });
+    // The bad frame was not charged: the burst of 20 covers ids 0–20 but 3.
+    const stored = [...Array(21).keys()].filter((i) => i !== 3);
+    for (const i of stored) expect(byId.get(i)).toMatchObject({ op: "ok" });
+    for (let i = 21; i < 25; i++)
+      expect(byId.get(i)).toMatchObject({ op: "error", reason: "PUBLISH_RATE_LIMITED" });
+    const ids = stored.map((i) => Number(byId.get(i)?.messageId));
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    const delivered = await receive(alice, queue.name, { max: 30 });
+    expect(delivered.map((d) => d.payload)).toEqual(stored);
+    await socket.close();
+  });
 });

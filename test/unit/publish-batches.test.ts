@@ -4,22 +4,29 @@ import type { Services } from "../../src/app/services.ts";
 import { PublishBatches, type PublishTarget } from "../../src/edge/ws/publish-batches.ts";
 import { AvisoError } from "../../src/errors/aviso-error.ts";
 
+interface Input {
+  m: string;
+  idempotencyKey?: string;
+}
+
 interface Call {
   principal: Principal;
   name: string;
   messages: string[];
 }
 
-/** A target whose publish records each call and answers `name:message` per message, or what `answer` says. */
-function recordingTarget(kind: string, answer?: (messages: string[]) => Error | undefined) {
+type Answer = (inputs: Input[]) => (string | AvisoError | undefined)[] | Error;
+
+/** A target whose publish records each call and answers `name:m` per input, or what `answer` says. */
+function recordingTarget(kind: string, answer?: Answer) {
   const calls: Call[] = [];
-  const target: PublishTarget<string, string> = {
+  const target: PublishTarget<Input, string> = {
     kind,
-    publish: async (_services, principal, name, messages) => {
-      calls.push({ principal, name, messages: [...messages] });
-      const error = answer?.(messages);
-      if (error !== undefined) throw error;
-      return messages.map((message) => `${name}:${message}`);
+    publish: async (_services, principal, name, inputs) => {
+      calls.push({ principal, name, messages: inputs.map((input) => input.m) });
+      const answers = answer?.(inputs) ?? inputs.map((input) => `${name}:${input.m}`);
+      if (answers instanceof Error) throw answers;
+      return answers as (string | AvisoError)[];
     },
     ok: (result) => ({ result }),
   };
@@ -28,11 +35,19 @@ function recordingTarget(kind: string, answer?: (messages: string[]) => Error | 
 
 const alice = { username: "alice" } as Principal;
 const services = {} as Services;
+const m = (text: string, idempotencyKey?: string): Input =>
+  idempotencyKey === undefined ? { m: text } : { m: text, idempotencyKey };
 
 function batches(maxMessages = 1000) {
   const frames: Record<string, unknown>[] = [];
-  const publishes = new PublishBatches(services, (frame) => frames.push(JSON.parse(frame)), maxMessages);
-  return { publishes, frames };
+  let idle = 0;
+  const publishes = new PublishBatches(
+    services,
+    (frame) => frames.push(JSON.parse(frame)),
+    maxMessages,
+    () => idle++,
+  );
+  return { publishes, frames, idle: () => idle };
 }
 
 /** Past the turn that gathers, and past the answers' promise callbacks. */
@@ -43,10 +58,10 @@ async function settled(): Promise<void> {
 describe("a socket's publishes gathered per turn", () => {
   it("sends one turn's publishes to one queue as one batch, in order, and answers each frame by its id", async () => {
     const { target, calls } = recordingTarget("queue");
-    const { publishes, frames } = batches();
-    publishes.add(target, alice, "q", "a", 1);
-    publishes.add(target, alice, "q", "b", "two");
-    publishes.add(target, alice, "q", "c", 3);
+    const { publishes, frames, idle } = batches();
+    publishes.add(target, alice, "q", m("a"), 1);
+    publishes.add(target, alice, "q", m("b"), "two");
+    publishes.add(target, alice, "q", m("c"), 3);
     expect(calls).toEqual([]);
     await settled();
     expect(calls).toEqual([{ principal: alice, name: "q", messages: ["a", "b", "c"] }]);
@@ -55,16 +70,17 @@ describe("a socket's publishes gathered per turn", () => {
       { op: "ok", id: "two", result: "q:b" },
       { op: "ok", id: 3, result: "q:c" },
     ]);
+    expect(idle()).toBe(1);
   });
 
   it("keeps queues apart, and a queue apart from a topic of the same name", async () => {
     const queue = recordingTarget("queue");
     const topic = recordingTarget("topic");
     const { publishes } = batches();
-    publishes.add(queue.target, alice, "x", "a", 1);
-    publishes.add(queue.target, alice, "y", "b", 2);
-    publishes.add(topic.target, alice, "x", "c", 3);
-    publishes.add(queue.target, alice, "x", "d", 4);
+    publishes.add(queue.target, alice, "x", m("a"), 1);
+    publishes.add(queue.target, alice, "y", m("b"), 2);
+    publishes.add(topic.target, alice, "x", m("c"), 3);
+    publishes.add(queue.target, alice, "x", m("d"), 4);
     await settled();
     expect(queue.calls.map((c) => [c.name, c.messages])).toEqual([
       ["x", ["a", "d"]],
@@ -76,9 +92,9 @@ describe("a socket's publishes gathered per turn", () => {
   it("publishes separate turns separately", async () => {
     const { target, calls } = recordingTarget("queue");
     const { publishes } = batches();
-    publishes.add(target, alice, "q", "a", 1);
+    publishes.add(target, alice, "q", m("a"), 1);
     await settled();
-    publishes.add(target, alice, "q", "b", 2);
+    publishes.add(target, alice, "q", m("b"), 2);
     await settled();
     expect(calls.map((c) => c.messages)).toEqual([["a"], ["b"]]);
   });
@@ -86,8 +102,8 @@ describe("a socket's publishes gathered per turn", () => {
   it("closes a batch at the batch publish limit at once", async () => {
     const { target, calls } = recordingTarget("queue");
     const { publishes } = batches(2);
-    for (const [i, message] of ["a", "b", "c", "d", "e"].entries())
-      publishes.add(target, alice, "q", message, i);
+    for (const [i, text] of ["a", "b", "c", "d", "e"].entries())
+      publishes.add(target, alice, "q", m(text), i);
     expect(calls.map((c) => c.messages)).toEqual([
       ["a", "b"],
       ["c", "d"],
@@ -96,12 +112,12 @@ describe("a socket's publishes gathered per turn", () => {
     expect(calls.map((c) => c.messages)).toEqual([["a", "b"], ["c", "d"], ["e"]]);
   });
 
-  it("sends what came before a refreshed principal as it was authorized", async () => {
+  it("sends what came before a refreshed principal as it was authorized, in order", async () => {
     const { target, calls } = recordingTarget("queue");
     const { publishes } = batches();
     const refreshed = { username: "alice" } as Principal;
-    publishes.add(target, alice, "q", "a", 1);
-    publishes.add(target, refreshed, "q", "b", 2);
+    publishes.add(target, alice, "q", m("a"), 1);
+    publishes.add(target, refreshed, "q", m("b"), 2);
     await settled();
     expect(calls).toEqual([
       { principal: alice, name: "q", messages: ["a"] },
@@ -109,29 +125,39 @@ describe("a socket's publishes gathered per turn", () => {
     ]);
   });
 
-  it("publishes a batch refused as a whole one by one, so each frame gets its own answer", async () => {
-    const invalid = () => new AvisoError("PAYLOAD_TOO_LARGE", "too large");
-    const { target, calls } = recordingTarget("queue", (messages) =>
-      messages.includes("big") ? invalid() : undefined,
+  it("never mixes frames with and without an idempotency key, and keeps their order", async () => {
+    const { target, calls } = recordingTarget("queue");
+    const { publishes } = batches();
+    publishes.add(target, alice, "q", m("a"), 1);
+    publishes.add(target, alice, "q", m("b"), 2);
+    publishes.add(target, alice, "q", m("k1", "key1"), 3);
+    publishes.add(target, alice, "q", m("k2", "key2"), 4);
+    publishes.add(target, alice, "q", m("c"), 5);
+    await settled();
+    expect(calls.map((c) => c.messages)).toEqual([["a", "b"], ["k1", "k2"], ["c"]]);
+  });
+
+  it("answers each frame with its own refusal and the others with their results", async () => {
+    const { target } = recordingTarget("queue", (inputs) =>
+      inputs.map((input) => (input.m === "late" ? new AvisoError("PUBLISH_RATE_LIMITED") : `q:${input.m}`)),
     );
     const { publishes, frames } = batches();
-    publishes.add(target, alice, "q", "a", 1);
-    publishes.add(target, alice, "q", "big", 2);
-    publishes.add(target, alice, "q", "c", 3);
+    publishes.add(target, alice, "q", m("a"), 1);
+    publishes.add(target, alice, "q", m("late"), 2);
+    publishes.add(target, alice, "q", m("c"), 3);
     await settled();
-    expect(calls.map((c) => c.messages)).toEqual([["a", "big", "c"], ["a"], ["big"], ["c"]]);
     expect(frames).toEqual([
       { op: "ok", id: 1, result: "q:a" },
-      expect.objectContaining({ op: "error", id: 2, reason: "PAYLOAD_TOO_LARGE" }),
+      expect.objectContaining({ op: "error", id: 2, reason: "PUBLISH_RATE_LIMITED" }),
       { op: "ok", id: 3, result: "q:c" },
     ]);
   });
 
-  it("answers every frame with a failure that is not a refusal, and publishes nothing again", async () => {
+  it("answers every frame with a failure of the whole publish", async () => {
     const { target, calls } = recordingTarget("queue", () => new AvisoError("STORE_UNAVAILABLE"));
     const { publishes, frames } = batches();
-    publishes.add(target, alice, "q", "a", 1);
-    publishes.add(target, alice, "q", "b", 2);
+    publishes.add(target, alice, "q", m("a"), 1);
+    publishes.add(target, alice, "q", m("b"), 2);
     await settled();
     expect(calls).toHaveLength(1);
     expect(frames).toEqual([
@@ -140,46 +166,37 @@ describe("a socket's publishes gathered per turn", () => {
     ]);
   });
 
-  it("answers every frame with a refusal of the caller, and publishes nothing again", async () => {
-    const { target, calls } = recordingTarget("queue", () => new AvisoError("ACCESS_DENIED"));
+  it("answers INTERNAL for a frame the publish left without an answer", async () => {
+    const { target } = recordingTarget("queue", (inputs) => [`q:${inputs[0]?.m}`]);
     const { publishes, frames } = batches();
-    publishes.add(target, alice, "q", "a", 1);
-    publishes.add(target, alice, "q", "b", 2);
+    publishes.add(target, alice, "q", m("a"), 1);
+    publishes.add(target, alice, "q", m("b"), 2);
     await settled();
-    expect(calls).toHaveLength(1);
     expect(frames).toEqual([
-      expect.objectContaining({ op: "error", id: 1, reason: "ACCESS_DENIED" }),
-      expect.objectContaining({ op: "error", id: 2, reason: "ACCESS_DENIED" }),
+      { op: "ok", id: 1, result: "q:a" },
+      expect.objectContaining({ op: "error", id: 2, reason: "INTERNAL" }),
     ]);
   });
 
-  it.each(["VALIDATION_FAILED", "TOO_MANY_MESSAGES", "PUBLISH_RATE_LIMITED"] as const)(
-    "publishes a batch refused with %s frame by frame",
-    async (reason) => {
-      let refuse = true;
-      const { target, calls } = recordingTarget("queue", () => {
-        const error = refuse ? new AvisoError(reason) : undefined;
-        refuse = false;
-        return error;
-      });
-      const { publishes, frames } = batches();
-      publishes.add(target, alice, "q", "a", 1);
-      publishes.add(target, alice, "q", "b", 2);
-      await settled();
-      expect(calls.map((c) => c.messages)).toEqual([["a", "b"], ["a"], ["b"]]);
-      expect(frames).toEqual([
-        { op: "ok", id: 1, result: "q:a" },
-        { op: "ok", id: 2, result: "q:b" },
-      ]);
-    },
-  );
-
-  it("answers a lone frame's refusal without publishing it again", async () => {
-    const { target, calls } = recordingTarget("queue", () => new AvisoError("QUEUE_FULL"));
+  it("answers the frames of a publish that throws instead of rejecting, and still sends the turn's other batches", async () => {
+    const throwing: PublishTarget<Input, string> = {
+      kind: "queue",
+      publish: () => {
+        throw new AvisoError("QUEUE_NOT_FOUND");
+      },
+      ok: (result) => ({ result }),
+    };
+    const other = recordingTarget("topic");
     const { publishes, frames } = batches();
-    publishes.add(target, alice, "q", "a", 7);
+    publishes.add(throwing, alice, "q", m("a"), 1);
+    publishes.add(other.target, alice, "t", m("b"), 2);
     await settled();
-    expect(calls).toHaveLength(1);
-    expect(frames).toEqual([expect.objectContaining({ op: "error", id: 7, reason: "QUEUE_FULL" })]);
+    expect(other.calls.map((c) => c.messages)).toEqual([["b"]]);
+    expect(frames).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ op: "error", id: 1, reason: "QUEUE_NOT_FOUND" }),
+        { op: "ok", id: 2, result: "t:b" },
+      ]),
+    );
   });
 });

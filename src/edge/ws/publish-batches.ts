@@ -1,21 +1,19 @@
 import type { Principal } from "../../app/context.ts";
 import type { Services } from "../../app/services.ts";
 import { AvisoError } from "../../errors/aviso-error.ts";
-import { Code } from "../../errors/code.ts";
 import { errorFrame, okFrame, type RequestIdValue } from "./frames.ts";
 
-/** Refusals that depend on the batch's messages (their content, size or count), not on who sends them where. */
-const batchDependent: ReadonlySet<Code> = new Set([
-  Code.InvalidArgument,
-  Code.PayloadTooLarge,
-  Code.ResourceExhausted,
-]);
-
 /** Where one kind of publish goes (the queue or the topic service) and how its result is answered. */
-export interface PublishTarget<Message, Result> {
+export interface PublishTarget<Input, Result> {
   /** "queue" or "topic": batches never mix kinds. */
   kind: string;
-  publish(services: Services, principal: Principal, name: string, messages: Message[]): Promise<Result[]>;
+  /** One answer per input, in order: a result, or that input's refusal (the services' publishPrepared). */
+  publish(
+    services: Services,
+    principal: Principal,
+    name: string,
+    inputs: Input[],
+  ): Promise<(Result | AvisoError)[]>;
   /** The fields of the `ok` frame for one message's result. */
   ok(result: Result): Record<string, unknown>;
 }
@@ -24,23 +22,27 @@ interface Batch {
   target: PublishTarget<unknown, unknown>;
   principal: Principal;
   name: string;
-  messages: unknown[];
+  /** Whether the inputs carry idempotency keys: a batch is all one or the other (see add). */
+  keyed: boolean;
+  inputs: unknown[];
   ids: RequestIdValue[];
 }
 
 /**
  * A socket's `publish` frames to one queue or topic that arrive in the same
- * turn of the event loop, published as one batch: one authorization, one
- * quota charge and one write for the lot instead of one each (a client with
- * many publishes in flight sends them in bursts). Each frame is still
- * answered on its own, in order, with its own id.
+ * turn of the event loop, published as one batch: one authorization and one
+ * write for the lot instead of one each (a client with many publishes in
+ * flight sends them in bursts). Each frame is encoded and checked on its own
+ * as it arrives (a bad payload is refused alone, before it gets here), is
+ * charged to the publish rate on its own, in order, and is answered on its
+ * own with its own id, so a client sees what it saw when every frame went
+ * alone; the service answers one result or refusal per frame.
  *
- * A batch refused for what is in it (one bad payload, the rate limit, a full
- * queue: `batchDependent`) changed nothing, so its frames are then published
- * one by one, and each gets the answer it would have had alone. Any other
- * failure is every frame's answer: a refusal of the caller or the resource
- * (denied, not found) would refuse each frame alike, and a store failure or
- * fence answered them all when the frames shared a group commit.
+ * A batch holds frames that all carry an idempotency key or all do not: a
+ * cluster retries a publish whose serving node is moving only when every
+ * message of it has a key. A change of principal (a refreshed token) or of
+ * that kind closes the open batch and starts the next, so frames are
+ * published in the order they were sent.
  */
 export class PublishBatches {
   private readonly open = new Map<string, Batch>();
@@ -51,29 +53,32 @@ export class PublishBatches {
     private readonly send: (frame: string) => void,
     /** Most messages in one batch (the batch publish limit). */
     private readonly maxMessages: number,
+    /** Told when a flush left nothing open, so an idle socket need not keep this. */
+    private readonly onIdle: () => void = () => {},
   ) {}
 
-  add<Message, Result>(
-    target: PublishTarget<Message, Result>,
+  add<Input extends { idempotencyKey?: string }, Result>(
+    target: PublishTarget<Input, Result>,
     principal: Principal,
     name: string,
-    message: Message,
+    input: Input,
     id: RequestIdValue,
   ): void {
     const key = `${target.kind}\u0000${name}`;
+    const keyed = input.idempotencyKey !== undefined;
     let batch = this.open.get(key);
-    if (batch !== undefined && batch.principal !== principal) {
-      // A refreshed token mid-turn: what came before goes as it was authorized.
+    if (batch !== undefined && (batch.principal !== principal || batch.keyed !== keyed)) {
       this.close(key, batch);
       batch = undefined;
     }
     if (batch === undefined) {
-      batch = { target: target as PublishTarget<unknown, unknown>, principal, name, messages: [], ids: [] };
+      const anyTarget = target as unknown as PublishTarget<unknown, unknown>;
+      batch = { target: anyTarget, principal, name, keyed, inputs: [], ids: [] };
       this.open.set(key, batch);
     }
-    batch.messages.push(message);
+    batch.inputs.push(input);
     batch.ids.push(id);
-    if (batch.messages.length >= this.maxMessages) this.close(key, batch);
+    if (batch.inputs.length >= this.maxMessages) this.close(key, batch);
     else if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.flush());
@@ -83,34 +88,35 @@ export class PublishBatches {
   private flush(): void {
     this.scheduled = false;
     for (const [key, batch] of [...this.open]) this.close(key, batch);
+    if (this.open.size === 0) this.onIdle();
   }
 
   private close(key: string, batch: Batch): void {
     this.open.delete(key);
-    this.publish(batch, true);
-  }
-
-  private publish(batch: Batch, gathered: boolean): void {
-    const { target, principal, name, messages, ids } = batch;
-    target.publish(this.services, principal, name, messages).then(
-      (results) => {
-        results.forEach((result, i) => {
-          this.send(okFrame(ids[i], target.ok(result)));
+    const { target, principal, name, inputs, ids } = batch;
+    let answering: Promise<unknown[]>;
+    try {
+      answering = target.publish(this.services, principal, name, inputs);
+    } catch (error) {
+      answering = Promise.reject(error);
+    }
+    answering.then(
+      (answers) => {
+        ids.forEach((id, i) => {
+          const answer = answers[i];
+          if (answer instanceof AvisoError) this.send(errorFrame(answer, { id }));
+          else if (answer === undefined) this.send(errorFrame(missingAnswer(), { id }));
+          else this.send(okFrame(id, target.ok(answer)));
         });
       },
       (thrown: unknown) => {
         const error = AvisoError.from(thrown);
-        if (gathered && messages.length > 1 && batchDependent.has(error.code)) {
-          messages.forEach((message, i) => {
-            this.publish(
-              { target, principal, name, messages: [message], ids: [ids[i] as RequestIdValue] },
-              false,
-            );
-          });
-          return;
-        }
         for (const id of ids) this.send(errorFrame(error, { id }));
       },
     );
   }
+}
+
+function missingAnswer(): AvisoError {
+  return new AvisoError("INTERNAL", "The publish was answered without a result for this message.");
 }

@@ -65,7 +65,7 @@ export class WsSession {
   private replies: string[] = [];
   /** When the socket last stopped being writable; null while it is. */
   private unwritableSince: number | null = null;
-  /** Made at the first publish: a socket that only subscribes does not carry it. */
+  /** Made at a publish and dropped once flushed: an idle socket does not carry it. */
   private publishBatches: PublishBatches | null = null;
 
   constructor(
@@ -157,6 +157,9 @@ export class WsSession {
       this.deps.services,
       (frame) => this.send(frame),
       this.deps.config.maxBatchMessages,
+      () => {
+        this.publishBatches = null;
+      },
     );
     return this.publishBatches;
   }

@@ -1,29 +1,36 @@
-import type { QueueMessageInput } from "../../../app/queues.ts";
-import type { TopicMessageInput } from "../../../app/topics.ts";
+import type { QueuePublishInput } from "../../../broker/queue/queue-ports.ts";
+import type { TopicPublishInput } from "../../../broker/topic/topic-ports.ts";
 import type { PublishQueueFrame, PublishTopicFrame } from "../frames.ts";
 import type { PublishTarget } from "../publish-batches.ts";
 import type { WsSession } from "../session.ts";
 
-const queueTarget: PublishTarget<QueueMessageInput, string> = {
+const queueTarget: PublishTarget<QueuePublishInput, string> = {
   kind: "queue",
-  publish: (services, principal, name, messages) => services.queues.publish(principal, name, messages),
+  publish: (services, principal, name, inputs) => services.queues.publishPrepared(principal, name, inputs),
   ok: (messageId) => ({ messageId }),
 };
 
-const topicTarget: PublishTarget<TopicMessageInput, number> = {
+const topicTarget: PublishTarget<TopicPublishInput, number> = {
   kind: "topic",
-  publish: (services, principal, name, messages) => services.topics.publish(principal, name, messages),
+  publish: (services, principal, name, inputs) => services.topics.publishPrepared(principal, name, inputs),
   ok: (offset) => ({ offset }),
 };
 
-/** `publish` to a queue: answered with the message id once committed; a turn's go as one batch (publish-batches.ts). */
+/**
+ * `publish` to a queue: the message is checked now (a refusal answers this
+ * frame alone), then published with the socket's other publishes of this
+ * turn (publish-batches.ts) and answered with its id once committed. The
+ * frame is the message: only its message fields are read.
+ */
 export function publishQueueOp(session: WsSession, frame: PublishQueueFrame): void {
-  // The frame is the message: the service reads only the message's fields of it.
-  session.publishes.add(queueTarget, session.requirePrincipal(), frame.queue, frame, frame.id);
+  const principal = session.requirePrincipal();
+  const input = session.deps.services.queues.prepare(principal, frame);
+  session.publishes.add(queueTarget, principal, frame.queue, input, frame.id);
 }
 
-/** `publish` to a topic: answered with the offset once committed; a turn's go as one batch (publish-batches.ts). */
+/** `publish` to a topic, as publishQueueOp; answered with the offset once committed. */
 export function publishTopicOp(session: WsSession, frame: PublishTopicFrame): void {
-  // The frame is the message: the service reads only the message's fields of it.
-  session.publishes.add(topicTarget, session.requirePrincipal(), frame.topic, frame, frame.id);
+  const principal = session.requirePrincipal();
+  const input = session.deps.services.topics.prepare(principal, frame);
+  session.publishes.add(topicTarget, principal, frame.topic, input, frame.id);
 }
