@@ -164,8 +164,9 @@ export class WsSession {
     return this.publishBatches;
   }
 
+  /** Writes the waiting replies, then `frames`, now (not at the end of the phase). */
   sendMany(frames: readonly string[]): void {
-    if (this.state === "closed" || frames.length === 0) return;
+    if (this.state === "closed" || (frames.length === 0 && this.replies.length === 0)) return;
     this.socket.cork(() => {
       this.writeReplies();
       for (const frame of frames) this.socket.send(frame);

@@ -69,7 +69,9 @@ export class TopicSubscription implements SessionSubscription, FanoutMember, Gro
     if (this.left) return;
     this.live = true;
     this.session.socket.subscribe(groupKey);
-    if (replay !== null) this.session.send(replayedFrame(groupKey, replay));
+    // Written now, not with the turn's replies: from here uWS pub/sub writes live messages to the
+    // socket directly, and they must follow the subscription's `ok` and `replayed`.
+    this.session.sendMany(replay === null ? [] : [replayedFrame(groupKey, replay)]);
   }
 
   /** The replay failed. */
