@@ -6,6 +6,8 @@ import { AvisoError } from "../../src/errors/aviso-error.ts";
 
 interface Input {
   m: string;
+  payload: string;
+  headers: string | null;
   idempotencyKey?: string;
 }
 
@@ -36,15 +38,18 @@ function recordingTarget(kind: string, answer?: Answer) {
 const alice = { username: "alice" } as Principal;
 const services = {} as Services;
 const m = (text: string, idempotencyKey?: string): Input =>
-  idempotencyKey === undefined ? { m: text } : { m: text, idempotencyKey };
+  idempotencyKey === undefined
+    ? { m: text, payload: `"${text}"`, headers: null }
+    : { m: text, payload: `"${text}"`, headers: null, idempotencyKey };
 
-function batches(maxMessages = 1000) {
+function batches(maxMessages = 1000, maxBytes = 1_000_000) {
   const frames: Record<string, unknown>[] = [];
   let idle = 0;
   const publishes = new PublishBatches(
     services,
     (frame) => frames.push(JSON.parse(frame)),
     maxMessages,
+    maxBytes,
     () => idle++,
   );
   return { publishes, frames, idle: () => idle };
@@ -110,6 +115,19 @@ describe("a socket's publishes gathered per turn", () => {
     ]);
     await settled();
     expect(calls.map((c) => c.messages)).toEqual([["a", "b"], ["c", "d"], ["e"]]);
+  });
+
+  it("closes a batch before the message that would take it past the byte limit; a bigger one goes alone", async () => {
+    const { target, calls } = recordingTarget("queue");
+    // Each payload below is 6 characters ("aaaa" quoted); the limit holds two.
+    const { publishes } = batches(1000, 12);
+    publishes.add(target, alice, "q", m("aaaa"), 1);
+    publishes.add(target, alice, "q", m("bbbb"), 2);
+    publishes.add(target, alice, "q", m("cccc"), 3);
+    publishes.add(target, alice, "q", { m: "big", payload: "x".repeat(40), headers: null }, 4);
+    publishes.add(target, alice, "q", m("dddd"), 5);
+    await settled();
+    expect(calls.map((c) => c.messages)).toEqual([["aaaa", "bbbb"], ["cccc"], ["big"], ["dddd"]]);
   });
 
   it("sends what came before a refreshed principal as it was authorized, in order", async () => {

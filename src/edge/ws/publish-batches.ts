@@ -18,12 +18,21 @@ export interface PublishTarget<Input, Result> {
   ok(result: Result): Record<string, unknown>;
 }
 
+/** What the gatherer reads of a prepared message (both kinds' publish inputs have it). */
+interface PreparedInput {
+  payload: string;
+  headers: string | null;
+  idempotencyKey?: string;
+}
+
 interface Batch {
   target: PublishTarget<unknown, unknown>;
   principal: Principal;
   name: string;
   /** Whether the inputs carry idempotency keys: a batch is all one or the other (see add). */
   keyed: boolean;
+  /** Payload and header characters so far (see maxBytes). */
+  bytes: number;
   inputs: unknown[];
   ids: RequestIdValue[];
 }
@@ -53,11 +62,17 @@ export class PublishBatches {
     private readonly send: (frame: string) => void,
     /** Most messages in one batch (the batch publish limit). */
     private readonly maxMessages: number,
+    /**
+     * Payload and header characters after which a batch is full (a REST
+     * batch's body limit), so a batch stays far below the peer link's
+     * message limit; one bigger message still goes, alone.
+     */
+    private readonly maxBytes: number,
     /** Told when a flush left nothing open, so an idle socket need not keep this. */
     private readonly onIdle: () => void = () => {},
   ) {}
 
-  add<Input extends { idempotencyKey?: string }, Result>(
+  add<Input extends PreparedInput, Result>(
     target: PublishTarget<Input, Result>,
     principal: Principal,
     name: string,
@@ -66,18 +81,23 @@ export class PublishBatches {
   ): void {
     const key = `${target.kind}\u0000${name}`;
     const keyed = input.idempotencyKey !== undefined;
+    const bytes = input.payload.length + (input.headers?.length ?? 0);
     let batch = this.open.get(key);
-    if (batch !== undefined && (batch.principal !== principal || batch.keyed !== keyed)) {
+    if (
+      batch !== undefined &&
+      (batch.principal !== principal || batch.keyed !== keyed || batch.bytes + bytes > this.maxBytes)
+    ) {
       this.close(key, batch);
       batch = undefined;
     }
     if (batch === undefined) {
       const anyTarget = target as unknown as PublishTarget<unknown, unknown>;
-      batch = { target: anyTarget, principal, name, keyed, inputs: [], ids: [] };
+      batch = { target: anyTarget, principal, name, keyed, bytes: 0, inputs: [], ids: [] };
       this.open.set(key, batch);
     }
     batch.inputs.push(input);
     batch.ids.push(id);
+    batch.bytes += bytes;
     if (batch.inputs.length >= this.maxMessages) this.close(key, batch);
     else if (!this.scheduled) {
       this.scheduled = true;

@@ -157,6 +157,7 @@ export class WsSession {
       this.deps.services,
       (frame) => this.send(frame),
       this.deps.config.maxBatchMessages,
+      this.deps.config.maxBodyBytes,
       () => {
         this.publishBatches = null;
       },
