@@ -1,6 +1,7 @@
 import mysql, { type RowDataPacket } from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMysqlStore } from "../../src/store/mysql/mysql-store.ts";
+import { readSegments } from "../../src/store/mysql/queue-segments.ts";
 import type { Store, WriteOp } from "../../src/store/store.ts";
 import { Api, newUser } from "../helpers/api.ts";
 import { ack, createQueue, createTopic, history, receive } from "../helpers/broker-api.ts";
@@ -104,10 +105,7 @@ async function onReplica(set: ReplicatedMariadb, names: Record<Kind, string>) {
   const connection = await mysql.createConnection(`${set.replicaUrlBase}/${database}`);
   try {
     await connection.query("START TRANSACTION READ ONLY");
-    const [queueRows] = await connection.query<RowDataPacket[]>(
-      "SELECT payload FROM queue_messages WHERE queue = ? ORDER BY seq",
-      [names.queue],
-    );
+    const queueRows = await readSegments(connection, names.queue, 0, Number.MAX_SAFE_INTEGER);
     const [topicRows] = await connection.query<RowDataPacket[]>(
       "SELECT msg_offset, payload FROM topic_messages WHERE topic = ? ORDER BY msg_offset",
       [names.topic],
@@ -115,7 +113,7 @@ async function onReplica(set: ReplicatedMariadb, names: Record<Kind, string>) {
     await connection.query("COMMIT");
     const payload = (row: RowDataPacket) => JSON.parse(String(row.payload)) as string;
     return {
-      queue: queueRows.map(payload),
+      queue: queueRows.map((m) => JSON.parse(m.payload) as string),
       topic: new Map(topicRows.map((row) => [Number(row.msg_offset), payload(row)])),
     };
   } finally {
@@ -319,11 +317,10 @@ describe("a MySQL store on a primary,replica URL", () => {
   async function replicaSeqs(queue: string): Promise<number[]> {
     const connection = await mysql.createConnection(`${set?.replicaUrlBase}/${database}`);
     try {
-      const [rows] = await connection.query<RowDataPacket[]>(
-        "SELECT seq FROM queue_messages WHERE queue = ? ORDER BY seq",
-        [queue],
-      );
-      return rows.map((row) => Number(row.seq));
+      await connection.query("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
+      const messages = await readSegments(connection, queue, 0, Number.MAX_SAFE_INTEGER);
+      await connection.query("COMMIT");
+      return messages.map((m) => m.seq);
     } finally {
       await connection.end();
     }

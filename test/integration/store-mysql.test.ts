@@ -2,7 +2,6 @@ import { createServer } from "node:net";
 import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createGroupCommitter } from "../../src/store/group-commit.ts";
-import { loadMigrations, splitStatements } from "../../src/store/migration-files.ts";
 import { createMysqlPool } from "../../src/store/mysql/mysql-client.ts";
 import { createMysqlStore } from "../../src/store/mysql/mysql-store.ts";
 import { type MysqlHost, parseMysqlUrl, targetOf } from "../../src/store/mysql/mysql-url.ts";
@@ -10,6 +9,7 @@ import { openStore } from "../../src/store/open-store.ts";
 import { createTestDatabase, dropTestDatabase } from "../helpers/mariadb.ts";
 import { describeStoreConformance } from "../store/conformance.ts";
 import { queueDefinition, queueMessage, uniqueName } from "../store/fixtures.ts";
+import { databaseAtSchema } from "../store/mysql-schema.ts";
 
 let url = "";
 beforeAll(async () => {
@@ -73,19 +73,7 @@ describe("MySQL store: migrations", () => {
   it("migrates a database written at schema 005 (head on the queue row, no queue_heads): messages, head and commits carry on", async () => {
     const databaseUrl = await createTestDatabase("migrate_from_005");
     // Schema 005 as the migrator left it, then the rows a 005 node's commits left: three messages, the head on the queue row.
-    const connection = await mysql.createConnection({ uri: databaseUrl, multipleStatements: true });
-    await connection.query(
-      "CREATE TABLE schema_migrations (version INT NOT NULL PRIMARY KEY, applied_at BIGINT NOT NULL) ENGINE=InnoDB",
-    );
-    for (const migration of await loadMigrations(
-      new URL("../../src/store/mysql/migrations/", import.meta.url),
-    )) {
-      if (migration.version > 5) continue;
-      for (const statement of splitStatements(migration.sql)) await connection.query(statement);
-      await connection.query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)", [
-        migration.version,
-      ]);
-    }
+    const connection = await databaseAtSchema(databaseUrl, 5);
     const store = await createMysqlStore({ url: databaseUrl });
     try {
       const name = uniqueName("q005");

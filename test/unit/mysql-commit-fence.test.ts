@@ -57,14 +57,13 @@ describe("MySQL commit: how message rows go in", () => {
   const messages = Array.from({ length: 9 }, (_, i) => queueMessage(i + 1));
   const append = [{ type: "queue.append" as const, queue: "q", epoch: 1, messages, nextSeq: 10 }];
 
-  it("prepared by default: the rows go through execute, and the text round trip carries no INSERT of them", async () => {
+  it("prepared by default: the queue's 9 messages go through one execute as one segment, and the text round trip carries no INSERT of them", async () => {
     const { connection, sent, executed } = recordingConnection({ queues: { q: 1 } });
     expect(await commitOnConnection(connection, append, { mode: "shared", slot: 0 })).toEqual(["ok"]);
-    // 9 rows: 8 + 1.
-    expect(executed).toHaveLength(2);
-    expect(executed[1]).toMatch(/^INSERT INTO queue_messages .* VALUES \(\?(, \?){7}\)$/);
+    expect(executed).toHaveLength(1);
+    expect(executed[0]).toMatch(/^INSERT INTO queue_segments .* VALUES \(\?(, \?){4}\)$/);
     expect(sent.filter((sql) => !executed.includes(sql)).join(";\n")).not.toContain(
-      "INSERT INTO queue_messages",
+      "INSERT INTO queue_segments",
     );
   });
 
@@ -75,14 +74,14 @@ describe("MySQL commit: how message rows go in", () => {
     ];
     expect(await commitOnConnection(connection, few, { mode: "shared", slot: 0 })).toEqual(["ok"]);
     expect(executed).toEqual([]);
-    expect(sent.join(";\n")).toContain("INSERT INTO queue_messages");
+    expect(sent.join(";\n")).toContain("INSERT INTO queue_segments");
   });
 
   it("as escaped text when asked: nothing is executed, the rows ride the text round trip", async () => {
     const { connection, sent, executed } = recordingConnection({ queues: { q: 1 } });
     expect(await commitOnConnection(connection, append, { mode: "shared", slot: 0 }, "text")).toEqual(["ok"]);
     expect(executed).toEqual([]);
-    expect(sent.join(";\n")).toContain("INSERT INTO queue_messages");
+    expect(sent.join(";\n")).toContain("INSERT INTO queue_segments");
   });
 });
 

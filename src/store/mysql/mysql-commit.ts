@@ -3,6 +3,7 @@ import { type CommitPlan, chunk, planCommit, resourcesOf, type SeqRange } from "
 import { idempotencyValues } from "../rows.ts";
 import type { WriteOp, WriteOutcome } from "../store.ts";
 import { preparedInserts, textBytes, textInserts } from "./mysql-row-inserts.ts";
+import { cutRanges, maxSegmentSeqs } from "./queue-segments.ts";
 
 /*
  * Store.commit for MySQL: lock the touched queue/topic rows in name order (so
@@ -41,6 +42,8 @@ const maxRowsPerInsert = 2000;
 const minPreparedRows = 8;
 /** Keys per IN (…) list / CASE. */
 const maxKeysPerStatement = 1000;
+/** Ack runs per UPDATE of segment counts. */
+const maxRunsPerUpdate = 100;
 
 interface Statement {
   sql: string;
@@ -145,33 +148,24 @@ function fenceStatements(ops: readonly WriteOp[], plan: CommitPlan, fence: Commi
 
 function* statementsFor(plan: CommitPlan, fence: CommitFence): Generator<Statement> {
   if (fence.mode === "shared") yield* slotHeads(plan.queueNextSeq, fence.slot);
-  for (const [queue, ranges] of plan.queueDeletes) {
-    for (const part of chunk(ranges, maxKeysPerStatement, Number.POSITIVE_INFINITY, () => 0)) {
-      yield rangeDelete(queue, part);
+  // Before the removals, which delete the state rows of the segments they delete.
+  for (const [queue, changes] of plan.queueUpdates) {
+    for (const part of chunk([...changes], maxRowsPerInsert, Number.POSITIVE_INFINITY, () => 0)) {
+      yield {
+        // GREATEST: a side-by-side commit retried after a deadlock may land after a later one.
+        sql:
+          "INSERT INTO queue_message_state (queue, seq, deliveries, available_at) VALUES ? " +
+          "ON DUPLICATE KEY UPDATE deliveries = GREATEST(deliveries, VALUES(deliveries)), available_at = VALUES(available_at)",
+        values: [part.map(([seq, change]) => [queue, seq, change.deliveries, change.availableAt])],
+      };
     }
   }
+  for (const [queue, ranges] of plan.queueDeletes) yield* segmentRemovals(queue, ranges);
   for (const [topic, beforeOffset] of plan.topicTrims) {
     yield {
       sql: "DELETE FROM topic_messages WHERE topic = ? AND msg_offset < ?",
       values: [topic, beforeOffset],
     };
-  }
-  for (const [queue, changes] of plan.queueUpdates) {
-    for (const part of chunk([...changes], maxKeysPerStatement, Number.POSITIVE_INFINITY, () => 0)) {
-      const cases = part.map(() => "WHEN ? THEN ?").join(" ");
-      yield {
-        // GREATEST: a side-by-side commit retried after a deadlock may land after a later one.
-        sql:
-          `UPDATE queue_messages SET deliveries = GREATEST(deliveries, CASE seq ${cases} END), available_at = CASE seq ${cases} END ` +
-          "WHERE queue = ? AND seq IN (?)",
-        values: [
-          ...part.flatMap(([seq, change]) => [seq, change.deliveries]),
-          ...part.flatMap(([seq, change]) => [seq, change.availableAt]),
-          queue,
-          part.map(([seq]) => seq),
-        ],
-      };
-    }
   }
   if (fence.mode === "exclusive") yield* headUpdates("queues", "next_seq", plan.queueNextSeq);
   yield* headUpdates("topics", "next_offset", plan.topicNextOffset);
@@ -205,17 +199,47 @@ function* statementsFor(plan: CommitPlan, fence: CommitFence): Generator<Stateme
 }
 
 /**
- * One DELETE for a queue's acked runs: a run is one range scan of the primary
- * key instead of one index dive per seq; lone seqs share an IN list.
+ * A queue's removed seqs (acked, expired, dead-lettered), on segments
+ * (queue-segments.ts): the runs become ack rows, each run adds how many of
+ * its seqs fall in a segment to that segment's `acked`, and a segment with
+ * every message removed goes. Ack and state rows below the queue's lowest
+ * live segment point at nothing any more and go too. Every statement is a
+ * primary-key range: segments and ack rows span at most maxSegmentSeqs seqs.
  */
-function rangeDelete(queue: string, ranges: readonly SeqRange[]): Statement {
-  const runs = ranges.filter(([first, last]) => first !== last);
-  const singles = ranges.filter(([first, last]) => first === last).map(([seq]) => seq);
-  const conditions = runs.map(() => "seq BETWEEN ? AND ?");
-  if (singles.length > 0) conditions.push("seq IN (?)");
-  return {
-    sql: `DELETE FROM queue_messages WHERE queue = ? AND (${conditions.join(" OR ")})`,
-    values: [queue, ...runs.flat(), ...(singles.length > 0 ? [singles] : [])],
+function* segmentRemovals(queue: string, ranges: readonly SeqRange[]): Generator<Statement> {
+  const runs = cutRanges(ranges);
+  for (const part of chunk(runs, maxRowsPerInsert, Number.POSITIVE_INFINITY, () => 0)) {
+    yield {
+      sql: "INSERT INTO queue_acks (queue, first_seq, last_seq) VALUES ?",
+      values: [part.map(([first, last]) => [queue, first, last])],
+    };
+  }
+  for (const part of chunk(runs, maxRunsPerUpdate, Number.POSITIVE_INFINITY, () => 0)) {
+    const low = (part[0] as SeqRange)[0];
+    const high = (part[part.length - 1] as SeqRange)[1];
+    // How many of the part's seqs fall in the segment: a run adds its overlap, or nothing.
+    const overlaps = part
+      .map(() => "GREATEST(0, LEAST(last_seq, ?) - GREATEST(first_seq, ?) + 1)")
+      .join(" + ");
+    yield {
+      sql: `UPDATE queue_segments SET acked = acked + ${overlaps} WHERE queue = ? AND first_seq BETWEEN ? AND ? AND last_seq >= ?`,
+      values: [...part.flatMap(([first, last]) => [last, first]), queue, low - maxSegmentSeqs + 1, high, low],
+    };
+    yield {
+      sql: "DELETE FROM queue_segments WHERE queue = ? AND first_seq BETWEEN ? AND ? AND acked >= messages",
+      values: [queue, low - maxSegmentSeqs + 1, high],
+    };
+  }
+  // A row below the lowest live segment covers no live message (new segments only come
+  // above it); with no segment left, none does.
+  const lowestLive = `COALESCE((SELECT MIN(first_seq) FROM queue_segments WHERE queue = ?), ${Number.MAX_SAFE_INTEGER})`;
+  yield {
+    sql: `DELETE FROM queue_acks WHERE queue = ? AND first_seq < ${lowestLive} AND last_seq < ${lowestLive}`,
+    values: [queue, queue, queue],
+  };
+  yield {
+    sql: `DELETE FROM queue_message_state WHERE queue = ? AND seq < ${lowestLive}`,
+    values: [queue, queue],
   };
 }
 

@@ -1,9 +1,10 @@
 import type { ExecuteValues } from "mysql2/promise";
 import { type CommitPlan, chunk } from "../commit-plan.ts";
-import { queueMessageColumns, queueMessageValues, topicMessageColumns, topicMessageValues } from "../rows.ts";
+import { topicMessageColumns, topicMessageValues } from "../rows.ts";
+import { type SegmentRow, segmentsOf } from "./queue-segments.ts";
 
 /*
- * A commit's message rows go in as prepared statements (mysql2 execute: the
+ * A commit's message rows (a queue's as segments: queue-segments.ts) go in as prepared statements (mysql2 execute: the
  * binary protocol), not as escaped SQL text. Measured on the store alone,
  * one queue of 1 KB messages, 250 rows a commit (bench/RESULTS.md "Prepared
  * inserts"): about half the CPU per row on our side (no escaping, no 300 KB
@@ -33,10 +34,19 @@ interface MessageTable {
   name: string;
   columns: string[];
 }
-const queueMessages: MessageTable = {
-  name: "queue_messages",
-  columns: ["queue", ...queueMessageColumns.split(", ")],
+const queueSegments: MessageTable = {
+  name: "queue_segments",
+  columns: ["queue", "first_seq", "last_seq", "messages", "body"],
 };
+const segmentValues = (s: SegmentRow): ExecuteValues[] => [
+  s.queue,
+  s.firstSeq,
+  s.lastSeq,
+  s.messages,
+  s.body,
+];
+/** A segment's body stays under one execute's budget, with room for its other columns. */
+const maxSegmentBytes = maxExecuteBytes - 64 * 1024;
 const topicMessages: MessageTable = {
   name: "topic_messages",
   columns: ["topic", ...topicMessageColumns.split(", ")],
@@ -86,10 +96,10 @@ function* executesOf<T>(
 /** Every message row the plan inserts, as prepared multi-row INSERTs in plan order. */
 export function* preparedInserts(plan: CommitPlan): Generator<PreparedInsert> {
   yield* executesOf(
-    plan.queueInserts,
-    queueMessages,
-    ({ message }) => valueBytes(message.payload) + valueBytes(message.headers) + 64,
-    ({ queue, message }) => queueMessageValues(queue, message),
+    segmentsOf(plan.queueInserts, maxSegmentBytes),
+    queueSegments,
+    (segment) => segment.body.length + 300,
+    segmentValues,
   );
   yield* executesOf(
     plan.topicInserts,
@@ -116,16 +126,17 @@ export function* textInserts(
   plan: CommitPlan,
   maxStatementBytes: number,
 ): Generator<{ sql: string; values: ExecuteValues[] }> {
-  const queueRows = chunk(
-    plan.queueInserts,
+  const segmentRows = chunk(
+    // A Buffer goes into SQL text as X'…': two hex digits per byte.
+    segmentsOf(plan.queueInserts, Math.floor(maxStatementBytes / 2) - 1024),
     maxRowsPerTextInsert,
     maxStatementBytes,
-    ({ message }) => textBytes(message.payload) + textBytes(message.headers) + 300,
+    (segment) => segment.body.length * 2 + 300,
   );
-  for (const rows of queueRows) {
+  for (const rows of segmentRows) {
     yield {
-      sql: `INSERT INTO ${queueMessages.name} (${queueMessages.columns.join(", ")}) VALUES ?`,
-      values: [rows.map(({ queue, message }) => queueMessageValues(queue, message))],
+      sql: `INSERT INTO ${queueSegments.name} (${queueSegments.columns.join(", ")}) VALUES ?`,
+      values: [rows.map(segmentValues)],
     };
   }
   const topicRows = chunk(

@@ -31,10 +31,8 @@ import {
   type GrantRow,
   type IdempotencyRow,
   placeholders,
-  type QueueMessageRow,
   type QueueRow,
   queueColumns,
-  queueMessageColumns,
   queueValues,
   type TopicMessageRow,
   type TopicRow,
@@ -45,7 +43,6 @@ import {
   topicMessageColumns,
   topicValues,
   toQueue,
-  toQueueMessage,
   toTopic,
   toTopicMessage,
   toUser,
@@ -61,6 +58,7 @@ import { fenceModeOf } from "./mysql-fence-mode.ts";
 import { migrateMysql } from "./mysql-migrate.ts";
 import { fixedPoolSource } from "./mysql-pool-source.ts";
 import { parseMysqlUrl, targetOf } from "./mysql-url.ts";
+import { readSegments } from "./queue-segments.ts";
 
 export interface MysqlStoreOptions {
   /** `mysql://user:password@host:port/database`, or `…@primary:port,replica:port/database` to follow a failover. */
@@ -290,7 +288,7 @@ class MysqlStore implements Store {
   async countQueueMessages(name: string): Promise<number> {
     const rows = await this.#db.select<{ n: number }>(
       "countQueueMessages",
-      "SELECT COUNT(*) AS n FROM queue_messages WHERE queue = ?",
+      "SELECT COALESCE(SUM(messages - acked), 0) AS n FROM queue_segments WHERE queue = ?",
       [name],
     );
     return Number(rows[0]?.n ?? 0);
@@ -298,12 +296,12 @@ class MysqlStore implements Store {
 
   async readQueueMessages(name: string, afterSeq: number, limit: number): Promise<QueueMessage[]> {
     if (limit <= 0) return [];
-    const rows = await this.#db.select<QueueMessageRow>(
-      "readQueueMessages",
-      `SELECT ${queueMessageColumns} FROM queue_messages WHERE queue = ? AND seq > ? ORDER BY seq LIMIT ?`,
-      [name, afterSeq, limit],
-    );
-    return rows.map(toQueueMessage);
+    return this.#db.transaction("readQueueMessages", async (connection) => {
+      await connection.query("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
+      const messages = await readSegments(connection, name, afterSeq, limit);
+      await connection.query("COMMIT");
+      return messages;
+    });
   }
 
   async createTopic(definition: TopicDefinition): Promise<void> {
@@ -549,7 +547,9 @@ async function deleteResource(
       [reason, at, name],
     );
   if (kind === "queue") {
-    await connection.query("DELETE FROM queue_messages WHERE queue = ?", [name]);
+    for (const table of ["queue_segments", "queue_acks", "queue_message_state"]) {
+      await connection.query(`DELETE FROM ${table} WHERE queue = ?`, [name]);
+    }
     await connection.query("DELETE FROM queue_heads WHERE queue = ?", [name]);
     await endBindings("queue", "QUEUE_NOT_FOUND");
   } else {
