@@ -1,8 +1,9 @@
 import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { QueueMessage } from "../../src/broker/types.ts";
+import { loadMigrations, splitStatements } from "../../src/store/migration-files.ts";
 import { createMysqlStore } from "../../src/store/mysql/mysql-store.ts";
-import { maxSegmentSeqs } from "../../src/store/mysql/queue-segments.ts";
+import { maxSegmentSeqs, readSegmentsInSnapshot } from "../../src/store/mysql/queue-segments.ts";
 import type { Store, WriteOp } from "../../src/store/store.ts";
 import { createTestDatabase, dropTestDatabase } from "../helpers/mariadb.ts";
 import { ownedQueue, queueDefinition, queueMessage, queueMessages, uniqueName } from "../store/fixtures.ts";
@@ -187,6 +188,39 @@ for (const commitThread of [false, true]) {
       expect(await tables(name)).toEqual({ segments: [], acks: [], states: [] });
     });
 
+    it("a read sees a commit that empties a segment whole or not at all, though the store's sessions read committed", async () => {
+      const { name, epoch } = await ownedQueue(store);
+      await commit([
+        { type: "queue.append", queue: name, epoch, messages: queueMessages(1, 10), nextSeq: 11 },
+      ]);
+      await commit([
+        { type: "queue.append", queue: name, epoch, messages: queueMessages(11, 20), nextSeq: 21 },
+      ]);
+      await commit([{ type: "queue.remove", queue: name, epoch, seqs: range(1, 9) }]);
+      // Between the read's first SELECT (the segments) and the next (their ack rows), seq 10 is
+      // removed: the first segment goes, and its ack rows (below the lowest live segment) with it.
+      const reader = await mysql.createConnection(url);
+      await reader.query("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
+      let raced = false;
+      const racing = {
+        query: async (sql: string, values?: unknown[]) => {
+          const answer = await reader.query(sql, values);
+          if (!raced && sql.startsWith("SELECT first_seq, last_seq, body")) {
+            raced = true;
+            await commit([{ type: "queue.remove", queue: name, epoch, seqs: [10] }]);
+          }
+          return answer;
+        },
+      } as unknown as mysql.Connection;
+      try {
+        expect(seqsOf(await readSegmentsInSnapshot(racing, name, 0, 100))).toEqual(range(10, 20));
+        expect(raced).toBe(true);
+        expect(seqsOf(await store.readQueueMessages(name, 0, 100))).toEqual(range(11, 20));
+      } finally {
+        await reader.end();
+      }
+    });
+
     it("deleting the queue leaves none of its rows", async () => {
       const { name, epoch } = await ownedQueue(store);
       await commit([{ type: "queue.append", queue: name, epoch, messages: queueMessages(1, 5), nextSeq: 6 }]);
@@ -228,8 +262,23 @@ describe("MySQL migration 007: messages stored as rows become segments", () => {
       await store.migrate();
       expect(await store.readQueueMessages(name, 0, 10)).toEqual(messages);
       expect(await store.countQueueMessages(name)).toBe(4);
-      const [rows] = await old.query<mysql.RowDataPacket[]>("SELECT COUNT(*) AS n FROM queue_messages");
-      expect(Number(rows[0]?.n)).toBe(0);
+      // A node still on schema 006 can no longer write rows nobody reads: its commit fails.
+      await expect(
+        old.query(
+          "INSERT INTO queue_messages (queue, seq, payload, headers, published_at, available_at, expires_at, deliveries) VALUES (?, 7, '1', NULL, 1, 1, NULL, 0)",
+          [name],
+        ),
+      ).rejects.toThrow(/queue_messages/);
+      const [kept] = await old.query<mysql.RowDataPacket[]>("SELECT COUNT(*) AS n FROM queue_messages_007");
+      expect(Number(kept[0]?.n)).toBe(4);
+      // Interrupted and run again, the migration copies nothing twice.
+      for (const migration of await loadMigrations(
+        new URL("../../src/store/mysql/migrations/", import.meta.url),
+      )) {
+        if (migration.version !== 7) continue;
+        for (const statement of splitStatements(migration.sql)) await old.query(statement);
+      }
+      expect(await store.readQueueMessages(name, 0, 10)).toEqual(messages);
 
       const claimed = await store.claim("queue", name);
       const epoch = claimed?.epoch ?? -1;

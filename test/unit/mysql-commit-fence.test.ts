@@ -77,6 +77,15 @@ describe("MySQL commit: how message rows go in", () => {
     expect(sent.join(";\n")).toContain("INSERT INTO queue_segments");
   });
 
+  it("a few large messages go prepared all the same: as text a segment's body would be hex, twice its size", async () => {
+    const { connection, executed } = recordingConnection({ queues: { q: 1 } });
+    const large = messages.slice(0, 2).map((m) => ({ ...m, payload: JSON.stringify("x".repeat(300_000)) }));
+    const few = [{ type: "queue.append" as const, queue: "q", epoch: 1, messages: large, nextSeq: 3 }];
+    expect(await commitOnConnection(connection, few, { mode: "shared", slot: 0 })).toEqual(["ok"]);
+    expect(executed).toHaveLength(1);
+    expect(executed[0]).toMatch(/^INSERT INTO queue_segments /);
+  });
+
   it("as escaped text when asked: nothing is executed, the rows ride the text round trip", async () => {
     const { connection, sent, executed } = recordingConnection({ queues: { q: 1 } });
     expect(await commitOnConnection(connection, append, { mode: "shared", slot: 0 }, "text")).toEqual(["ok"]);

@@ -40,6 +40,16 @@ const maxStatementBytes = 4 * 1024 * 1024;
 const maxRowsPerInsert = 2000;
 /** Fewer message rows than this go in as text even in "prepared" mode (see commitOnConnection). */
 const minPreparedRows = 8;
+/** UTF-16 units of queue payloads and headers past which a commit sends them prepared: ≤ 3 MiB as hex text. */
+const maxTextQueueUnits = 512 * 1024;
+
+function queueTextUnits(plan: CommitPlan): number {
+  let units = 0;
+  for (const { message } of plan.queueInserts)
+    units += message.payload.length + (message.headers?.length ?? 0);
+  return units;
+}
+
 /** Keys per IN (…) list / CASE. */
 const maxKeysPerStatement = 1000;
 /** Ack runs per UPDATE of segment counts. */
@@ -80,8 +90,11 @@ export async function commitOnConnection(
   const plan = planCommit(ops, { queues, topics });
   // A few rows ride the text round trip: an execute is a round trip of its own, which at one
   // message per commit costs more than escaping it (bench/RESULTS.md "Prepared inserts").
+  // Large messages go prepared too: text carries a segment's body as X'…', twice its size.
   const prepared =
-    inserts === "prepared" && plan.queueInserts.length + plan.topicInserts.length >= minPreparedRows;
+    inserts === "prepared" &&
+    (plan.queueInserts.length + plan.topicInserts.length >= minPreparedRows ||
+      queueTextUnits(plan) > maxTextQueueUnits);
   if (prepared) {
     for (const insert of preparedInserts(plan)) await connection.execute(insert.sql, insert.values);
   }

@@ -58,7 +58,7 @@ import { fenceModeOf } from "./mysql-fence-mode.ts";
 import { migrateMysql } from "./mysql-migrate.ts";
 import { fixedPoolSource } from "./mysql-pool-source.ts";
 import { parseMysqlUrl, targetOf } from "./mysql-url.ts";
-import { readSegments } from "./queue-segments.ts";
+import { readSegmentsInSnapshot } from "./queue-segments.ts";
 
 export interface MysqlStoreOptions {
   /** `mysql://user:password@host:port/database`, or `…@primary:port,replica:port/database` to follow a failover. */
@@ -296,12 +296,9 @@ class MysqlStore implements Store {
 
   async readQueueMessages(name: string, afterSeq: number, limit: number): Promise<QueueMessage[]> {
     if (limit <= 0) return [];
-    return this.#db.transaction("readQueueMessages", async (connection) => {
-      await connection.query("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
-      const messages = await readSegments(connection, name, afterSeq, limit);
-      await connection.query("COMMIT");
-      return messages;
-    });
+    return this.#db.transaction("readQueueMessages", (connection) =>
+      readSegmentsInSnapshot(connection, name, afterSeq, limit),
+    );
   }
 
   async createTopic(definition: TopicDefinition): Promise<void> {

@@ -165,10 +165,30 @@ export function cutRanges(ranges: ReadonlyArray<readonly [number, number]>): [nu
 const segmentsPerRead = 4;
 
 /**
+ * readSegments in a transaction of its own that reads one snapshot: the
+ * store's sessions are READ COMMITTED, where every statement would see the
+ * latest commit, and a commit that deletes a segment and the ack rows below
+ * it between our read of the segments and of the acks would bring the
+ * segment's removed messages back. REPEATABLE READ for this one transaction
+ * sees such a commit whole or not at all.
+ */
+export async function readSegmentsInSnapshot(
+  connection: Connection,
+  queue: string,
+  afterSeq: number,
+  limit: number,
+): Promise<QueueMessage[]> {
+  await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ");
+  await connection.query("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
+  const messages = await readSegments(connection, queue, afterSeq, limit);
+  await connection.query("COMMIT");
+  return messages;
+}
+
+/**
  * Up to `limit` of a queue's messages with seq > afterSeq, in seq order:
- * segments minus their removed seqs, with redelivery state applied. Runs in
- * one consistent snapshot (`connection` is in a transaction), so a commit
- * that deletes a segment and its ack rows is seen whole or not at all.
+ * segments minus their removed seqs, with redelivery state applied. The
+ * caller keeps it to one snapshot (readSegmentsInSnapshot).
  */
 export async function readSegments(
   connection: Connection,
