@@ -115,7 +115,7 @@ export const configSchema = Type.Object(
     ),
     storePreparedInserts: bool(
       true,
-      "On a MySQL store, insert message rows with server-side prepared statements (less CPU per row in the node and the database); false sends escaped SQL text, for proxies that cannot forward prepared statements.",
+      "On a MySQL store, insert queue segments and topic message rows with server-side prepared statements (less CPU per row in the node and the database); false sends them as SQL text, for proxies that cannot forward prepared statements.",
     ),
     storeCommitThread: bool(
       true,
