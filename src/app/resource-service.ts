@@ -162,10 +162,15 @@ export abstract class ResourceService<K extends ResourceKind, View extends { cre
     await this.authorize(principal, name, "publish");
     this.quotas.takePublishTokens(principal.username, inputs.length);
     const results = await send(inputs);
-    const { metrics } = this.ctx;
-    metrics.messagesPublished.inc({ kind: this.kind }, results.length);
-    metrics.publishLatencySeconds.observe({ kind: this.kind }, (performance.now() - started) / 1000);
+    this.countPublished(results.length, started);
     return results;
+  }
+
+  /** A publish's messages counted and its latency since `started` (performance.now()) observed. */
+  private countPublished(messages: number, started: number): void {
+    const { metrics } = this.ctx;
+    metrics.messagesPublished.inc({ kind: this.kind }, messages);
+    metrics.publishLatencySeconds.observe({ kind: this.kind }, (performance.now() - started) / 1000);
   }
 
   /**
@@ -211,9 +216,7 @@ export abstract class ResourceService<K extends ResourceKind, View extends { cre
         answers[at] =
           results[j] ?? new AvisoError("INTERNAL", "The serving node answered fewer results than messages.");
       });
-      const { metrics } = this.ctx;
-      metrics.messagesPublished.inc({ kind: this.kind }, results.length);
-      metrics.publishLatencySeconds.observe({ kind: this.kind }, (performance.now() - started) / 1000);
+      this.countPublished(results.length, started);
     } catch (error) {
       const failure = AvisoError.from(error);
       for (const at of chargedAt) answers[at] = failure;
