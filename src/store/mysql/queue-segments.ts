@@ -217,13 +217,13 @@ export async function readSegments(
     );
     const removed = acks.map((row) => [Number(row.first_seq), Number(row.last_seq)] as const);
     const state = new Map(states.map((row) => [Number(row.seq), row]));
+    // Messages come in seq order and ack rows are disjoint runs by first_seq: one sweep over both.
+    let run = 0;
     for (const segment of segments) {
       for (const message of decodeSegment(segment.body as Buffer)) {
-        if (
-          message.seq <= after ||
-          removed.some(([first, last]) => first <= message.seq && message.seq <= last)
-        )
-          continue;
+        while (run < removed.length && (removed[run] as readonly [number, number])[1] < message.seq) run++;
+        const covering = removed[run];
+        if (message.seq <= after || (covering !== undefined && covering[0] <= message.seq)) continue;
         const changed = state.get(message.seq);
         if (changed !== undefined) {
           message.deliveries = Math.max(message.deliveries, Number(changed.deliveries));
