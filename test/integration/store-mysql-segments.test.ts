@@ -3,7 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { QueueMessage } from "../../src/broker/types.ts";
 import { loadMigrations, splitStatements } from "../../src/store/migration-files.ts";
 import { createMysqlStore } from "../../src/store/mysql/mysql-store.ts";
-import { maxSegmentSeqs, readSegmentsInSnapshot } from "../../src/store/mysql/queue-segments.ts";
+import {
+  maxSegmentSeqs,
+  readSegmentsInSnapshot,
+  sweepEverySeqs,
+} from "../../src/store/mysql/queue-segments.ts";
 import type { Store, WriteOp } from "../../src/store/store.ts";
 import { createTestDatabase, dropTestDatabase } from "../helpers/mariadb.ts";
 import { ownedQueue, queueDefinition, queueMessage, queueMessages, uniqueName } from "../store/fixtures.ts";
@@ -117,6 +121,56 @@ for (const commitThread of [false, true]) {
       expect(await store.readQueueMessages(name, 0, 100)).toEqual([]);
     });
 
+    it("one message held at the head keeps only the rows of live segments: every sweepEverySeqs seqs appended, the rest go", async () => {
+      const { name, epoch } = await ownedQueue(store);
+      const append = (first: number, last: number) =>
+        commit([
+          {
+            type: "queue.append",
+            queue: name,
+            epoch,
+            messages: queueMessages(first, last),
+            nextSeq: last + 1,
+          },
+        ]);
+      for (const first of [1, 11, 21, 31]) await append(first, first + 9);
+      // Seq 1 is held; what follows it is redelivered and removed.
+      await commit([{ type: "queue.remove", queue: name, epoch, seqs: range(2, 10) }]);
+      await commit([
+        { type: "queue.update", queue: name, epoch, changes: [{ seq: 12, deliveries: 2, availableAt: 5 }] },
+        { type: "queue.update", queue: name, epoch, changes: [{ seq: 25, deliveries: 3, availableAt: 6 }] },
+      ]);
+      await commit([{ type: "queue.remove", queue: name, epoch, seqs: range(11, 20) }]);
+      // A run across two segments: the first of them empties, the run stays for the second.
+      await commit([{ type: "queue.remove", queue: name, epoch, seqs: range(21, 33) }]);
+      const before = await tables(name);
+      expect(before.acks).toEqual([
+        [2, 10],
+        [11, 20],
+        [21, 33],
+      ]);
+      expect(before.states).toEqual([12, 25]);
+
+      // Appends up to just short of the sweep change nothing; the one that reaches it sweeps.
+      await append(41, sweepEverySeqs - 1);
+      expect((await tables(name)).acks).toHaveLength(3);
+      await append(sweepEverySeqs, sweepEverySeqs + 4);
+      const after = await tables(name);
+      expect(after.segments.slice(0, 2)).toEqual([
+        [1, 10, 10, 9],
+        [31, 40, 10, 3],
+      ]);
+      expect(after.acks).toEqual([
+        [2, 10],
+        [21, 33],
+      ]);
+      expect(after.states).toEqual([]);
+      expect(seqsOf(await store.readQueueMessages(name, 0, 10))).toEqual([1, ...range(34, 40), 41, 42]);
+
+      await commit([{ type: "queue.remove", queue: name, epoch, seqs: range(1, sweepEverySeqs + 4) }]);
+      expect(await tables(name)).toEqual({ segments: [], acks: [], states: [] });
+    });
+
     it("reads page through many segments with removals, whatever the limit", async () => {
       const { name, epoch } = await ownedQueue(store);
       for (let first = 1; first <= 100; first += 10) {
@@ -174,7 +228,7 @@ for (const commitThread of [false, true]) {
         [4 + maxSegmentSeqs, 3 + count],
       ]);
       await commit([{ type: "queue.remove", queue: name, epoch, seqs: range(2, 3 + count) }]);
-      // Ack rows go once no live segment is left below them: these wait for seqs 1 … 3.
+      // Ack rows go once no live segment is left below them, or at the next sweep: these wait for seqs 1 … 3.
       expect(await tables(name)).toEqual({
         segments: [[1, 3, 3, 2]],
         acks: [

@@ -32,6 +32,13 @@ import type { QueueMessage } from "../../broker/types.ts";
 
 /** Most seqs one segment or one ack row spans. */
 export const maxSegmentSeqs = 1024;
+/**
+ * A commit that appends a queue's seq at a multiple of this also deletes the
+ * queue's ack and state rows that no live segment overlaps any more
+ * (mysql-commit.ts orphanSweep): a few hundred rows at most pile up between
+ * two sweeps while a message is held at the head.
+ */
+export const sweepEverySeqs = 4 * maxSegmentSeqs;
 
 export interface SegmentRow {
   queue: string;
