@@ -2,6 +2,7 @@ import type { PoolConnection } from "mysql2/promise";
 import { describe, expect, it } from "vitest";
 import { commitOnConnection } from "../../src/store/mysql/mysql-commit.ts";
 import { isPrimaryLost, isUnavailable } from "../../src/store/mysql/mysql-errors.ts";
+import { sweepEverySeqs, sweepWindowSeqs } from "../../src/store/mysql/queue-segments.ts";
 import { queueMessage } from "../helpers/queue-message.ts";
 
 /** A connection that answers the lock round trip with the given epochs and records every SQL text. */
@@ -50,6 +51,45 @@ describe("MySQL commit: the fence is in the write set (Galera certifies written 
     ]);
     expect(outcomes).toEqual(["fenced", "missing"]);
     expect(sent.slice(1).join(";\n")).not.toContain("commits");
+  });
+});
+
+describe("MySQL commit: the sweep of rows no live segment overlaps", () => {
+  const sweeps = (sent: string[]) =>
+    sent
+      .join(";\n")
+      .split(";\n")
+      .filter((sql) => sql.includes("NOT EXISTS"));
+  const appendUpTo = (last: number) => [
+    {
+      type: "queue.append" as const,
+      queue: "q",
+      epoch: 1,
+      messages: [queueMessage(last)],
+      nextSeq: last + 1,
+    },
+  ];
+
+  it("comes with the append that reaches a multiple of sweepEverySeqs, and reads only the window below it", async () => {
+    const upTo = 3 * sweepEverySeqs;
+    const { connection, sent } = recordingConnection({ queues: { q: 1 } });
+    await commitOnConnection(connection, appendUpTo(upTo));
+    const [acks, states] = sweeps(sent);
+    expect(acks).toContain(
+      `DELETE FROM queue_acks WHERE queue = 'q' AND first_seq BETWEEN ${upTo - sweepWindowSeqs - 1023} AND ${upTo} AND NOT EXISTS`,
+    );
+    expect(states).toContain(
+      `DELETE FROM queue_message_state WHERE queue = 'q' AND seq BETWEEN ${upTo - sweepWindowSeqs} AND ${upTo} AND NOT EXISTS`,
+    );
+    expect(sweeps(sent)).toHaveLength(2);
+  });
+
+  it("is not in any other commit", async () => {
+    for (const last of [sweepEverySeqs - 1, sweepEverySeqs + 1]) {
+      const { connection, sent } = recordingConnection({ queues: { q: 1 } });
+      await commitOnConnection(connection, appendUpTo(last));
+      expect(sweeps(sent)).toEqual([]);
+    }
   });
 });
 

@@ -3,7 +3,7 @@ import { type CommitPlan, chunk, planCommit, resourcesOf, type SeqRange } from "
 import { idempotencyValues } from "../rows.ts";
 import type { WriteOp, WriteOutcome } from "../store.ts";
 import { preparedInserts, textBytes, textInserts } from "./mysql-row-inserts.ts";
-import { cutRanges, maxSegmentSeqs, sweepEverySeqs } from "./queue-segments.ts";
+import { cutRanges, maxSegmentSeqs, sweepEverySeqs, sweepWindowSeqs } from "./queue-segments.ts";
 
 /*
  * Store.commit for MySQL: lock the touched queue/topic rows in name order (so
@@ -174,7 +174,7 @@ function* statementsFor(plan: CommitPlan, fence: CommitFence): Generator<Stateme
     }
   }
   for (const [queue, ranges] of plan.queueDeletes) yield* segmentRemovals(queue, ranges);
-  for (const queue of sweptQueues(plan)) yield* orphanSweep(queue);
+  for (const [queue, upTo] of sweptQueues(plan)) yield* orphanSweep(queue, upTo);
   for (const [topic, beforeOffset] of plan.topicTrims) {
     yield {
       sql: "DELETE FROM topic_messages WHERE topic = ? AND msg_offset < ?",
@@ -258,36 +258,39 @@ function* segmentRemovals(queue: string, ranges: readonly SeqRange[]): Generator
 }
 
 /**
- * The queues whose appends in this commit pass a multiple of sweepEverySeqs:
- * every queue comes up once per sweepEverySeqs messages published to it,
- * whichever commits they fall in.
+ * The queues whose appends in this commit reach a multiple of
+ * sweepEverySeqs, with that seq: every queue comes up once per
+ * sweepEverySeqs messages published to it, whichever commits they fall in.
  */
-function sweptQueues(plan: CommitPlan): Set<string> {
-  const queues = new Set<string>();
+function sweptQueues(plan: CommitPlan): Map<string, number> {
+  const queues = new Map<string, number>();
   for (const { queue, message } of plan.queueInserts)
-    if (message.seq % sweepEverySeqs === 0) queues.add(queue);
+    if (message.seq % sweepEverySeqs === 0) queues.set(queue, message.seq);
   return queues;
 }
 
 /**
- * Ack and state rows that no live segment overlaps, wherever they are. The
- * removals above take the ones below the lowest live segment; this takes the
- * ones a segment left above it when it went while an older message stayed at
- * the head (a delayed or redelivered one), which would otherwise wait for
- * that message. A segment spans at most maxSegmentSeqs seqs, so "a segment
- * overlapping first … last" is a primary-key range.
+ * Ack and state rows in the sweepWindowSeqs below `upTo` that no live
+ * segment overlaps. The removals above take the ones below the lowest live
+ * segment; this takes the ones a segment left above it when it went while an
+ * older message stayed at the head (a delayed or redelivered one), which
+ * would otherwise wait for that message. The window bounds what one sweep
+ * reads; the consumers' front is normally in it. A segment spans at most
+ * maxSegmentSeqs seqs, so "a segment overlapping first … last" is a
+ * primary-key range.
  */
-function* orphanSweep(queue: string): Generator<Statement> {
+function* orphanSweep(queue: string, upTo: number): Generator<Statement> {
+  const from = upTo - sweepWindowSeqs;
   const noSegmentOver = (first: string, last: string) =>
     "NOT EXISTS (SELECT 1 FROM queue_segments s WHERE s.queue = ? " +
     `AND s.first_seq BETWEEN ${first} - ${maxSegmentSeqs - 1} AND ${last} AND s.last_seq >= ${first})`;
   yield {
-    sql: `DELETE FROM queue_acks WHERE queue = ? AND ${noSegmentOver("queue_acks.first_seq", "queue_acks.last_seq")}`,
-    values: [queue, queue],
+    sql: `DELETE FROM queue_acks WHERE queue = ? AND first_seq BETWEEN ? AND ? AND ${noSegmentOver("queue_acks.first_seq", "queue_acks.last_seq")}`,
+    values: [queue, from - maxSegmentSeqs + 1, upTo, queue],
   };
   yield {
-    sql: `DELETE FROM queue_message_state WHERE queue = ? AND ${noSegmentOver("queue_message_state.seq", "queue_message_state.seq")}`,
-    values: [queue, queue],
+    sql: `DELETE FROM queue_message_state WHERE queue = ? AND seq BETWEEN ? AND ? AND ${noSegmentOver("queue_message_state.seq", "queue_message_state.seq")}`,
+    values: [queue, from, upTo, queue],
   };
 }
 
