@@ -3,11 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { QueueMessage } from "../../src/broker/types.ts";
 import { loadMigrations, splitStatements } from "../../src/store/migration-files.ts";
 import { createMysqlStore } from "../../src/store/mysql/mysql-store.ts";
-import {
-  maxSegmentSeqs,
-  readSegmentsInSnapshot,
-  sweepEverySeqs,
-} from "../../src/store/mysql/queue-segments.ts";
+import { sweepEverySeqs } from "../../src/store/mysql/orphan-sweep.ts";
+import { maxSegmentSeqs, readSegmentsInSnapshot } from "../../src/store/mysql/queue-segments.ts";
 import type { Store, WriteOp } from "../../src/store/store.ts";
 import { createTestDatabase, dropTestDatabase } from "../helpers/mariadb.ts";
 import { ownedQueue, queueDefinition, queueMessage, queueMessages, uniqueName } from "../store/fixtures.ts";
@@ -121,53 +118,66 @@ for (const commitThread of [false, true]) {
       expect(await store.readQueueMessages(name, 0, 100)).toEqual([]);
     });
 
-    it("one message held at the head keeps only the rows of live segments: every sweepEverySeqs seqs appended, the rest go", async () => {
+    it("one message held at the head keeps only the rows of live segments: the removal of a seq at a multiple of sweepEverySeqs sweeps the rest", async () => {
       const { name, epoch } = await ownedQueue(store);
-      const append = (first: number, last: number) =>
-        commit([
-          {
-            type: "queue.append",
-            queue: name,
-            epoch,
-            messages: queueMessages(first, last),
-            nextSeq: last + 1,
-          },
-        ]);
-      for (const first of [1, 11, 21, 31]) await append(first, first + 9);
-      // Seq 1 is held; what follows it is redelivered and removed.
-      await commit([{ type: "queue.remove", queue: name, epoch, seqs: range(2, 10) }]);
-      await commit([
-        { type: "queue.update", queue: name, epoch, changes: [{ seq: 12, deliveries: 2, availableAt: 5 }] },
-        { type: "queue.update", queue: name, epoch, changes: [{ seq: 25, deliveries: 3, availableAt: 6 }] },
-      ]);
-      await commit([{ type: "queue.remove", queue: name, epoch, seqs: range(11, 20) }]);
-      // A run across two segments: the first of them empties, the run stays for the second.
-      await commit([{ type: "queue.remove", queue: name, epoch, seqs: range(21, 33) }]);
-      const before = await tables(name);
-      expect(before.acks).toEqual([
-        [2, 10],
+      const last = sweepEverySeqs + 4;
+      for (const [first, end] of [
+        [1, 10],
         [11, 20],
-        [21, 33],
-      ]);
-      expect(before.states).toEqual([12, 25]);
+        [21, 30],
+        [31, 40],
+        [41, last],
+      ] as const) {
+        await commit([
+          { type: "queue.append", queue: name, epoch, messages: queueMessages(first, end), nextSeq: end + 1 },
+        ]);
+      }
+      const update = (seq: number, deliveries: number) =>
+        ({
+          type: "queue.update",
+          queue: name,
+          epoch,
+          changes: [{ seq, deliveries, availableAt: 7 }],
+        }) satisfies WriteOp;
+      await commit([update(12, 2), update(25, 3), update(35, 4)]);
+      // Seq 1 is held. The second segment empties; a run across the third and fourth empties
+      // the third; a run far into the fifth (which starts ~1,000 seqs below it) empties nothing.
+      await commit([{ type: "queue.remove", queue: name, epoch, seqs: range(2, 10) }]);
+      await commit([{ type: "queue.remove", queue: name, epoch, seqs: range(11, 20) }]);
+      await commit([{ type: "queue.remove", queue: name, epoch, seqs: range(21, 33) }]);
+      await commit([{ type: "queue.remove", queue: name, epoch, seqs: range(1000, 1010) }]);
+      expect(await tables(name)).toMatchObject({
+        acks: [
+          [2, 10],
+          [11, 20],
+          [21, 33],
+          [1000, 1010],
+        ],
+        states: [12, 25, 35],
+      });
 
-      // Appends up to just short of the sweep change nothing; the one that reaches it sweeps.
-      await append(41, sweepEverySeqs - 1);
-      expect((await tables(name)).acks).toHaveLength(3);
-      await append(sweepEverySeqs, sweepEverySeqs + 4);
+      await commit([
+        { type: "queue.remove", queue: name, epoch, seqs: range(sweepEverySeqs - 2, sweepEverySeqs) },
+      ]);
       const after = await tables(name);
-      expect(after.segments.slice(0, 2)).toEqual([
+      expect(after.segments.slice(0, 3)).toEqual([
         [1, 10, 10, 9],
         [31, 40, 10, 3],
+        [41, 41 + maxSegmentSeqs - 1, maxSegmentSeqs, 11],
       ]);
       expect(after.acks).toEqual([
         [2, 10],
         [21, 33],
+        [1000, 1010],
+        [sweepEverySeqs - 2, sweepEverySeqs],
       ]);
-      expect(after.states).toEqual([]);
-      expect(seqsOf(await store.readQueueMessages(name, 0, 10))).toEqual([1, ...range(34, 40), 41, 42]);
+      expect(after.states).toEqual([35]);
+      const left = await store.readQueueMessages(name, 0, 100);
+      expect(seqsOf(left).slice(0, 10)).toEqual([1, 34, 35, 36, 37, 38, 39, 40, 41, 42]);
+      expect(left.find((m) => m.seq === 35)).toMatchObject({ deliveries: 4, availableAt: 7 });
+      expect(await store.countQueueMessages(name)).toBe(last - 9 - 10 - 13 - 11 - 3);
 
-      await commit([{ type: "queue.remove", queue: name, epoch, seqs: range(1, sweepEverySeqs + 4) }]);
+      await commit([{ type: "queue.remove", queue: name, epoch, seqs: range(1, last) }]);
       expect(await tables(name)).toEqual({ segments: [], acks: [], states: [] });
     });
 

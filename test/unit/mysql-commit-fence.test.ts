@@ -2,11 +2,15 @@ import type { PoolConnection } from "mysql2/promise";
 import { describe, expect, it } from "vitest";
 import { commitOnConnection } from "../../src/store/mysql/mysql-commit.ts";
 import { isPrimaryLost, isUnavailable } from "../../src/store/mysql/mysql-errors.ts";
-import { sweepEverySeqs, sweepWindowSeqs } from "../../src/store/mysql/queue-segments.ts";
+import { sweepEverySeqs } from "../../src/store/mysql/orphan-sweep.ts";
 import { queueMessage } from "../helpers/queue-message.ts";
 
 /** A connection that answers the lock round trip with the given epochs and records every SQL text. */
-function recordingConnection(epochs: { queues?: Record<string, number>; topics?: Record<string, number> }) {
+function recordingConnection(
+  epochs: { queues?: Record<string, number>; topics?: Record<string, number> },
+  /** Rows the sweep's reads answer, by the table they read. */
+  sweepRows: Record<string, object[]> = {},
+) {
   const sent: string[] = [];
   const executed: string[] = [];
   const connection = {
@@ -20,6 +24,11 @@ function recordingConnection(epochs: { queues?: Record<string, number>; topics?:
       if (!sql.startsWith("START TRANSACTION")) return [[], []];
       const results: unknown[] = [{}];
       for (const statement of sql.split(";\n").slice(1)) {
+        const read = Object.keys(sweepRows).find((table) => statement.includes(`FROM ${table} `));
+        if (read !== undefined) {
+          results.push(sweepRows[read]);
+          continue;
+        }
         const table = statement.includes("FROM queues") ? epochs.queues : epochs.topics;
         results.push(Object.entries(table ?? {}).map(([name, epoch]) => ({ name, epoch })));
       }
@@ -54,42 +63,49 @@ describe("MySQL commit: the fence is in the write set (Galera certifies written 
   });
 });
 
-describe("MySQL commit: the sweep of rows no live segment overlaps", () => {
-  const sweeps = (sent: string[]) =>
-    sent
-      .join(";\n")
-      .split(";\n")
-      .filter((sql) => sql.includes("NOT EXISTS"));
-  const appendUpTo = (last: number) => [
-    {
-      type: "queue.append" as const,
-      queue: "q",
-      epoch: 1,
-      messages: [queueMessage(last)],
-      nextSeq: last + 1,
-    },
-  ];
+describe("MySQL commit: the sweep of rows no live segment overlaps (orphan-sweep.ts)", () => {
+  const at = 20 * sweepEverySeqs;
+  const removal = (seqs: number[]) => [{ type: "queue.remove" as const, queue: "q", epoch: 1, seqs }];
+  const rows = {
+    queue_acks: [
+      { first_seq: at - 5000, last_seq: at - 4990 },
+      { first_seq: at - 10, last_seq: at },
+    ],
+    queue_message_state: [{ seq: at - 4995 }, { seq: at - 3 }],
+    queue_segments: [{ first_seq: at - 20, last_seq: at + 10 }],
+  };
 
-  it("comes with the append that reaches a multiple of sweepEverySeqs, and reads only the window below it", async () => {
-    const upTo = 3 * sweepEverySeqs;
-    const { connection, sent } = recordingConnection({ queues: { q: 1 } });
-    await commitOnConnection(connection, appendUpTo(upTo));
-    const [acks, states] = sweeps(sent);
-    expect(acks).toContain(
-      `DELETE FROM queue_acks WHERE queue = 'q' AND first_seq BETWEEN ${upTo - sweepWindowSeqs - 1023} AND ${upTo} AND NOT EXISTS`,
-    );
-    expect(states).toContain(
-      `DELETE FROM queue_message_state WHERE queue = 'q' AND seq BETWEEN ${upTo - sweepWindowSeqs} AND ${upTo} AND NOT EXISTS`,
-    );
-    expect(sweeps(sent)).toHaveLength(2);
+  it("reads in the lock round trip and deletes, before COMMIT, the rows the segments read do not cover", async () => {
+    const { connection, sent } = recordingConnection({ queues: { q: 1 } }, rows);
+    expect(await commitOnConnection(connection, removal([at, at - 1]))).toEqual(["ok"]);
+    const [locks, ...rest] = sent;
+    expect(locks?.split(";\n").map((sql) => sql.split(" WHERE")[0])).toEqual([
+      "START TRANSACTION",
+      "SELECT name, epoch FROM queues",
+      "SELECT first_seq, last_seq FROM queue_acks",
+      "SELECT seq FROM queue_message_state",
+      "SELECT first_seq, last_seq FROM queue_segments",
+    ]);
+    const last = rest.join(";\n").split(";\n");
+    expect(last.slice(-3)).toEqual([
+      `DELETE FROM queue_acks WHERE queue = 'q' AND first_seq IN (${at - 5000})`,
+      `DELETE FROM queue_message_state WHERE queue = 'q' AND seq IN (${at - 4995})`,
+      "COMMIT",
+    ]);
   });
 
-  it("is not in any other commit", async () => {
-    for (const last of [sweepEverySeqs - 1, sweepEverySeqs + 1]) {
-      const { connection, sent } = recordingConnection({ queues: { q: 1 } });
-      await commitOnConnection(connection, appendUpTo(last));
-      expect(sweeps(sent)).toEqual([]);
-    }
+  it("not for a fenced queue, and not without a removal at a multiple", async () => {
+    const fenced = recordingConnection({ queues: { q: 2 } }, rows);
+    expect(await commitOnConnection(fenced.connection, removal([at]))).toEqual(["fenced"]);
+    expect(fenced.sent.join(";\n")).not.toContain(
+      "DELETE FROM queue_acks WHERE queue = 'q' AND first_seq IN",
+    );
+    const short = recordingConnection({ queues: { q: 1 } }, rows);
+    await commitOnConnection(short.connection, removal([at - 1, at + 1]));
+    expect(short.sent.join(";\n")).not.toContain("SELECT first_seq, last_seq FROM queue_acks");
+    expect(short.sent.join(";\n")).not.toContain(
+      "FROM queue_message_state WHERE queue = 'q' AND seq BETWEEN",
+    );
   });
 });
 

@@ -3,7 +3,8 @@ import { type CommitPlan, chunk, planCommit, resourcesOf, type SeqRange } from "
 import { idempotencyValues } from "../rows.ts";
 import type { WriteOp, WriteOutcome } from "../store.ts";
 import { preparedInserts, textBytes, textInserts } from "./mysql-row-inserts.ts";
-import { cutRanges, maxSegmentSeqs, sweepEverySeqs, sweepWindowSeqs } from "./queue-segments.ts";
+import { orphanDeletes, orphans, type SeqSpan, sweepReads, sweepTargets } from "./orphan-sweep.ts";
+import { cutRanges, maxSegmentSeqs } from "./queue-segments.ts";
 
 /*
  * Store.commit for MySQL: lock the touched queue/topic rows in name order (so
@@ -78,16 +79,41 @@ export async function commitOnConnection(
     ...lockStatements("queues", names.queues, fence.mode === "shared" ? "LOCK IN SHARE MODE" : "FOR UPDATE"),
     ...lockStatements("topics", names.topics, "FOR UPDATE"),
   ];
-  const [results] = await connection.query(["START TRANSACTION", ...locks.map((l) => l.sql)].join(";\n"));
+  // A sweep's reads ride the lock round trip (orphan-sweep.ts); a removal always locks its queue.
+  const sweeps = [...sweepTargets(ops)];
+  const reads = sweeps.flatMap(([queue, at]) => sweepReads(queue, at));
+  const [results] = await connection.query(
+    ["START TRANSACTION", ...locks.map((l) => l.sql), ...reads].join(";\n"),
+  );
+  // With several statements mysql2 answers one result per statement; with one, that result alone.
+  const resultOf = (i: number) =>
+    (locks.length === 0 ? [] : (results as unknown[])[i + 1]) as RowDataPacket[];
   const queues = new Map<string, number>();
   const topics = new Map<string, number>();
   locks.forEach((lock, i) => {
-    // With several statements mysql2 answers one result per statement; with one, that result alone.
-    const rows = (locks.length === 0 ? [] : (results as unknown[])[i + 1]) as RowDataPacket[];
-    for (const row of rows)
+    for (const row of resultOf(i))
       (lock.table === "queues" ? queues : topics).set(String(row.name), Number(row.epoch));
   });
   const plan = planCommit(ops, { queues, topics });
+  const sweepDeletes = sweeps.flatMap(([queue], k) => {
+    // A fenced or missing queue's removals are not in the plan: nor is its sweep.
+    if (!plan.queueDeletes.has(queue)) return [];
+    const [acks, states, segments] = [0, 1, 2].map((j) => resultOf(locks.length + 3 * k + j)) as [
+      RowDataPacket[],
+      RowDataPacket[],
+      RowDataPacket[],
+    ];
+    const spans = (rows: RowDataPacket[]): SeqSpan[] =>
+      rows.map((r) => [Number(r.first_seq), Number(r.last_seq)]);
+    return orphanDeletes(
+      queue,
+      orphans(
+        spans(acks),
+        states.map((r) => Number(r.seq)),
+        spans(segments),
+      ),
+    );
+  });
   // A few rows ride the text round trip: an execute is a round trip of its own, which at one
   // message per commit costs more than escaping it (bench/RESULTS.md "Prepared inserts").
   // Large messages go prepared too: text carries a segment's body as X'…', twice its size.
@@ -103,7 +129,7 @@ export async function commitOnConnection(
     ...(prepared ? [] : textInserts(plan, maxStatementBytes)),
     ...statementsFor(plan, fence),
   ].map((s) => format(s.sql, s.values as SqlValue[]));
-  statements.push("COMMIT");
+  statements.push(...sweepDeletes, "COMMIT");
   for (const trip of roundTrips(statements)) await connection.query(trip.join(";\n"));
   return plan.outcomes;
 }
@@ -174,7 +200,6 @@ function* statementsFor(plan: CommitPlan, fence: CommitFence): Generator<Stateme
     }
   }
   for (const [queue, ranges] of plan.queueDeletes) yield* segmentRemovals(queue, ranges);
-  for (const [queue, upTo] of sweptQueues(plan)) yield* orphanSweep(queue, upTo);
   for (const [topic, beforeOffset] of plan.topicTrims) {
     yield {
       sql: "DELETE FROM topic_messages WHERE topic = ? AND msg_offset < ?",
@@ -254,43 +279,6 @@ function* segmentRemovals(queue: string, ranges: readonly SeqRange[]): Generator
   yield {
     sql: `DELETE FROM queue_message_state WHERE queue = ? AND seq < ${lowestLive}`,
     values: [queue, queue],
-  };
-}
-
-/**
- * The queues whose appends in this commit reach a multiple of
- * sweepEverySeqs, with that seq: every queue comes up once per
- * sweepEverySeqs messages published to it, whichever commits they fall in.
- */
-function sweptQueues(plan: CommitPlan): Map<string, number> {
-  const queues = new Map<string, number>();
-  for (const { queue, message } of plan.queueInserts)
-    if (message.seq % sweepEverySeqs === 0) queues.set(queue, message.seq);
-  return queues;
-}
-
-/**
- * Ack and state rows in the sweepWindowSeqs below `upTo` that no live
- * segment overlaps. The removals above take the ones below the lowest live
- * segment; this takes the ones a segment left above it when it went while an
- * older message stayed at the head (a delayed or redelivered one), which
- * would otherwise wait for that message. The window bounds what one sweep
- * reads; the consumers' front is normally in it. A segment spans at most
- * maxSegmentSeqs seqs, so "a segment overlapping first … last" is a
- * primary-key range.
- */
-function* orphanSweep(queue: string, upTo: number): Generator<Statement> {
-  const from = upTo - sweepWindowSeqs;
-  const noSegmentOver = (first: string, last: string) =>
-    "NOT EXISTS (SELECT 1 FROM queue_segments s WHERE s.queue = ? " +
-    `AND s.first_seq BETWEEN ${first} - ${maxSegmentSeqs - 1} AND ${last} AND s.last_seq >= ${first})`;
-  yield {
-    sql: `DELETE FROM queue_acks WHERE queue = ? AND first_seq BETWEEN ? AND ? AND ${noSegmentOver("queue_acks.first_seq", "queue_acks.last_seq")}`,
-    values: [queue, from - maxSegmentSeqs + 1, upTo, queue],
-  };
-  yield {
-    sql: `DELETE FROM queue_message_state WHERE queue = ? AND seq BETWEEN ? AND ? AND ${noSegmentOver("queue_message_state.seq", "queue_message_state.seq")}`,
-    values: [queue, from, upTo, queue],
   };
 }
 

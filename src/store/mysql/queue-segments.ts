@@ -32,15 +32,6 @@ import type { QueueMessage } from "../../broker/types.ts";
 
 /** Most seqs one segment or one ack row spans. */
 export const maxSegmentSeqs = 1024;
-/**
- * A commit that appends a queue's seq at a multiple of this also deletes the
- * queue's ack and state rows below it that no live segment overlaps any more
- * (mysql-commit.ts orphanSweep): a few hundred rows at most pile up between
- * two sweeps while a message is held at the head.
- */
-export const sweepEverySeqs = 4 * maxSegmentSeqs;
-/** How far below that seq a sweep looks: each stretch of seqs is swept 16 times as the queue's head passes. */
-export const sweepWindowSeqs = 16 * sweepEverySeqs;
 
 export interface SegmentRow {
   queue: string;
