@@ -8,8 +8,8 @@ import { queueMessage } from "../helpers/queue-message.ts";
 /** A connection that answers the lock round trip with the given epochs and records every SQL text. */
 function recordingConnection(
   epochs: { queues?: Record<string, number>; topics?: Record<string, number> },
-  /** Rows the sweep's reads answer, by the table they read. */
-  sweepRows: Record<string, object[]> = {},
+  /** Rows the sweep's reads answer, by queue and then by the table they read. */
+  sweepRows: Record<string, Record<string, object[]>> = {},
 ) {
   const sent: string[] = [];
   const executed: string[] = [];
@@ -24,9 +24,12 @@ function recordingConnection(
       if (!sql.startsWith("START TRANSACTION")) return [[], []];
       const results: unknown[] = [{}];
       for (const statement of sql.split(";\n").slice(1)) {
-        const read = Object.keys(sweepRows).find((table) => statement.includes(`FROM ${table} `));
-        if (read !== undefined) {
-          results.push(sweepRows[read]);
+        const queue = Object.keys(sweepRows).find((name) => statement.includes(`WHERE queue = '${name}'`));
+        const read = ["queue_acks", "queue_message_state", "queue_segments"].find((name) =>
+          statement.includes(`FROM ${name} `),
+        );
+        if (queue !== undefined && read !== undefined) {
+          results.push(sweepRows[queue]?.[read] ?? []);
           continue;
         }
         const table = statement.includes("FROM queues") ? epochs.queues : epochs.topics;
@@ -66,14 +69,16 @@ describe("MySQL commit: the fence is in the write set (Galera certifies written 
 describe("MySQL commit: the sweep of rows no live segment overlaps (orphan-sweep.ts)", () => {
   const at = 20 * sweepEverySeqs;
   const removal = (seqs: number[]) => [{ type: "queue.remove" as const, queue: "q", epoch: 1, seqs }];
-  const rows = {
+  /** An orphan ack row and state row `shift` below `at`, and one of each a live segment keeps. */
+  const rowsOf = (shift: number) => ({
     queue_acks: [
-      { first_seq: at - 5000, last_seq: at - 4990 },
+      { first_seq: at - shift, last_seq: at - shift + 10 },
       { first_seq: at - 10, last_seq: at },
     ],
-    queue_message_state: [{ seq: at - 4995 }, { seq: at - 3 }],
+    queue_message_state: [{ seq: at - shift + 5 }, { seq: at - 3 }],
     queue_segments: [{ first_seq: at - 20, last_seq: at + 10 }],
-  };
+  });
+  const rows = { q: rowsOf(5000) };
 
   it("reads in the lock round trip and deletes, before COMMIT, the rows the segments read do not cover", async () => {
     const { connection, sent } = recordingConnection({ queues: { q: 1 } }, rows);
@@ -94,11 +99,36 @@ describe("MySQL commit: the sweep of rows no live segment overlaps (orphan-sweep
     ]);
   });
 
+  it("each swept queue's deletes come from its own reads, whatever the locks before them", async () => {
+    const { connection, sent } = recordingConnection(
+      { queues: { qa: 1, qb: 1 }, topics: { t: 1 } },
+      { qa: rowsOf(5000), qb: rowsOf(7000) },
+    );
+    const ops = [
+      { type: "topic.trim" as const, topic: "t", epoch: 1, beforeOffset: 3 },
+      { type: "queue.remove" as const, queue: "qb", epoch: 1, seqs: [at] },
+      { type: "queue.remove" as const, queue: "qa", epoch: 1, seqs: [at] },
+    ];
+    expect(await commitOnConnection(connection, ops)).toEqual(["ok", "ok", "ok"]);
+    const deletes = sent
+      .join(";\n")
+      .split(";\n")
+      .filter((sql) => sql.includes(" IN (") && sql.startsWith("DELETE"));
+    expect(deletes.sort()).toEqual(
+      [
+        `DELETE FROM queue_acks WHERE queue = 'qa' AND first_seq IN (${at - 5000})`,
+        `DELETE FROM queue_message_state WHERE queue = 'qa' AND seq IN (${at - 4995})`,
+        `DELETE FROM queue_acks WHERE queue = 'qb' AND first_seq IN (${at - 7000})`,
+        `DELETE FROM queue_message_state WHERE queue = 'qb' AND seq IN (${at - 6995})`,
+      ].sort(),
+    );
+  });
+
   it("not for a fenced queue, and not without a removal at a multiple", async () => {
     const fenced = recordingConnection({ queues: { q: 2 } }, rows);
     expect(await commitOnConnection(fenced.connection, removal([at]))).toEqual(["fenced"]);
-    expect(fenced.sent.join(";\n")).not.toContain(
-      "DELETE FROM queue_acks WHERE queue = 'q' AND first_seq IN",
+    expect(fenced.sent.join(";\n")).not.toMatch(
+      /DELETE FROM queue_(acks|message_state) WHERE queue = 'q' AND \w+ IN/,
     );
     const short = recordingConnection({ queues: { q: 1 } }, rows);
     await commitOnConnection(short.connection, removal([at - 1, at + 1]));

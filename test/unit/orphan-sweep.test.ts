@@ -75,8 +75,8 @@ describe("orphan sweep: what no segment overlaps", () => {
     expect(orphans([], [], segments)).toEqual({ ackFirsts: [], stateSeqs: [] });
   });
 
-  it("deletes by primary key, at most 1,000 keys a statement, none when there is nothing", () => {
-    const keys = Array.from({ length: 2001 }, (_, i) => i + 1);
+  it("deletes by primary key, at most 500 keys a statement, none when there is nothing", () => {
+    const keys = Array.from({ length: 1001 }, (_, i) => i + 1);
     const deletes = orphanDeletes("q", { ackFirsts: keys, stateSeqs: [7] });
     expect(deletes.map((sql) => sql.split(" IN ")[0])).toEqual([
       "DELETE FROM queue_acks WHERE queue = 'q' AND first_seq",
@@ -84,7 +84,7 @@ describe("orphan sweep: what no segment overlaps", () => {
       "DELETE FROM queue_acks WHERE queue = 'q' AND first_seq",
       "DELETE FROM queue_message_state WHERE queue = 'q' AND seq",
     ]);
-    expect(deletes[2]).toBe("DELETE FROM queue_acks WHERE queue = 'q' AND first_seq IN (2001)");
+    expect(deletes[2]).toBe("DELETE FROM queue_acks WHERE queue = 'q' AND first_seq IN (1001)");
     expect(orphanDeletes("q", { ackFirsts: [], stateSeqs: [] })).toEqual([]);
   });
 });

@@ -30,8 +30,8 @@ export const sweepEverySeqs = 4 * maxSegmentSeqs;
 /** How far below that seq a sweep reads: as consumers move on, each stretch is swept 16 times. */
 export const sweepWindowSeqs = 16 * sweepEverySeqs;
 
-/** Keys per `IN (…)` of a delete. */
-const maxKeysPerDelete = 1000;
+/** Keys per `IN (…)` of a delete: under MariaDB's in_predicate_conversion_threshold (1,000), so it stays a key lookup. */
+const maxKeysPerDelete = 500;
 
 /** Per queue, the highest seq at a multiple of sweepEverySeqs that the ops remove. */
 export function sweepTargets(ops: readonly WriteOp[]): Map<string, number> {

@@ -12,8 +12,9 @@ import type { QueueMessage } from "../../broker/types.ts";
  * present) and counts its removed messages in `acked`; the removed seqs
  * themselves are rows of `queue_acks` (disjoint runs: a message is removed
  * once), so a reader can skip them. A segment whose every message is removed
- * is deleted in the same transaction, with the acks and state rows that
- * pointed into it. Redeliveries and nacks change a message's deliveries and
+ * is deleted in the same transaction; the ack and state rows that pointed
+ * into it go with it when it was the lowest, or at a later sweep
+ * (orphan-sweep.ts). Redeliveries and nacks change a message's deliveries and
  * availableAt through `queue_message_state`, which overrides the body.
  *
  * Both a segment and an ack row span at most maxSegmentSeqs seqs, so every
