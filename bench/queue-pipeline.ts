@@ -10,6 +10,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
+import mysql from "mysql2/promise";
 import { choiceArg, numberArg, optionalString, rateArg } from "./lib/args.ts";
 import { sleep, waitUntil } from "./lib/bounded.ts";
 import { type Broker, getJson, postJson, saveProfile, startBroker, startProfile } from "./lib/broker.ts";
@@ -18,7 +19,7 @@ import { Histogram } from "./lib/histogram.ts";
 import { commitStats, scrapeMetrics } from "./lib/node-metrics.ts";
 import { Pacer, payloadOfBytes } from "./lib/pacer.ts";
 import { CpuWindow, loadAverage } from "./lib/proc.ts";
-import { note, printResult } from "./lib/report.ts";
+import { note, printResult, type TableRow } from "./lib/report.ts";
 import { WsPublisher } from "./lib/ws-publisher.ts";
 import { QueueConsumer } from "./queue/consumer.ts";
 import { RestQueuePublisher } from "./queue/rest-publisher.ts";
@@ -36,6 +37,9 @@ const HELP = `queue-pipeline: durable queue, P publishers → queue → C consum
   --payload-bytes N        serialised payload size (default 1024)
   --rate N|max             total publish rate in msgs/s (default max)
   --warmup S --seconds S   warm-up and measured window (default 5 / 15)
+  --held-head              first publish one message per queue delayed by an hour: it stays at the head,
+                           as a long-delayed or redelivered message does; on MySQL the result counts the
+                           queue's ack, state and segment rows left at the end
   --profile DIR            write a V8 profile of the node over the measured window into DIR
   --profile-kind cpu|alloc CPU samples (default) or allocations, freed ones included (bench/alloc-top.ts)
   --out FILE               append the result JSON line to FILE
@@ -60,6 +64,7 @@ const { values } = parseArgs({
     seconds: { type: "string" },
     profile: { type: "string" },
     "profile-kind": { type: "string" },
+    "held-head": { type: "boolean" },
     out: { type: "string" },
     label: { type: "string" },
     help: { type: "boolean" },
@@ -82,7 +87,10 @@ const settings = {
   rate: rateArg(values, "rate"),
   warmupS: numberArg(values, "warmup", 5),
   seconds: numberArg(values, "seconds", 15),
+  heldHead: values["held-head"] === true,
 };
+/** How long --held-head holds its message: past any run. */
+const HELD_DELAY_MS = 3_600_000;
 /** A run never publishes more than this, whatever the rate: a bound on the loop, not a target. */
 const MAX_MESSAGES_PER_PUBLISHER = 20_000_000;
 const DRAIN_TIMEOUT_MS = 60_000;
@@ -125,6 +133,32 @@ async function queueState(broker: Broker, queue: string): Promise<{ depth: numbe
   return { depth: view.depth, inFlight: view.inFlight };
 }
 
+/** The queues' rows in the MySQL store after the drain: with a held head, what the sweep left (null on SQLite). */
+async function rowsLeft(
+  broker: Broker,
+  queues: readonly string[],
+): Promise<{ ackRowsLeft: number | null; stateRowsLeft: number | null; segmentsLeft: number | null }> {
+  if (!broker.storeUrl.startsWith("mysql:"))
+    return { ackRowsLeft: null, stateRowsLeft: null, segmentsLeft: null };
+  const connection = await mysql.createConnection(broker.storeUrl);
+  try {
+    const count = async (table: string) => {
+      const [rows] = await connection.query<mysql.RowDataPacket[]>(
+        `SELECT COUNT(*) AS n FROM ${table} WHERE queue IN (?)`,
+        [queues],
+      );
+      return Number(rows[0]?.n);
+    };
+    return {
+      ackRowsLeft: await count("queue_acks"),
+      stateRowsLeft: await count("queue_message_state"),
+      segmentsLeft: await count("queue_segments"),
+    };
+  } finally {
+    await connection.end();
+  }
+}
+
 async function run(): Promise<void> {
   const loadBefore = loadAverage();
   const broker = await startBroker({
@@ -138,6 +172,11 @@ async function run(): Promise<void> {
     settings.queues === 1 ? prefix : `${prefix}-${i}`,
   );
   for (const queue of queues) await postJson(broker, "/v1/queues", { name: queue });
+  const held = settings.heldHead ? 1 : 0;
+  if (settings.heldHead) {
+    for (const queue of queues)
+      await postJson(broker, `/v1/queues/${queue}/messages`, { payload: "held", delayMs: HELD_DELAY_MS });
+  }
   const queue = queues.join(",");
   const stateOfAll = async () => {
     const states = await Promise.all(queues.map((name) => queueState(broker, name)));
@@ -210,7 +249,7 @@ async function run(): Promise<void> {
       "the queue to be empty",
       async () => {
         const state = await stateOfAll();
-        return state.depth === 0 && state.inFlight === 0;
+        return state.depth === held * queues.length && state.inFlight === 0;
       },
       { timeoutMs: DRAIN_TIMEOUT_MS, intervalMs: 100 },
     );
@@ -262,7 +301,9 @@ async function run(): Promise<void> {
       loadgenCpuPct: ((usage.cpu.loadgen ?? Number.NaN) / seconds) * 100,
       brokerRssMiB: usage.rssMiB.broker ?? Number.NaN,
       databaseRssMiB: usage.rssMiB.database ?? null,
-      backlogAtWindowEnd: backlogAtEnd.depth + backlogAtEnd.inFlight,
+      backlogAtWindowEnd: backlogAtEnd.depth - held * queues.length + backlogAtEnd.inFlight,
+      heldHead: settings.heldHead,
+      ...(settings.heldHead ? await rowsLeft(broker, queues) : {}),
       totalPublished,
       redelivered: sum(consumers, (c) => c.redelivered),
       errors,
@@ -304,6 +345,15 @@ async function run(): Promise<void> {
         ["load generator CPU", record.loadgenCpuPct, "% of one core"],
         ["broker RSS (peak)", record.brokerRssMiB, "MiB"],
         ["backlog at window end", record.backlogAtWindowEnd, "msgs"],
+        ...(settings.heldHead
+          ? [
+              [
+                "rows left after the drain (acks / states / segments)",
+                `${record.ackRowsLeft ?? "-"} / ${record.stateRowsLeft ?? "-"} / ${record.segmentsLeft ?? "-"}`,
+                "with one message held",
+              ] satisfies TableRow,
+            ]
+          : []),
         ["errors / redelivered", `${errors} / ${record.redelivered}`],
         [
           "store commits: per s / avg ms / avg ops / avg rows",

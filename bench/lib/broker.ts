@@ -44,6 +44,8 @@ export interface Broker {
   pid: number;
   /** MariaDB's pid when we launched it (its CPU counts too), else null. */
   databasePid: number | null;
+  /** The node's store URL (`sqlite:` or `mysql://…`). */
+  storeUrl: string;
   storeLabel: string;
   token: string;
   username: string;
@@ -114,6 +116,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     wsUrl: node.wsUrl,
     pid: node.pid,
     databasePid: store.pid,
+    storeUrl: store.url,
     storeLabel: store.label,
     token: user.api.token ?? "",
     username: user.username,
