@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { QueueMessage } from "../../src/broker/types.ts";
 import { loadMigrations, splitStatements } from "../../src/store/migration-files.ts";
 import { createMysqlStore } from "../../src/store/mysql/mysql-store.ts";
-import { sweepEverySeqs } from "../../src/store/mysql/orphan-sweep.ts";
+import { sweepEverySeqs, sweepWindowSeqs } from "../../src/store/mysql/orphan-sweep.ts";
 import { maxSegmentSeqs, readSegmentsInSnapshot } from "../../src/store/mysql/queue-segments.ts";
 import type { Store, WriteOp } from "../../src/store/store.ts";
 import { createTestDatabase, dropTestDatabase } from "../helpers/mariadb.ts";
@@ -179,6 +179,55 @@ for (const commitThread of [false, true]) {
 
       await commit([{ type: "queue.remove", queue: name, epoch, seqs: range(1, last) }]);
       expect(await tables(name)).toEqual({ segments: [], acks: [], states: [] });
+    });
+
+    it("a sweep reads a window below its seq: an orphan under it stays, a live segment reaching into it keeps its row", async () => {
+      const { name, epoch } = await ownedQueue(store);
+      const at = (sweepWindowSeqs / sweepEverySeqs + 1) * sweepEverySeqs;
+      const from = at - sweepWindowSeqs;
+      const reach = maxSegmentSeqs - 1;
+      // Segments cut where the test needs them: one ends just below the ack rows the sweep
+      // reads, the next starts 2 × reach below `from` and ends at the lowest ack row it reads.
+      const cuts = [1, 1025, from - 2 * reach - 1, from - 2 * reach, from - reach + 1];
+      for (
+        let first = from - reach + 1;
+        first <= at + 10;
+        first = Math.min(first + maxSegmentSeqs, at + 11)
+      ) {
+        if (first > (cuts[cuts.length - 1] as number)) cuts.push(first);
+      }
+      cuts.push(at + 11);
+      for (let i = 0; i + 1 < cuts.length; i++) {
+        const first = cuts[i] as number;
+        const next = cuts[i + 1] as number;
+        await commit([
+          {
+            type: "queue.append",
+            queue: name,
+            epoch,
+            messages: queueMessages(first, next - 1),
+            nextSeq: next,
+          },
+        ]);
+      }
+      const below = [1025, from - 2 * reach - 2] as const; // emptied, under the window
+      const reaching = from - reach; // the last seq of the segment starting at from - 2 × reach
+      // Emptied, in the window; its seqs hold no multiple of sweepEverySeqs (removing one sweeps).
+      const inside: [number, number] = [from + 2, from + 1 + maxSegmentSeqs];
+      await commit([{ type: "queue.remove", queue: name, epoch, seqs: range(...below) }]);
+      await commit([{ type: "queue.remove", queue: name, epoch, seqs: [reaching] }]);
+      await commit([{ type: "queue.remove", queue: name, epoch, seqs: range(...inside) }]);
+      const before = await tables(name);
+      expect(before.segments.some(([first]) => first === from - 2 * reach)).toBe(true);
+      expect(before.acks).toEqual([below, [reaching, reaching], inside]);
+
+      await commit([{ type: "queue.remove", queue: name, epoch, seqs: [at] }]);
+      expect((await tables(name)).acks).toEqual([below, [reaching, reaching], [at, at]]);
+      expect(seqsOf(await store.readQueueMessages(name, reaching - 2, 3))).toEqual([
+        reaching - 1,
+        reaching + 1,
+        reaching + 2,
+      ]);
     });
 
     it("reads page through many segments with removals, whatever the limit", async () => {
