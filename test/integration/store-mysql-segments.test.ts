@@ -63,15 +63,22 @@ for (const commitThread of [false, true]) {
     });
 
     const commit = async (ops: WriteOp[]) => expect(await store.commit(ops)).toEqual(ops.map(() => "ok"));
+    /** Appends seqs first … last to the queue in one commit. */
+    const append = (queue: string, epoch: number, first: number, last: number) =>
+      commit([
+        {
+          type: "queue.append",
+          queue,
+          epoch,
+          messages: queueMessages(first, last),
+          nextSeq: last + 1,
+        },
+      ]);
 
     it("a commit's messages are one segment; removals out of order across segments; a segment goes once all of it is removed, and the rows below the lowest live segment with it", async () => {
       const { name, epoch } = await ownedQueue(store);
-      await commit([
-        { type: "queue.append", queue: name, epoch, messages: queueMessages(1, 10), nextSeq: 11 },
-      ]);
-      await commit([
-        { type: "queue.append", queue: name, epoch, messages: queueMessages(11, 20), nextSeq: 21 },
-      ]);
+      await append(name, epoch, 1, 10);
+      await append(name, epoch, 11, 20);
       expect((await tables(name)).segments).toEqual([
         [1, 10, 10, 0],
         [11, 20, 10, 0],
@@ -128,9 +135,7 @@ for (const commitThread of [false, true]) {
         [31, 40],
         [41, last],
       ] as const) {
-        await commit([
-          { type: "queue.append", queue: name, epoch, messages: queueMessages(first, end), nextSeq: end + 1 },
-        ]);
+        await append(name, epoch, first, end);
       }
       const update = (seq: number, deliveries: number) =>
         ({
@@ -200,15 +205,7 @@ for (const commitThread of [false, true]) {
       for (let i = 0; i + 1 < cuts.length; i++) {
         const first = cuts[i] as number;
         const next = cuts[i + 1] as number;
-        await commit([
-          {
-            type: "queue.append",
-            queue: name,
-            epoch,
-            messages: queueMessages(first, next - 1),
-            nextSeq: next,
-          },
-        ]);
+        await append(name, epoch, first, next - 1);
       }
       const below = [1025, from - 2 * reach - 2] as const; // emptied, under the window
       const reaching = from - reach; // the last seq of the segment starting at from - 2 × reach
@@ -233,15 +230,7 @@ for (const commitThread of [false, true]) {
     it("reads page through many segments with removals, whatever the limit", async () => {
       const { name, epoch } = await ownedQueue(store);
       for (let first = 1; first <= 100; first += 10) {
-        await commit([
-          {
-            type: "queue.append",
-            queue: name,
-            epoch,
-            messages: queueMessages(first, first + 9),
-            nextSeq: first + 10,
-          },
-        ]);
+        await append(name, epoch, first, first + 9);
       }
       const removed = range(1, 100).filter((seq) => seq % 3 === 0 || (seq > 40 && seq <= 60));
       await commit([{ type: "queue.remove", queue: name, epoch, seqs: removed }]);
@@ -272,15 +261,7 @@ for (const commitThread of [false, true]) {
       expect(await store.readQueueMessages(name, 0, 10)).toEqual(odd);
 
       const count = maxSegmentSeqs + 5;
-      await commit([
-        {
-          type: "queue.append",
-          queue: name,
-          epoch,
-          messages: queueMessages(4, 3 + count),
-          nextSeq: 4 + count,
-        },
-      ]);
+      await append(name, epoch, 4, 3 + count);
       expect((await tables(name)).segments.map(([first, last]) => [first, last])).toEqual([
         [1, 3],
         [4, 3 + maxSegmentSeqs],
@@ -303,12 +284,8 @@ for (const commitThread of [false, true]) {
 
     it("a read sees a commit that empties a segment whole or not at all, though the store's sessions read committed", async () => {
       const { name, epoch } = await ownedQueue(store);
-      await commit([
-        { type: "queue.append", queue: name, epoch, messages: queueMessages(1, 10), nextSeq: 11 },
-      ]);
-      await commit([
-        { type: "queue.append", queue: name, epoch, messages: queueMessages(11, 20), nextSeq: 21 },
-      ]);
+      await append(name, epoch, 1, 10);
+      await append(name, epoch, 11, 20);
       await commit([{ type: "queue.remove", queue: name, epoch, seqs: range(1, 9) }]);
       // Between the read's first SELECT (the segments) and the next (their ack rows), seq 10 is
       // removed: the first segment goes, and its ack rows (below the lowest live segment) with it.
@@ -336,7 +313,7 @@ for (const commitThread of [false, true]) {
 
     it("deleting the queue leaves none of its rows", async () => {
       const { name, epoch } = await ownedQueue(store);
-      await commit([{ type: "queue.append", queue: name, epoch, messages: queueMessages(1, 5), nextSeq: 6 }]);
+      await append(name, epoch, 1, 5);
       await commit([
         { type: "queue.remove", queue: name, epoch, seqs: [2] },
         { type: "queue.update", queue: name, epoch, changes: [{ seq: 3, deliveries: 1, availableAt: 7 }] },

@@ -3,8 +3,8 @@ import { type CommitPlan, chunk, planCommit, resourcesOf, type SeqRange } from "
 import { idempotencyValues } from "../rows.ts";
 import type { WriteOp, WriteOutcome } from "../store.ts";
 import { preparedInserts, textBytes, textInserts } from "./mysql-row-inserts.ts";
-import { orphanDeletes, orphans, type SeqSpan, sweepReads, sweepTargets } from "./orphan-sweep.ts";
-import { cutRanges, maxSegmentSeqs } from "./queue-segments.ts";
+import { orphanDeletes, orphans, sweepReads, sweepTargets } from "./orphan-sweep.ts";
+import { cutRanges, maxSegmentSeqs, rangesOf } from "./queue-segments.ts";
 
 /*
  * Store.commit for MySQL: lock the touched queue/topic rows in name order (so
@@ -98,21 +98,9 @@ export async function commitOnConnection(
   const sweepDeletes = sweeps.flatMap(([queue], k) => {
     // A fenced or missing queue's removals are not in the plan: nor is its sweep.
     if (!plan.queueDeletes.has(queue)) return [];
-    const [acks, states, segments] = [0, 1, 2].map((j) => resultOf(locks.length + 3 * k + j)) as [
-      RowDataPacket[],
-      RowDataPacket[],
-      RowDataPacket[],
-    ];
-    const spans = (rows: RowDataPacket[]): SeqSpan[] =>
-      rows.map((r) => [Number(r.first_seq), Number(r.last_seq)]);
-    return orphanDeletes(
-      queue,
-      orphans(
-        spans(acks),
-        states.map((r) => Number(r.seq)),
-        spans(segments),
-      ),
-    );
+    const read = (j: number) => resultOf(locks.length + 3 * k + j);
+    const seqs = read(1).map((r) => Number(r.seq));
+    return orphanDeletes(queue, orphans(rangesOf(read(0)), seqs, rangesOf(read(2))));
   });
   // A few rows ride the text round trip: an execute is a round trip of its own, which at one
   // message per commit costs more than escaping it (bench/RESULTS.md "Prepared inserts").

@@ -1,4 +1,5 @@
 import { format } from "mysql2/promise";
+import type { SeqRange } from "../commit-plan.ts";
 import type { WriteOp } from "../store.ts";
 import { maxSegmentSeqs } from "./queue-segments.ts";
 
@@ -72,16 +73,14 @@ export function sweepReads(queue: string, at: number): string[] {
   ];
 }
 
-export type SeqSpan = readonly [number, number];
-
 /**
  * The ack rows (by first seq) and state rows (by seq) that overlap none of
  * `segments` (sorted by first seq, disjoint).
  */
 export function orphans(
-  acks: readonly SeqSpan[],
+  acks: readonly Readonly<SeqRange>[],
   states: readonly number[],
-  segments: readonly SeqSpan[],
+  segments: readonly Readonly<SeqRange>[],
 ): { ackFirsts: number[]; stateSeqs: number[] } {
   const overlapsSome = (first: number, last: number) => {
     // The last segment starting at or below `last`: it is the only one that can reach `first`.
@@ -90,12 +89,12 @@ export function orphans(
     let found = -1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
-      if ((segments[mid] as SeqSpan)[0] <= last) {
+      if ((segments[mid] as Readonly<SeqRange>)[0] <= last) {
         found = mid;
         lo = mid + 1;
       } else hi = mid - 1;
     }
-    return found >= 0 && (segments[found] as SeqSpan)[1] >= first;
+    return found >= 0 && (segments[found] as Readonly<SeqRange>)[1] >= first;
   };
   return {
     ackFirsts: acks.filter(([first, last]) => !overlapsSome(first, last)).map(([first]) => first),

@@ -1,5 +1,6 @@
 import type { Connection, RowDataPacket } from "mysql2/promise";
 import type { QueueMessage } from "../../broker/types.ts";
+import type { SeqRange } from "../commit-plan.ts";
 
 /*
  * How MySQL holds a queue's messages (migration 007, docs/architecture.md
@@ -162,6 +163,11 @@ export function cutRanges(ranges: ReadonlyArray<readonly [number, number]>): [nu
   return cut;
 }
 
+/** first_seq … last_seq of ack or segment rows. */
+export function rangesOf(rows: RowDataPacket[]): SeqRange[] {
+  return rows.map((r) => [Number(r.first_seq), Number(r.last_seq)]);
+}
+
 /** Segments fetched per query while reading: at most this many × 4 MiB of bodies in memory at once. */
 const segmentsPerRead = 4;
 
@@ -216,13 +222,13 @@ export async function readSegments(
       "SELECT seq, deliveries, available_at FROM queue_message_state WHERE queue = ? AND seq BETWEEN ? AND ?",
       [queue, low, high],
     );
-    const removed = acks.map((row) => [Number(row.first_seq), Number(row.last_seq)] as const);
+    const removed = rangesOf(acks);
     const state = new Map(states.map((row) => [Number(row.seq), row]));
     // Messages come in seq order and ack rows are disjoint runs by first_seq: one sweep over both.
     let run = 0;
     for (const segment of segments) {
       for (const message of decodeSegment(segment.body as Buffer)) {
-        while (run < removed.length && (removed[run] as readonly [number, number])[1] < message.seq) run++;
+        while (run < removed.length && (removed[run] as SeqRange)[1] < message.seq) run++;
         const covering = removed[run];
         if (message.seq <= after || (covering !== undefined && covering[0] <= message.seq)) continue;
         const changed = state.get(message.seq);
