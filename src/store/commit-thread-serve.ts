@@ -1,6 +1,7 @@
 import type { MessagePort } from "node:worker_threads";
 import { AvisoError } from "../errors/aviso-error.ts";
 import type { CommitAnswer, CommitRequest, ThreadError } from "./commit-thread.ts";
+import { unpackOps } from "./commit-wire.ts";
 import type { WriteOp, WriteOutcome } from "./store.ts";
 
 /**
@@ -19,10 +20,11 @@ export function serveCommits(
       void Promise.resolve(close()).finally(() => port.close());
       return;
     }
-    const answer = (outcome: Omit<CommitAnswer, "id">) =>
-      port.postMessage({ id: request.id, ...outcome } as CommitAnswer);
+    const { text } = request.ops;
+    const answer = (outcome: { outcomes: WriteOutcome[] } | { error: ThreadError }) =>
+      port.postMessage({ id: request.id, text, ...outcome } satisfies CommitAnswer, [text]);
     try {
-      Promise.resolve(commit(request.ops)).then(
+      Promise.resolve(commit(unpackOps(request.ops))).then(
         (outcomes) => answer({ outcomes }),
         (error: unknown) => answer({ error: threadError(error) }),
       );

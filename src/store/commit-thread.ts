@@ -1,5 +1,6 @@
 import { Worker } from "node:worker_threads";
 import { AvisoError } from "../errors/aviso-error.ts";
+import { type PackedOps, packOps, textBytesFor } from "./commit-wire.ts";
 import type { WriteOp, WriteOutcome } from "./store.ts";
 
 /** How long close() waits for the thread to finish its batches before terminating it. */
@@ -14,8 +15,17 @@ export interface ThreadError {
   message: string;
 }
 
-export type CommitRequest = { id: number; ops: WriteOp[] } | { close: true };
-export type CommitAnswer = { id: number; outcomes: WriteOutcome[] } | { id: number; error: ThreadError };
+export type CommitRequest = { id: number; ops: PackedOps } | { close: true };
+/** A batch's answer; `text` is its packed text buffer handed back for a later batch. */
+export type CommitAnswer = { id: number; text: ArrayBuffer } & (
+  | { outcomes: WriteOutcome[] }
+  | { error: ThreadError }
+);
+
+/** Text buffers kept for reuse (a fresh one costs page faults on first touch), and the largest kept. */
+const maxSpareTexts = 4;
+const maxSpareTextBytes = 4 * 1024 * 1024;
+const minTextBytes = 256 * 1024;
 
 /**
  * Store.commit on a worker thread with its own connection, so the node's
@@ -33,6 +43,7 @@ export class CommitThread {
     { resolve(outcomes: WriteOutcome[]): void; reject(error: unknown): void }
   >();
   readonly #fromThread: (error: ThreadError) => unknown;
+  readonly #spareTexts: ArrayBuffer[] = [];
   #nextId = 1;
   #failure: AvisoError | undefined;
   readonly #exited: Promise<void>;
@@ -60,9 +71,13 @@ export class CommitThread {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     const id = this.#nextId++;
     return new Promise<WriteOutcome[]>((resolve, reject) => {
+      const packed = packOps(ops, this.#textOf(textBytesFor(ops)));
       this.#pending.set(id, { resolve, reject });
       if (this.#pending.size === 1) this.#worker.ref();
-      this.#worker.postMessage({ id, ops } satisfies CommitRequest);
+      this.#worker.postMessage({ id, ops: packed } satisfies CommitRequest, [
+        packed.text,
+        packed.numbers.buffer as ArrayBuffer,
+      ]);
     });
   }
 
@@ -73,7 +88,16 @@ export class CommitThread {
     clearTimeout(timer);
   }
 
+  /** A text buffer of at least `bytes`: a spare one when one is big enough. */
+  #textOf(bytes: number): ArrayBuffer {
+    const i = this.#spareTexts.findIndex((text) => text.byteLength >= bytes);
+    if (i >= 0) return this.#spareTexts.splice(i, 1)[0] as ArrayBuffer;
+    return new ArrayBuffer(Math.max(bytes, minTextBytes));
+  }
+
   #answer(answer: CommitAnswer): void {
+    if (answer.text.byteLength <= maxSpareTextBytes && this.#spareTexts.length < maxSpareTexts)
+      this.#spareTexts.push(answer.text);
     const waiting = this.#pending.get(answer.id);
     if (waiting === undefined) return;
     this.#pending.delete(answer.id);
