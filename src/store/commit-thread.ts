@@ -92,12 +92,24 @@ export class CommitThread {
   #textOf(bytes: number): ArrayBuffer {
     const i = this.#spareTexts.findIndex((text) => text.byteLength >= bytes);
     if (i >= 0) return this.#spareTexts.splice(i, 1)[0] as ArrayBuffer;
-    return new ArrayBuffer(Math.max(bytes, minTextBytes));
+    // A power of two, so that the next batch, a little larger, still fits.
+    return new ArrayBuffer(2 ** Math.ceil(Math.log2(Math.max(bytes, minTextBytes))));
+  }
+
+  /** Keeps a returned text buffer unless it is too large; past maxSpareTexts the smallest goes. */
+  #keepSpare(text: ArrayBuffer): void {
+    if (text.byteLength > maxSpareTextBytes) return;
+    this.#spareTexts.push(text);
+    if (this.#spareTexts.length <= maxSpareTexts) return;
+    let smallest = 0;
+    this.#spareTexts.forEach((spare, i) => {
+      if (spare.byteLength < (this.#spareTexts[smallest] as ArrayBuffer).byteLength) smallest = i;
+    });
+    this.#spareTexts.splice(smallest, 1);
   }
 
   #answer(answer: CommitAnswer): void {
-    if (answer.text.byteLength <= maxSpareTextBytes && this.#spareTexts.length < maxSpareTexts)
-      this.#spareTexts.push(answer.text);
+    this.#keepSpare(answer.text);
     const waiting = this.#pending.get(answer.id);
     if (waiting === undefined) return;
     this.#pending.delete(answer.id);

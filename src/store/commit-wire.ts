@@ -2,11 +2,12 @@ import type { IdempotencyRecord, QueueMessage, TopicMessage } from "../broker/ty
 import type { WriteOp } from "./store.ts";
 
 /*
- * WriteOps as they cross to the commit thread (commit-thread.ts). A
- * structured clone of a batch cost the node's event loop ~3 µs per message,
- * and the thread more to rebuild it (bench/RESULTS.md "Handing a batch to
- * the commit thread"): V8 walks ~100 small objects and ~1 KB strings per
- * commit, and interns every key again on the other side. Packed, a batch is
+ * WriteOps as they cross to the commit thread (commit-thread.ts). As a
+ * structured clone a batch took 7.7 % of the node's CPU at full speed, its
+ * serialisation on the event loop and its rebuilding on the thread
+ * (bench/RESULTS.md "Handing a batch to the commit thread"): V8 walks ~100
+ * small objects and their ~1 KB strings per commit, and interns every key
+ * again on the other side. Packed, a batch is
  * three things: every number of every op in one Float64Array, every message
  * text in one byte buffer (both moved to the thread, not copied; the text
  * buffer comes back with the answer for a later batch), and the few strings
