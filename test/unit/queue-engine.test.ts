@@ -34,7 +34,10 @@ class FakeWriter implements QueueWriter {
     const held = this.appendGate.pass();
     if (held !== undefined) await held;
   }
+  /** The seqs of each remove call, in call order. */
+  readonly removes: number[][] = [];
   async remove(seqs: number[]): Promise<void> {
+    this.removes.push([...seqs]);
     if (this.failNext) {
       const error = this.failNext;
       this.failNext = null;
@@ -130,6 +133,34 @@ describe("QueueEngine", () => {
     const again = await engine.ack([first!.receipt, second!.receipt]);
     expect(again).toEqual({ acked: 1, stale: [first!.receipt] });
     expect(writer.stored.size).toBe(0);
+  });
+
+  it("settles one request with one write: an ack of several deliveries is one removal, a nack one update", async () => {
+    const { engine, writer } = setup();
+    await engine.publish([msg("a"), msg("b"), msg("c"), msg("d"), msg("e")]);
+    const [a, b, c, d, e] = await engine.receive({ ...pull, max: 5 });
+    const stale = formatReceipt({ epoch: 1, queueTag: queueTagOf("jobs"), seq: 9, leaseId: 1 });
+    expect(await engine.ack([c!.receipt, a!.receipt, stale, c!.receipt, b!.receipt])).toEqual({
+      acked: 3,
+      stale: [stale, c!.receipt],
+    });
+    expect(writer.removes).toEqual([[3, 1, 2]]);
+    const updatesBefore = writer.updateCalls;
+    expect(await engine.nack([d!.receipt, e!.receipt], 0)).toEqual({ acked: 2, stale: [] });
+    expect(writer.updateCalls).toBe(updatesBefore + 1);
+    expect(writer.updates.slice(-2).map((u) => u.seq)).toEqual([4, 5]);
+    expect(await engine.ack([stale])).toEqual({ acked: 0, stale: [stale] });
+    expect(writer.removes).toHaveLength(1);
+  });
+
+  it("settles a push consumer's ack of several ids with one removal", async () => {
+    const { engine, writer } = setup();
+    const sink = new RecordingSink();
+    const consumer = engine.addConsumer(sink, 10);
+    await engine.publish([msg("a"), msg("b"), msg("c")]);
+    await settle();
+    await consumer.ack(["2", "1", "3"]);
+    expect(writer.removes).toEqual([[2, 1, 3]]);
   });
 
   it("refuses a malformed receipt and changes nothing", async () => {

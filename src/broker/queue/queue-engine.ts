@@ -240,13 +240,13 @@ export class QueueEngine implements ConsumerHost {
   async ack(receipts: readonly string[]): Promise<AckResult> {
     this.assertOpen();
     const entries = this.entriesForReceipts(receipts);
-    return this.settle(entries, (entry) => this.finish(entry));
+    return this.settle(entries, (chosen) => this.finish(chosen));
   }
 
   async nack(receipts: readonly string[], delayMs: number): Promise<AckResult> {
     this.assertOpen();
     const entries = this.entriesForReceipts(receipts);
-    return this.settle(entries, (entry) => this.requeue(entry, delayMs));
+    return this.settle(entries, (chosen) => this.requeue(chosen, delayMs));
   }
 
   addConsumer(sink: ConsumerSink, prefetch: number): QueueConsumer {
@@ -280,8 +280,8 @@ export class QueueEngine implements ConsumerHost {
       const entry = seq === undefined ? undefined : this.entries.get(seq);
       return [id, entry?.state === "inflight" && entry.holder === consumer ? entry : undefined];
     });
-    return this.settle(entries, (entry) =>
-      settleOne === "ack" ? this.finish(entry) : this.requeue(entry, settleOne),
+    return this.settle(entries, (chosen) =>
+      settleOne === "ack" ? this.finish(chosen) : this.requeue(chosen, settleOne),
     );
   }
 
@@ -332,12 +332,17 @@ export class QueueEngine implements ConsumerHost {
     });
   }
 
+  /**
+   * Settles a request's deliveries together: one write for all of them (an
+   * ack of 32 ids is one removal of 32 seqs, not 32 writes: bench/RESULTS.md
+   * "One write per ack request").
+   */
   private async settle(
     entries: ReadonlyArray<[string, Entry | undefined]>,
-    apply: (entry: Entry) => Promise<void> | undefined,
+    apply: (chosen: Entry[]) => Promise<void> | undefined,
   ): Promise<AckResult> {
     const stale: string[] = [];
-    const writes: Array<Promise<void>> = [];
+    const chosen: Entry[] = [];
     const settled = new Set<Entry>();
     for (const [name, entry] of entries) {
       // A delivery named twice in one request is settled once; the repeat is no longer in flight.
@@ -346,27 +351,33 @@ export class QueueEngine implements ConsumerHost {
         continue;
       }
       settled.add(entry);
-      const write = apply(entry);
-      if (write !== undefined) writes.push(write);
+      chosen.push(entry);
     }
+    const write = chosen.length === 0 ? undefined : apply(chosen);
     this.schedulePump();
-    await Promise.all(writes);
+    await write;
     return { acked: entries.length - stale.length, stale };
   }
 
-  /** Acked: forget it now and delete it (a failed delete fails the write; the host drops and reloads us). */
-  private finish(entry: Entry): Promise<void> {
-    this.deliveryCounts.forget(entry);
-    this.release(entry);
-    this.forget(entry.msg.seq);
-    entry.state = "leaving";
-    return this.deps.writer.remove([entry.msg.seq]);
+  /** Acked: forget them now and delete them (a failed delete fails the write; the host drops and reloads us). */
+  private finish(entries: readonly Entry[]): Promise<void> {
+    const seqs: number[] = [];
+    for (const entry of entries) {
+      this.deliveryCounts.forget(entry);
+      this.release(entry);
+      this.forget(entry.msg.seq);
+      entry.state = "leaving";
+      seqs.push(entry.msg.seq);
+    }
+    return this.deps.writer.remove(seqs);
   }
 
-  private requeue(entry: Entry, delayMs: number): Promise<void> | undefined {
-    this.release(entry);
-    this.returnToQueue(entry, delayMs);
-    return this.persistDeliveryCounts([entry]);
+  private requeue(entries: readonly Entry[], delayMs: number): Promise<void> | undefined {
+    for (const entry of entries) {
+      this.release(entry);
+      this.returnToQueue(entry, delayMs);
+    }
+    return this.persistDeliveryCounts(entries);
   }
 
   private release(entry: Entry): void {
