@@ -8,11 +8,14 @@
 export const MAX_KEY_LENGTH = 255;
 
 const WORD = /^[^.*#\s]+$/;
+/** Half of a UTF-16 surrogate pair alone: no character, and stored as U+FFFD, so not the key delivered live. */
+const LONE_SURROGATE = /\p{Cs}/u;
 
 /** Why a key or pattern is invalid, or undefined when it is valid. Hot path: returns, never throws. */
 export function routingKeyProblem(key: string): string | undefined {
   if (key === "") return undefined;
   if (key.length > MAX_KEY_LENGTH) return `a routing key has at most ${MAX_KEY_LENGTH} characters`;
+  if (LONE_SURROGATE.test(key)) return "a routing key is well-formed Unicode: no lone surrogate";
   for (const word of key.split(".")) {
     if (!WORD.test(word)) {
       return "a routing key is non-empty words separated by dots; words contain no spaces, `*` or `#`";
@@ -24,6 +27,7 @@ export function routingKeyProblem(key: string): string | undefined {
 export function patternProblem(pattern: string): string | undefined {
   if (pattern === "") return "a pattern is not empty (use `#` to match everything)";
   if (pattern.length > MAX_KEY_LENGTH) return `a pattern has at most ${MAX_KEY_LENGTH} characters`;
+  if (LONE_SURROGATE.test(pattern)) return "a pattern is well-formed Unicode: no lone surrogate";
   for (const word of pattern.split(".")) {
     if (word !== "*" && word !== "#" && !WORD.test(word)) {
       return "a pattern is words, `*` or `#` separated by dots; `*` and `#` stand alone between dots";

@@ -72,12 +72,13 @@ export class CommitThread {
     const id = this.#nextId++;
     return new Promise<WriteOutcome[]>((resolve, reject) => {
       const packed = packOps(ops, this.#textOf(textBytesFor(ops)));
-      this.#pending.set(id, { resolve, reject });
-      if (this.#pending.size === 1) this.#worker.ref();
       this.#worker.postMessage({ id, ops: packed } satisfies CommitRequest, [
         packed.text,
         packed.numbers.buffer as ArrayBuffer,
       ]);
+      // Only once posted: a batch that never left (packing or posting threw) is not waited for.
+      this.#pending.set(id, { resolve, reject });
+      if (this.#pending.size === 1) this.#worker.ref();
     });
   }
 
@@ -92,6 +93,7 @@ export class CommitThread {
   #textOf(bytes: number): ArrayBuffer {
     const i = this.#spareTexts.findIndex((text) => text.byteLength >= bytes);
     if (i >= 0) return this.#spareTexts.splice(i, 1)[0] as ArrayBuffer;
+    if (bytes > maxSpareTextBytes) return new ArrayBuffer(bytes);
     // A power of two, so that the next batch, a little larger, still fits.
     return new ArrayBuffer(2 ** Math.ceil(Math.log2(Math.max(bytes, minTextBytes))));
   }

@@ -103,6 +103,8 @@ export function packOps(ops: readonly WriteOp[], text: ArrayBuffer): PackedOps {
   };
   const write = (value: string) => {
     const written = bytes.write(value, at, "utf8");
+    // UTF-8 takes at least a byte per UTF-16 unit: fewer means the buffer ran out and the text was cut.
+    if (written < value.length) throw new Error("commit wire: the text buffer is too small for the batch");
     at += written;
     return written;
   };

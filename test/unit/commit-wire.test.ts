@@ -106,6 +106,10 @@ describe("commit wire: ops packed for the commit thread", () => {
     expect(unpackOps(packOps(large, new ArrayBuffer(bytes)))).toEqual(large);
   });
 
+  it("refuses to pack into a buffer too small for the texts instead of cutting one short", () => {
+    expect(() => packOps(ops, new ArrayBuffer(textBytesFor(ops) / 3 - 1))).toThrow(/too small/);
+  });
+
   it("reuses a larger buffer left from an earlier batch: stale bytes past the texts are never read", () => {
     const text = new ArrayBuffer(4096);
     new Uint8Array(text).fill(0x41);

@@ -37,5 +37,11 @@ describe("compilePattern against the reference rule", () => {
     expect(routingKeyProblem("a..b")).toMatch(/non-empty words separated by dots/);
     expect(routingKeyProblem("")).toBeUndefined();
     expect(routingKeyProblem("a".repeat(255))).toBeUndefined();
+    // A lone surrogate would be stored as U+FFFD: a replayed message would carry another key.
+    expect(routingKeyProblem("a.\ud800")).toMatch(/no lone surrogate/);
+    expect(routingKeyProblem("\udc00b")).toMatch(/no lone surrogate/);
+    expect(patternProblem("a.\ud800.#")).toMatch(/no lone surrogate/);
+    expect(routingKeyProblem("a.😀")).toBeUndefined();
+    expect(patternProblem("😀.*")).toBeUndefined();
   });
 });
