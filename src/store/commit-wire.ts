@@ -108,6 +108,8 @@ export function packOps(ops: readonly WriteOp[], text: ArrayBuffer): PackedOps {
     at += written;
     return written;
   };
+  /** Headers and the like: the text's bytes, or -1 for null. */
+  const putOptional = (value: string | null) => put(value === null ? -1 : write(value));
   ops.forEach((op, i) => {
     const name = "queue" in op ? op.queue : op.topic;
     let index = nameIndex.get(name);
@@ -129,7 +131,7 @@ export function packOps(ops: readonly WriteOp[], text: ArrayBuffer): PackedOps {
           put(m.expiresAt ?? Number.NaN);
           put(m.deliveries);
           put(write(m.payload));
-          put(m.headers === null ? -1 : write(m.headers));
+          putOptional(m.headers);
         }
         if (op.idempotency !== undefined || op.cursor !== undefined)
           extras.push([i, { idempotency: op.idempotency, cursor: op.cursor }]);
@@ -154,7 +156,7 @@ export function packOps(ops: readonly WriteOp[], text: ArrayBuffer): PackedOps {
           put(m.publishedAt);
           put(write(m.key));
           put(write(m.payload));
-          put(m.headers === null ? -1 : write(m.headers));
+          putOptional(m.headers);
         }
         if (op.idempotency !== undefined) extras.push([i, { idempotency: op.idempotency }]);
         break;
@@ -179,6 +181,10 @@ export function unpackOps(packed: PackedOps): WriteOp[] {
     at += length;
     return value;
   };
+  const readOptional = () => {
+    const length = next();
+    return length < 0 ? null : read(length);
+  };
   const ops: WriteOp[] = [];
   while (n < numbers.length) {
     const type = types[next()];
@@ -197,11 +203,10 @@ export function unpackOps(packed: PackedOps): WriteOp[] {
           const expiresAt = next();
           const deliveries = next();
           const payload = read(next());
-          const headersBytes = next();
           messages.push({
             seq,
             payload,
-            headers: headersBytes < 0 ? null : read(headersBytes),
+            headers: readOptional(),
             publishedAt,
             availableAt,
             expiresAt: Number.isNaN(expiresAt) ? null : expiresAt,
@@ -238,12 +243,11 @@ export function unpackOps(packed: PackedOps): WriteOp[] {
           const publishedAt = next();
           const key = read(next());
           const payload = read(next());
-          const headersBytes = next();
           messages.push({
             offset,
             key,
             payload,
-            headers: headersBytes < 0 ? null : read(headersBytes),
+            headers: readOptional(),
             publishedAt,
           });
         }
